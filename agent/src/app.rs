@@ -1,0 +1,214 @@
+//! Wiring (layer L4): builds every part from the [`Config`], serves until the
+//! shutdown future resolves, then drains and cleans up in order.
+//!
+//! Start-up failures (anything before the socket answers) are
+//! [`AppError::Startup`] and exit with code 2; failures while serving exit 1.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::task::JoinSet;
+
+use crate::audit::AuditWriter;
+use crate::config::{Args, Config};
+use crate::http::Router;
+use crate::sops::SopsCommand;
+use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
+use crate::transport::UnixSocket;
+use crate::usage::SqliteUsageStore;
+use crate::vault::{TtlPolicy, Vault};
+
+/// How the agent stopped.
+#[derive(Debug)]
+pub enum AppError {
+    /// Could not start: bad configuration, unusable files, socket taken.
+    Startup(anyhow::Error),
+    /// Failed while serving.
+    Runtime(anyhow::Error),
+}
+
+type AgentVault = Vault<SopsCommand, SqliteUsageStore>;
+
+/// Everything built at start-up, before serving.
+struct Started {
+    router: Router<SopsCommand, SqliteUsageStore>,
+    usage: SqliteUsageStore,
+    socket: UnixSocket,
+    audit_task: tokio::task::JoinHandle<()>,
+}
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Slow clients get this long to send their headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often expired tokens' use counts are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(300);
+
+// === impl AppError ===
+
+impl AppError {
+    /// The process exit code: 2 for start-up, 1 for runtime failures.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Startup(_) => ExitCode::from(2),
+            Self::Runtime(_) => ExitCode::from(1),
+        }
+    }
+
+    /// The error, for printing with `{:#}`.
+    pub fn error(&self) -> &anyhow::Error {
+        match self {
+            Self::Startup(err) | Self::Runtime(err) => err,
+        }
+    }
+}
+
+/// Validates `args`, then runs the agent on a new runtime until SIGTERM/SIGINT.
+///
+/// # Errors
+/// [`AppError`] saying whether start-up or serving failed.
+pub fn main(args: Args) -> Result<(), AppError> {
+    let config = Config::from_process(args).context("invalid configuration").map_err(AppError::Startup)?;
+    if let Err(err) = crate::hardening::apply() {
+        tracing::warn!(error = %err, "failed to disable core dumps");
+    }
+    let runtime = tokio::runtime::Runtime::new().context("failed to start the runtime").map_err(AppError::Startup)?;
+    runtime.block_on(run(config, async {
+        match crate::shutdown::signal_received().await {
+            Ok(name) => tracing::info!(signal = name, "shutting down"),
+            Err(err) => tracing::error!(error = %err, "failed to listen for signals"),
+        }
+    }))
+}
+
+/// Runs the agent until `shutdown` resolves. Tests pass their own future.
+///
+/// # Errors
+/// [`AppError`] saying whether start-up or serving failed.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+    let started = start(config).await.map_err(AppError::Startup)?;
+    serve(started, shutdown).await.map_err(AppError::Runtime)
+}
+
+async fn start(config: Config) -> anyhow::Result<Started> {
+    let usage = open_usage_store(&config)?;
+    let out = config.audit_sink.open().await.context("failed to open the audit log")?;
+    let (audit, audit_task) = AuditWriter::spawn(out);
+    let vault = build_vault(&config, usage.clone(), audit)?;
+    let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
+    tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
+    Ok(Started { router: Router::new(Arc::new(vault)), usage, socket, audit_task })
+}
+
+fn open_usage_store(config: &Config) -> anyhow::Result<SqliteUsageStore> {
+    let path = &config.state_path;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("failed to create the state directory {}", parent.display()))?;
+    }
+    SqliteUsageStore::open(path).with_context(|| {
+        format!("failed to open the usage store {} (set --state-path or VANTA_STATE_PATH; a corrupt store is never reset silently)", path.display())
+    })
+}
+
+fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> anyhow::Result<AgentVault> {
+    let current = JwtKey::new(config.jwt_key.clone()).context("invalid VANTA_JWT_SECRET_KEY")?;
+    let previous = config.previous_jwt_keys.iter().map(|k| JwtKey::new(k.clone())).collect::<Result<Vec<_>, _>>();
+    let keys = Arc::new(JwtKeys::new(current, previous.context("invalid VANTA_JWT_PREVIOUS_KEYS")?));
+    let (iss, aud) = (config.issuer.clone(), config.audience.clone());
+    Ok(Vault {
+        issuer: TokenIssuer::new(Arc::clone(&keys), iss.clone(), aud.clone()),
+        validator: TokenValidator::new(keys, iss, aud, config.clock_leeway),
+        source: SopsCommand::new(
+            config.sops_bin.clone(),
+            config.sops_files_path.clone(),
+            config.sops_timeout,
+            config.sops_env.clone(),
+        ),
+        usage,
+        audit,
+        ttl: TtlPolicy { default_minutes: config.default_ttl_minutes, max_minutes: config.max_ttl_minutes },
+    })
+}
+
+async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let Started { router, usage, socket, audit_task } = started;
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = prune.tick() => prune_expired(&usage).await,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = socket.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let router = router.clone();
+                    let service = service_fn(move |req| {
+                        let (router, peer) = (router.clone(), peer.clone());
+                        async move { router.handle(req, peer).await }
+                    });
+                    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                    connections.spawn(async move {
+                        if let Err(err) = conn.await {
+                            tracing::debug!(error = %err, "connection ended with an error");
+                        }
+                    });
+                }
+                Err(err) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %err, "failed to accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drain(socket, graceful, connections, router, audit_task).await;
+    Ok(())
+}
+
+/// Stop accepting, let in-flight requests finish, flush the audit log,
+/// remove the socket.
+async fn drain(
+    socket: UnixSocket,
+    graceful: GracefulShutdown,
+    mut connections: JoinSet<()>,
+    router: Router<SopsCommand, SqliteUsageStore>,
+    audit_task: tokio::task::JoinHandle<()>,
+) {
+    socket.remove();
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        graceful.shutdown().await;
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("in-flight requests did not finish in time; closing them");
+        connections.shutdown().await;
+    }
+    // The audit writer ends once the last handle (inside the router) is gone.
+    drop(router);
+    if tokio::time::timeout(DRAIN_TIMEOUT, audit_task).await.is_err() {
+        tracing::warn!("the audit writer did not finish in time");
+    }
+    drop(socket);
+    tracing::info!("stopped");
+}
+
+async fn prune_expired(usage: &SqliteUsageStore) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    match usage.prune(now.saturating_sub(3600)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(rows = n, "pruned use counts of expired tokens"),
+        Err(err) => tracing::warn!(error = %err, "failed to prune the usage store"),
+    }
+}

@@ -1,0 +1,333 @@
+//! Agent configuration: flags and environment variables in, a checked
+//! [`Config`] out (layer L1). The only module that reads either.
+//!
+//! Two steps, as ripgrep does it: clap parses [`Args`] (raw), then
+//! [`Config::from_args`] validates everything before anything binds or opens,
+//! so a bad configuration stops start-up with one line and exit code 2.
+//! Secrets come only from the environment or files, never from flags.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use vanta_shared::defaults;
+
+use crate::audit::AuditSink;
+
+/// Raw command line of `vanta-agent`; every flag has an environment variable.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vanta-agent",
+    version,
+    args_override_self = true,
+    about = "VANTA secrets sidecar: mints scoped JWTs and serves single keys of SOPS files over a Unix socket.",
+    after_help = AFTER_HELP
+)]
+pub struct Args {
+    /// Unix socket to listen on (its parent directory is created if missing).
+    #[arg(long, env = "VANTA_AGENT_SOCKET", default_value = defaults::SOCKET_PATH)]
+    pub socket: PathBuf,
+    /// File mode of the socket, in octal: who may connect (and so mint tokens).
+    #[arg(long, env = "VANTA_AGENT_SOCKET_MODE", default_value = "0660")]
+    pub socket_mode: String,
+    /// Directory of `{environment}.enc.yaml` SOPS files.
+    #[arg(long, env = "VANTA_SOPS_FILES_PATH")]
+    pub sops_files_path: Option<PathBuf>,
+    /// The sops executable (a path, or a name looked up on PATH).
+    #[arg(long, env = "VANTA_SOPS_BIN", default_value = "sops")]
+    pub sops_bin: PathBuf,
+    /// A sops run that takes longer than this is killed (answered 504).
+    #[arg(long, env = "VANTA_SOPS_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub sops_timeout_seconds: u64,
+    /// `iss` claim written into tokens and required of them.
+    #[arg(long, env = "VANTA_JWT_ISSUER", default_value = defaults::ISSUER)]
+    pub issuer: String,
+    /// `aud` claim written into tokens and required of them.
+    #[arg(long, env = "VANTA_JWT_AUDIENCE", default_value = defaults::AUDIENCE)]
+    pub audience: String,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+    #[arg(long, env = "VANTA_CLOCK_LEEWAY_SECONDS", default_value_t = 30)]
+    pub clock_leeway_seconds: u64,
+    /// JSONL audit log file (opened for append), or `-` for stdout.
+    #[arg(long, env = "VANTA_AUDIT_LOG", default_value = "-")]
+    pub audit_log: String,
+    /// SQLite file that counts uses of tokens with a usage limit.
+    #[arg(long, env = "VANTA_STATE_PATH", default_value = DEFAULT_STATE_PATH)]
+    pub state_path: PathBuf,
+    /// Token lifetime when a request names none, in minutes.
+    #[arg(long, env = "VANTA_DEFAULT_TTL_MINUTES", default_value_t = defaults::TTL_MINUTES)]
+    pub default_ttl_minutes: u32,
+    /// Longest token lifetime granted, in minutes.
+    #[arg(long, env = "VANTA_MAX_TTL_MINUTES", default_value_t = defaults::MAX_TTL_MINUTES)]
+    pub max_ttl_minutes: u32,
+}
+
+/// The checked configuration. Holds the JWT keys, so it has no `Debug`.
+pub struct Config {
+    /// Where to listen.
+    pub socket: PathBuf,
+    /// Mode of the socket file.
+    pub socket_mode: u32,
+    /// Directory of SOPS files.
+    pub sops_files_path: PathBuf,
+    /// Resolved sops executable.
+    pub sops_bin: PathBuf,
+    /// sops deadline.
+    pub sops_timeout: Duration,
+    /// Environment handed to sops: only what its key backends need.
+    pub sops_env: Vec<(OsString, OsString)>,
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Clock skew tolerated.
+    pub clock_leeway: Duration,
+    /// Where audit records go.
+    pub audit_sink: AuditSink,
+    /// The usage store file.
+    pub state_path: PathBuf,
+    /// Default token lifetime, minutes.
+    pub default_ttl_minutes: u32,
+    /// Longest token lifetime, minutes.
+    pub max_ttl_minutes: u32,
+    /// The signing key.
+    pub jwt_key: SecretSlice<u8>,
+    /// Keys from before a rotation, still accepted.
+    pub previous_jwt_keys: Vec<SecretSlice<u8>>,
+}
+
+/// A configuration that cannot work. The text never holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required setting is missing.
+    #[error("{0} is required")]
+    Missing(&'static str),
+    /// Two settings that exclude each other are both set.
+    #[error("set only one of {0} and {1}")]
+    Conflict(&'static str, &'static str),
+    /// A setting has a value that cannot work.
+    #[error("{name}: {problem}")]
+    Invalid {
+        /// The flag or variable.
+        name: &'static str,
+        /// What is wrong (never the value of a secret).
+        problem: String,
+    },
+    /// A key file could not be read.
+    #[error("failed to read {name} from {path}")]
+    KeyFile {
+        /// The variable naming the file.
+        name: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+const DEFAULT_STATE_PATH: &str = "/var/lib/vanta/usage.db";
+const KEY_VAR: &str = "VANTA_JWT_SECRET_KEY";
+const KEY_FILE_VAR: &str = "VANTA_JWT_SECRET_KEY_FILE";
+const PREVIOUS_KEYS_VAR: &str = "VANTA_JWT_PREVIOUS_KEYS";
+const PREVIOUS_KEYS_FILE_VAR: &str = "VANTA_JWT_PREVIOUS_KEYS_FILE";
+const MIN_KEY_BYTES: usize = 32;
+
+const AFTER_HELP: &str = "\
+Secrets are read from the environment only, never from flags:
+  VANTA_JWT_SECRET_KEY        HS256 signing key, at least 32 bytes (required, or:)
+  VANTA_JWT_SECRET_KEY_FILE   file holding the key (e.g. a Kubernetes Secret volume)
+  VANTA_JWT_PREVIOUS_KEYS     keys from before a rotation, still accepted (one per line or comma-separated)
+  VANTA_JWT_PREVIOUS_KEYS_FILE  the same, from a file
+sops gets only the variables its key backends need (SOPS_*, GNUPGHOME, AWS_*, ...).
+Logging: VANTA_LOG (filter, default info), VANTA_LOG_FORMAT (plain|json), to stderr.
+
+Example:
+  VANTA_JWT_SECRET_KEY_FILE=/etc/vanta/jwt.key SOPS_AGE_KEY_FILE=/etc/vanta/age.txt \\
+    vanta-agent --socket /run/vanta/agent.sock --sops-files-path /etc/vanta/secrets \\
+                --audit-log /var/log/vanta/audit.jsonl --state-path /var/lib/vanta/usage.db";
+
+/// Variables passed to sops by exact name (CONTRACT §7).
+const SOPS_ENV_NAMES: [&str; 20] = [
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "GNUPGHOME",
+    "GPG_TTY",
+    "XDG_CONFIG_HOME",
+    "XDG_RUNTIME_DIR",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+/// Prefixes of variables passed to sops: its own and its key backends'.
+const SOPS_ENV_PREFIXES: [&str; 9] =
+    ["SOPS_", "AWS_", "AZURE_", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "VAULT_", "IDENTITY_", "MSI_"];
+
+// === impl Config ===
+
+impl Config {
+    /// Validates `args` against this process's environment.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found.
+    pub fn from_process(args: Args) -> Result<Self, ConfigError> {
+        let env: Vec<_> = std::env::vars_os().collect();
+        Self::from_args(args, &env)
+    }
+
+    /// Validates `args` against the process environment `env`.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found.
+    pub fn from_args(args: Args, env: &[(OsString, OsString)]) -> Result<Self, ConfigError> {
+        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let jwt_key = read_key(&lookup)?;
+        let previous_jwt_keys = read_previous_keys(&lookup)?;
+        let sops_files_path =
+            args.sops_files_path.ok_or(ConfigError::Missing("--sops-files-path (VANTA_SOPS_FILES_PATH)"))?;
+        if !sops_files_path.is_dir() {
+            return Err(invalid("--sops-files-path", format!("{} is not a directory", sops_files_path.display())));
+        }
+        let path_var = lookup("PATH");
+        let sops_bin = resolve_executable(&args.sops_bin, path_var.as_deref()).ok_or_else(|| {
+            invalid("--sops-bin", format!("{} is not an executable file or on PATH", args.sops_bin.display()))
+        })?;
+        check_ttls(args.default_ttl_minutes, args.max_ttl_minutes)?;
+        if args.sops_timeout_seconds == 0 {
+            return Err(invalid("--sops-timeout-seconds", "must be at least 1".into()));
+        }
+        Ok(Self {
+            socket_mode: parse_mode(&args.socket_mode)?,
+            socket: args.socket,
+            sops_files_path,
+            sops_bin,
+            sops_timeout: Duration::from_secs(args.sops_timeout_seconds),
+            sops_env: sops_env(env),
+            issuer: non_empty("--issuer", args.issuer)?,
+            audience: non_empty("--audience", args.audience)?,
+            clock_leeway: Duration::from_secs(args.clock_leeway_seconds),
+            audit_sink: audit_sink(&args.audit_log)?,
+            state_path: args.state_path,
+            default_ttl_minutes: args.default_ttl_minutes,
+            max_ttl_minutes: args.max_ttl_minutes,
+            jwt_key,
+            previous_jwt_keys,
+        })
+    }
+}
+
+fn invalid(name: &'static str, problem: String) -> ConfigError {
+    ConfigError::Invalid { name, problem }
+}
+
+fn non_empty(name: &'static str, value: String) -> Result<String, ConfigError> {
+    if value.is_empty() { Err(invalid(name, "must not be empty".into())) } else { Ok(value) }
+}
+
+fn read_key(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<SecretSlice<u8>, ConfigError> {
+    let key = match (lookup(KEY_VAR), lookup(KEY_FILE_VAR)) {
+        (Some(_), Some(_)) => return Err(ConfigError::Conflict(KEY_VAR, KEY_FILE_VAR)),
+        (None, None) => return Err(ConfigError::Missing("VANTA_JWT_SECRET_KEY (or VANTA_JWT_SECRET_KEY_FILE)")),
+        (Some(value), None) => SecretString::from(value.to_string_lossy().into_owned()),
+        (None, Some(path)) => read_secret_file(KEY_FILE_VAR, Path::new(&path))?,
+    };
+    checked_key(KEY_VAR, key.expose_secret())
+}
+
+fn read_previous_keys(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Vec<SecretSlice<u8>>, ConfigError> {
+    let text = match (lookup(PREVIOUS_KEYS_VAR), lookup(PREVIOUS_KEYS_FILE_VAR)) {
+        (Some(_), Some(_)) => return Err(ConfigError::Conflict(PREVIOUS_KEYS_VAR, PREVIOUS_KEYS_FILE_VAR)),
+        (None, None) => return Ok(Vec::new()),
+        (Some(value), None) => SecretString::from(value.to_string_lossy().into_owned()),
+        (None, Some(path)) => read_secret_file(PREVIOUS_KEYS_FILE_VAR, Path::new(&path))?,
+    };
+    text.expose_secret()
+        .split(['\n', ','])
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| checked_key(PREVIOUS_KEYS_VAR, k))
+        .collect()
+}
+
+/// Reads a key file; one trailing newline (as `echo` writes) is not part of the key.
+fn read_secret_file(name: &'static str, path: &Path) -> Result<SecretString, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::KeyFile { name, path: path.to_owned(), source })?;
+    let text = zeroize::Zeroizing::new(text);
+    let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    Ok(SecretString::from(trimmed.to_owned()))
+}
+
+fn checked_key(name: &'static str, key: &str) -> Result<SecretSlice<u8>, ConfigError> {
+    if key.len() < MIN_KEY_BYTES {
+        let problem = format!("the key is {} bytes long; at least {MIN_KEY_BYTES} bytes are required", key.len());
+        return Err(invalid(name, problem));
+    }
+    Ok(SecretSlice::from(key.as_bytes().to_vec()))
+}
+
+fn parse_mode(text: &str) -> Result<u32, ConfigError> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o777 => Ok(mode),
+        _ => Err(invalid("--socket-mode", format!("'{text}' is not an octal file mode like 0660"))),
+    }
+}
+
+fn check_ttls(default: u32, max: u32) -> Result<(), ConfigError> {
+    if max == 0 {
+        return Err(invalid("--max-ttl-minutes", "must be at least 1".into()));
+    }
+    if default == 0 || default > max {
+        return Err(invalid("--default-ttl-minutes", format!("must be between 1 and --max-ttl-minutes ({max})")));
+    }
+    Ok(())
+}
+
+fn audit_sink(value: &str) -> Result<AuditSink, ConfigError> {
+    match value {
+        "" => Err(invalid("--audit-log", "must be a file path or '-'".into())),
+        "-" => Ok(AuditSink::Stdout),
+        path => Ok(AuditSink::File(PathBuf::from(path))),
+    }
+}
+
+/// `bin` itself if it names a path, else the first match on `PATH`.
+fn resolve_executable(bin: &Path, path_var: Option<&OsStr>) -> Option<PathBuf> {
+    let is_exec = |p: &Path| {
+        std::fs::metadata(p)
+            .is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+    };
+    if bin.components().count() > 1 || bin.is_absolute() {
+        return is_exec(bin).then(|| bin.to_owned());
+    }
+    std::env::split_paths(path_var?).map(|dir| dir.join(bin)).find(|p| is_exec(p))
+}
+
+/// The variables sops may see: never one of ours (they hold the JWT key).
+fn sops_env(env: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+    env.iter()
+        .filter(|(name, _)| {
+            let Some(name) = name.to_str() else { return false };
+            !name.starts_with("VANTA_")
+                && (SOPS_ENV_NAMES.contains(&name) || SOPS_ENV_PREFIXES.iter().any(|p| name.starts_with(p)))
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+use super::*;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef-test";
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("sops");
+    std::fs::write(&bin, "#!/bin/sh\n").expect("fake sops");
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    Setup { dir }
+}
+
+impl Setup {
+    fn args(&self, extra: &[&str]) -> Args {
+        let files = self.dir.path().to_str().expect("utf-8 path");
+        let sops = self.dir.path().join("sops");
+        let mut argv = vec!["vanta-agent", "--sops-files-path", files, "--sops-bin", sops.to_str().expect("utf-8")];
+        argv.extend_from_slice(extra);
+        Args::try_parse_from(argv).expect("flags parse")
+    }
+
+    fn config(&self, extra: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<_> = env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect();
+        Config::from_args(self.args(extra), &env)
+    }
+}
+
+#[test]
+fn defaults_follow_the_contract() {
+    let s = setup();
+    let c = s.config(&[], &[(KEY_VAR, KEY)]).expect("valid");
+    assert_eq!(c.socket_mode, 0o660);
+    assert_eq!(c.sops_timeout, Duration::from_secs(10));
+    assert_eq!((c.default_ttl_minutes, c.max_ttl_minutes), (15, 60));
+    assert_eq!((c.issuer.as_str(), c.audience.as_str()), ("vanta-agent", "vanta-vault"));
+    assert_eq!(c.audit_sink, AuditSink::Stdout);
+    assert_eq!(c.jwt_key.expose_secret(), KEY.as_bytes());
+}
+
+#[test]
+fn key_errors_never_show_the_key() {
+    let s = setup();
+    let short = "short-but-secret-value";
+    let err = s.config(&[], &[(KEY_VAR, short)]).err().expect("too short").to_string();
+    assert!(err.contains("22 bytes") && !err.contains(short), "{err}");
+    assert!(matches!(s.config(&[], &[]), Err(ConfigError::Missing(_))));
+    let both = s.config(&[], &[(KEY_VAR, KEY), (KEY_FILE_VAR, "/x")]);
+    assert!(matches!(both, Err(ConfigError::Conflict(..))));
+}
+
+#[test]
+fn key_file_drops_one_trailing_newline() {
+    let s = setup();
+    let path = s.dir.path().join("jwt.key");
+    std::fs::write(&path, format!("{KEY}\n")).expect("write key");
+    let c = s.config(&[], &[(KEY_FILE_VAR, path.to_str().expect("utf-8"))]).expect("valid");
+    assert_eq!(c.jwt_key.expose_secret(), KEY.as_bytes());
+    let missing = s.config(&[], &[(KEY_FILE_VAR, "/nonexistent/key")]);
+    assert!(matches!(missing, Err(ConfigError::KeyFile { .. })));
+}
+
+#[test]
+fn previous_keys_are_each_checked() {
+    let s = setup();
+    let two = format!("{KEY}1,\n{KEY}2\n");
+    let c = s.config(&[], &[(KEY_VAR, KEY), (PREVIOUS_KEYS_VAR, &two)]).expect("valid");
+    assert_eq!(c.previous_jwt_keys.len(), 2);
+    assert!(s.config(&[], &[(KEY_VAR, KEY), (PREVIOUS_KEYS_VAR, "short")]).is_err());
+}
+
+#[test]
+fn bad_values_are_refused() {
+    let s = setup();
+    let env = [(KEY_VAR, KEY)];
+    for extra in [
+        &["--socket-mode", "999"][..],
+        &["--socket-mode", "rw"],
+        &["--max-ttl-minutes", "0"],
+        &["--default-ttl-minutes", "61"],
+        &["--sops-timeout-seconds", "0"],
+        &["--audit-log", ""],
+        &["--issuer", ""],
+        &["--sops-bin", "/nonexistent/sops"],
+        &["--sops-files-path", "/nonexistent/dir"],
+    ] {
+        assert!(s.config(extra, &env).is_err(), "{extra:?}");
+    }
+    assert_eq!(s.config(&["--socket-mode", "0600"], &env).expect("valid").socket_mode, 0o600);
+}
+
+#[test]
+fn sops_gets_only_what_its_backends_need() {
+    let s = setup();
+    let env = [
+        (KEY_VAR, KEY),
+        ("VANTA_SOPS_AGE", "x"),
+        ("PATH", "/bin"),
+        ("SOPS_AGE_KEY_FILE", "/k"),
+        ("AWS_PROFILE", "p"),
+        ("GNUPGHOME", "/g"),
+        ("DATABASE_PASSWORD", "nope"),
+    ];
+    let c = s.config(&[], &env).expect("valid");
+    let mut names: Vec<_> = c.sops_env.iter().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["AWS_PROFILE", "GNUPGHOME", "PATH", "SOPS_AGE_KEY_FILE"]);
+}
+
+#[test]
+fn sops_is_found_on_path() {
+    let s = setup();
+    let path_var = OsString::from(format!("/nonexistent:{}", s.dir.path().display()));
+    assert_eq!(resolve_executable(Path::new("sops"), Some(&path_var)), Some(s.dir.path().join("sops")));
+    assert_eq!(resolve_executable(Path::new("sops"), None), None);
+}

@@ -1,0 +1,98 @@
+//! Dispatch by method and path.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request};
+use vanta_shared::ErrorCode;
+use vanta_shared::api::{HEALTHZ_PATH, TOKENS_GENERATE_PATH, VAULT_PREFIX};
+
+use super::error::ApiError;
+use super::{Response, health, secrets, tokens};
+use crate::peer::Peer;
+use crate::sops::SecretSource;
+use crate::usage::UsageStore;
+use crate::vault::Vault;
+
+/// Routes requests to the use cases. Cheap to clone (one per connection).
+pub struct Router<S, U> {
+    vault: Arc<Vault<S, U>>,
+}
+
+impl<S, U> Clone for Router<S, U> {
+    fn clone(&self) -> Self {
+        Self { vault: Arc::clone(&self.vault) }
+    }
+}
+
+enum Route<'a> {
+    Health,
+    Generate,
+    Read { environment: &'a str, key: Option<&'a str> },
+    Unknown,
+}
+
+// === impl Router ===
+
+impl<S: SecretSource, U: UsageStore> Router<S, U> {
+    /// A router over `vault`.
+    pub fn new(vault: Arc<Vault<S, U>>) -> Self {
+        Self { vault }
+    }
+
+    /// Answers one request from `peer`. Never fails: every error is a response.
+    ///
+    /// # Errors
+    /// None; the `Result` is what hyper's `service_fn` wants.
+    pub async fn handle(&self, request: Request<Incoming>, peer: Peer) -> Result<Response, Infallible> {
+        let path = request.uri().path().to_owned();
+        let method = request.method().clone();
+        let response = match (route(&path), method) {
+            (Route::Health, Method::GET | Method::HEAD) => health::healthz(),
+            (Route::Generate, Method::POST) => tokens::generate(&self.vault, request, peer).await,
+            (Route::Read { environment, key }, Method::GET) => {
+                secrets::read(&self.vault, request.headers(), environment, key, peer).await
+            }
+            (Route::Unknown, _) => ApiError::with_message(ErrorCode::NotFound, "no such route").into_response(),
+            _ => ApiError::of(ErrorCode::MethodNotAllowed).into_response(),
+        };
+        Ok(response)
+    }
+}
+
+fn route(path: &str) -> Route<'_> {
+    if path == HEALTHZ_PATH {
+        return Route::Health;
+    }
+    if path == TOKENS_GENERATE_PATH {
+        return Route::Generate;
+    }
+    match path.strip_prefix(VAULT_PREFIX) {
+        Some(rest) => match rest.split_once('/') {
+            Some((environment, key)) => Route::Read { environment, key: Some(key) },
+            None => Route::Read { environment: rest, key: None },
+        },
+        None => Route::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert!(matches!(route("/healthz"), Route::Health));
+        assert!(matches!(route("/api/v1/vault/tokens/generate"), Route::Generate));
+        assert!(matches!(route("/api/v1/vault/dev"), Route::Read { environment: "dev", key: None }));
+        assert!(matches!(
+            route("/api/v1/vault/dev/API_KEYS/stripe"),
+            Route::Read { environment: "dev", key: Some("API_KEYS/stripe") }
+        ));
+        assert!(matches!(route("/api/v1/vault/dev/"), Route::Read { environment: "dev", key: Some("") }));
+        assert!(matches!(route("/api/v1/vault/"), Route::Read { environment: "", key: None }));
+        assert!(matches!(route("/api/v1/vault"), Route::Unknown));
+        assert!(matches!(route("/"), Route::Unknown));
+    }
+}

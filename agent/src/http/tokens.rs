@@ -1,0 +1,24 @@
+//! `POST /api/v1/vault/tokens/generate`.
+
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+
+use super::error::ApiError;
+use super::{Response, body, json_response};
+use crate::peer::Peer;
+use crate::sops::SecretSource;
+use crate::usage::UsageStore;
+use crate::vault::Vault;
+
+/// Mints a token from the JSON body.
+pub async fn generate<S: SecretSource, U: UsageStore>(
+    vault: &Vault<S, U>,
+    request: Request<Incoming>,
+    peer: Peer,
+) -> Response {
+    let parsed = body::read_json(request.into_body()).await;
+    match vault.generate_token(parsed, peer).await {
+        Ok(minted) => json_response(StatusCode::OK, &minted),
+        Err(err) => ApiError::from(&err).into_response(),
+    }
+}

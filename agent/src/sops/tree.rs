@@ -1,0 +1,189 @@
+//! A decrypted environment as a lookup tree of key paths to leaf values.
+//!
+//! Leaves keep the exact text sops printed for them, so numbers and booleans
+//! come back as sops prints them (`1.234568e+09`, `true`) and strings byte for
+//! byte (CONTRACT §7). `null`, lists and aliases are not secrets. Values are
+//! held in zeroizing buffers, and the type has no `Debug`.
+
+use vanta_shared::KeyPath;
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::{ScanError, TScalarStyle};
+use zeroize::Zeroizing;
+
+/// A decrypted environment file.
+pub struct Tree {
+    root: Node,
+}
+
+enum Node {
+    /// Entries in file order.
+    Map(Vec<(String, Node)>),
+    /// A scalar that is a secret: its text exactly as sops printed it.
+    Leaf(Zeroizing<String>),
+    /// `null`, a list, an alias: present but not a secret.
+    NotSecret,
+}
+
+/// Why sops' output could not be read as a tree.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    /// Not UTF-8.
+    #[error("sops output is not UTF-8")]
+    Utf8,
+    /// Not YAML (position only: the message could quote content).
+    #[error("sops output is not valid YAML (line {line})")]
+    Yaml {
+        /// Where the parser stopped.
+        line: usize,
+    },
+    /// The document is not a mapping at the top, or nests absurdly deep.
+    #[error("sops output has an unexpected shape")]
+    Shape,
+}
+
+/// The top-level key under which sops keeps its metadata.
+const SOPS_METADATA_KEY: &str = "sops";
+/// Deeper nesting than this is refused rather than recursed into.
+const MAX_DEPTH: usize = 64;
+
+// === impl Tree ===
+
+impl Tree {
+    /// Parses sops' YAML output.
+    ///
+    /// # Errors
+    /// [`TreeError`] if it is not one YAML mapping.
+    pub fn parse(yaml: &[u8]) -> Result<Self, TreeError> {
+        let text = std::str::from_utf8(yaml).map_err(|_| TreeError::Utf8)?;
+        let mut events = Events { parser: Parser::new_from_str(text) };
+        loop {
+            match events.next()? {
+                Event::StreamStart | Event::DocumentStart => continue,
+                // An empty file: an environment with no keys.
+                Event::StreamEnd => return Ok(Self { root: Node::Map(Vec::new()) }),
+                Event::MappingStart(..) => {
+                    let mut root = events.mapping(1)?;
+                    if let Node::Map(entries) = &mut root {
+                        entries.retain(|(k, _)| k != SOPS_METADATA_KEY);
+                    }
+                    return Ok(Self { root });
+                }
+                _ => return Err(TreeError::Shape),
+            }
+        }
+    }
+
+    /// The value of the leaf at `key`; `None` if there is none or it is not a
+    /// leaf (a map, a list, `null`).
+    pub fn get(&self, key: &KeyPath) -> Option<&str> {
+        let mut node = &self.root;
+        for segment in key.segments() {
+            let Node::Map(entries) = node else { return None };
+            node = &entries.iter().find(|(k, _)| k == segment)?.1;
+        }
+        match node {
+            Node::Leaf(value) => Some(value.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Every leaf's key path, sorted. Keys no [`KeyPath`] could name (spaces,
+    /// slashes, other characters) are left out: they could not be fetched.
+    pub fn keys(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        collect_keys(&self.root, &mut String::new(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn collect_keys(node: &Node, prefix: &mut String, out: &mut Vec<String>) {
+    match node {
+        Node::Leaf(_) => out.push(prefix.clone()),
+        Node::NotSecret => {}
+        Node::Map(entries) => {
+            for (key, child) in entries.iter().filter(|(k, _)| KeyPath::is_valid_segment(k)) {
+                let len = prefix.len();
+                if len > 0 {
+                    prefix.push('/');
+                }
+                prefix.push_str(key);
+                if prefix.len() <= KeyPath::MAX_LEN {
+                    collect_keys(child, prefix, out);
+                }
+                prefix.truncate(len);
+            }
+        }
+    }
+}
+
+struct Events<'a> {
+    parser: Parser<std::str::Chars<'a>>,
+}
+
+// === impl Events ===
+
+impl Events<'_> {
+    fn next(&mut self) -> Result<Event, TreeError> {
+        self.parser.next_token().map(|(event, _)| event).map_err(yaml_error)
+    }
+
+    /// Reads one node whose first event is `first`.
+    fn node(&mut self, first: Event, depth: usize) -> Result<Node, TreeError> {
+        match first {
+            Event::Scalar(text, style, ..) if is_null(&text, style) => Ok(Node::NotSecret),
+            Event::Scalar(text, ..) => Ok(Node::Leaf(Zeroizing::new(text))),
+            Event::MappingStart(..) => self.mapping(depth + 1),
+            Event::SequenceStart(..) => self.skip_until_closed(depth + 1).map(|()| Node::NotSecret),
+            Event::Alias(_) => Ok(Node::NotSecret),
+            _ => Err(TreeError::Shape),
+        }
+    }
+
+    /// Reads the entries of a mapping whose `MappingStart` was just read.
+    fn mapping(&mut self, depth: usize) -> Result<Node, TreeError> {
+        if depth > MAX_DEPTH {
+            return Err(TreeError::Shape);
+        }
+        let mut entries = Vec::new();
+        loop {
+            let key = match self.next()? {
+                Event::MappingEnd => return Ok(Node::Map(entries)),
+                Event::Scalar(text, ..) => Some(text),
+                // A complex key (a map or list as key): read it and drop the entry.
+                other => self.node(other, depth).map(|_| None)?,
+            };
+            let first = self.next()?;
+            let value = self.node(first, depth)?;
+            if let Some(key) = key {
+                entries.push((key, value));
+            }
+        }
+    }
+
+    /// Skips the rest of a sequence or mapping, nested ones included.
+    fn skip_until_closed(&mut self, depth: usize) -> Result<(), TreeError> {
+        if depth > MAX_DEPTH {
+            return Err(TreeError::Shape);
+        }
+        loop {
+            match self.next()? {
+                Event::SequenceEnd | Event::MappingEnd => return Ok(()),
+                Event::SequenceStart(..) | Event::MappingStart(..) => self.skip_until_closed(depth + 1)?,
+                Event::StreamEnd | Event::DocumentEnd => return Err(TreeError::Shape),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn is_null(text: &str, style: TScalarStyle) -> bool {
+    style == TScalarStyle::Plain && matches!(text, "" | "~" | "null" | "Null" | "NULL")
+}
+
+fn yaml_error(err: ScanError) -> TreeError {
+    TreeError::Yaml { line: err.marker().line() }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,102 @@
+use super::*;
+
+fn tree(yaml: &str) -> Tree {
+    Tree::parse(yaml.as_bytes()).expect("valid yaml")
+}
+
+fn get<'a>(t: &'a Tree, key: &str) -> Option<&'a str> {
+    t.get(&key.parse().expect("valid key"))
+}
+
+/// Shaped like `sops decrypt --output-type yaml` output.
+const SAMPLE: &str = r#"DATABASE_URL: 'postgres://u:p@h/db?x=1&y=$HOME #c'
+API_KEYS:
+    stripe: sk_test_123
+    quote: he said "hi" and 'bye'
+multi: |
+    line1
+    line2
+folded: >-
+    a
+    b
+num: 1.234568e+09
+int: 42
+flag: true
+quoted_num: "42"
+nul: null
+tilde: ~
+quoted_null: "null"
+lst:
+    - 1
+    - 2
+uni: héllo ☃
+"with space": x
+"a/b": y
+deep:
+    er:
+        est: v
+sops:
+    mac: ENC[...]
+"#;
+
+#[test]
+fn leaves_come_back_as_sops_printed_them() {
+    let t = tree(SAMPLE);
+    let cases = [
+        ("DATABASE_URL", Some("postgres://u:p@h/db?x=1&y=$HOME #c")),
+        ("API_KEYS/stripe", Some("sk_test_123")),
+        ("API_KEYS/quote", Some(r#"he said "hi" and 'bye'"#)),
+        ("multi", Some("line1\nline2\n")),
+        ("folded", Some("a b")),
+        ("num", Some("1.234568e+09")),
+        ("int", Some("42")),
+        ("flag", Some("true")),
+        ("quoted_num", Some("42")),
+        ("quoted_null", Some("null")),
+        ("uni", Some("héllo ☃")),
+        ("deep/er/est", Some("v")),
+    ];
+    for (key, want) in cases {
+        assert_eq!(get(&t, key), want, "{key}");
+    }
+}
+
+#[test]
+fn non_leaves_and_metadata_are_not_found() {
+    let t = tree(SAMPLE);
+    for key in ["nul", "tilde", "lst", "API_KEYS", "deep/er", "missing", "API_KEYS/stripe/x", "sops", "sops/mac"] {
+        assert_eq!(get(&t, key), None, "{key}");
+    }
+}
+
+#[test]
+fn keys_lists_fetchable_leaves_sorted() {
+    let keys = tree(SAMPLE).keys();
+    assert_eq!(
+        keys,
+        [
+            "API_KEYS/quote",
+            "API_KEYS/stripe",
+            "DATABASE_URL",
+            "deep/er/est",
+            "flag",
+            "folded",
+            "int",
+            "multi",
+            "num",
+            "quoted_null",
+            "quoted_num",
+            "uni"
+        ]
+    );
+}
+
+#[test]
+fn empty_and_bad_documents() {
+    assert!(tree("").keys().is_empty());
+    assert!(matches!(Tree::parse(b"- a\n- b\n"), Err(TreeError::Shape)));
+    assert!(matches!(Tree::parse(b"a: [unclosed\n"), Err(TreeError::Yaml { .. })));
+    assert!(matches!(Tree::parse(&[0xff, 0xfe]), Err(TreeError::Utf8)));
+    let deep = "a:\n".to_string() + &(1..80).map(|i| format!("{}a:\n", "  ".repeat(i))).collect::<String>();
+    assert!(matches!(Tree::parse(deep.as_bytes()), Err(TreeError::Shape)));
+}

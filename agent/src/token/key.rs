@@ -1,0 +1,151 @@
+//! HS256 keys: the current signing key and the previous ones still accepted.
+//!
+//! Each key has a `kid`, a short hash of the key that names it in token
+//! headers without revealing it, so that tokens signed before a rotation keep
+//! working until they expire.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jws::{HS256, JwsSigner, alg::hmac::HmacJwsSigner};
+use secrecy::{ExposeSecret, SecretSlice};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// One HS256 key. Holds key material, so it has no `Debug`.
+pub struct JwtKey {
+    // The key bytes live inside the signer (an OpenSSL PKey); our own copy is
+    // a `SecretSlice`, zeroized when `new` returns.
+    signer: HmacJwsSigner,
+    kid: String,
+}
+
+/// The keys the agent signs and verifies with.
+pub struct JwtKeys {
+    current: JwtKey,
+    previous: Vec<JwtKey>,
+}
+
+/// Why key material was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtKeyError {
+    /// Shorter than [`JwtKey::MIN_LEN`] bytes.
+    #[error("the JWT key is {len} bytes long; at least 32 bytes are required")]
+    TooShort {
+        /// The length found (never the key itself).
+        len: usize,
+    },
+    /// josekit refused the key.
+    #[error("failed to load the JWT key")]
+    Load(#[source] josekit::JoseError),
+}
+
+// === impl JwtKey ===
+
+impl JwtKey {
+    /// Shortest accepted key, in bytes (HS256 wants at least its output size).
+    pub const MIN_LEN: usize = 32;
+
+    /// Loads a key from raw bytes.
+    ///
+    /// # Errors
+    /// [`JwtKeyError::TooShort`] for keys under 32 bytes.
+    pub fn new(secret: SecretSlice<u8>) -> Result<Self, JwtKeyError> {
+        let bytes = secret.expose_secret();
+        if bytes.len() < Self::MIN_LEN {
+            return Err(JwtKeyError::TooShort { len: bytes.len() });
+        }
+        let signer = HS256.signer_from_bytes(bytes).map_err(JwtKeyError::Load)?;
+        let kid = key_id(bytes);
+        Ok(Self { signer, kid })
+    }
+
+    /// The key id written into token headers.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub(crate) fn signer(&self) -> &HmacJwsSigner {
+        &self.signer
+    }
+
+    /// Whether `signature` is the HS256 MAC of `message` under this key,
+    /// compared in constant time (josekit's own verifier compares with `!=`).
+    pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self.signer.sign(message) {
+            Ok(expected) => expected.ct_eq(signature).into(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// A short, public name for a key: the first 8 bytes of a domain-separated
+/// SHA-256 of it. Reveals nothing useful about a 32-byte random key.
+fn key_id(key: &[u8]) -> String {
+    let digest = Sha256::new().chain_update(b"vanta-jwt-kid:").chain_update(key).finalize();
+    URL_SAFE_NO_PAD.encode(&digest[..8])
+}
+
+// === impl JwtKeys ===
+
+impl JwtKeys {
+    /// The current key signs; previous keys are still accepted for validation.
+    pub fn new(current: JwtKey, previous: Vec<JwtKey>) -> Self {
+        Self { current, previous }
+    }
+
+    /// The key that signs new tokens.
+    pub fn current(&self) -> &JwtKey {
+        &self.current
+    }
+
+    /// The key named by `kid`, or the current key when the token names none
+    /// (tokens from other issuers; CONTRACT §7 keeps validation stateless).
+    pub fn for_kid(&self, kid: Option<&str>) -> Option<&JwtKey> {
+        match kid {
+            None => Some(&self.current),
+            Some(kid) => std::iter::once(&self.current).chain(&self.previous).find(|k| k.kid == kid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn key(byte: u8) -> JwtKey {
+        JwtKey::new(SecretSlice::from(vec![byte; 32])).expect("32-byte key")
+    }
+
+    #[test]
+    fn short_keys_are_refused_without_echoing_them() {
+        let err = JwtKey::new(SecretSlice::from(b"short-secret".to_vec())).err().expect("too short");
+        let text = err.to_string();
+        assert!(text.contains("12 bytes"), "{text}");
+        assert!(!text.contains("short-secret"));
+    }
+
+    #[test]
+    fn kid_is_stable_and_does_not_contain_the_key() {
+        let (a, b) = (key(1), key(2));
+        assert_eq!(a.kid(), key(1).kid());
+        assert_ne!(a.kid(), b.kid());
+        assert_eq!(a.kid().len(), 11);
+    }
+
+    #[test]
+    fn lookup_by_kid_covers_previous_keys() {
+        let keys = JwtKeys::new(key(1), vec![key(2)]);
+        assert_eq!(keys.for_kid(None).map(JwtKey::kid), Some(key(1).kid()));
+        assert_eq!(keys.for_kid(Some(key(2).kid())).map(JwtKey::kid), Some(key(2).kid()));
+        assert!(keys.for_kid(Some("unknown")).is_none());
+    }
+
+    #[test]
+    fn verification_is_exact() {
+        let k = key(7);
+        let sig = k.signer().sign(b"msg").expect("sign");
+        assert!(k.verifies(b"msg", &sig));
+        assert!(!k.verifies(b"msg2", &sig));
+        assert!(!k.verifies(b"msg", &sig[..31]));
+    }
+}

@@ -1,0 +1,108 @@
+use secrecy::SecretSlice;
+use serde_json::json;
+
+use super::*;
+use crate::token::issue::MintRequest;
+use crate::token::{JwtKey, TokenIssuer};
+
+const NOW: u64 = 1_700_000_000;
+
+fn key(byte: u8) -> JwtKey {
+    JwtKey::new(SecretSlice::from(vec![byte; 32])).expect("key")
+}
+
+fn keys() -> Arc<JwtKeys> {
+    Arc::new(JwtKeys::new(key(1), vec![key(2)]))
+}
+
+fn validator() -> TokenValidator {
+    TokenValidator::new(keys(), "vanta-agent".into(), "vanta-vault".into(), Duration::from_secs(30))
+}
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn claims() -> Value {
+    json!({"iss": "vanta-agent", "aud": "vanta-vault", "sub": "t", "exp": NOW + 60, "nbf": NOW,
+           "iat": NOW, "jti": "j", "scope": {"environment": "dev", "key_pattern": "*", "permissions": ["read"]}})
+}
+
+/// Signs raw header and payload JSON text with `signing_key`.
+fn sign_raw(header: &str, payload: &str, signing_key: &JwtKey) -> String {
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+    let sig = josekit::jws::JwsSigner::sign(signing_key.signer(), input.as_bytes()).expect("sign");
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+fn sign(payload: &Value) -> String {
+    sign_raw(r#"{"alg":"HS256","typ":"JWT"}"#, &payload.to_string(), &key(1))
+}
+
+fn with(field: &str, value: Value) -> String {
+    let mut c = claims();
+    c[field] = value;
+    sign(&c)
+}
+
+#[test]
+fn accepts_its_own_and_foreign_tokens() {
+    let issuer = TokenIssuer::new(keys(), "vanta-agent".into(), "vanta-vault".into());
+    let scope = vanta_shared::Scope::read_only("dev".parse().expect("env"), "*".parse().expect("pattern"));
+    let request = MintRequest { subject: "s".into(), scope, ttl: Duration::from_secs(60), usage_limit: Some(2) };
+    let minted = issuer.issue(request, at(NOW)).expect("issue");
+    let verified = validator().validate(&minted.compact, at(NOW + 1)).expect("own token");
+    assert_eq!(verified.claims(), &minted.claims);
+    // No kid: checked against the current key (stateless validation).
+    assert!(validator().validate(&sign(&claims()), at(NOW)).is_ok());
+    // A previous key, named by its kid, still verifies.
+    let old = sign_raw(&format!(r#"{{"alg":"HS256","kid":"{}"}}"#, key(2).kid()), &claims().to_string(), &key(2));
+    assert!(validator().validate(&old, at(NOW)).is_ok());
+}
+
+#[test]
+fn refuses_each_kind_of_bad_token_precisely() {
+    let good = claims().to_string();
+    let cases: Vec<(String, InvalidToken)> = vec![
+        ("a.b".into(), InvalidToken::Malformed),
+        ("a.b.c.d".into(), InvalidToken::Malformed),
+        ("!!.??.**".into(), InvalidToken::Malformed),
+        (sign_raw(r#"{"alg":"none"}"#, &good, &key(1)), InvalidToken::Algorithm),
+        (sign_raw(r#"{"alg":"HS512"}"#, &good, &key(1)), InvalidToken::Algorithm),
+        (sign_raw(r#"{"typ":"JWT"}"#, &good, &key(1)), InvalidToken::Algorithm),
+        (sign_raw(r#"{"alg":"HS256","jku":"http://x"}"#, &good, &key(1)), InvalidToken::ForbiddenHeader),
+        (sign_raw(r#"{"alg":"HS256","crit":["exp"]}"#, &good, &key(1)), InvalidToken::ForbiddenHeader),
+        (sign_raw(r#"{"alg":"HS256","kid":"nope"}"#, &good, &key(1)), InvalidToken::UnknownKey),
+        (sign_raw(r#"{"alg":"HS256"}"#, &good, &key(3)), InvalidToken::Signature),
+        (sign_raw(r#"{"alg":"HS256","kid":7}"#, &good, &key(1)), InvalidToken::Malformed),
+        (with("exp", json!(NOW - 31)), InvalidToken::Expired),
+        (with("nbf", json!(NOW + 31)), InvalidToken::NotYetValid),
+        (with("iss", json!("someone-else")), InvalidToken::Issuer),
+        (with("aud", json!("other")), InvalidToken::Audience),
+        (with("exp", json!("soon")), InvalidToken::Claims),
+        (with("scope", json!("dev")), InvalidToken::Claims),
+        (sign_raw(r#"{"alg":"HS256"}"#, r#"{"iss":"vanta-agent","iss":"x"}"#, &key(1)), InvalidToken::Claims),
+        ("x".repeat(MAX_TOKEN_BYTES + 1), InvalidToken::TooLong),
+    ];
+    for (token, want) in cases {
+        assert_eq!(validator().validate(&token, at(NOW)).err(), Some(want.clone()), "{want:?}");
+    }
+}
+
+#[test]
+fn leeway_is_applied_both_ways() {
+    let v = validator();
+    assert!(v.validate(&with("exp", json!(NOW - 29)), at(NOW)).is_ok());
+    assert!(v.validate(&with("nbf", json!(NOW + 29)), at(NOW)).is_ok());
+    let strict = TokenValidator::new(keys(), "vanta-agent".into(), "vanta-vault".into(), Duration::ZERO);
+    assert_eq!(strict.validate(&with("exp", json!(NOW)), at(NOW)).err(), Some(InvalidToken::Expired));
+}
+
+#[test]
+fn a_tampered_payload_fails_the_signature() {
+    let token = sign(&claims());
+    let mut parts: Vec<&str> = token.split('.').collect();
+    let forged = URL_SAFE_NO_PAD.encode(claims().to_string().replace("\"*\"", "\"**\""));
+    parts[1] = &forged;
+    assert_eq!(validator().validate(&parts.join("."), at(NOW)).err(), Some(InvalidToken::Signature));
+}

@@ -1,0 +1,149 @@
+//! The Unix domain socket listener.
+//!
+//! The socket is bound under a temporary name, given its mode, then renamed
+//! into place, so no client ever sees it with the umask's permissions. A
+//! socket file that nobody answers on (left by a dead agent) is replaced; one
+//! that a live agent serves is refused, as is any path that is not a socket.
+
+use std::io::ErrorKind;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::peer::Peer;
+
+/// A bound socket, and the identity of its file so we only ever remove our own.
+pub struct UnixSocket {
+    listener: UnixListener,
+    path: PathBuf,
+    inode: u64,
+}
+
+/// Why the socket could not be bound.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// Another agent answers on this socket.
+    #[error("another agent is already serving {0}")]
+    InUse(PathBuf),
+    /// The path exists and is not a socket; we will not delete it.
+    #[error("{0} exists and is not a socket")]
+    NotASocket(PathBuf),
+    /// File-system or socket failure.
+    #[error("failed to {action} {path}")]
+    Io {
+        /// What we were doing.
+        action: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+// === impl UnixSocket ===
+
+impl UnixSocket {
+    /// Binds `path` with file mode `mode`, creating its parent directory.
+    ///
+    /// # Errors
+    /// [`BindError`] if the path is taken or cannot be used.
+    pub fn bind(path: &Path, mode: u32) -> Result<Self, BindError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io("create directory", parent))?;
+        }
+        clear_stale(path)?;
+        let staging = path.with_file_name(format!(".{}.{}.tmp", file_name(path), std::process::id()));
+        let _ = std::fs::remove_file(&staging);
+        let listener = UnixListener::bind(&staging).map_err(io("bind", &staging))?;
+        std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(mode)).map_err(io("chmod", &staging))?;
+        std::fs::rename(&staging, path).map_err(io("rename socket to", path))?;
+        let inode = std::fs::metadata(path).map_err(io("stat", path))?.ino();
+        Ok(Self { listener, path: path.to_owned(), inode })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Accepts one connection and reads its peer's credentials.
+    ///
+    /// # Errors
+    /// The accept error (the caller decides whether it is fatal).
+    pub async fn accept(&self) -> std::io::Result<(UnixStream, Peer)> {
+        let (stream, _) = self.listener.accept().await?;
+        let peer = match stream.peer_cred() {
+            Ok(cred) => Peer::Unix { uid: cred.uid(), gid: cred.gid(), pid: cred.pid() },
+            Err(_) => Peer::Unknown,
+        };
+        Ok((stream, peer))
+    }
+
+    /// Removes the socket file if it is still the one we bound (a newer agent
+    /// may have replaced it).
+    pub fn remove(&self) {
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BindError {
+    let path = path.to_owned();
+    move |source| BindError::Io { action, path, source }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "agent.sock".to_owned())
+}
+
+/// Removes a dead agent's socket file; refuses a live one or a non-socket.
+fn clear_stale(path: &Path) -> Result<(), BindError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(BindError::Io { action: "stat", path: path.to_owned(), source }),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(BindError::NotASocket(path.to_owned()));
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(BindError::InUse(path.to_owned())),
+        Err(_) => std::fs::remove_file(path).map_err(|source| BindError::Io {
+            action: "remove stale socket",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn binds_with_mode_replaces_stale_refuses_live() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub/agent.sock");
+        let first = UnixSocket::bind(&path, 0o660).expect("bind");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o660);
+        assert!(matches!(UnixSocket::bind(&path, 0o660), Err(BindError::InUse(_))));
+        drop(first); // the file stays behind, like after a crash
+        assert!(path.exists());
+        let second = UnixSocket::bind(&path, 0o600).expect("stale socket replaced");
+        second.remove();
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn refuses_to_replace_a_regular_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("agent.sock");
+        std::fs::write(&path, b"data").expect("write");
+        assert!(matches!(UnixSocket::bind(&path, 0o660), Err(BindError::NotASocket(_))));
+        assert!(path.exists());
+    }
+}

@@ -1,0 +1,230 @@
+//! The use cases: generate a token, get a secret, list keys (layer L2).
+//!
+//! This is the one place that orders the steps the contract orders: syntax
+//! (400) before scope (403) before existence (404); a use of a limited token
+//! reserved before the fetch and confirmed only once the 200 is certain; the
+//! audit record written before a secret or token leaves. No HTTP here.
+
+mod error;
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
+use vanta_shared::{EnvName, KeyPath, Scope};
+use zeroize::Zeroizing;
+
+pub use self::error::Error;
+use crate::access;
+use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
+use crate::peer::Peer;
+use crate::sops::SecretSource;
+use crate::token::issue::MintRequest;
+use crate::token::{TokenIssuer, TokenValidator, VerifiedClaims};
+use crate::usage::{Reserved, UsageStore};
+
+/// Token lifetimes, in minutes.
+#[derive(Debug, Clone, Copy)]
+pub struct TtlPolicy {
+    /// Used when a request names none.
+    pub default_minutes: u32,
+    /// The most a request may ask for.
+    pub max_minutes: u32,
+}
+
+/// Everything the use cases need, wired once by `app`.
+pub struct Vault<S, U> {
+    /// Mints tokens.
+    pub issuer: TokenIssuer,
+    /// Checks tokens.
+    pub validator: TokenValidator,
+    /// Decrypted environments.
+    pub source: S,
+    /// Use counts of limited tokens.
+    pub usage: U,
+    /// The audit log.
+    pub audit: AuditWriter,
+    /// Token lifetimes.
+    pub ttl: TtlPolicy,
+}
+
+/// A read request as the transport received it: nothing checked yet.
+pub struct ReadRequest<'a> {
+    /// The bearer token, if the request carried one.
+    pub bearer: Option<&'a str>,
+    /// The environment, as written in the path.
+    pub environment: &'a str,
+    /// Who is asking.
+    pub peer: Peer,
+}
+
+/// A checked read: valid token, valid environment name.
+struct Authorized {
+    claims: VerifiedClaims,
+    env: EnvName,
+}
+
+// === impl Vault ===
+
+impl<S: SecretSource, U: UsageStore> Vault<S, U> {
+    /// Mints a token from a parsed JSON body (or the transport's reason why
+    /// there is none), auditing the attempt.
+    ///
+    /// # Errors
+    /// [`Error`] with the code to answer.
+    pub async fn generate_token(&self, body: Result<Value, Error>, peer: Peer) -> Result<GenerateTokenResponse, Error> {
+        let mut record = AuditRecord::new(AuditEvent::TokenGenerate, peer);
+        if let Ok(value) = &body {
+            record.subject = value.get("subject").and_then(Value::as_str).and_then(AuditRecord::echo);
+            record.environment = value.get("environment").and_then(Value::as_str).and_then(AuditRecord::echo);
+            record.key_pattern = value.get("key_pattern").and_then(Value::as_str).and_then(AuditRecord::echo);
+        }
+        let minted = body.and_then(|value| self.mint(&value));
+        if let Ok(response) = &minted {
+            record.jti = Some(response.1.clone());
+        }
+        let minted = self.audited(&mut record, minted).await?;
+        Ok(minted.0)
+    }
+
+    /// Returns the value of `key` in the request's environment, counting a
+    /// use of a limited token only when it is returned.
+    ///
+    /// # Errors
+    /// [`Error`] with the code to answer.
+    pub async fn get_secret(&self, request: ReadRequest<'_>, key: &str) -> Result<Zeroizing<String>, Error> {
+        let mut record = AuditRecord::new(AuditEvent::SecretAccess, request.peer.clone());
+        record.environment = AuditRecord::echo(request.environment);
+        record.key = AuditRecord::echo(key);
+        let fetched = self.fetch(&request, key, &mut record).await;
+        let jti_to_confirm = match &fetched {
+            Ok((_, Some(jti))) => Some(jti.clone()),
+            _ => None,
+        };
+        let audited = self.audited(&mut record, fetched).await;
+        if let Some(jti) = jti_to_confirm {
+            self.settle_use(&jti, audited.is_ok()).await?;
+        }
+        audited.map(|(value, _)| value)
+    }
+
+    /// Lists the keys of the request's environment that the token may read.
+    /// Not a use of the token.
+    ///
+    /// # Errors
+    /// [`Error`] with the code to answer.
+    pub async fn list_keys(&self, request: ReadRequest<'_>) -> Result<KeyList, Error> {
+        let mut record = AuditRecord::new(AuditEvent::KeyList, request.peer.clone());
+        record.environment = AuditRecord::echo(request.environment);
+        let listed = self.list(&request, &mut record).await;
+        self.audited(&mut record, listed).await
+    }
+
+    fn mint(&self, body: &Value) -> Result<(GenerateTokenResponse, String), Error> {
+        let request = GenerateTokenRequest::from_json(body).map_err(Error::Validation)?;
+        let ttl_minutes = request.ttl_minutes.unwrap_or(self.ttl.default_minutes);
+        if ttl_minutes > self.ttl.max_minutes {
+            let message = format!("ttl_minutes must be between 1 and {}", self.ttl.max_minutes);
+            return Err(Error::Validation(vanta_shared::api::FieldError::field("ttl_minutes", message)));
+        }
+        let scope = Scope::read_only(request.environment, request.key_pattern);
+        let ttl = Duration::from_secs(u64::from(ttl_minutes) * 60);
+        let mint = MintRequest { subject: request.subject, scope, ttl, usage_limit: request.usage_limit };
+        let token = self.issuer.issue(mint, SystemTime::now()).map_err(Error::Issue)?;
+        let claims = token.claims;
+        let response = GenerateTokenResponse {
+            access_token: token.compact,
+            token_type: "Bearer".to_owned(),
+            expires_in: ttl.as_secs(),
+            scope_details: ScopeDetails {
+                environment: claims.scope.environment.to_string(),
+                key_pattern: claims.scope.key_pattern.to_string(),
+                permissions: claims.scope.permissions.clone(),
+                usage_limit: claims.usage_limit,
+            },
+        };
+        Ok((response, claims.jti))
+    }
+
+    /// Token, then environment syntax. Fills the record's token fields.
+    fn authorize(&self, request: &ReadRequest<'_>, record: &mut AuditRecord) -> Result<Authorized, Error> {
+        let bearer = request.bearer.ok_or(Error::MissingToken)?;
+        let claims = self.validator.validate(bearer, SystemTime::now()).map_err(Error::InvalidToken)?;
+        record.jti = Some(claims.claims().jti.clone());
+        record.subject = Some(claims.claims().sub.clone());
+        let env = request.environment.parse().map_err(Error::BadEnvironment)?;
+        Ok(Authorized { claims, env })
+    }
+
+    async fn fetch(
+        &self,
+        request: &ReadRequest<'_>,
+        raw_key: &str,
+        record: &mut AuditRecord,
+    ) -> Result<(Zeroizing<String>, Option<String>), Error> {
+        let Authorized { claims, env } = self.authorize(request, record)?;
+        let key: KeyPath = raw_key.parse().map_err(Error::BadKey)?;
+        let claims = claims.claims();
+        access::check_key(&claims.scope, &env, &key).map_err(Error::Forbidden)?;
+        let held = match claims.usage_limit {
+            Some(limit) => match self.usage.reserve(&claims.jti, limit, claims.exp).await.map_err(Error::Usage)? {
+                Reserved::Yes => Some(claims.jti.clone()),
+                Reserved::Exhausted => return Err(Error::UsageExhausted),
+            },
+            None => None,
+        };
+        let value = self.lookup(&env, &key).await;
+        match (value, held) {
+            (Ok(value), held) => Ok((value, held)),
+            (Err(err), Some(jti)) => {
+                self.settle_use(&jti, false).await?;
+                Err(err)
+            }
+            (Err(err), None) => Err(err),
+        }
+    }
+
+    async fn lookup(&self, env: &EnvName, key: &KeyPath) -> Result<Zeroizing<String>, Error> {
+        let tree = self.source.load(env).await.map_err(Error::Sops)?;
+        let value = tree.get(key).ok_or(Error::NoSuchKey)?;
+        Ok(Zeroizing::new(value.to_owned()))
+    }
+
+    async fn list(&self, request: &ReadRequest<'_>, record: &mut AuditRecord) -> Result<KeyList, Error> {
+        let Authorized { claims, env } = self.authorize(request, record)?;
+        let scope = &claims.claims().scope;
+        access::check_env(scope, &env).map_err(Error::Forbidden)?;
+        let tree = self.source.load(&env).await.map_err(Error::Sops)?;
+        let keys = tree.keys().into_iter().filter(|k| scope.key_pattern.matches_str(k)).collect();
+        Ok(KeyList { environment: env.to_string(), keys })
+    }
+
+    /// Confirms (`served`) or releases a reserved use.
+    async fn settle_use(&self, jti: &str, served: bool) -> Result<(), Error> {
+        let settled = if served { self.usage.confirm(jti).await } else { self.usage.release(jti).await };
+        settled.map_err(Error::Usage)
+    }
+
+    /// Writes the record for `result`; a success whose record cannot be
+    /// written becomes `audit_unavailable` (CONTRACT §5: no record, no secret).
+    async fn audited<T>(&self, record: &mut AuditRecord, result: Result<T, Error>) -> Result<T, Error> {
+        match result {
+            Ok(value) => {
+                record.finish("success", 200, None);
+                self.audit.write(record).await.map_err(Error::Audit)?;
+                Ok(value)
+            }
+            Err(err) => {
+                let code = err.code();
+                record.finish(code.as_str(), code.http_status(), Some(err.detail()));
+                if let Err(audit_err) = self.audit.write(record).await {
+                    tracing::error!(error = %audit_err, "failed to audit a refused request");
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! Why a use case refused, and which [`ErrorCode`] that is.
+
+use std::error::Error as _;
+
+use vanta_shared::ErrorCode;
+use vanta_shared::api::FieldError;
+use vanta_shared::env_name::EnvNameError;
+use vanta_shared::key_path::KeyPathError;
+
+use crate::access::Denied;
+use crate::audit::AuditError;
+use crate::sops::SopsError;
+use crate::token::{InvalidToken, IssueError};
+use crate::usage::UsageError;
+
+/// A refused request. [`Error::code`] decides the answer; [`Error::detail`]
+/// is the precise reason for the audit log.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The body is not JSON (or not readable).
+    #[error("request body is not valid JSON")]
+    MalformedBody,
+    /// The body is over the size limit.
+    #[error("request body is larger than 64 KiB")]
+    BodyTooLarge,
+    /// A field of the body is wrong.
+    #[error("{0}")]
+    Validation(FieldError),
+    /// No `Authorization: Bearer` header.
+    #[error("missing bearer token")]
+    MissingToken,
+    /// The token failed validation.
+    #[error(transparent)]
+    InvalidToken(InvalidToken),
+    /// Every use of a limited token is taken.
+    #[error("token usage limit reached")]
+    UsageExhausted,
+    /// The environment in the path is not a valid name.
+    #[error("invalid environment name: {0}")]
+    BadEnvironment(EnvNameError),
+    /// The key in the path is not a valid key path.
+    #[error("invalid key: {0}")]
+    BadKey(KeyPathError),
+    /// Outside the token's scope.
+    #[error(transparent)]
+    Forbidden(Denied),
+    /// The environment has no such leaf.
+    #[error("no such key, or the key is not a leaf value")]
+    NoSuchKey,
+    /// sops (or its file) failed.
+    #[error(transparent)]
+    Sops(SopsError),
+    /// The audit record could not be written.
+    #[error(transparent)]
+    Audit(AuditError),
+    /// The usage store failed.
+    #[error(transparent)]
+    Usage(UsageError),
+    /// Signing failed.
+    #[error(transparent)]
+    Issue(IssueError),
+}
+
+// === impl Error ===
+
+impl Error {
+    /// The machine-readable code answered for this refusal.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::MalformedBody | Self::BadEnvironment(_) | Self::BadKey(_) => ErrorCode::BadRequest,
+            Self::BodyTooLarge => ErrorCode::PayloadTooLarge,
+            Self::Validation(_) => ErrorCode::ValidationError,
+            Self::MissingToken | Self::InvalidToken(_) | Self::UsageExhausted => ErrorCode::Unauthorized,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NoSuchKey | Self::Sops(SopsError::NoFile) => ErrorCode::NotFound,
+            Self::Sops(SopsError::Timeout(_)) => ErrorCode::SopsTimeout,
+            Self::Sops(SopsError::Decrypt { .. } | SopsError::Output(_)) => ErrorCode::DecryptionFailed,
+            Self::Audit(_) => ErrorCode::AuditUnavailable,
+            Self::Sops(SopsError::Spawn(_)) | Self::Usage(_) | Self::Issue(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The precise reason, with its causes, on one line (for the audit log;
+    /// never holds a secret: no error here carries one).
+    pub fn detail(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = self.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+}

@@ -1,0 +1,131 @@
+//! The use cases with a fake secret source and a real in-memory usage store.
+
+use std::sync::Arc;
+
+use secrecy::SecretSlice;
+use serde_json::json;
+use vanta_shared::ErrorCode;
+
+use super::*;
+use crate::audit::{AuditSink, AuditWriter};
+use crate::sops::{SopsError, Tree};
+use crate::token::{JwtKey, JwtKeys};
+use crate::usage::SqliteUsageStore;
+
+/// Serves `dev` from fixed YAML; every other environment has no file.
+struct FakeSource;
+
+impl SecretSource for FakeSource {
+    async fn load(&self, env: &EnvName) -> Result<Arc<Tree>, SopsError> {
+        match env.as_str() {
+            "dev" => {
+                Ok(Arc::new(Tree::parse(b"DB_URL: pg://x\nDB_PASS: hunter2\nAPI:\n  stripe: sk\n").expect("yaml")))
+            }
+            "broken" => Err(SopsError::Decrypt { code: Some(128) }),
+            _ => Err(SopsError::NoFile),
+        }
+    }
+}
+
+struct Fixture {
+    vault: Vault<FakeSource, SqliteUsageStore>,
+    audit_path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit_path = dir.path().join("audit.jsonl");
+    let (audit, _task) = AuditWriter::spawn(AuditSink::File(audit_path.clone()).open().await.expect("audit"));
+    let keys = Arc::new(JwtKeys::new(JwtKey::new(SecretSlice::from(vec![5u8; 32])).expect("key"), vec![]));
+    let (iss, aud) = ("vanta-agent".to_owned(), "vanta-vault".to_owned());
+    let vault = Vault {
+        issuer: TokenIssuer::new(keys.clone(), iss.clone(), aud.clone()),
+        validator: TokenValidator::new(keys, iss, aud, Duration::from_secs(30)),
+        source: FakeSource,
+        usage: SqliteUsageStore::in_memory().expect("usage"),
+        audit,
+        ttl: TtlPolicy { default_minutes: 15, max_minutes: 60 },
+    };
+    Fixture { vault, audit_path, _dir: dir }
+}
+
+impl Fixture {
+    async fn mint(&self, body: Value) -> String {
+        self.vault.generate_token(Ok(body), Peer::Unknown).await.expect("mint").access_token
+    }
+
+    async fn get(&self, token: &str, env: &str, key: &str) -> Result<String, ErrorCode> {
+        let request = ReadRequest { bearer: Some(token), environment: env, peer: Peer::Unknown };
+        self.vault.get_secret(request, key).await.map(|v| v.to_string()).map_err(|e| e.code())
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.audit_path).expect("audit file");
+        text.lines().map(|l| serde_json::from_str(l).expect("json")).collect()
+    }
+}
+
+#[tokio::test]
+async fn checks_run_in_contract_order() {
+    let f = fixture().await;
+    let token = f.mint(json!({"subject": "t", "environment": "dev", "key_pattern": "DB_*"})).await;
+    assert_eq!(f.get(&token, "dev", "DB_URL").await, Ok("pg://x".into()));
+    assert_eq!(f.get("garbage", "../x", "DB_URL").await, Err(ErrorCode::Unauthorized));
+    assert_eq!(f.get(&token, "../x", "DB_URL").await, Err(ErrorCode::BadRequest));
+    assert_eq!(f.get(&token, "prod", "a\"]").await, Err(ErrorCode::BadRequest));
+    assert_eq!(f.get(&token, "prod", "DB_URL").await, Err(ErrorCode::Forbidden));
+    assert_eq!(f.get(&token, "dev", "API/stripe").await, Err(ErrorCode::Forbidden));
+    assert_eq!(f.get(&token, "dev", "DB_NOPE").await, Err(ErrorCode::NotFound));
+    let any = f.mint(json!({"subject": "t", "environment": "broken", "key_pattern": "*"})).await;
+    assert_eq!(f.get(&any, "broken", "x").await, Err(ErrorCode::DecryptionFailed));
+}
+
+#[tokio::test]
+async fn only_successful_fetches_use_a_limited_token() {
+    let f = fixture().await;
+    let token = f.mint(json!({"subject": "t", "environment": "dev", "key_pattern": "*", "usage_limit": 2})).await;
+    assert_eq!(f.get(&token, "dev", "missing").await, Err(ErrorCode::NotFound));
+    assert!(f.get(&token, "dev", "DB_URL").await.is_ok());
+    assert!(f.get(&token, "dev", "DB_PASS").await.is_ok());
+    assert_eq!(f.get(&token, "dev", "DB_URL").await, Err(ErrorCode::Unauthorized));
+}
+
+#[tokio::test]
+async fn every_attempt_is_audited_without_secrets() {
+    let f = fixture().await;
+    let token = f.mint(json!({"subject": "alice", "environment": "dev", "key_pattern": "*"})).await;
+    let _ = f.get(&token, "dev", "DB_PASS").await;
+    let _ = f.get("bad", "dev", "DB_PASS").await;
+    let list = ReadRequest { bearer: Some(&token), environment: "dev", peer: Peer::Unknown };
+    let keys = f.vault.list_keys(list).await.expect("list");
+    assert_eq!(keys.keys, ["API/stripe", "DB_PASS", "DB_URL"]);
+    let lines = f.audit();
+    let events: Vec<_> = lines.iter().map(|l| (l["event"].clone(), l["status_code"].clone())).collect();
+    assert_eq!(
+        events,
+        [
+            (json!("token_generate"), json!(200)),
+            (json!("secret_access"), json!(200)),
+            (json!("secret_access"), json!(401)),
+            (json!("key_list"), json!(200)),
+        ]
+    );
+    assert_eq!(lines[1]["subject"], "alice");
+    assert_eq!(lines[2]["error"], "token is malformed");
+    let text = std::fs::read_to_string(&f.audit_path).expect("audit");
+    assert!(!text.contains("hunter2") && !text.contains(&token));
+}
+
+#[tokio::test]
+async fn token_requests_are_validated() {
+    let f = fixture().await;
+    let over = json!({"subject": "t", "environment": "dev", "key_pattern": "*", "ttl_minutes": 61});
+    let err = f.vault.generate_token(Ok(over), Peer::Unknown).await.expect_err("refused");
+    assert_eq!(err.code(), ErrorCode::ValidationError);
+    assert!(err.to_string().contains("ttl_minutes"));
+    let ok = json!({"subject": "t", "environment": "dev", "key_pattern": "*", "ttl_minutes": 60});
+    let resp = f.vault.generate_token(Ok(ok), Peer::Unknown).await.expect("mint");
+    assert_eq!((resp.expires_in, resp.token_type.as_str()), (3600, "Bearer"));
+    assert_eq!(resp.scope_details.usage_limit, None);
+}

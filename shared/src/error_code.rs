@@ -1,0 +1,102 @@
+//! The machine-readable `error` codes of the agent's error bodies (layer L0).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One code per kind of failure (CONTRACT §4). The agent maps each to exactly
+/// one HTTP status; the client turns them into one-line messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: malformed request, bad environment or key syntax.
+    BadRequest,
+    /// 401: missing, invalid, expired or used-up token.
+    Unauthorized,
+    /// 403: the request is outside the token's scope.
+    Forbidden,
+    /// 404: no such environment file, key, or the key is not a leaf.
+    NotFound,
+    /// 405: the route exists but not for this method.
+    MethodNotAllowed,
+    /// 413: the request body is over the limit.
+    PayloadTooLarge,
+    /// 422: a well-formed body whose fields are wrong.
+    ValidationError,
+    /// 500: sops could not decrypt the file.
+    DecryptionFailed,
+    /// 500: anything else that went wrong inside the agent.
+    Internal,
+    /// 503: the audit record could not be written, so nothing was served.
+    AuditUnavailable,
+    /// 504: sops did not finish in time.
+    SopsTimeout,
+}
+
+// === impl ErrorCode ===
+
+impl ErrorCode {
+    /// The HTTP status this code is answered with: the one table of it.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::PayloadTooLarge => 413,
+            Self::ValidationError => 422,
+            Self::DecryptionFailed | Self::Internal => 500,
+            Self::AuditUnavailable => 503,
+            Self::SopsTimeout => 504,
+        }
+    }
+
+    /// The code as it appears in the `error` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::ValidationError => "validation_error",
+            Self::DecryptionFailed => "decryption_failed",
+            Self::Internal => "internal",
+            Self::AuditUnavailable => "audit_unavailable",
+            Self::SopsTimeout => "sops_timeout",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_name_matches_as_str() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::ValidationError,
+            ErrorCode::DecryptionFailed,
+            ErrorCode::Internal,
+            ErrorCode::AuditUnavailable,
+            ErrorCode::SopsTimeout,
+        ] {
+            let json = serde_json::to_value(code).expect("serialize");
+            assert_eq!(json, serde_json::Value::String(code.as_str().to_owned()));
+        }
+    }
+}
