@@ -15,6 +15,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::task::JoinSet;
 
+use crate::access::MintPolicy;
 use crate::audit::AuditWriter;
 use crate::config::{Args, Config};
 use crate::http::Router;
@@ -103,7 +104,8 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     let vault = build_vault(&config, usage.clone(), audit)?;
     let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
-    Ok(Started { router: Router::new(Arc::new(vault)), usage, socket, audit_task })
+    let router = Router::new(Arc::new(vault), config.require_request_header);
+    Ok(Started { router, usage, socket, audit_task })
 }
 
 fn open_usage_store(config: &Config) -> anyhow::Result<SqliteUsageStore> {
@@ -134,6 +136,12 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
         usage,
         audit,
         ttl: TtlPolicy { default_minutes: config.default_ttl_minutes, max_minutes: config.max_ttl_minutes },
+        policy: MintPolicy {
+            environments: config.mint_environments.clone(),
+            key_patterns: config.mint_key_patterns.clone(),
+            max_usage_limit: config.mint_max_usage_limit,
+            uids: config.mint_uids.clone(),
+        },
     })
 }
 

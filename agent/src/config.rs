@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
-use vanta_shared::defaults;
+use vanta_shared::{EnvName, KeyPattern, defaults};
 
 use crate::audit::AuditSink;
 
@@ -62,6 +62,22 @@ pub struct Args {
     /// Longest token lifetime granted, in minutes.
     #[arg(long, env = "VANTA_MAX_TTL_MINUTES", default_value_t = defaults::MAX_TTL_MINUTES)]
     pub max_ttl_minutes: u32,
+    /// Minting policy: environments tokens may be minted for (comma-separated; default any).
+    #[arg(long, env = "VANTA_MINT_ALLOWED_ENVIRONMENTS", value_delimiter = ',')]
+    pub mint_allowed_environments: Option<Vec<EnvName>>,
+    /// Minting policy: patterns a requested key pattern must provably fall inside (default any).
+    #[arg(long, env = "VANTA_MINT_ALLOWED_KEY_PATTERNS", value_delimiter = ',')]
+    pub mint_allowed_key_patterns: Option<Vec<KeyPattern>>,
+    /// Minting policy: largest usage_limit; when set, every token must have one.
+    #[arg(long, env = "VANTA_MINT_MAX_USAGE_LIMIT")]
+    pub mint_max_usage_limit: Option<u64>,
+    /// Minting policy: Unix uids allowed to mint on the socket (comma-separated; default any).
+    #[arg(long, env = "VANTA_MINT_ALLOWED_UIDS", value_delimiter = ',')]
+    pub mint_allowed_uids: Option<Vec<u32>>,
+    /// Refuse (412) requests without the header `X-Vanta-Request: true`, so a
+    /// confused deputy (an SSRF in a local service) cannot reach the agent.
+    #[arg(long, env = "VANTA_REQUIRE_REQUEST_HEADER")]
+    pub require_request_header: bool,
 }
 
 /// The checked configuration. Holds the JWT keys, so it has no `Debug`.
@@ -96,6 +112,16 @@ pub struct Config {
     pub jwt_key: SecretSlice<u8>,
     /// Keys from before a rotation, still accepted.
     pub previous_jwt_keys: Vec<SecretSlice<u8>>,
+    /// Minting ceiling: environments (`None`: any).
+    pub mint_environments: Option<Vec<EnvName>>,
+    /// Minting ceiling: key patterns (`None`: any).
+    pub mint_key_patterns: Option<Vec<KeyPattern>>,
+    /// Minting ceiling: usage limit (`None`: none required).
+    pub mint_max_usage_limit: Option<u64>,
+    /// Minting ceiling: caller uids (`None`: any).
+    pub mint_uids: Option<Vec<u32>>,
+    /// Demand `X-Vanta-Request: true`.
+    pub require_request_header: bool,
 }
 
 /// A configuration that cannot work. The text never holds a secret.
@@ -225,6 +251,11 @@ impl Config {
             max_ttl_minutes: args.max_ttl_minutes,
             jwt_key,
             previous_jwt_keys,
+            mint_environments: args.mint_allowed_environments,
+            mint_key_patterns: args.mint_allowed_key_patterns,
+            mint_max_usage_limit: args.mint_max_usage_limit,
+            mint_uids: args.mint_allowed_uids,
+            require_request_header: args.require_request_header,
         })
     }
 }

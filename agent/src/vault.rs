@@ -15,7 +15,7 @@ use vanta_shared::{EnvName, KeyPath, Scope};
 use zeroize::Zeroizing;
 
 pub use self::error::Error;
-use crate::access;
+use crate::access::{self, MintAsk, MintPolicy};
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
 use crate::peer::Peer;
 use crate::sops::SecretSource;
@@ -46,6 +46,8 @@ pub struct Vault<S, U> {
     pub audit: AuditWriter,
     /// Token lifetimes.
     pub ttl: TtlPolicy,
+    /// Who may mint what.
+    pub policy: MintPolicy,
 }
 
 /// A read request as the transport received it: nothing checked yet.
@@ -79,7 +81,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             record.environment = value.get("environment").and_then(Value::as_str).and_then(AuditRecord::echo);
             record.key_pattern = value.get("key_pattern").and_then(Value::as_str).and_then(AuditRecord::echo);
         }
-        let minted = body.and_then(|value| self.mint(&value));
+        let minted = body.and_then(|value| self.mint(&value, &record.client));
         if let Ok(response) = &minted {
             record.jti = Some(response.1.clone());
         }
@@ -120,8 +122,15 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         self.audited(&mut record, listed).await
     }
 
-    fn mint(&self, body: &Value) -> Result<(GenerateTokenResponse, String), Error> {
+    fn mint(&self, body: &Value, peer: &Peer) -> Result<(GenerateTokenResponse, String), Error> {
         let request = GenerateTokenRequest::from_json(body).map_err(Error::Validation)?;
+        let ask = MintAsk {
+            peer,
+            environment: &request.environment,
+            key_pattern: &request.key_pattern,
+            usage_limit: request.usage_limit,
+        };
+        self.policy.check(&ask).map_err(Error::Forbidden)?;
         let ttl_minutes = request.ttl_minutes.unwrap_or(self.ttl.default_minutes);
         if ttl_minutes > self.ttl.max_minutes {
             let message = format!("ttl_minutes must be between 1 and {}", self.ttl.max_minutes);

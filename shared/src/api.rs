@@ -12,6 +12,9 @@ use crate::{EnvName, ErrorCode, KeyPattern, Permission};
 pub const TOKENS_GENERATE_PATH: &str = "/api/v1/vault/tokens/generate";
 /// Prefix of `GET /api/v1/vault/{environment}[/{key}]`.
 pub const VAULT_PREFIX: &str = "/api/v1/vault/";
+/// The header `--require-request-header` demands (value `true`), so that a
+/// confused deputy (an SSRF in a local service) cannot reach the agent.
+pub const REQUEST_HEADER: &str = "x-vanta-request";
 /// Liveness route, no auth.
 pub const HEALTHZ_PATH: &str = "/healthz";
 

@@ -19,6 +19,8 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the route exists but not for this method.
     MethodNotAllowed,
+    /// 412: a required request header is missing (`--require-request-header`).
+    PreconditionFailed,
     /// 413: the request body is over the limit.
     PayloadTooLarge,
     /// 422: a well-formed body whose fields are wrong.
@@ -44,6 +46,7 @@ impl ErrorCode {
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
             Self::ValidationError => 422,
             Self::DecryptionFailed | Self::Internal => 500,
@@ -60,6 +63,7 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::ValidationError => "validation_error",
             Self::DecryptionFailed => "decryption_failed",
@@ -88,6 +92,7 @@ mod tests {
             ErrorCode::Forbidden,
             ErrorCode::NotFound,
             ErrorCode::MethodNotAllowed,
+            ErrorCode::PreconditionFailed,
             ErrorCode::PayloadTooLarge,
             ErrorCode::ValidationError,
             ErrorCode::DecryptionFailed,

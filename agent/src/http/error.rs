@@ -64,6 +64,7 @@ fn public_message(code: ErrorCode) -> &'static str {
         ErrorCode::Forbidden => "the token does not allow this request",
         ErrorCode::NotFound => "not found",
         ErrorCode::MethodNotAllowed => "method not allowed on this route",
+        ErrorCode::PreconditionFailed => "this agent requires the header 'X-Vanta-Request: true'",
         ErrorCode::PayloadTooLarge => "request body is larger than 64 KiB",
         ErrorCode::ValidationError => "the request body is invalid",
         ErrorCode::DecryptionFailed => "the secrets file could not be decrypted",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::{Method, Request};
 use vanta_shared::ErrorCode;
-use vanta_shared::api::{HEALTHZ_PATH, TOKENS_GENERATE_PATH, VAULT_PREFIX};
+use vanta_shared::api::{HEALTHZ_PATH, REQUEST_HEADER, TOKENS_GENERATE_PATH, VAULT_PREFIX};
 
 use super::error::ApiError;
 use super::{Response, health, secrets, tokens};
@@ -18,11 +18,12 @@ use crate::vault::Vault;
 /// Routes requests to the use cases. Cheap to clone (one per connection).
 pub struct Router<S, U> {
     vault: Arc<Vault<S, U>>,
+    require_request_header: bool,
 }
 
 impl<S, U> Clone for Router<S, U> {
     fn clone(&self) -> Self {
-        Self { vault: Arc::clone(&self.vault) }
+        Self { vault: Arc::clone(&self.vault), require_request_header: self.require_request_header }
     }
 }
 
@@ -36,9 +37,10 @@ enum Route<'a> {
 // === impl Router ===
 
 impl<S: SecretSource, U: UsageStore> Router<S, U> {
-    /// A router over `vault`.
-    pub fn new(vault: Arc<Vault<S, U>>) -> Self {
-        Self { vault }
+    /// A router over `vault`; with `require_request_header`, every route but
+    /// `/healthz` demands `X-Vanta-Request: true` (412 otherwise).
+    pub fn new(vault: Arc<Vault<S, U>>, require_request_header: bool) -> Self {
+        Self { vault, require_request_header }
     }
 
     /// Answers one request from `peer`. Never fails: every error is a response.
@@ -48,7 +50,11 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
     pub async fn handle(&self, request: Request<Incoming>, peer: Peer) -> Result<Response, Infallible> {
         let path = request.uri().path().to_owned();
         let method = request.method().clone();
-        let response = match (route(&path), method) {
+        let route = route(&path);
+        if self.require_request_header && !matches!(route, Route::Health) && !has_request_header(&request) {
+            return Ok(ApiError::of(ErrorCode::PreconditionFailed).into_response());
+        }
+        let response = match (route, method) {
             (Route::Health, Method::GET | Method::HEAD) => health::healthz(),
             (Route::Generate, Method::POST) => tokens::generate(&self.vault, request, peer).await,
             (Route::Read { environment, key }, Method::GET) => {
@@ -59,6 +65,10 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
         };
         Ok(response)
     }
+}
+
+fn has_request_header(request: &Request<Incoming>) -> bool {
+    request.headers().get(REQUEST_HEADER).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
 }
 
 fn route(path: &str) -> Route<'_> {

@@ -46,6 +46,7 @@ async fn fixture() -> Fixture {
         usage: SqliteUsageStore::in_memory().expect("usage"),
         audit,
         ttl: TtlPolicy { default_minutes: 15, max_minutes: 60 },
+        policy: crate::access::MintPolicy::default(),
     };
     Fixture { vault, audit_path, _dir: dir }
 }
