@@ -19,7 +19,7 @@ use crate::access::MintPolicy;
 use crate::audit::AuditWriter;
 use crate::config::{Args, Config};
 use crate::http::Router;
-use crate::sops::SopsCommand;
+use crate::sops::{CachedSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
 use crate::transport::UnixSocket;
 use crate::usage::SqliteUsageStore;
@@ -34,12 +34,12 @@ pub enum AppError {
     Runtime(anyhow::Error),
 }
 
-type AgentVault = Vault<SopsCommand, SqliteUsageStore>;
+type AgentVault = Vault<CachedSource, SqliteUsageStore>;
 
 /// Everything built at start-up, before serving.
 struct Started {
-    router: Router<SopsCommand, SqliteUsageStore>,
-    usage: SqliteUsageStore,
+    vault: Arc<AgentVault>,
+    router: Router<CachedSource, SqliteUsageStore>,
     socket: UnixSocket,
     audit_task: tokio::task::JoinHandle<()>,
 }
@@ -50,6 +50,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often expired tokens' use counts are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(300);
+/// How often decrypted files past the cache TTL are dropped from memory.
+const EVICT_EVERY: Duration = Duration::from_secs(5);
 
 // === impl AppError ===
 
@@ -101,11 +103,11 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     let usage = open_usage_store(&config)?;
     let out = config.audit_sink.open().await.context("failed to open the audit log")?;
     let (audit, audit_task) = AuditWriter::spawn(out);
-    let vault = build_vault(&config, usage.clone(), audit)?;
+    let vault = Arc::new(build_vault(&config, usage, audit)?);
     let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
-    let router = Router::new(Arc::new(vault), config.require_request_header);
-    Ok(Started { router, usage, socket, audit_task })
+    let router = Router::new(Arc::clone(&vault), config.require_request_header);
+    Ok(Started { vault, router, socket, audit_task })
 }
 
 fn open_usage_store(config: &Config) -> anyhow::Result<SqliteUsageStore> {
@@ -127,11 +129,14 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
     Ok(Vault {
         issuer: TokenIssuer::new(Arc::clone(&keys), iss.clone(), aud.clone()),
         validator: TokenValidator::new(keys, iss, aud, config.clock_leeway),
-        source: SopsCommand::new(
-            config.sops_bin.clone(),
-            config.sops_files_path.clone(),
-            config.sops_timeout,
-            config.sops_env.clone(),
+        source: CachedSource::new(
+            SopsCommand::new(
+                config.sops_bin.clone(),
+                config.sops_files_path.clone(),
+                config.sops_timeout,
+                config.sops_env.clone(),
+            ),
+            config.cache_ttl,
         ),
         usage,
         audit,
@@ -146,17 +151,19 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
 }
 
 async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let Started { router, usage, socket, audit_task } = started;
+    let Started { vault, router, socket, audit_task } = started;
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     let mut prune = tokio::time::interval(PRUNE_EVERY);
+    let mut evict = tokio::time::interval(EVICT_EVERY);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            _ = prune.tick() => prune_expired(&usage).await,
+            _ = prune.tick() => prune_expired(&vault.usage).await,
+            _ = evict.tick() => vault.source.evict_expired(),
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = socket.accept() => match accepted {
                 Ok((stream, peer)) => {
@@ -180,6 +187,7 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
             },
         }
     }
+    drop(vault);
     drain(socket, graceful, connections, router, audit_task).await;
     Ok(())
 }
@@ -190,7 +198,7 @@ async fn drain(
     socket: UnixSocket,
     graceful: GracefulShutdown,
     mut connections: JoinSet<()>,
-    router: Router<SopsCommand, SqliteUsageStore>,
+    router: Router<CachedSource, SqliteUsageStore>,
     audit_task: tokio::task::JoinHandle<()>,
 ) {
     socket.remove();

@@ -41,6 +41,10 @@ pub struct Args {
     /// A sops run that takes longer than this is killed (answered 504).
     #[arg(long, env = "VANTA_SOPS_TIMEOUT_SECONDS", default_value_t = 10)]
     pub sops_timeout_seconds: u64,
+    /// How long a decrypted file is served from memory, in seconds; a changed
+    /// file is re-decrypted at once. 0 runs sops for every request.
+    #[arg(long, env = "VANTA_CACHE_TTL_SECONDS", default_value_t = 60)]
+    pub cache_ttl_seconds: u64,
     /// `iss` claim written into tokens and required of them.
     #[arg(long, env = "VANTA_JWT_ISSUER", default_value = defaults::ISSUER)]
     pub issuer: String,
@@ -92,6 +96,8 @@ pub struct Config {
     pub sops_bin: PathBuf,
     /// sops deadline.
     pub sops_timeout: Duration,
+    /// How long decrypted files are cached (zero: not at all).
+    pub cache_ttl: Duration,
     /// Environment handed to sops: only what its key backends need.
     pub sops_env: Vec<(OsString, OsString)>,
     /// `iss`.
@@ -242,6 +248,7 @@ impl Config {
             sops_bin,
             sops_timeout: Duration::from_secs(args.sops_timeout_seconds),
             sops_env: sops_env(env),
+            cache_ttl: Duration::from_secs(args.cache_ttl_seconds),
             issuer: non_empty("--issuer", args.issuer)?,
             audience: non_empty("--audience", args.audience)?,
             clock_leeway: Duration::from_secs(args.clock_leeway_seconds),

@@ -5,6 +5,7 @@
 //! decrypted trees between requests. Nothing here re-implements SOPS
 //! cryptography, knows about tokens, or decides who may read what.
 
+pub mod cache;
 pub mod command;
 pub mod tree;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use vanta_shared::EnvName;
 
+pub use cache::CachedSource;
 pub use command::{SopsCommand, SopsError};
 pub use tree::Tree;
 

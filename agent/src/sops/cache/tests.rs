@@ -1,0 +1,128 @@
+//! The cache against a fake sops: a shell script that logs each run and
+//! prints the file (or fails when the file says so).
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = dir.path().join("runs.log");
+    let script = format!(
+        "#!/bin/sh\necho run >> '{runs}'\nfor last; do :; done\n\
+         if grep -q WAIT \"$last\"; then while [ ! -e '{release}' ]; do sleep 0.01; done; fi\n\
+         grep -q BROKEN \"$last\" && exit 128\ncat \"$last\"\n",
+        runs = runs.display(),
+        release = dir.path().join("release").display()
+    );
+    let bin = dir.path().join("fake-sops");
+    std::fs::write(&bin, script).expect("script");
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let f = Fixture { dir };
+    f.write("dev", "KEY: one\n");
+    f
+}
+
+impl Fixture {
+    fn source(&self, ttl: Duration) -> CachedSource {
+        let path_var = (std::ffi::OsString::from("PATH"), std::ffi::OsString::from("/usr/bin:/bin"));
+        let sops = SopsCommand::new(self.bin(), self.dir.path().to_owned(), Duration::from_secs(5), vec![path_var]);
+        CachedSource::new(sops, ttl)
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.dir.path().join("fake-sops")
+    }
+
+    fn write(&self, env: &str, text: &str) {
+        // A new file (new inode), as editors and `sops -i` leave it.
+        let path = self.dir.path().join(format!("{env}.enc.yaml"));
+        let tmp = self.dir.path().join("tmp");
+        std::fs::write(&tmp, text).expect("write");
+        std::fs::rename(&tmp, path).expect("rename");
+    }
+
+    fn runs(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("runs.log")).map(|t| t.lines().count()).unwrap_or(0)
+    }
+}
+
+fn env(name: &str) -> EnvName {
+    name.parse().expect("env")
+}
+
+async fn value(source: &CachedSource, name: &str) -> Result<String, SopsError> {
+    let tree = source.load(&env(name)).await?;
+    Ok(tree.get(&"KEY".parse().expect("key")).unwrap_or("<none>").to_owned())
+}
+
+#[tokio::test]
+async fn hits_run_no_sops_and_changes_are_noticed() {
+    let f = fixture();
+    let source = f.source(Duration::from_secs(60));
+    for _ in 0..5 {
+        assert_eq!(value(&source, "dev").await.expect("load"), "one");
+    }
+    assert_eq!(f.runs(), 1);
+    f.write("dev", "KEY: two\n");
+    assert_eq!(value(&source, "dev").await.expect("reload"), "two");
+    assert_eq!(f.runs(), 2);
+}
+
+#[tokio::test]
+async fn a_file_that_now_fails_is_not_served_from_the_cache() {
+    let f = fixture();
+    let source = f.source(Duration::from_secs(60));
+    value(&source, "dev").await.expect("load");
+    f.write("dev", "BROKEN\n");
+    assert!(matches!(value(&source, "dev").await, Err(SopsError::Decrypt { .. })));
+    assert!(matches!(value(&source, "dev").await, Err(SopsError::Decrypt { .. })));
+    std::fs::remove_file(f.dir.path().join("dev.enc.yaml")).expect("remove");
+    assert!(matches!(value(&source, "dev").await, Err(SopsError::NoFile)));
+}
+
+#[tokio::test]
+async fn ttl_zero_runs_sops_every_time_and_entries_expire() {
+    let f = fixture();
+    let off = f.source(Duration::ZERO);
+    value(&off, "dev").await.expect("load");
+    value(&off, "dev").await.expect("load");
+    assert_eq!(f.runs(), 2);
+    let short = f.source(Duration::from_millis(100));
+    value(&short, "dev").await.expect("load");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    short.evict_expired();
+    value(&short, "dev").await.expect("load");
+    assert_eq!(f.runs(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_share_one_run_and_envs_do_not_wait_for_each_other() {
+    let f = fixture();
+    // `dev`'s sops run blocks until the test releases it.
+    f.write("dev", "KEY: one\n# WAIT\n");
+    f.write("other", "KEY: x\n");
+    let source = Arc::new(f.source(Duration::from_secs(60)));
+    let loads: Vec<_> = (0..20)
+        .map(|_| {
+            let source = Arc::clone(&source);
+            tokio::spawn(async move { value(&source, "dev").await.expect("load") })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while f.runs() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(value(&source, "other").await.expect("other env"), "x");
+    assert!(loads.iter().all(|l| !l.is_finished()), "dev is still blocked, other was served meanwhile");
+    std::fs::write(f.dir.path().join("release"), b"").expect("release");
+    for load in loads {
+        assert_eq!(load.await.expect("join"), "one");
+    }
+    assert_eq!(f.runs(), 2, "one run for dev's 20 concurrent misses, one for other");
+    assert!(Path::new(&f.bin()).exists());
+}
