@@ -4,6 +4,8 @@
 //! Pure functions over [`Scope`] and [`MintPolicy`]; no I/O, no knowledge of
 //! how tokens are checked. The caller has already validated all names.
 
+use secrecy::{ExposeSecret, SecretSlice};
+use subtle::ConstantTimeEq;
 use vanta_shared::{EnvName, KeyPath, KeyPattern, Scope};
 
 use crate::peer::Peer;
@@ -11,7 +13,7 @@ use crate::peer::Peer;
 /// The ceiling an operator puts on minting. `None` in a field means "no
 /// limit of that kind"; the default policy allows everything (CONTRACT §7:
 /// the socket's file mode is then the gate).
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct MintPolicy {
     /// Environments tokens may be minted for.
     pub environments: Option<Vec<EnvName>>,
@@ -21,6 +23,9 @@ pub struct MintPolicy {
     pub max_usage_limit: Option<u64>,
     /// Unix uids allowed to mint on the socket (TCP callers never match).
     pub uids: Option<Vec<u32>>,
+    /// The credential TCP callers must present to mint; without one, no
+    /// TCP caller may mint.
+    pub tcp_admin_token: Option<SecretSlice<u8>>,
 }
 
 /// What is asked of [`MintPolicy::check`].
@@ -33,6 +38,8 @@ pub struct MintAsk<'a> {
     pub key_pattern: &'a KeyPattern,
     /// With which usage limit.
     pub usage_limit: Option<u64>,
+    /// The bearer credential sent with the request, if any.
+    pub credential: Option<&'a str>,
 }
 
 /// A request outside the token's scope. Its text goes to the audit log only.
@@ -44,6 +51,9 @@ pub enum Denied {
     /// The key does not match the token's pattern.
     #[error("key is outside the token's key pattern")]
     Key,
+    /// A TCP caller without the admin credential.
+    #[error("minting over TCP requires the admin credential")]
+    MintAdmin,
     /// The minting policy does not allow this caller.
     #[error("minting policy: caller uid is not allowed to mint")]
     MintCaller,
@@ -66,6 +76,9 @@ impl MintPolicy {
     /// # Errors
     /// The first rule the request breaks.
     pub fn check(&self, ask: &MintAsk<'_>) -> Result<(), Denied> {
+        if matches!(ask.peer, Peer::Tcp(_)) && !self.admin_credential_matches(ask.credential) {
+            return Err(Denied::MintAdmin);
+        }
         if let Some(uids) = &self.uids {
             let allowed = matches!(ask.peer, Peer::Unix { uid, .. } if uids.contains(uid));
             if !allowed {
@@ -82,6 +95,18 @@ impl MintPolicy {
             return Err(Denied::MintUsageLimit);
         }
         Ok(())
+    }
+}
+
+// === impl MintPolicy (admin credential) ===
+
+impl MintPolicy {
+    /// Constant-time comparison with the configured admin token.
+    fn admin_credential_matches(&self, credential: Option<&str>) -> bool {
+        match (&self.tcp_admin_token, credential) {
+            (Some(token), Some(given)) => token.expose_secret().ct_eq(given.as_bytes()).into(),
+            _ => false,
+        }
     }
 }
 
@@ -179,12 +204,19 @@ mod tests {
             key_patterns: Some(vec![pattern("APP_*")]),
             max_usage_limit: Some(10),
             uids: Some(vec![1000]),
+            tcp_admin_token: None,
         };
         let me = Peer::Unix { uid: 1000, gid: 1000, pid: Some(1) };
         let other = Peer::Unix { uid: 0, gid: 0, pid: Some(1) };
         let ok_pattern = pattern("APP_DB");
         let star = pattern("*");
-        let ask = |peer, environment, key_pattern, usage_limit| MintAsk { peer, environment, key_pattern, usage_limit };
+        let ask = |peer, environment, key_pattern, usage_limit| MintAsk {
+            peer,
+            environment,
+            key_pattern,
+            usage_limit,
+            credential: None,
+        };
         assert_eq!(policy.check(&ask(&me, &dev, &ok_pattern, Some(5))), Ok(()));
         assert_eq!(policy.check(&ask(&other, &dev, &ok_pattern, Some(5))), Err(Denied::MintCaller));
         assert_eq!(policy.check(&ask(&Peer::Unknown, &dev, &ok_pattern, Some(5))), Err(Denied::MintCaller));
@@ -193,5 +225,21 @@ mod tests {
         assert_eq!(policy.check(&ask(&me, &dev, &ok_pattern, None)), Err(Denied::MintUsageLimit));
         assert_eq!(policy.check(&ask(&me, &dev, &ok_pattern, Some(11))), Err(Denied::MintUsageLimit));
         assert_eq!(MintPolicy::default().check(&ask(&other, &prod, &star, None)), Ok(()));
+    }
+
+    #[test]
+    fn tcp_minting_needs_the_admin_credential() {
+        let dev: EnvName = "dev".parse().expect("env");
+        let star = pattern("*");
+        let tcp = Peer::Tcp([127, 0, 0, 1].into());
+        let ask =
+            |credential| MintAsk { peer: &tcp, environment: &dev, key_pattern: &star, usage_limit: None, credential };
+        let open = MintPolicy::default();
+        assert_eq!(open.check(&ask(Some("anything"))), Err(Denied::MintAdmin));
+        let guarded =
+            MintPolicy { tcp_admin_token: Some(SecretSlice::from(b"s3cret-admin".to_vec())), ..MintPolicy::default() };
+        assert_eq!(guarded.check(&ask(None)), Err(Denied::MintAdmin));
+        assert_eq!(guarded.check(&ask(Some("s3cret-admiN"))), Err(Denied::MintAdmin));
+        assert_eq!(guarded.check(&ask(Some("s3cret-admin"))), Ok(()));
     }
 }

@@ -10,18 +10,19 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::task::JoinSet;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use self::connections::Connections;
 
 use crate::access::MintPolicy;
 use crate::audit::AuditWriter;
 use crate::config::{Args, Config};
 use crate::http::Router;
+use crate::peer::Peer;
 use crate::sops::{CachedSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
-use crate::transport::UnixSocket;
+use crate::transport::{TcpServer, UnixSocket};
 use crate::usage::SqliteUsageStore;
 use crate::vault::{TtlPolicy, Vault};
 
@@ -34,6 +35,8 @@ pub enum AppError {
     Runtime(anyhow::Error),
 }
 
+mod connections;
+
 type AgentVault = Vault<CachedSource, SqliteUsageStore>;
 
 /// Everything built at start-up, before serving.
@@ -41,13 +44,12 @@ struct Started {
     vault: Arc<AgentVault>,
     router: Router<CachedSource, SqliteUsageStore>,
     socket: UnixSocket,
+    tcp: Option<TcpServer>,
     audit_task: tokio::task::JoinHandle<()>,
 }
 
 /// How long in-flight requests may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Slow clients get this long to send their headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often expired tokens' use counts are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(300);
 /// How often decrypted files past the cache TTL are dropped from memory.
@@ -106,8 +108,19 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     let vault = Arc::new(build_vault(&config, usage, audit)?);
     let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
+    let tcp = bind_tcp(&config).await?;
     let router = Router::new(Arc::clone(&vault), config.require_request_header);
-    Ok(Started { vault, router, socket, audit_task })
+    Ok(Started { vault, router, socket, tcp, audit_task })
+}
+
+async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
+    let Some(tcp) = &config.tcp else { return Ok(None) };
+    let tls = tcp.tls.as_ref().map(|(cert, key)| (cert.as_path(), key.as_path()));
+    let server = TcpServer::bind(tcp.addr, tls).await.with_context(|| format!("failed to listen on {}", tcp.addr))?;
+    let addr = server.local_addr().map_or_else(|_| tcp.addr.to_string(), |a| a.to_string());
+    let scheme = if server.is_tls() { "https" } else { "http (insecure, loopback only)" };
+    tracing::info!(addr = %addr, scheme, "listening");
+    Ok(Some(server))
 }
 
 fn open_usage_store(config: &Config) -> anyhow::Result<SqliteUsageStore> {
@@ -146,78 +159,69 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
             key_patterns: config.mint_key_patterns.clone(),
             max_usage_limit: config.mint_max_usage_limit,
             uids: config.mint_uids.clone(),
+            tcp_admin_token: config.admin_token.clone(),
         },
     })
 }
 
 async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let Started { vault, router, socket, audit_task } = started;
-    let graceful = GracefulShutdown::new();
-    let mut connections = JoinSet::new();
+    let Started { vault, router, socket, tcp, audit_task } = started;
+    let mut connections = Connections::new();
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut evict = tokio::time::interval(EVICT_EVERY);
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    let mut hangups = crate::shutdown::hangups().context("failed to listen for SIGHUP")?;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             _ = prune.tick() => prune_expired(&vault.usage).await,
             _ = evict.tick() => vault.source.evict_expired(),
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            Some(()) = hangups.recv() => reload_tls(tcp.as_ref()),
+            () = connections.reap_one() => {}
             accepted = socket.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let router = router.clone();
-                    let service = service_fn(move |req| {
-                        let (router, peer) = (router.clone(), peer.clone());
-                        async move { router.handle(req, peer).await }
-                    });
-                    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                    connections.spawn(async move {
-                        if let Err(err) = conn.await {
-                            tracing::debug!(error = %err, "connection ended with an error");
-                        }
-                    });
-                }
-                Err(err) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(error = %err, "failed to accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                Ok((stream, peer)) => connections.serve(stream, peer, router.clone()),
+                Err(err) => accept_failed(err).await,
+            },
+            accepted = accept_tcp(tcp.as_ref()) => match accepted {
+                Ok((stream, peer, Some(acceptor))) => connections.serve_tls(stream, acceptor, peer, router.clone()),
+                Ok((stream, peer, None)) => connections.serve(stream, peer, router.clone()),
+                Err(err) => accept_failed(err).await,
             },
         }
     }
-    drop(vault);
-    drain(socket, graceful, connections, router, audit_task).await;
-    Ok(())
-}
-
-/// Stop accepting, let in-flight requests finish, flush the audit log,
-/// remove the socket.
-async fn drain(
-    socket: UnixSocket,
-    graceful: GracefulShutdown,
-    mut connections: JoinSet<()>,
-    router: Router<CachedSource, SqliteUsageStore>,
-    audit_task: tokio::task::JoinHandle<()>,
-) {
+    // Stop accepting first: new clients find no socket rather than a dead one.
     socket.remove();
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        graceful.shutdown().await;
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!("in-flight requests did not finish in time; closing them");
-        connections.shutdown().await;
-    }
-    // The audit writer ends once the last handle (inside the router) is gone.
-    drop(router);
+    drop(tcp);
+    connections.drain(DRAIN_TIMEOUT).await;
+    // The audit writer ends once the last handle (inside the vault) is gone.
+    drop((vault, router));
     if tokio::time::timeout(DRAIN_TIMEOUT, audit_task).await.is_err() {
         tracing::warn!("the audit writer did not finish in time");
     }
-    drop(socket);
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn accept_tcp(tcp: Option<&TcpServer>) -> std::io::Result<(TcpStream, Peer, Option<TlsAcceptor>)> {
+    let Some(server) = tcp else { return std::future::pending().await };
+    let (stream, peer) = server.accept().await?;
+    Ok((stream, peer, server.acceptor()))
+}
+
+async fn accept_failed(err: std::io::Error) {
+    // Out of file descriptors and the like: back off, keep serving.
+    tracing::warn!(error = %err, "failed to accept a connection");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+fn reload_tls(tcp: Option<&TcpServer>) {
+    match tcp.map(TcpServer::reload) {
+        None => tracing::info!("SIGHUP: nothing to reload"),
+        Some(Ok(())) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+        Some(Err(err)) => {
+            tracing::error!(error = %format!("{:#}", anyhow::Error::new(err)), "SIGHUP: TLS reload failed; keeping the old certificate")
+        }
+    }
 }
 
 async fn prune_expired(usage: &SqliteUsageStore) {

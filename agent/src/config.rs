@@ -7,6 +7,7 @@
 //! Secrets come only from the environment or files, never from flags.
 
 use std::ffi::{OsStr, OsString};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -78,6 +79,18 @@ pub struct Args {
     /// Minting policy: Unix uids allowed to mint on the socket (comma-separated; default any).
     #[arg(long, env = "VANTA_MINT_ALLOWED_UIDS", value_delimiter = ',')]
     pub mint_allowed_uids: Option<Vec<u32>>,
+    /// Also serve HTTPS on this `host:port` (needs --tls-cert and --tls-key).
+    #[arg(long, env = "VANTA_LISTEN_TCP")]
+    pub listen_tcp: Option<SocketAddr>,
+    /// PEM certificate chain for --listen-tcp (reloaded on SIGHUP).
+    #[arg(long, env = "VANTA_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --listen-tcp (reloaded on SIGHUP).
+    #[arg(long, env = "VANTA_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on --listen-tcp instead of HTTPS; only for loopback addresses.
+    #[arg(long, env = "VANTA_INSECURE_TCP")]
+    pub insecure_tcp: bool,
     /// Refuse (412) requests without the header `X-Vanta-Request: true`, so a
     /// confused deputy (an SSRF in a local service) cannot reach the agent.
     #[arg(long, env = "VANTA_REQUIRE_REQUEST_HEADER")]
@@ -128,6 +141,19 @@ pub struct Config {
     pub mint_uids: Option<Vec<u32>>,
     /// Demand `X-Vanta-Request: true`.
     pub require_request_header: bool,
+    /// The optional TCP listener.
+    pub tcp: Option<TcpConfig>,
+    /// Credential TCP callers must present to mint (from `VANTA_ADMIN_TOKEN_FILE`).
+    pub admin_token: Option<SecretSlice<u8>>,
+}
+
+/// The TCP listener's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// Certificate and key; `None` for plain HTTP (loopback only).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// A configuration that cannot work. The text never holds a secret.
@@ -165,6 +191,7 @@ const KEY_VAR: &str = "VANTA_JWT_SECRET_KEY";
 const KEY_FILE_VAR: &str = "VANTA_JWT_SECRET_KEY_FILE";
 const PREVIOUS_KEYS_VAR: &str = "VANTA_JWT_PREVIOUS_KEYS";
 const PREVIOUS_KEYS_FILE_VAR: &str = "VANTA_JWT_PREVIOUS_KEYS_FILE";
+const ADMIN_TOKEN_FILE_VAR: &str = "VANTA_ADMIN_TOKEN_FILE";
 const MIN_KEY_BYTES: usize = 32;
 
 const AFTER_HELP: &str = "\
@@ -173,6 +200,7 @@ Secrets are read from the environment only, never from flags:
   VANTA_JWT_SECRET_KEY_FILE   file holding the key (e.g. a Kubernetes Secret volume)
   VANTA_JWT_PREVIOUS_KEYS     keys from before a rotation, still accepted (one per line or comma-separated)
   VANTA_JWT_PREVIOUS_KEYS_FILE  the same, from a file
+  VANTA_ADMIN_TOKEN_FILE      credential (>= 32 bytes) that TCP callers must send as a Bearer to mint
 sops gets only the variables its key backends need (SOPS_*, GNUPGHOME, AWS_*, ...).
 Logging: VANTA_LOG (filter, default info), VANTA_LOG_FORMAT (plain|json), to stderr.
 
@@ -241,7 +269,17 @@ impl Config {
         if args.sops_timeout_seconds == 0 {
             return Err(invalid("--sops-timeout-seconds", "must be at least 1".into()));
         }
+        let tcp = tcp_config(args.listen_tcp, args.tls_cert.clone(), args.tls_key.clone(), args.insecure_tcp)?;
+        let admin_token = match lookup(ADMIN_TOKEN_FILE_VAR) {
+            None => None,
+            Some(path) => Some(checked_key(
+                ADMIN_TOKEN_FILE_VAR,
+                read_secret_file(ADMIN_TOKEN_FILE_VAR, Path::new(&path))?.expose_secret(),
+            )?),
+        };
         Ok(Self {
+            tcp,
+            admin_token,
             socket_mode: parse_mode(&args.socket_mode)?,
             socket: args.socket,
             sops_files_path,
@@ -315,6 +353,29 @@ fn checked_key(name: &'static str, key: &str) -> Result<SecretSlice<u8>, ConfigE
         return Err(invalid(name, problem));
     }
     Ok(SecretSlice::from(key.as_bytes().to_vec()))
+}
+
+fn tcp_config(
+    addr: Option<SocketAddr>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    insecure: bool,
+) -> Result<Option<TcpConfig>, ConfigError> {
+    let Some(addr) = addr else {
+        if cert.is_some() || key.is_some() || insecure {
+            return Err(invalid("--listen-tcp", "--tls-cert, --tls-key and --insecure-tcp need --listen-tcp".into()));
+        }
+        return Ok(None);
+    };
+    match (cert, key, insecure) {
+        (Some(_), _, true) | (_, Some(_), true) => Err(ConfigError::Conflict("--insecure-tcp", "--tls-cert/--tls-key")),
+        (Some(cert), Some(key), false) => Ok(Some(TcpConfig { addr, tls: Some((cert, key)) })),
+        (None, None, true) if addr.ip().is_loopback() => Ok(Some(TcpConfig { addr, tls: None })),
+        (None, None, true) => {
+            Err(invalid("--insecure-tcp", format!("plain HTTP is only allowed on loopback, not {addr}")))
+        }
+        _ => Err(invalid("--listen-tcp", "HTTPS needs both --tls-cert and --tls-key".into())),
+    }
 }
 
 fn parse_mode(text: &str) -> Result<u32, ConfigError> {

@@ -1,4 +1,5 @@
-//! The shutdown signal (layer L1): resolves on the first SIGTERM or SIGINT.
+//! Process signals (layer L1): shutdown on the first SIGTERM or SIGINT,
+//! reload on SIGHUP.
 
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -13,4 +14,12 @@ pub async fn signal_received() -> std::io::Result<&'static str> {
         _ = term.recv() => Ok("SIGTERM"),
         _ = int.recv() => Ok("SIGINT"),
     }
+}
+
+/// A stream of SIGHUPs (reload the TLS certificate).
+///
+/// # Errors
+/// If the handler cannot be installed.
+pub fn hangups() -> std::io::Result<tokio::signal::unix::Signal> {
+    signal(SignalKind::hangup())
 }

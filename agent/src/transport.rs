@@ -1,6 +1,12 @@
 //! Listeners (layer L1): where connections come from and who is on the other
 //! end. Knows nothing of HTTP or of the use cases.
+//!
+//! - [`unix`]: the Unix socket (always), peers identified by credentials.
+//! - [`tcp`]: the optional HTTPS (or loopback-only plain HTTP) listener,
+//!   peers identified by IP address.
 
+pub mod tcp;
 pub mod unix;
 
+pub use tcp::{TcpServer, TlsError};
 pub use unix::{BindError, UnixSocket};

@@ -74,14 +74,19 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     ///
     /// # Errors
     /// [`Error`] with the code to answer.
-    pub async fn generate_token(&self, body: Result<Value, Error>, peer: Peer) -> Result<GenerateTokenResponse, Error> {
+    pub async fn generate_token(
+        &self,
+        body: Result<Value, Error>,
+        peer: Peer,
+        credential: Option<&str>,
+    ) -> Result<GenerateTokenResponse, Error> {
         let mut record = AuditRecord::new(AuditEvent::TokenGenerate, peer);
         if let Ok(value) = &body {
             record.subject = value.get("subject").and_then(Value::as_str).and_then(AuditRecord::echo);
             record.environment = value.get("environment").and_then(Value::as_str).and_then(AuditRecord::echo);
             record.key_pattern = value.get("key_pattern").and_then(Value::as_str).and_then(AuditRecord::echo);
         }
-        let minted = body.and_then(|value| self.mint(&value, &record.client));
+        let minted = body.and_then(|value| self.mint(&value, &record.client, credential));
         if let Ok(response) = &minted {
             record.jti = Some(response.1.clone());
         }
@@ -122,13 +127,19 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         self.audited(&mut record, listed).await
     }
 
-    fn mint(&self, body: &Value, peer: &Peer) -> Result<(GenerateTokenResponse, String), Error> {
+    fn mint(
+        &self,
+        body: &Value,
+        peer: &Peer,
+        credential: Option<&str>,
+    ) -> Result<(GenerateTokenResponse, String), Error> {
         let request = GenerateTokenRequest::from_json(body).map_err(Error::Validation)?;
         let ask = MintAsk {
             peer,
             environment: &request.environment,
             key_pattern: &request.key_pattern,
             usage_limit: request.usage_limit,
+            credential,
         };
         self.policy.check(&ask).map_err(Error::Forbidden)?;
         let ttl_minutes = request.ttl_minutes.unwrap_or(self.ttl.default_minutes);

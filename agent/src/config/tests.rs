@@ -111,6 +111,38 @@ fn sops_gets_only_what_its_backends_need() {
 }
 
 #[test]
+fn tcp_listener_rules() {
+    let s = setup();
+    let env = [(KEY_VAR, KEY)];
+    assert!(s.config(&[], &env).expect("valid").tcp.is_none());
+    let https = s.config(&["--listen-tcp", "0.0.0.0:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem"], &env);
+    assert!(https.expect("valid").tcp.expect("tcp").tls.is_some());
+    let plain = s.config(&["--listen-tcp", "127.0.0.1:8080", "--insecure-tcp"], &env).expect("valid");
+    assert_eq!(plain.tcp.expect("tcp").tls, None);
+    for bad in [
+        &["--listen-tcp", "0.0.0.0:8080", "--insecure-tcp"][..],
+        &["--listen-tcp", "127.0.0.1:8443"],
+        &["--listen-tcp", "127.0.0.1:8443", "--tls-cert", "c.pem"],
+        &["--listen-tcp", "127.0.0.1:8443", "--tls-cert", "c", "--tls-key", "k", "--insecure-tcp"],
+        &["--tls-cert", "c.pem", "--tls-key", "k.pem"],
+    ] {
+        assert!(s.config(bad, &env).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn admin_token_comes_from_a_file_and_is_checked() {
+    let s = setup();
+    let path = s.dir.path().join("admin");
+    std::fs::write(&path, "short").expect("write");
+    let env = [(KEY_VAR, KEY), (ADMIN_TOKEN_FILE_VAR, path.to_str().expect("utf-8"))];
+    let err = s.config(&[], &env).err().expect("too short").to_string();
+    assert!(!err.contains("short\"") && err.contains("5 bytes"), "{err}");
+    std::fs::write(&path, format!("{KEY}\n")).expect("write");
+    assert!(s.config(&[], &env).expect("valid").admin_token.is_some());
+}
+
+#[test]
 fn sops_is_found_on_path() {
     let s = setup();
     let path_var = OsString::from(format!("/nonexistent:{}", s.dir.path().display()));

@@ -3,6 +3,7 @@
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 
+use super::bearer::bearer_token;
 use super::error::ApiError;
 use super::{Response, body, json_response};
 use crate::peer::Peer;
@@ -16,8 +17,9 @@ pub async fn generate<S: SecretSource, U: UsageStore>(
     request: Request<Incoming>,
     peer: Peer,
 ) -> Response {
-    let parsed = body::read_json(request.into_body()).await;
-    match vault.generate_token(parsed, peer).await {
+    let (parts, body) = request.into_parts();
+    let parsed = body::read_json(body).await;
+    match vault.generate_token(parsed, peer, bearer_token(&parts.headers)).await {
         Ok(minted) => json_response(StatusCode::OK, &minted),
         Err(err) => ApiError::from(&err).into_response(),
     }

@@ -1,0 +1,115 @@
+//! The connections being served: each in its own task, owned by one
+//! `JoinSet`, watched for graceful shutdown.
+
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::http::Router;
+use crate::peer::Peer;
+use crate::sops::SecretSource;
+use crate::usage::UsageStore;
+
+/// Every open connection, and how to serve a new one.
+pub(super) struct Connections {
+    tasks: JoinSet<()>,
+    graceful: GracefulShutdown,
+    http: hyper::server::conn::http1::Builder,
+}
+
+/// Slow clients get this long to send their headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// And this long to finish a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+// === impl Connections ===
+
+impl Connections {
+    pub(super) fn new() -> Self {
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+        Self { tasks: JoinSet::new(), graceful: GracefulShutdown::new(), http }
+    }
+
+    /// Serves HTTP/1.1 on `io` in a new task.
+    pub(super) fn serve<IO, S, U>(&mut self, io: IO, peer: Peer, router: Router<S, U>)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: SecretSource,
+        U: UsageStore,
+    {
+        let watcher = self.graceful.watcher();
+        let http = self.http.clone();
+        self.tasks.spawn(async move {
+            let conn = http.serve_connection(TokioIo::new(io), service(router, peer));
+            if let Err(err) = watcher.watch(conn).await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+
+    /// Completes a TLS handshake, then serves, all in a new task.
+    pub(super) fn serve_tls<S, U>(&mut self, tcp: TcpStream, acceptor: TlsAcceptor, peer: Peer, router: Router<S, U>)
+    where
+        S: SecretSource,
+        U: UsageStore,
+    {
+        let watcher = self.graceful.watcher();
+        let http = self.http.clone();
+        self.tasks.spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(err)) => return tracing::debug!(error = %err, "TLS handshake failed"),
+                Err(_) => return tracing::debug!("TLS handshake timed out"),
+            };
+            let conn = http.serve_connection(TokioIo::new(tls), service(router, peer));
+            if let Err(err) = watcher.watch(conn).await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+
+    /// Waits for one finished connection task (never resolves when none run).
+    pub(super) async fn reap_one(&mut self) {
+        if self.tasks.join_next().await.is_none() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Asks every connection to finish its request and close, waiting up to
+    /// `deadline`; connections still open then are cut.
+    pub(super) async fn drain(mut self, deadline: Duration) {
+        let graceful = self.graceful;
+        let tasks = &mut self.tasks;
+        let drained = tokio::time::timeout(deadline, async {
+            graceful.shutdown().await;
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("in-flight requests did not finish in time; closing them");
+            self.tasks.shutdown().await;
+        }
+    }
+}
+
+fn service<S: SecretSource, U: UsageStore>(
+    router: Router<S, U>,
+    peer: Peer,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = crate::http::Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<crate::http::Response, std::convert::Infallible>> + Send,
+> + Send {
+    service_fn(move |req| {
+        let (router, peer) = (router.clone(), peer.clone());
+        async move { router.handle(req, peer).await }
+    })
+}
