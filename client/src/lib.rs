@@ -1,1 +1,59 @@
-//! placeholder
+//! `vanta-cli`, the client of `vanta-agent`: mints scoped tokens, reads
+//! secrets and runs commands with their secrets, over the agent's Unix
+//! socket (CONTRACT §6).
+//!
+//! # Layout
+//! Layers, top to bottom; a module uses only modules below it.
+//! - [`cli`]: clap types, every flag and environment variable.
+//! - [`error`]: the one-line error report and the exit code, for `main`.
+//! - `commands`: one function per subcommand; with `main` the only printers.
+//! - `agent_client`: the HTTP API over the socket (thiserror errors).
+//! - `inject`: variable names and the private `.env` file.
+//! - `child`: spawn the command, forward signals, map its exit status.
+//! - `output`: summary and report text, the terminal newline policy.
+//! - `vanta_shared`: names, patterns, API bodies, defaults.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod error;
+
+mod agent_client;
+mod child;
+mod commands;
+mod inject;
+mod output;
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use tracing_subscriber::EnvFilter;
+
+/// Variable that turns on diagnostics on stderr (a tracing filter).
+const LOG_VAR: &str = "VANTA_LOG";
+
+/// Runs the command line on a single-threaded runtime; returns the exit
+/// code (0, or the child's for `run-with-secrets`).
+///
+/// # Errors
+/// Anything that failed, for [`error::error_line`] and [`error::exit_code`].
+pub fn run(cli: cli::Cli) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(commands::dispatch(cli))
+}
+
+/// Logs to stderr with the `VANTA_LOG` filter (e.g. `debug`); the CLI is
+/// silent when it is not set.
+pub fn init_logging() {
+    let Ok(filter) = std::env::var(LOG_VAR) else {
+        return;
+    };
+    // An invalid directive is dropped rather than stopping the command.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::builder().parse_lossy(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}

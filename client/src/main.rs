@@ -1,1 +1,21 @@
-fn main() {}
+//! The `vanta-cli` binary: parse, set up logging, run, exit (top layer).
+//! Usage errors exit 2 (clap), failures 1, `run-with-secrets` its child's code.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use vanta_cli::{cli::Cli, error};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    vanta_cli::init_logging();
+    match vanta_cli::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "{}", error::error_line(err.as_ref()));
+            ExitCode::from(error::exit_code(err.as_ref()))
+        }
+    }
+}

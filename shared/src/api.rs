@@ -43,8 +43,9 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// The success body of `POST /api/v1/vault/tokens/generate`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The success body of `POST /api/v1/vault/tokens/generate`. Its `Debug`
+/// hides the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenerateTokenResponse {
     /// The signed JWT.
     pub access_token: String,
@@ -104,6 +105,19 @@ pub struct Health {
 
 const REQUEST_FIELDS: [&str; 5] = ["subject", "environment", "key_pattern", "ttl_minutes", "usage_limit"];
 const MAX_SUBJECT_LEN: usize = 256;
+
+// === impl GenerateTokenResponse ===
+
+impl std::fmt::Debug for GenerateTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerateTokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope_details", &self.scope_details)
+            .finish()
+    }
+}
 
 // === impl GenerateTokenRequest ===
 
@@ -248,6 +262,23 @@ mod tests {
             assert_eq!(err.field.as_deref(), Some(field), "{field} = {value}");
             assert!(err.message.contains(field), "{field}: {}", err.message);
         }
+    }
+
+    #[test]
+    fn response_debug_hides_the_token() {
+        let response = GenerateTokenResponse {
+            access_token: "eyJ.secret.sig".into(),
+            token_type: "Bearer".into(),
+            expires_in: 60,
+            scope_details: ScopeDetails {
+                environment: "dev".into(),
+                key_pattern: "*".into(),
+                permissions: vec![Permission::Read],
+                usage_limit: None,
+            },
+        };
+        let text = format!("{response:?}");
+        assert!(!text.contains("secret") && text.contains("redacted"), "{text}");
     }
 
     #[test]

@@ -1,0 +1,131 @@
+//! How a failure is reported: exactly one line, `vanta-cli: error: <what>`,
+//! with a hint when the fix is known, and the exit code (top layer, used by
+//! `main`; reads the errors of `agent_client` and `child`, prints nothing).
+//!
+//! The line is the error's chain joined by `: ` (as `{:#}` would), with each
+//! part on one line and without Rust's `(os error N)` suffixes. Errors in this
+//! crate never hold secret values or tokens, so the chain is safe to show.
+
+use std::error::Error;
+use std::io;
+
+use crate::agent_client;
+use crate::child;
+use crate::output::PREFIX;
+
+/// Exit code of every failure that is not the child's.
+const FAILURE: u8 = 1;
+
+/// The line to print for `err`, without a trailing newline.
+pub fn error_line(err: &(dyn Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in chain(err) {
+        let part = clean(&cause.to_string());
+        if !part.is_empty() && parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    let mut line = format!("{PREFIX}: error: {}", parts.join(": "));
+    if let Some(hint) = chain(err).find_map(hint) {
+        line.push_str(&format!(" ({hint})"));
+    }
+    line
+}
+
+/// The exit code for `err`: the child's code if the command could not be
+/// run (127 not found, 126 not executable), 1 otherwise.
+pub fn exit_code(err: &(dyn Error + 'static)) -> u8 {
+    chain(err).find_map(|cause| cause.downcast_ref::<child::Error>()).map_or(FAILURE, child::Error::exit_code)
+}
+
+fn chain<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    std::iter::successors(Some(err), |&e| e.source())
+}
+
+fn hint(cause: &(dyn Error + 'static)) -> Option<&'static str> {
+    match cause.downcast_ref::<agent_client::Error>()? {
+        agent_client::Error::Connect { source, .. } => match source.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                Some("is vanta-agent running? set --socket or VANTA_AGENT_SOCKET")
+            }
+            io::ErrorKind::PermissionDenied => {
+                Some("the socket's mode or group does not let this user in; see vanta-agent --socket-mode")
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// One line: control characters become spaces, `(os error N)` goes.
+fn clean(text: &str) -> String {
+    let text = match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => &text[..at],
+        _ => text,
+    };
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+
+    use super::*;
+
+    fn connect_error(kind_errno: i32) -> agent_client::Error {
+        agent_client::Error::Connect {
+            socket: "/run/vanta/agent.sock".to_owned(),
+            source: io::Error::from_raw_os_error(kind_errno),
+        }
+    }
+
+    #[test]
+    fn connection_failures_name_socket_cause_and_fix() {
+        let err = anyhow::Error::from(connect_error(2));
+        assert_eq!(
+            error_line(err.as_ref()),
+            "vanta-cli: error: cannot connect to the agent at /run/vanta/agent.sock: \
+             No such file or directory (is vanta-agent running? set --socket or VANTA_AGENT_SOCKET)"
+        );
+        assert_eq!(exit_code(err.as_ref()), 1);
+    }
+
+    #[test]
+    fn context_and_agent_answer_are_on_one_line() {
+        let refused = agent_client::Error::Refused {
+            socket: "/x.sock".to_owned(),
+            status: 404,
+            detail: "not_found: no such key".to_owned(),
+        };
+        let err = Err::<(), _>(refused).context("failed to fetch 'DB\nURL' from 'dev'").expect_err("err");
+        assert_eq!(
+            error_line(err.as_ref()),
+            "vanta-cli: error: failed to fetch 'DB URL' from 'dev': \
+             the agent at /x.sock refused the request: 404 not_found: no such key"
+        );
+    }
+
+    #[test]
+    fn repeated_causes_are_shown_once() {
+        let inner = io::Error::other("boom");
+        let err = anyhow::Error::new(inner).context("boom").context("outer");
+        assert_eq!(error_line(err.as_ref()), "vanta-cli: error: outer: boom");
+    }
+
+    #[test]
+    fn child_errors_keep_their_exit_codes() {
+        let spawn = child::Error::Spawn { program: "nope".to_owned(), source: io::Error::from_raw_os_error(2) };
+        let err = anyhow::Error::from(spawn).context("running the command");
+        assert_eq!(exit_code(err.as_ref()), 127);
+        assert_eq!(
+            error_line(err.as_ref()),
+            "vanta-cli: error: running the command: cannot run nope: No such file or directory"
+        );
+    }
+
+    #[test]
+    fn os_error_suffixes_go() {
+        assert_eq!(clean("Permission denied (os error 13)"), "Permission denied");
+        assert_eq!(clean("keeps (this)"), "keeps (this)");
+    }
+}
