@@ -1,0 +1,1 @@
+//! Benchmark tools for VANTA (see `make bench`).
