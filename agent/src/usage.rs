@@ -27,6 +27,9 @@ pub trait UsageStore: Send + Sync + 'static {
     fn confirm(&self, jti: &str) -> impl Future<Output = Result<(), UsageError>> + Send;
     /// Gives a reservation back (the fetch failed).
     fn release(&self, jti: &str) -> impl Future<Output = Result<(), UsageError>> + Send;
+    /// Whether every one of `limit` uses of `jti` is confirmed (the token is
+    /// used up, for requests that are not themselves a use, like listing).
+    fn is_used_up(&self, jti: &str, limit: u64) -> impl Future<Output = Result<bool, UsageError>> + Send;
 }
 
 /// Outcome of [`UsageStore::reserve`].
@@ -155,6 +158,14 @@ impl UsageStore for SqliteUsageStore {
         let sql = "UPDATE token_uses SET reserved = reserved - 1 WHERE jti = ?1 AND reserved > 0";
         self.with_conn(move |conn| conn.execute(sql, params![jti]).map(drop)).await
     }
+
+    async fn is_used_up(&self, jti: &str, limit: u64) -> Result<bool, UsageError> {
+        let jti = jti.to_owned();
+        let sql = "SELECT used FROM token_uses WHERE jti = ?1";
+        let used: Option<u64> =
+            self.with_conn(move |conn| conn.query_row(sql, params![jti], |row| row.get(0)).optional()).await?;
+        Ok(used.unwrap_or(0) >= limit)
+    }
 }
 
 #[cfg(test)]
@@ -170,7 +181,10 @@ mod tests {
         store.release("a").await.expect("release");
         assert_eq!(store.reserve("a", 2, 100).await.expect("r4"), Reserved::Yes);
         store.confirm("a").await.expect("c1");
+        assert!(!store.is_used_up("a", 2).await.expect("check"));
         store.confirm("a").await.expect("c2");
+        assert!(store.is_used_up("a", 2).await.expect("check"));
+        assert!(!store.is_used_up("never-seen", 1).await.expect("check"));
         assert_eq!(store.reserve("a", 2, 100).await.expect("r5"), Reserved::Exhausted);
         assert_eq!(store.reserve("b", 1, 100).await.expect("other jti"), Reserved::Yes);
     }

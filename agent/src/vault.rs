@@ -214,6 +214,12 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         let Authorized { claims, env } = self.authorize(request, record)?;
         let scope = &claims.claims().scope;
         access::check_env(scope, &env).map_err(Error::Forbidden)?;
+        // Listing is not a use, but a used-up token is no longer valid (CONTRACT §4).
+        if let Some(limit) = claims.claims().usage_limit
+            && self.usage.is_used_up(&claims.claims().jti, limit).await.map_err(Error::Usage)?
+        {
+            return Err(Error::UsageExhausted);
+        }
         let tree = self.source.load(&env).await.map_err(Error::Sops)?;
         let keys = tree.keys().into_iter().filter(|k| scope.key_pattern.matches_str(k)).collect();
         Ok(KeyList { environment: env.to_string(), keys })

@@ -1,1 +1,28 @@
-//! placeholder
+//! Harness for the black-box tests of `vanta-agent` and `vanta-cli`.
+//!
+//! The tests (in `tests/it/`) start the real binaries against the real `sops`
+//! on temporary directories and Unix sockets; nothing here links the agent or
+//! the client. Everything that can wait has a deadline.
+//!
+//! # Layout
+//! - [`bins`]: where the agent, the CLI, the helper binaries and `sops` are.
+//! - [`fixtures`]: age keys, files encrypted by the real sops, upstream SOPS
+//!   fixtures, a private `GNUPGHOME`.
+//! - [`agent`]: [`agent::TestAgent`], one real agent per test.
+//! - [`cli`]: runs the real `vanta-cli`.
+//! - [`http`]: a tiny HTTP/1.1 client over a Unix socket.
+//! - [`jwt`]: tokens signed by the tests themselves (hmac + sha2).
+//! - [`process`]: child processes with deadlines.
+//!
+//! The helper binaries in `src/bin/` (`age-keygen`, `print-env`, `exit-with`,
+//! `trap-signals`, `sleep-secs`, `report-secrets-file`) are children for
+//! `vanta-cli run-with-secrets`; `age-keygen` also serves `make demo`.
+#![forbid(unsafe_code)]
+
+pub mod agent;
+pub mod bins;
+pub mod cli;
+pub mod fixtures;
+pub mod http;
+pub mod jwt;
+pub mod process;

@@ -1,1 +1,23 @@
+//! Black-box tests of `vanta-agent` and `vanta-cli` against the real `sops`
+//! (CONTRACT.md). One test binary; each module covers one part of the contract.
 
+// In tests a panic is a failed test, with its location: unwrap is fine here.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod dotenv;
+
+mod audit;
+mod auth;
+mod cli_get;
+mod cli_run;
+mod cli_signals;
+mod cli_token;
+mod helpers;
+mod lifecycle;
+mod listing;
+mod secrets;
+mod sops_runs;
+mod tokens;
+mod upstream;
+mod usage;

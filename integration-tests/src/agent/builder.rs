@@ -1,0 +1,181 @@
+//! Configuring and starting a [`TestAgent`] (harness).
+//!
+//! Lays out the temporary directory, encrypts the test's secret files with
+//! the real sops, and builds the agent's environment: cleared, plus exactly
+//! the variables it needs, plus the test's overrides.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::path::Path;
+
+use super::{AgentPaths, START_DEADLINE, TestAgent};
+use crate::fixtures::{self, AgeKey, GnupgHome};
+use crate::process::{self, Finished};
+use crate::{bins, jwt};
+
+/// Configures and starts a [`TestAgent`].
+pub struct AgentBuilder {
+    dir: tempfile::TempDir,
+    paths: AgentPaths,
+    age: AgeKey,
+    gnupg: Option<GnupgHome>,
+    /// Overrides of the default environment; `None` removes a variable.
+    env: Vec<(OsString, Option<OsString>)>,
+    args: Vec<OsString>,
+}
+
+// === impl AgentBuilder ===
+
+impl Default for AgentBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AgentBuilder {
+    /// A fresh temporary directory with an empty vault and a new age key.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new().prefix("vanta-it").tempdir().expect("temp dir for the agent");
+        let paths = AgentPaths::under(dir.path());
+        for d in [&paths.vault, &paths.home, &paths.root.join("run")] {
+            fs::create_dir_all(d).expect("agent test dirs can be created");
+        }
+        let age = AgeKey::generate();
+        age.write_key_file(&paths.age_keys);
+        Self { dir, paths, age, gnupg: None, env: Vec::new(), args: Vec::new() }
+    }
+
+    /// The paths the agent will use.
+    pub fn paths(&self) -> &AgentPaths {
+        &self.paths
+    }
+
+    /// Encrypts `yaml` with this agent's age key into `<vault>/<env>.enc.yaml`.
+    pub fn secrets(self, env: &str, yaml: &str) -> Self {
+        fixtures::encrypt_yaml(self.age.recipient(), yaml, &self.paths.vault, env);
+        self
+    }
+
+    /// Encrypts `yaml` to `recipient` (e.g. the upstream age test key).
+    pub fn secrets_to(self, recipient: &str, env: &str, yaml: &str) -> Self {
+        fixtures::encrypt_yaml(recipient, yaml, &self.paths.vault, env);
+        self
+    }
+
+    /// Encrypts `yaml` to an age key the agent does not have.
+    pub fn foreign_secrets(self, env: &str, yaml: &str) -> Self {
+        fixtures::encrypt_yaml(AgeKey::generate().recipient(), yaml, &self.paths.vault, env);
+        self
+    }
+
+    /// Serves the upstream fixture `file` as `env`, with a `GNUPGHOME` that
+    /// holds the upstream PGP key.
+    pub fn upstream(mut self, file: &str, env: &str) -> Self {
+        fixtures::copy_upstream(file, &self.paths.vault, env);
+        if self.gnupg.is_none() {
+            self.gnupg = Some(GnupgHome::with_upstream_key(&self.paths.root));
+        }
+        self
+    }
+
+    /// Adds the upstream age test identity to the agent's key file.
+    pub fn upstream_age_key(self) -> Self {
+        fixtures::append_upstream_age_key(&self.paths.age_keys);
+        self
+    }
+
+    /// Sets (or overrides) an environment variable of the agent.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env.push((key.as_ref().into(), Some(value.as_ref().into())));
+        self
+    }
+
+    /// Removes a variable from the agent's environment.
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.env.push((key.as_ref().into(), None));
+        self
+    }
+
+    /// Adds one command-line argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().into());
+        self
+    }
+
+    /// Adds command-line arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().into()));
+        self
+    }
+
+    /// Listens on `path` instead of `<root>/run/agent.sock`.
+    pub fn socket(mut self, path: &Path) -> Self {
+        self.paths.socket = path.to_path_buf();
+        self.env(Self::SOCKET_VAR, path)
+    }
+
+    const SOCKET_VAR: &str = "VANTA_AGENT_SOCKET";
+
+    fn environment(&self) -> Vec<(OsString, OsString)> {
+        let p = &self.paths;
+        let mut env: Vec<(OsString, OsString)> = vec![
+            ("PATH".into(), bins::child_path()),
+            ("HOME".into(), p.home.clone().into()),
+            ("VANTA_JWT_SECRET_KEY".into(), jwt::TEST_JWT_KEY.into()),
+            ("VANTA_SOPS_FILES_PATH".into(), p.vault.clone().into()),
+            (Self::SOCKET_VAR.into(), p.socket.clone().into()),
+            ("VANTA_SOPS_BIN".into(), bins::sops().into()),
+            ("VANTA_AUDIT_LOG".into(), p.audit.clone().into()),
+            ("VANTA_STATE_PATH".into(), p.state.clone().into()),
+            ("SOPS_AGE_KEY_FILE".into(), p.age_keys.clone().into()),
+        ];
+        if let Some(gnupg) = &self.gnupg {
+            env.push(("GNUPGHOME".into(), gnupg.path().into()));
+        }
+        for (key, value) in &self.env {
+            env.retain(|(k, _)| k != key);
+            if let Some(value) = value {
+                env.push((key.clone(), value.clone()));
+            }
+        }
+        env
+    }
+
+    fn into_agent(self) -> TestAgent {
+        TestAgent {
+            child: None,
+            env: self.environment(),
+            args: self.args,
+            paths: self.paths,
+            age: self.age,
+            _gnupg: self.gnupg,
+            _dir: self.dir,
+        }
+    }
+
+    /// Starts the agent and waits until `/healthz` answers 200.
+    ///
+    /// # Panics
+    /// If it exits or does not answer within [`START_DEADLINE`].
+    pub fn start(self) -> TestAgent {
+        let mut agent = self.into_agent();
+        agent.spawn_and_wait();
+        agent
+    }
+
+    /// Starts the agent expecting it to exit by itself (a start-up error);
+    /// returns how it ended and what it printed, and the stopped agent.
+    ///
+    /// # Panics
+    /// If it is still running after [`START_DEADLINE`].
+    pub fn run_to_exit(self) -> (Finished, TestAgent) {
+        let agent = self.into_agent();
+        let mut cmd = agent.command();
+        let finished = process::output_with_deadline(&mut cmd, START_DEADLINE);
+        (finished, agent)
+    }
+}

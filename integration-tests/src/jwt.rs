@@ -1,0 +1,99 @@
+//! JWTs made and read by the tests themselves (harness).
+//!
+//! Signs with `hmac` + `sha2` directly, independent of the agent's JOSE
+//! library, so that a token the agent accepts is proof of stateless
+//! validation (CONTRACT §7), and so tests can forge every kind of bad token.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::{Sha256, Sha512};
+
+/// The HS256 key every [`crate::agent::TestAgent`] is started with (40 bytes).
+pub const TEST_JWT_KEY: &str = "vanta-integration-test-key-0123456789abc";
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970").as_secs()
+}
+
+/// base64url without padding.
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Signs `claims` with `alg` (`HS256`, `HS512` or `none`) and `key`.
+///
+/// # Panics
+/// On an algorithm this helper does not know.
+pub fn sign_alg(alg: &str, key: &[u8], claims: &Value) -> String {
+    let header = json!({"alg": alg, "typ": "JWT"});
+    let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let signature = match alg {
+        "HS256" => {
+            let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(signing_input.as_bytes());
+            b64(&mac.finalize().into_bytes())
+        }
+        "HS512" => {
+            let mut mac = Hmac::<Sha512>::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(signing_input.as_bytes());
+            b64(&mac.finalize().into_bytes())
+        }
+        "none" => String::new(),
+        other => panic!("sign_alg does not know {other}"),
+    };
+    format!("{signing_input}.{signature}")
+}
+
+/// Signs `claims` with HS256 and the test key, as the agent would.
+pub fn sign(claims: &Value) -> String {
+    sign_alg("HS256", TEST_JWT_KEY.as_bytes(), claims)
+}
+
+/// Whether `token`'s HS256 signature is valid for `key`.
+pub fn verify_hs256(token: &str, key: &[u8]) -> bool {
+    let Some((signing_input, signature)) = token.rsplit_once('.') else { return false };
+    let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else { return false };
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(signing_input.as_bytes());
+    mac.verify_slice(&signature).is_ok()
+}
+
+/// Decodes part `index` (0 header, 1 payload) of a JWT as JSON.
+///
+/// # Panics
+/// If the token is not three base64url JSON parts.
+pub fn decode_part(token: &str, index: usize) -> Value {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a JWT has three parts: {token}");
+    let bytes = URL_SAFE_NO_PAD.decode(parts[index]).expect("JWT parts are base64url without padding");
+    serde_json::from_slice(&bytes).expect("JWT header and payload are JSON")
+}
+
+/// A fresh `jti`, unique within this test process.
+pub fn fresh_jti() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970").as_nanos();
+    format!("it-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Valid claims for `environment` and `key_pattern` with the default issuer
+/// and audience, valid from a minute ago for ten minutes.
+pub fn claims(environment: &str, key_pattern: &str) -> Value {
+    let now = now();
+    json!({
+        "iss": "vanta-agent",
+        "aud": "vanta-vault",
+        "sub": "integration-test",
+        "exp": now + 600,
+        "nbf": now - 60,
+        "iat": now - 60,
+        "jti": fresh_jti(),
+        "scope": {"environment": environment, "key_pattern": key_pattern, "permissions": ["read"]},
+    })
+}
