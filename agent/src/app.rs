@@ -16,7 +16,7 @@ use tokio_rustls::TlsAcceptor;
 use self::connections::Connections;
 
 use crate::access::MintPolicy;
-use crate::audit::AuditWriter;
+use crate::audit::{AuditSink, AuditWriter};
 use crate::config::{Args, Config};
 use crate::http::Router;
 use crate::peer::Peer;
@@ -103,8 +103,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
 async fn start(config: Config) -> anyhow::Result<Started> {
     let usage = open_usage_store(&config)?;
-    let out = config.audit_sink.open().await.context("failed to open the audit log")?;
-    let (audit, audit_task) = AuditWriter::spawn(out);
+    let sink = match &config.audit_path {
+        None => AuditSink::Stdout,
+        Some(path) => AuditSink::File { path: path.clone(), fsync: config.audit_fsync },
+    };
+    let (audit, audit_task) = AuditWriter::open(sink).await.context("failed to open the audit log")?;
     let vault = Arc::new(build_vault(&config, usage, audit)?);
     let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
@@ -176,7 +179,10 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
             () = &mut shutdown => break,
             _ = prune.tick() => prune_expired(&vault.usage).await,
             _ = evict.tick() => vault.source.evict_expired(),
-            Some(()) = hangups.recv() => reload_tls(tcp.as_ref()),
+            Some(()) = hangups.recv() => {
+                vault.audit.reopen();
+                reload_tls(tcp.as_ref());
+            }
             () = connections.reap_one() => {}
             accepted = socket.accept() => match accepted {
                 Ok((stream, peer)) => connections.serve(stream, peer, router.clone()),
@@ -216,7 +222,7 @@ async fn accept_failed(err: std::io::Error) {
 
 fn reload_tls(tcp: Option<&TcpServer>) {
     match tcp.map(TcpServer::reload) {
-        None => tracing::info!("SIGHUP: nothing to reload"),
+        None => tracing::debug!("SIGHUP: no TLS listener to reload"),
         Some(Ok(())) => tracing::info!("SIGHUP: TLS certificate reloaded"),
         Some(Err(err)) => {
             tracing::error!(error = %format!("{:#}", anyhow::Error::new(err)), "SIGHUP: TLS reload failed; keeping the old certificate")

@@ -15,8 +15,6 @@ use clap::Parser;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use vanta_shared::{EnvName, KeyPattern, defaults};
 
-use crate::audit::AuditSink;
-
 /// Raw command line of `vanta-agent`; every flag has an environment variable.
 #[derive(Debug, Parser)]
 #[command(
@@ -58,6 +56,9 @@ pub struct Args {
     /// JSONL audit log file (opened for append), or `-` for stdout.
     #[arg(long, env = "VANTA_AUDIT_LOG", default_value = "-")]
     pub audit_log: String,
+    /// Write every batch of audit records to disk (fdatasync) before answering.
+    #[arg(long, env = "VANTA_AUDIT_FSYNC")]
+    pub audit_fsync: bool,
     /// SQLite file that counts uses of tokens with a usage limit.
     #[arg(long, env = "VANTA_STATE_PATH", default_value = DEFAULT_STATE_PATH)]
     pub state_path: PathBuf,
@@ -119,8 +120,10 @@ pub struct Config {
     pub audience: String,
     /// Clock skew tolerated.
     pub clock_leeway: Duration,
-    /// Where audit records go.
-    pub audit_sink: AuditSink,
+    /// The audit file; `None` for stdout.
+    pub audit_path: Option<PathBuf>,
+    /// `fdatasync` the audit file after every batch of records.
+    pub audit_fsync: bool,
     /// The usage store file.
     pub state_path: PathBuf,
     /// Default token lifetime, minutes.
@@ -290,7 +293,8 @@ impl Config {
             issuer: non_empty("--issuer", args.issuer)?,
             audience: non_empty("--audience", args.audience)?,
             clock_leeway: Duration::from_secs(args.clock_leeway_seconds),
-            audit_sink: audit_sink(&args.audit_log)?,
+            audit_path: audit_path(&args.audit_log)?,
+            audit_fsync: args.audit_fsync,
             state_path: args.state_path,
             default_ttl_minutes: args.default_ttl_minutes,
             max_ttl_minutes: args.max_ttl_minutes,
@@ -396,11 +400,11 @@ fn check_ttls(default: u32, max: u32) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn audit_sink(value: &str) -> Result<AuditSink, ConfigError> {
+fn audit_path(value: &str) -> Result<Option<PathBuf>, ConfigError> {
     match value {
         "" => Err(invalid("--audit-log", "must be a file path or '-'".into())),
-        "-" => Ok(AuditSink::Stdout),
-        path => Ok(AuditSink::File(PathBuf::from(path))),
+        "-" => Ok(None),
+        path => Ok(Some(PathBuf::from(path))),
     }
 }
 

@@ -37,7 +37,7 @@ fn defaults_follow_the_contract() {
     assert_eq!(c.sops_timeout, Duration::from_secs(10));
     assert_eq!((c.default_ttl_minutes, c.max_ttl_minutes), (15, 60));
     assert_eq!((c.issuer.as_str(), c.audience.as_str()), ("vanta-agent", "vanta-vault"));
-    assert_eq!(c.audit_sink, AuditSink::Stdout);
+    assert_eq!((c.audit_path, c.audit_fsync), (None, false));
     assert_eq!(c.jwt_key.expose_secret(), KEY.as_bytes());
 }
 

@@ -36,7 +36,8 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let audit_path = dir.path().join("audit.jsonl");
-    let (audit, _task) = AuditWriter::spawn(AuditSink::File(audit_path.clone()).open().await.expect("audit"));
+    let sink = AuditSink::File { path: audit_path.clone(), fsync: false };
+    let (audit, _task) = AuditWriter::open(sink).await.expect("audit");
     let keys = Arc::new(JwtKeys::new(JwtKey::new(SecretSlice::from(vec![5u8; 32])).expect("key"), vec![]));
     let (iss, aud) = ("vanta-agent".to_owned(), "vanta-vault".to_owned());
     let vault = Vault {
