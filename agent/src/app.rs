@@ -19,6 +19,7 @@ use crate::access::MintPolicy;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::config::{Args, Config};
 use crate::http::Router;
+use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::sops::{CachedSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
@@ -138,6 +139,16 @@ fn open_usage_store(config: &Config) -> anyhow::Result<SqliteUsageStore> {
 }
 
 fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> anyhow::Result<AgentVault> {
+    let source = CachedSource::new(
+        SopsCommand::new(
+            config.sops_bin.clone(),
+            config.sops_files_path.clone(),
+            config.sops_timeout,
+            config.sops_env.clone(),
+        ),
+        config.cache_ttl,
+    );
+    let metrics = register_metrics(&source, &audit);
     let current = JwtKey::new(config.jwt_key.clone()).context("invalid VANTA_JWT_SECRET_KEY")?;
     let previous = config.previous_jwt_keys.iter().map(|k| JwtKey::new(k.clone())).collect::<Result<Vec<_>, _>>();
     let keys = Arc::new(JwtKeys::new(current, previous.context("invalid VANTA_JWT_PREVIOUS_KEYS")?));
@@ -145,18 +156,11 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
     Ok(Vault {
         issuer: TokenIssuer::new(Arc::clone(&keys), iss.clone(), aud.clone()),
         validator: TokenValidator::new(keys, iss, aud, config.clock_leeway),
-        source: CachedSource::new(
-            SopsCommand::new(
-                config.sops_bin.clone(),
-                config.sops_files_path.clone(),
-                config.sops_timeout,
-                config.sops_env.clone(),
-            ),
-            config.cache_ttl,
-        ),
+        source,
         usage,
         audit,
         ttl: TtlPolicy { default_minutes: config.default_ttl_minutes, max_minutes: config.max_ttl_minutes },
+        metrics: Arc::new(metrics),
         policy: MintPolicy {
             environments: config.mint_environments.clone(),
             key_patterns: config.mint_key_patterns.clone(),
@@ -228,6 +232,19 @@ fn reload_tls(tcp: Option<&TcpServer>) {
             tracing::error!(error = %format!("{:#}", anyhow::Error::new(err)), "SIGHUP: TLS reload failed; keeping the old certificate")
         }
     }
+}
+
+/// The metrics registry, with the counters the cache and the audit writer keep.
+fn register_metrics(source: &CachedSource, audit: &AuditWriter) -> Metrics {
+    let mut metrics = Metrics::new();
+    let (cache, written) = (source.counters(), audit.counters());
+    metrics.register_counter("sops_runs", "sops decryptions started", cache.runs.clone());
+    metrics.register_counter("sops_failures", "sops decryptions that failed or timed out", cache.failures.clone());
+    metrics.register_counter("cache_hits", "loads served from the decrypted-file cache", cache.hits.clone());
+    metrics.register_counter("cache_misses", "loads that needed a decryption", cache.misses.clone());
+    metrics.register_counter("audit_records_written", "audit records written", written.written.clone());
+    metrics.register_counter("audit_records_failed", "audit records that could not be written", written.failed.clone());
+    metrics
 }
 
 async fn prune_expired(usage: &SqliteUsageStore) {

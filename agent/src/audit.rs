@@ -10,4 +10,4 @@ pub mod record;
 pub mod writer;
 
 pub use record::{AuditEvent, AuditRecord};
-pub use writer::{AuditError, AuditSink, AuditWriter};
+pub use writer::{AuditCounters, AuditError, AuditSink, AuditWriter};

@@ -24,6 +24,7 @@ pub mod config;
 pub mod hardening;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod peer;
 pub mod shutdown;
 pub mod sops;

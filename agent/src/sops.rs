@@ -23,4 +23,9 @@ pub use tree::Tree;
 pub trait SecretSource: Send + Sync + 'static {
     /// The decrypted tree of environment `env`.
     fn load(&self, env: &EnvName) -> impl Future<Output = Result<Arc<Tree>, SopsError>> + Send;
+
+    /// Whether decryption can work at all (readiness): why not, if not.
+    fn check_ready(&self) -> Result<(), String> {
+        Ok(())
+    }
 }

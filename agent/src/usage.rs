@@ -30,6 +30,8 @@ pub trait UsageStore: Send + Sync + 'static {
     /// Whether every one of `limit` uses of `jti` is confirmed (the token is
     /// used up, for requests that are not themselves a use, like listing).
     fn is_used_up(&self, jti: &str, limit: u64) -> impl Future<Output = Result<bool, UsageError>> + Send;
+    /// Whether the store answers (readiness).
+    fn ping(&self) -> impl Future<Output = Result<(), UsageError>> + Send;
 }
 
 /// Outcome of [`UsageStore::reserve`].
@@ -159,6 +161,10 @@ impl UsageStore for SqliteUsageStore {
         self.with_conn(move |conn| conn.execute(sql, params![jti]).map(drop)).await
     }
 
+    async fn ping(&self) -> Result<(), UsageError> {
+        self.with_conn(|conn| conn.query_row("SELECT count(*) FROM token_uses", [], |_| Ok(()))).await
+    }
+
     async fn is_used_up(&self, jti: &str, limit: u64) -> Result<bool, UsageError> {
         let jti = jti.to_owned();
         let sql = "SELECT used FROM token_uses WHERE jti = ?1";
@@ -185,6 +191,7 @@ mod tests {
         store.confirm("a").await.expect("c2");
         assert!(store.is_used_up("a", 2).await.expect("check"));
         assert!(!store.is_used_up("never-seen", 1).await.expect("check"));
+        store.ping().await.expect("ping");
         assert_eq!(store.reserve("a", 2, 100).await.expect("r5"), Reserved::Exhausted);
         assert_eq!(store.reserve("b", 1, 100).await.expect("other jti"), Reserved::Yes);
     }

@@ -7,6 +7,7 @@
 
 mod error;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -17,6 +18,7 @@ use zeroize::Zeroizing;
 pub use self::error::Error;
 use crate::access::{self, MintAsk, MintPolicy};
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
+use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::sops::SecretSource;
 use crate::token::issue::MintRequest;
@@ -48,6 +50,21 @@ pub struct Vault<S, U> {
     pub ttl: TtlPolicy,
     /// Who may mint what.
     pub policy: MintPolicy,
+    /// Request and token metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The outcome of each readiness check, `Err` saying what is wrong.
+pub struct Readiness {
+    /// `(check, outcome)` in a fixed order.
+    pub checks: Vec<(&'static str, Result<(), String>)>,
+}
+
+impl Readiness {
+    /// Whether every check passed.
+    pub fn is_ready(&self) -> bool {
+        self.checks.iter().all(|(_, outcome)| outcome.is_ok())
+    }
 }
 
 /// A read request as the transport received it: nothing checked yet.
@@ -91,7 +108,16 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             record.jti = Some(response.1.clone());
         }
         let minted = self.audited(&mut record, minted).await?;
+        self.metrics.tokens_minted.inc();
         Ok(minted.0)
+    }
+
+    /// Checks that sops and the files directory are usable, the audit log is
+    /// being written and the usage store answers.
+    pub async fn readiness(&self) -> Readiness {
+        let audit = if self.audit.is_healthy() { Ok(()) } else { Err("the last audit write failed".to_owned()) };
+        let usage = self.usage.ping().await.map_err(|err| err.to_string());
+        Readiness { checks: vec![("sops", self.source.check_ready()), ("audit", audit), ("usage_store", usage)] }
     }
 
     /// Returns the value of `key` in the request's environment, counting a

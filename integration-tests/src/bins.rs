@@ -112,19 +112,20 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
     env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
-/// The directory of upstream SOPS fixtures (`shared/testdata/sops-upstream`,
-/// beside the workspace), or `VANTA_TEST_UPSTREAM_DIR`.
+/// The directory of upstream SOPS fixtures (a copy of the team's
+/// `shared/testdata/sops-upstream`, kept in `integration-tests/fixtures/` so a
+/// clone is self-contained), or `VANTA_TEST_UPSTREAM_DIR`.
 ///
 /// # Panics
 /// If it does not exist.
 pub fn upstream_fixtures() -> PathBuf {
     let dir = env::var_os("VANTA_TEST_UPSTREAM_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/testdata/sops-upstream"));
+        .unwrap_or_else(|| workspace_root().join("integration-tests/fixtures/sops-upstream"));
     assert!(
         dir.join("example.enc.yaml").is_file(),
-        "upstream SOPS fixtures not found in {}: the project's shared/ folder must sit beside the \
-         workspace, or set VANTA_TEST_UPSTREAM_DIR",
+        "upstream SOPS fixtures not found in {}: restore integration-tests/fixtures/sops-upstream, \
+         or set VANTA_TEST_UPSTREAM_DIR",
         dir.display()
     );
     dir

@@ -17,6 +17,10 @@ pub const VAULT_PREFIX: &str = "/api/v1/vault/";
 pub const REQUEST_HEADER: &str = "x-vanta-request";
 /// Liveness route, no auth.
 pub const HEALTHZ_PATH: &str = "/healthz";
+/// Readiness route, no auth: sops usable, audit log writable, store open.
+pub const READYZ_PATH: &str = "/readyz";
+/// Prometheus metrics, no auth (names and counts only, never secrets).
+pub const METRICS_PATH: &str = "/metrics";
 
 /// A checked `POST /api/v1/vault/tokens/generate` body.
 #[derive(Clone, Debug, PartialEq, Eq)]

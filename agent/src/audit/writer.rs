@@ -12,7 +12,10 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -37,6 +40,17 @@ pub enum AuditSink {
 #[derive(Clone)]
 pub struct AuditWriter {
     tx: mpsc::Sender<Message>,
+    counters: AuditCounters,
+    last_write_ok: Arc<AtomicBool>,
+}
+
+/// What the writer counts, for `/metrics`.
+#[derive(Clone, Default)]
+pub struct AuditCounters {
+    /// Records written.
+    pub written: Counter,
+    /// Records that could not be written.
+    pub failed: Counter,
 }
 
 /// A record could not be written.
@@ -75,8 +89,10 @@ impl AuditWriter {
     pub async fn open(sink: AuditSink) -> std::io::Result<(Self, JoinHandle<()>)> {
         let out = Out::open(&sink).await?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(rx, out));
-        Ok((Self { tx }, task))
+        let counters = AuditCounters::default();
+        let last_write_ok = Arc::new(AtomicBool::new(true));
+        let task = tokio::spawn(run(rx, out, counters.clone(), Arc::clone(&last_write_ok)));
+        Ok((Self { tx, counters, last_write_ok }, task))
     }
 
     /// Writes `record` and waits until it is written.
@@ -88,6 +104,16 @@ impl AuditWriter {
         let message = Message::Record { line: record.to_line(), ack };
         self.tx.send(message).await.map_err(|_| AuditError::Stopped)?;
         done.await.map_err(|_| AuditError::Stopped)?
+    }
+
+    /// The counters, to register with the metrics.
+    pub fn counters(&self) -> &AuditCounters {
+        &self.counters
+    }
+
+    /// Whether the writer runs and its last batch was written (readiness).
+    pub fn is_healthy(&self) -> bool {
+        !self.tx.is_closed() && self.last_write_ok.load(Ordering::Relaxed)
     }
 
     /// Asks the task to reopen the file before its next batch (SIGHUP).
@@ -139,7 +165,7 @@ impl Out {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out) {
+async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCounters, ok: Arc<AtomicBool>) {
     let mut messages = Vec::with_capacity(QUEUE);
     let mut buf = Vec::new();
     while rx.recv_many(&mut messages, QUEUE).await > 0 {
@@ -156,6 +182,9 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out) {
             }
         }
         let written = write(&mut out, &buf, reopen, acks.is_empty()).await;
+        ok.store(written.is_ok(), Ordering::Relaxed);
+        let counter = if written.is_ok() { &counters.written } else { &counters.failed };
+        counter.inc_by(acks.len() as u64);
         for ack in acks {
             // The requester may have gone away; its record is written anyway.
             let _ = ack.send(written.as_ref().map(|_| ()).map_err(|_| AuditError::Write));

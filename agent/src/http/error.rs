@@ -37,6 +37,8 @@ impl ApiError {
     pub fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = json_response(status, &ErrorBody { error: self.code, message: self.message });
+        // For the metrics' outcome label; never sent.
+        response.extensions_mut().insert(self.code);
         if self.code == ErrorCode::Unauthorized {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -1,11 +1,47 @@
-//! `GET /healthz`: the agent answers, no auth.
+//! Probes and metrics, no auth: `GET /healthz` (the agent answers),
+//! `GET /readyz` (it can serve), `GET /metrics` (Prometheus text).
 
+use bytes::Bytes;
+use http_body_util::Full;
 use hyper::StatusCode;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use serde_json::{Map, Value, json};
 use vanta_shared::api::Health;
 
 use super::{Response, json_response};
+use crate::sops::SecretSource;
+use crate::usage::UsageStore;
+use crate::vault::Vault;
 
 /// 200 `{"status": "ok"}`.
 pub fn healthz() -> Response {
     json_response(StatusCode::OK, &Health { status: "ok".to_owned() })
+}
+
+/// 200 `{"status": "ready", "checks": {...}}`, or 503 with the error body
+/// fields and the failing checks.
+pub async fn readyz<S: SecretSource, U: UsageStore>(vault: &Vault<S, U>) -> Response {
+    let readiness = vault.readiness().await;
+    let mut checks = Map::new();
+    for (name, outcome) in &readiness.checks {
+        let value = match outcome {
+            Ok(()) => Value::from("ok"),
+            Err(problem) => Value::from(problem.as_str()),
+        };
+        checks.insert((*name).to_owned(), value);
+    }
+    if readiness.is_ready() {
+        return json_response(StatusCode::OK, &json!({"status": "ready", "checks": checks}));
+    }
+    let failing: Vec<&str> = readiness.checks.iter().filter(|(_, o)| o.is_err()).map(|(n, _)| *n).collect();
+    let body = json!({"error": "not_ready", "message": format!("not ready: {}", failing.join(", ")),
+                      "status": "not_ready", "checks": checks});
+    json_response(StatusCode::SERVICE_UNAVAILABLE, &body)
+}
+
+/// The Prometheus text exposition.
+pub fn metrics<S: SecretSource, U: UsageStore>(vault: &Vault<S, U>) -> Response {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(vault.metrics.render())));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
 }

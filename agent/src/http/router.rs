@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::{Method, Request};
+use std::time::Instant;
 use vanta_shared::ErrorCode;
-use vanta_shared::api::{HEALTHZ_PATH, REQUEST_HEADER, TOKENS_GENERATE_PATH, VAULT_PREFIX};
+
+use vanta_shared::api::{HEALTHZ_PATH, METRICS_PATH, READYZ_PATH, REQUEST_HEADER, TOKENS_GENERATE_PATH, VAULT_PREFIX};
 
 use super::error::ApiError;
 use super::{Response, health, secrets, tokens};
@@ -29,6 +31,8 @@ impl<S, U> Clone for Router<S, U> {
 
 enum Route<'a> {
     Health,
+    Ready,
+    Metrics,
     Generate,
     Read { environment: &'a str, key: Option<&'a str> },
     Unknown,
@@ -48,23 +52,56 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
     /// # Errors
     /// None; the `Result` is what hyper's `service_fn` wants.
     pub async fn handle(&self, request: Request<Incoming>, peer: Peer) -> Result<Response, Infallible> {
+        let started = Instant::now();
         let path = request.uri().path().to_owned();
-        let method = request.method().clone();
         let route = route(&path);
-        if self.require_request_header && !matches!(route, Route::Health) && !has_request_header(&request) {
-            return Ok(ApiError::of(ErrorCode::PreconditionFailed).into_response());
+        let name = route.name();
+        let response = self.dispatch(route, request, peer).await;
+        let outcome = if response.status().is_success() { "success" } else { error_code_of(&response) };
+        self.vault.metrics.observe(name, outcome, started.elapsed().as_secs_f64());
+        Ok(response)
+    }
+
+    async fn dispatch(&self, route: Route<'_>, request: Request<Incoming>, peer: Peer) -> Response {
+        let is_probe = matches!(route, Route::Health | Route::Ready | Route::Metrics);
+        if self.require_request_header && !is_probe && !has_request_header(&request) {
+            return ApiError::of(ErrorCode::PreconditionFailed).into_response();
         }
-        let response = match (route, method) {
+        let method = request.method().clone();
+        match (route, method) {
             (Route::Health, Method::GET | Method::HEAD) => health::healthz(),
+            (Route::Ready, Method::GET | Method::HEAD) => health::readyz(&self.vault).await,
+            (Route::Metrics, Method::GET) => health::metrics(&self.vault),
             (Route::Generate, Method::POST) => tokens::generate(&self.vault, request, peer).await,
             (Route::Read { environment, key }, Method::GET) => {
                 secrets::read(&self.vault, request.headers(), environment, key, peer).await
             }
             (Route::Unknown, _) => ApiError::with_message(ErrorCode::NotFound, "no such route").into_response(),
             _ => ApiError::of(ErrorCode::MethodNotAllowed).into_response(),
-        };
-        Ok(response)
+        }
     }
+}
+
+// === impl Route ===
+
+impl Route<'_> {
+    /// The `route` label of metrics: bounded, never a requested name.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Health => "healthz",
+            Self::Ready => "readyz",
+            Self::Metrics => "metrics",
+            Self::Generate => "token_generate",
+            Self::Read { key: Some(_), .. } => "secret",
+            Self::Read { key: None, .. } => "key_list",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The `outcome` label of an error response: its error code.
+fn error_code_of(response: &Response) -> &'static str {
+    response.extensions().get::<ErrorCode>().map_or("other", |code| code.as_str())
 }
 
 fn has_request_header(request: &Request<Incoming>) -> bool {
@@ -72,8 +109,11 @@ fn has_request_header(request: &Request<Incoming>) -> bool {
 }
 
 fn route(path: &str) -> Route<'_> {
-    if path == HEALTHZ_PATH {
-        return Route::Health;
+    match path {
+        HEALTHZ_PATH => return Route::Health,
+        READYZ_PATH => return Route::Ready,
+        METRICS_PATH => return Route::Metrics,
+        _ => {}
     }
     if path == TOKENS_GENERATE_PATH {
         return Route::Generate;

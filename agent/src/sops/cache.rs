@@ -14,6 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::counter::Counter;
 use vanta_shared::EnvName;
 
 use super::{SecretSource, SopsCommand, SopsError, Tree};
@@ -23,6 +24,20 @@ pub struct CachedSource {
     sops: SopsCommand,
     ttl: Duration,
     slots: Mutex<HashMap<EnvName, Arc<Slot>>>,
+    counters: CacheCounters,
+}
+
+/// What the cache counts, for `/metrics`.
+#[derive(Clone, Default)]
+pub struct CacheCounters {
+    /// sops runs started.
+    pub runs: Counter,
+    /// sops runs that failed or timed out.
+    pub failures: Counter,
+    /// Loads served from a cached decryption.
+    pub hits: Counter,
+    /// Loads that needed a decryption (with single flight, fewer runs).
+    pub misses: Counter,
 }
 
 /// One environment's cache line.
@@ -56,7 +71,22 @@ struct Fingerprint {
 impl CachedSource {
     /// Caches `sops`'s trees for `ttl`; `Duration::ZERO` turns caching off.
     pub fn new(sops: SopsCommand, ttl: Duration) -> Self {
-        Self { sops, ttl, slots: Mutex::new(HashMap::new()) }
+        Self { sops, ttl, slots: Mutex::new(HashMap::new()), counters: CacheCounters::default() }
+    }
+
+    /// The counters, to register with the metrics.
+    pub fn counters(&self) -> &CacheCounters {
+        &self.counters
+    }
+
+    /// Runs sops, counting the run and its failure.
+    async fn decrypt(&self, env: &EnvName) -> Result<Tree, SopsError> {
+        self.counters.runs.inc();
+        let result = self.sops.decrypt(env).await;
+        if result.is_err() {
+            self.counters.failures.inc();
+        }
+        result
     }
 
     /// Drops every entry older than the TTL, so decrypted values of idle
@@ -90,7 +120,7 @@ impl CachedSource {
         if let Some(tree) = self.fresh(slot, fingerprint) {
             return Ok(tree);
         }
-        let decrypted = self.sops.decrypt(env).await;
+        let decrypted = self.decrypt(env).await;
         let mut current = slot.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match decrypted {
             Ok(tree) => {
@@ -123,9 +153,14 @@ impl CachedSource {
 }
 
 impl SecretSource for CachedSource {
+    fn check_ready(&self) -> Result<(), String> {
+        self.sops.check_ready()
+    }
+
     async fn load(&self, env: &EnvName) -> Result<Arc<Tree>, SopsError> {
         if self.ttl.is_zero() {
-            return self.sops.decrypt(env).await.map(Arc::new);
+            self.counters.misses.inc();
+            return self.decrypt(env).await.map(Arc::new);
         }
         let slot = self.slot(env);
         let fingerprint = match self.fingerprint(env) {
@@ -138,8 +173,14 @@ impl SecretSource for CachedSource {
             }
         };
         match self.fresh(&slot, fingerprint) {
-            Some(tree) => Ok(tree),
-            None => self.refill(env, &slot).await,
+            Some(tree) => {
+                self.counters.hits.inc();
+                Ok(tree)
+            }
+            None => {
+                self.counters.misses.inc();
+                self.refill(env, &slot).await
+            }
         }
     }
 }

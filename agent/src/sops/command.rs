@@ -66,6 +66,21 @@ impl SopsCommand {
         self.files_dir.join(format!("{env}.enc.yaml"))
     }
 
+    /// Whether sops is an executable file and the files directory readable.
+    ///
+    /// # Errors
+    /// What is wrong, for `/readyz`.
+    pub fn check_ready(&self) -> Result<(), String> {
+        let executable = std::fs::metadata(&self.bin)
+            .is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0);
+        if !executable {
+            return Err(format!("sops at {} is not an executable file", self.bin.display()));
+        }
+        std::fs::read_dir(&self.files_dir)
+            .map(drop)
+            .map_err(|err| format!("cannot read {}: {err}", self.files_dir.display()))
+    }
+
     /// Decrypts `env`'s file and parses it.
     ///
     /// # Errors
@@ -114,5 +129,9 @@ impl SopsCommand {
 impl SecretSource for SopsCommand {
     async fn load(&self, env: &EnvName) -> Result<Arc<Tree>, SopsError> {
         self.decrypt(env).await.map(Arc::new)
+    }
+
+    fn check_ready(&self) -> Result<(), String> {
+        SopsCommand::check_ready(self)
     }
 }

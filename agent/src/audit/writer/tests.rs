@@ -44,6 +44,8 @@ async fn every_record_is_one_line_and_acknowledged() {
 async fn a_failing_sink_answers_with_an_error() {
     let (writer, _task) = AuditWriter::open(file_sink("/dev/full".as_ref())).await.expect("open /dev/full");
     assert!(matches!(writer.write(&record(1)).await, Err(AuditError::Write)));
+    assert!(!writer.is_healthy());
+    assert_eq!((writer.counters().written.get(), writer.counters().failed.get()), (0, 1));
 }
 
 #[tokio::test]
@@ -73,7 +75,9 @@ async fn writing_recovers_when_the_directory_comes_back() {
     let (writer, _task) = AuditWriter::open(file_sink(&path)).await.expect("open");
     std::fs::remove_dir_all(&sub).expect("remove dir");
     assert!(matches!(writer.write(&record(1)).await, Err(AuditError::Write)));
+    assert!(!writer.is_healthy());
     std::fs::create_dir(&sub).expect("mkdir again");
     writer.write(&record(2)).await.expect("recovered");
+    assert!(writer.is_healthy());
     assert_eq!(lines(&path), 1);
 }

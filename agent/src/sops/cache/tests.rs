@@ -68,6 +68,8 @@ async fn hits_run_no_sops_and_changes_are_noticed() {
         assert_eq!(value(&source, "dev").await.expect("load"), "one");
     }
     assert_eq!(f.runs(), 1);
+    let c = source.counters();
+    assert_eq!((c.hits.get(), c.misses.get(), c.runs.get(), c.failures.get()), (4, 1, 1, 0));
     f.write("dev", "KEY: two\n");
     assert_eq!(value(&source, "dev").await.expect("reload"), "two");
     assert_eq!(f.runs(), 2);
