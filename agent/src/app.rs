@@ -46,6 +46,7 @@ struct Started {
     router: Router<CachedSource, SqliteUsageStore>,
     socket: UnixSocket,
     tcp: Option<TcpServer>,
+    max_connections: usize,
     audit_task: tokio::task::JoinHandle<()>,
 }
 
@@ -114,7 +115,7 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
     let router = Router::new(Arc::clone(&vault), config.require_request_header);
-    Ok(Started { vault, router, socket, tcp, audit_task })
+    Ok(Started { vault, router, socket, tcp, audit_task, max_connections: config.max_connections })
 }
 
 async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
@@ -172,8 +173,12 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
 }
 
 async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let Started { vault, router, socket, tcp, audit_task } = started;
-    let mut connections = Connections::new();
+    let Started { vault, router, socket, tcp, audit_task, max_connections } = started;
+    let mut connections = Connections::new(max_connections);
+    let slots = connections.slots();
+    // A connection slot is taken before accepting, so that at the cap new
+    // clients wait in the kernel's queue; the accept arms run only with one.
+    let mut slot = None;
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut evict = tokio::time::interval(EVICT_EVERY);
     let mut hangups = crate::shutdown::hangups().context("failed to listen for SIGHUP")?;
@@ -188,14 +193,23 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
                 reload_tls(tcp.as_ref());
             }
             () = connections.reap_one() => {}
-            accepted = socket.accept() => match accepted {
-                Ok((stream, peer)) => connections.serve(stream, peer, router.clone()),
-                Err(err) => accept_failed(err).await,
+            Ok(free) = Arc::clone(&slots).acquire_owned(), if slot.is_none() => slot = Some(free),
+            accepted = socket.accept(), if slot.is_some() => match (accepted, slot.take()) {
+                (Ok((stream, peer)), Some(free)) => connections.serve(free, stream, peer, router.clone()),
+                (Err(err), free) => {
+                    slot = free;
+                    accept_failed(err).await;
+                }
+                (Ok(_), None) => {}
             },
-            accepted = accept_tcp(tcp.as_ref()) => match accepted {
-                Ok((stream, peer, Some(acceptor))) => connections.serve_tls(stream, acceptor, peer, router.clone()),
-                Ok((stream, peer, None)) => connections.serve(stream, peer, router.clone()),
-                Err(err) => accept_failed(err).await,
+            accepted = accept_tcp(tcp.as_ref()), if slot.is_some() => match (accepted, slot.take()) {
+                (Ok((stream, peer, Some(tls))), Some(free)) => connections.serve_tls(free, stream, tls, peer, router.clone()),
+                (Ok((stream, peer, None)), Some(free)) => connections.serve(free, stream, peer, router.clone()),
+                (Err(err), free) => {
+                    slot = free;
+                    accept_failed(err).await;
+                }
+                (Ok(_), None) => {}
             },
         }
     }

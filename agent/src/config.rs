@@ -92,6 +92,9 @@ pub struct Args {
     /// Serve plain HTTP on --listen-tcp instead of HTTPS; only for loopback addresses.
     #[arg(long, env = "VANTA_INSECURE_TCP")]
     pub insecure_tcp: bool,
+    /// Most connections served at once; further clients wait in the accept queue.
+    #[arg(long, env = "VANTA_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
     /// Refuse (412) requests without the header `X-Vanta-Request: true`, so a
     /// confused deputy (an SSRF in a local service) cannot reach the agent.
     #[arg(long, env = "VANTA_REQUIRE_REQUEST_HEADER")]
@@ -146,6 +149,8 @@ pub struct Config {
     pub require_request_header: bool,
     /// The optional TCP listener.
     pub tcp: Option<TcpConfig>,
+    /// Most connections served at once.
+    pub max_connections: usize,
     /// Credential TCP callers must present to mint (from `VANTA_ADMIN_TOKEN_FILE`).
     pub admin_token: Option<SecretSlice<u8>>,
 }
@@ -280,7 +285,11 @@ impl Config {
                 read_secret_file(ADMIN_TOKEN_FILE_VAR, Path::new(&path))?.expose_secret(),
             )?),
         };
+        if args.max_connections == 0 {
+            return Err(invalid("--max-connections", "must be at least 1".into()));
+        }
         Ok(Self {
+            max_connections: args.max_connections,
             tcp,
             admin_token,
             socket_mode: parse_mode(&args.socket_mode)?,

@@ -1,6 +1,7 @@
 //! The connections being served: each in its own task, owned by one
 //! `JoinSet`, watched for graceful shutdown.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -8,6 +9,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -21,24 +23,46 @@ pub(super) struct Connections {
     tasks: JoinSet<()>,
     graceful: GracefulShutdown,
     http: hyper::server::conn::http1::Builder,
+    slots: Arc<Semaphore>,
 }
+
+/// A place for one more connection; held by its task until it ends.
+pub(super) type Slot = OwnedSemaphorePermit;
 
 /// Slow clients get this long to send their headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// And this long to finish a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head (request line and headers) read; a token is at most
+/// 8 KiB, so this leaves room and bounds memory per slow client. Larger
+/// heads get 431.
+const MAX_HEAD_BYTES: usize = 32 * 1024;
+/// Most headers in one request.
+const MAX_HEADERS: usize = 64;
 
 // === impl Connections ===
 
 impl Connections {
-    pub(super) fn new() -> Self {
+    /// Serves at most `max_connections` connections at once.
+    pub(super) fn new(max_connections: usize) -> Self {
         let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
-        Self { tasks: JoinSet::new(), graceful: GracefulShutdown::new(), http }
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .max_headers(MAX_HEADERS);
+        let slots = Arc::new(Semaphore::new(max_connections));
+        Self { tasks: JoinSet::new(), graceful: GracefulShutdown::new(), http, slots }
+    }
+
+    /// The connection slots: acquire one before accepting. While every slot
+    /// is taken, new clients wait in the kernel's accept queue instead of
+    /// using memory.
+    pub(super) fn slots(&self) -> Arc<Semaphore> {
+        Arc::clone(&self.slots)
     }
 
     /// Serves HTTP/1.1 on `io` in a new task.
-    pub(super) fn serve<IO, S, U>(&mut self, io: IO, peer: Peer, router: Router<S, U>)
+    pub(super) fn serve<IO, S, U>(&mut self, slot: Slot, io: IO, peer: Peer, router: Router<S, U>)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         S: SecretSource,
@@ -47,6 +71,7 @@ impl Connections {
         let watcher = self.graceful.watcher();
         let http = self.http.clone();
         self.tasks.spawn(async move {
+            let _slot = slot;
             let conn = http.serve_connection(TokioIo::new(io), service(router, peer));
             if let Err(err) = watcher.watch(conn).await {
                 tracing::debug!(error = %err, "connection ended with an error");
@@ -55,14 +80,21 @@ impl Connections {
     }
 
     /// Completes a TLS handshake, then serves, all in a new task.
-    pub(super) fn serve_tls<S, U>(&mut self, tcp: TcpStream, acceptor: TlsAcceptor, peer: Peer, router: Router<S, U>)
-    where
+    pub(super) fn serve_tls<S, U>(
+        &mut self,
+        slot: Slot,
+        tcp: TcpStream,
+        acceptor: TlsAcceptor,
+        peer: Peer,
+        router: Router<S, U>,
+    ) where
         S: SecretSource,
         U: UsageStore,
     {
         let watcher = self.graceful.watcher();
         let http = self.http.clone();
         self.tasks.spawn(async move {
+            let _slot = slot;
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => return tracing::debug!(error = %err, "TLS handshake failed"),
