@@ -23,6 +23,8 @@ pub enum ErrorCode {
     PreconditionFailed,
     /// 413: the request body is over the limit.
     PayloadTooLarge,
+    /// 431: the request's headers are over the limit.
+    HeadersTooLarge,
     /// 422: a well-formed body whose fields are wrong.
     ValidationError,
     /// 500: sops could not decrypt the file.
@@ -49,6 +51,7 @@ impl ErrorCode {
             Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
             Self::ValidationError => 422,
+            Self::HeadersTooLarge => 431,
             Self::DecryptionFailed | Self::Internal => 500,
             Self::AuditUnavailable => 503,
             Self::SopsTimeout => 504,
@@ -66,6 +69,7 @@ impl ErrorCode {
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::ValidationError => "validation_error",
+            Self::HeadersTooLarge => "headers_too_large",
             Self::DecryptionFailed => "decryption_failed",
             Self::Internal => "internal",
             Self::AuditUnavailable => "audit_unavailable",
@@ -95,6 +99,7 @@ mod tests {
             ErrorCode::PreconditionFailed,
             ErrorCode::PayloadTooLarge,
             ErrorCode::ValidationError,
+            ErrorCode::HeadersTooLarge,
             ErrorCode::DecryptionFailed,
             ErrorCode::Internal,
             ErrorCode::AuditUnavailable,

@@ -33,9 +33,9 @@ pub(super) type Slot = OwnedSemaphorePermit;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// And this long to finish a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest request head (request line and headers) read; a token is at most
-/// 8 KiB, so this leaves room and bounds memory per slow client. Larger
-/// heads get 431.
+/// Read buffer cap per connection while a request head arrives: bounds the
+/// memory a slow client can hold (the router answers 431 over 16 KiB of
+/// headers).
 const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// Most headers in one request.
 const MAX_HEADERS: usize = 64;

@@ -69,6 +69,7 @@ fn public_message(code: ErrorCode) -> &'static str {
         ErrorCode::PreconditionFailed => "this agent requires the header 'X-Vanta-Request: true'",
         ErrorCode::PayloadTooLarge => "request body is larger than 64 KiB",
         ErrorCode::ValidationError => "the request body is invalid",
+        ErrorCode::HeadersTooLarge => "request headers are larger than 16 KiB",
         ErrorCode::DecryptionFailed => "the secrets file could not be decrypted",
         ErrorCode::Internal => "internal error",
         ErrorCode::AuditUnavailable => "the audit log cannot be written; nothing is served until it can",

@@ -29,6 +29,9 @@ impl<S, U> Clone for Router<S, U> {
     }
 }
 
+/// Largest total of header names and values accepted (a token is at most 8 KiB).
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 enum Route<'a> {
     Health,
     Ready,
@@ -63,6 +66,9 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
     }
 
     async fn dispatch(&self, route: Route<'_>, request: Request<Incoming>, peer: Peer) -> Response {
+        if headers_size(&request) > MAX_HEADER_BYTES {
+            return ApiError::of(ErrorCode::HeadersTooLarge).into_response();
+        }
         let is_probe = matches!(route, Route::Health | Route::Ready | Route::Metrics);
         if self.require_request_header && !is_probe && !has_request_header(&request) {
             return ApiError::of(ErrorCode::PreconditionFailed).into_response();
@@ -102,6 +108,12 @@ impl Route<'_> {
 /// The `outcome` label of an error response: its error code.
 fn error_code_of(response: &Response) -> &'static str {
     response.extensions().get::<ErrorCode>().map_or("other", |code| code.as_str())
+}
+
+/// Bytes of all header names and values. hyper bounds what it buffers per
+/// connection; this is the limit a client is told about.
+fn headers_size(request: &Request<Incoming>) -> usize {
+    request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum()
 }
 
 fn has_request_header(request: &Request<Incoming>) -> bool {

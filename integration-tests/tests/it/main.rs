@@ -21,3 +21,4 @@ mod sops_runs;
 mod tokens;
 mod upstream;
 mod usage;
+mod ops;
