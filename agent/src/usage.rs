@@ -52,6 +52,9 @@ pub enum UsageError {
     /// The blocking task died.
     #[error("failed to run the usage store task")]
     Task(#[from] tokio::task::JoinError),
+    /// The file is a database of another application (or an unknown version).
+    #[error("the file is not a vanta-agent usage store")]
+    Foreign,
     /// A lock was poisoned by a panic elsewhere.
     #[error("the usage store is unusable after an earlier failure")]
     Poisoned,
@@ -62,6 +65,9 @@ pub enum UsageError {
 pub struct SqliteUsageStore {
     conn: Arc<Mutex<Connection>>,
 }
+
+/// `PRAGMA application_id` of our stores ("VNTA"): marks the file as ours.
+const APPLICATION_ID: i64 = 0x564e_5441;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS token_uses (
@@ -77,18 +83,20 @@ const SCHEMA: &str = "
 
 impl SqliteUsageStore {
     /// Opens (or creates) the store at `path` and checks it is a healthy
-    /// database, so a corrupt file stops start-up instead of resetting counts.
+    /// database of ours, so a corrupt or foreign file stops start-up instead
+    /// of resetting counts or being written into.
     ///
     /// # Errors
-    /// [`rusqlite::Error`] if it cannot be opened, is corrupt, or is not ours.
-    pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
+    /// [`UsageError`] if it cannot be opened, is corrupt, or is not ours.
+    pub fn open(path: &Path) -> Result<Self, UsageError> {
         let conn = Connection::open(path)?;
+        claim_or_check_ownership(&conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
         if check != "ok" {
-            return Err(rusqlite::Error::InvalidQuery);
+            return Err(UsageError::Db(rusqlite::Error::InvalidQuery));
         }
         conn.execute_batch(SCHEMA)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
@@ -124,6 +132,21 @@ impl SqliteUsageStore {
         })
         .await?
     }
+}
+
+/// Marks a new, empty database as ours; refuses one that belongs to someone
+/// else (another application id, or tables of its own without ours).
+fn claim_or_check_ownership(conn: &Connection) -> Result<(), UsageError> {
+    let id: i64 = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
+    if id == APPLICATION_ID {
+        return Ok(());
+    }
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))?;
+    if id != 0 || tables != 0 {
+        return Err(UsageError::Foreign);
+    }
+    conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    Ok(())
 }
 
 fn reserve_in(conn: &mut Connection, jti: &str, limit: u64, expires_at: u64) -> rusqlite::Result<Reserved> {
@@ -226,6 +249,19 @@ mod tests {
         assert_eq!(store.reserve("j", 2, 100).await.expect("r"), Reserved::Yes);
         assert_eq!(store.reserve("j", 2, 100).await.expect("r"), Reserved::Exhausted);
         assert_eq!(store.prune(101).await.expect("prune"), 1);
+    }
+
+    #[test]
+    fn another_applications_database_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("photos.db");
+        let other = Connection::open(&path).expect("create");
+        other.execute_batch("CREATE TABLE photos (id INTEGER); INSERT INTO photos VALUES (1);").expect("fill");
+        drop(other);
+        assert!(matches!(SqliteUsageStore::open(&path), Err(UsageError::Foreign)));
+        let other = Connection::open(&path).expect("reopen");
+        let tables: i64 = other.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).expect("count");
+        assert_eq!(tables, 1, "nothing was added");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::process;
 
 mod api;
 mod builder;
+mod tcp;
 
 pub use api::GENERATE_PATH;
 pub use builder::AgentBuilder;
@@ -55,6 +56,8 @@ pub struct TestAgent {
     child: Option<Child>,
     env: Vec<(OsString, OsString)>,
     args: Vec<OsString>,
+    /// Run as this (uid, gid) instead of the test's own user.
+    run_as: Option<(u32, u32)>,
     paths: AgentPaths,
     age: AgeKey,
     // Dropped before `_dir`: its gpg-agent must stop before the files go.
@@ -118,23 +121,35 @@ impl TestAgent {
     fn command(&self) -> Command {
         let mut cmd = Command::new(bins::agent());
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).args(&self.args).current_dir(&self.paths.root);
+        if let Some((uid, gid)) = self.run_as {
+            cmd.uid(uid).gid(gid);
+        }
         cmd
     }
 
     fn spawn_and_wait(&mut self) {
+        if let Err(status) = self.try_spawn_and_wait() {
+            panic!("vanta-agent exited during start-up ({status}); stderr:\n{}", self.stderr_text());
+        }
+    }
+
+    /// Starts the agent and waits for `/healthz`; `Err` with the exit status
+    /// if it exits first.
+    fn try_spawn_and_wait(&mut self) -> Result<(), ExitStatus> {
         let append = |p: &Path| fs::OpenOptions::new().create(true).append(true).open(p).expect("log file");
         let mut cmd = self.command();
         cmd.stdin(Stdio::null()).stdout(append(&self.paths.stdout)).stderr(append(&self.paths.stderr)).process_group(0);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bins::agent().display()));
         self.child = Some(child);
         let socket = self.paths.socket.clone();
-        process::poll_until(START_DEADLINE, "vanta-agent to answer GET /healthz", || {
+        process::poll_until(START_DEADLINE, "vanta-agent to answer GET /healthz or exit", || {
             if let Some(status) = self.try_wait() {
-                panic!("vanta-agent exited during start-up ({status}); stderr:\n{}", self.stderr_text());
+                self.child = None;
+                return Some(Err(status));
             }
             let healthy = http::try_request(&socket, "GET", "/healthz", &[], None).is_ok_and(|r| r.status == 200);
-            healthy.then_some(())
-        });
+            healthy.then_some(Ok(()))
+        })
     }
 
     fn try_wait(&mut self) -> Option<ExitStatus> {

@@ -1,4 +1,4 @@
-//! A tiny HTTP/1.1 client over a Unix socket (harness).
+//! A tiny HTTP/1.1 client over a Unix socket, or any open stream (harness).
 //!
 //! Deliberately independent of the agent's and the client's HTTP stacks: one
 //! request per connection with `Connection: close`, read to EOF, parse the
@@ -72,6 +72,21 @@ pub fn try_request(
     let mut stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    exchange(&mut stream, method, path, headers, body)
+}
+
+/// Sends one request on an open connection (Unix, TCP or TLS) and reads the
+/// whole response; the caller sets any timeouts on the underlying socket.
+///
+/// # Errors
+/// As [`try_request`].
+pub fn exchange<S: Read + Write>(
+    stream: &mut S,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> io::Result<Response> {
     let head = request_head(method, path, headers, body.map(<[u8]>::len));
     stream.write_all(head.as_bytes())?;
     if let Some(body) = body {
@@ -82,13 +97,20 @@ pub fn try_request(
             return Err(e);
         }
     }
+    stream.flush()?;
     let mut raw = Vec::new();
     match stream.read_to_end(&mut raw) {
         Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !raw.is_empty() => {}
+        Err(e) if ends_an_answer(&e) && !raw.is_empty() => {}
         Err(e) => return Err(e),
     }
     parse_response(&raw)
+}
+
+/// A reset after the answer, or a TLS peer that closed without
+/// `close_notify`: the response read so far is complete.
+fn ends_an_answer(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof)
 }
 
 fn request_head(method: &str, path: &str, headers: &[(&str, &str)], body_len: Option<usize>) -> String {

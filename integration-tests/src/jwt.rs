@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::{Sha256, Sha512};
+use sha2::{Digest, Sha256, Sha384, Sha512};
 
 /// The HS256 key every [`crate::agent::TestAgent`] is started with (40 bytes).
 pub const TEST_JWT_KEY: &str = "vanta-integration-test-key-0123456789abc";
@@ -26,7 +26,7 @@ pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Signs `claims` with `alg` (`HS256`, `HS512` or `none`) and `key`.
+/// Signs `claims` with `alg` (`HS256`, `HS384`, `HS512` or `none`) and `key`.
 ///
 /// # Panics
 /// On an algorithm this helper does not know.
@@ -36,6 +36,11 @@ pub fn sign_alg(alg: &str, key: &[u8], claims: &Value) -> String {
     let signature = match alg {
         "HS256" => {
             let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(signing_input.as_bytes());
+            b64(&mac.finalize().into_bytes())
+        }
+        "HS384" => {
+            let mut mac = Hmac::<Sha384>::new_from_slice(key).expect("HMAC takes any key length");
             mac.update(signing_input.as_bytes());
             b64(&mac.finalize().into_bytes())
         }
@@ -53,6 +58,39 @@ pub fn sign_alg(alg: &str, key: &[u8], claims: &Value) -> String {
 /// Signs `claims` with HS256 and the test key, as the agent would.
 pub fn sign(claims: &Value) -> String {
     sign_alg("HS256", TEST_JWT_KEY.as_bytes(), claims)
+}
+
+/// The HS256 MAC of `input` under `key`, base64url.
+pub fn hs256(key: &[u8], input: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(input.as_bytes());
+    b64(&mac.finalize().into_bytes())
+}
+
+/// `header_b64.payload_b64` plus its HS256 signature under `key`: the parts
+/// are used exactly as given, so tests can sign deliberately odd encodings.
+pub fn sign_parts(header_b64: &str, payload_b64: &str, key: &[u8]) -> String {
+    let input = format!("{header_b64}.{payload_b64}");
+    let signature = hs256(key, &input);
+    format!("{input}.{signature}")
+}
+
+/// An HS256 token with exactly this header and payload JSON text (duplicate
+/// keys and odd types survive), signed with `key`.
+pub fn sign_json_text(header: &str, payload: &str, key: &[u8]) -> String {
+    sign_parts(&b64(header.as_bytes()), &b64(payload.as_bytes()), key)
+}
+
+/// An HS256 token with `header` (whatever `alg` it claims), signed with `key`.
+pub fn sign_with_header(header: &Value, claims: &Value, key: &[u8]) -> String {
+    sign_json_text(&header.to_string(), &claims.to_string(), key)
+}
+
+/// The key id the agent gives `key`: base64url (no padding) of the first
+/// 8 bytes of SHA-256(`"vanta-jwt-kid:"` ‖ key).
+pub fn kid(key: &[u8]) -> String {
+    let digest = Sha256::new().chain_update(b"vanta-jwt-kid:").chain_update(key).finalize();
+    b64(&digest[..8])
 }
 
 /// Whether `token`'s HS256 signature is valid for `key`.

@@ -13,6 +13,7 @@
 //! - [`http`]: a tiny HTTP/1.1 client over a Unix socket.
 //! - [`jwt`]: tokens signed by the tests themselves (hmac + sha2).
 //! - [`process`]: child processes with deadlines.
+//! - [`tls`]: a run-time CA and leaf certificate, HTTPS and plain TCP clients.
 //!
 //! The helper binaries in `src/bin/` (`age-keygen`, `print-env`, `exit-with`,
 //! `trap-signals`, `sleep-secs`, `report-secrets-file`) are children for
@@ -26,3 +27,4 @@ pub mod fixtures;
 pub mod http;
 pub mod jwt;
 pub mod process;
+pub mod tls;

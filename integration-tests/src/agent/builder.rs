@@ -7,6 +7,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::Path;
+use std::process::ExitStatus;
 
 use super::{AgentPaths, START_DEADLINE, TestAgent};
 use crate::fixtures::{self, AgeKey, GnupgHome};
@@ -22,6 +23,7 @@ pub struct AgentBuilder {
     /// Overrides of the default environment; `None` removes a variable.
     env: Vec<(OsString, Option<OsString>)>,
     args: Vec<OsString>,
+    run_as: Option<(u32, u32)>,
 }
 
 // === impl AgentBuilder ===
@@ -42,7 +44,7 @@ impl AgentBuilder {
         }
         let age = AgeKey::generate();
         age.write_key_file(&paths.age_keys);
-        Self { dir, paths, age, gnupg: None, env: Vec::new(), args: Vec::new() }
+        Self { dir, paths, age, gnupg: None, env: Vec::new(), args: Vec::new(), run_as: None }
     }
 
     /// The paths the agent will use.
@@ -112,6 +114,13 @@ impl AgentBuilder {
         self
     }
 
+    /// Runs the agent as `uid`:`gid` (the test must be root): its whole
+    /// directory is handed to that user when the agent starts.
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Self {
+        self.run_as = Some((uid, gid));
+        self
+    }
+
     /// Listens on `path` instead of `<root>/run/agent.sock`.
     pub fn socket(mut self, path: &Path) -> Self {
         self.paths.socket = path.to_path_buf();
@@ -146,10 +155,14 @@ impl AgentBuilder {
     }
 
     fn into_agent(self) -> TestAgent {
+        if let Some((uid, gid)) = self.run_as {
+            chown_tree(&self.paths.root, uid, gid);
+        }
         TestAgent {
             child: None,
             env: self.environment(),
             args: self.args,
+            run_as: self.run_as,
             paths: self.paths,
             age: self.age,
             _gnupg: self.gnupg,
@@ -167,6 +180,18 @@ impl AgentBuilder {
         agent
     }
 
+    /// Starts the agent when a start-up error is expected but serving must be
+    /// detected at once: returns the agent (for its output) and `None` once
+    /// `/healthz` answers, or the exit status if it exits first.
+    ///
+    /// # Panics
+    /// If it does neither within [`START_DEADLINE`].
+    pub fn try_start(self) -> (TestAgent, Option<ExitStatus>) {
+        let mut agent = self.into_agent();
+        let exited = agent.try_spawn_and_wait().err();
+        (agent, exited)
+    }
+
     /// Starts the agent expecting it to exit by itself (a start-up error);
     /// returns how it ended and what it printed, and the stopped agent.
     ///
@@ -177,5 +202,16 @@ impl AgentBuilder {
         let mut cmd = agent.command();
         let finished = process::output_with_deadline(&mut cmd, START_DEADLINE);
         (finished, agent)
+    }
+}
+
+/// `chown -R uid:gid root` (symlinks not followed).
+fn chown_tree(root: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(root, Some(uid), Some(gid))
+        .unwrap_or_else(|e| panic!("cannot chown {}: {e}", root.display()));
+    if fs::symlink_metadata(root).is_ok_and(|m| m.is_dir()) {
+        for entry in fs::read_dir(root).expect("the agent directory can be read") {
+            chown_tree(&entry.expect("a directory entry").path(), uid, gid);
+        }
     }
 }
