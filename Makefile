@@ -22,9 +22,11 @@ build:
 release:
 	$(CARGO) build --release -p vanta-agent -p vanta-cli
 
-## test: everything CI checks — format, lints, unit and black-box tests
+## test: everything CI checks — format, lints, unit and black-box tests; the
+## black-box suite runs twice: with the decrypted-file cache and without it
 test: tools lint build
 	$(CARGO) test --workspace --no-fail-fast
+	VANTA_TEST_CACHE_TTL_SECONDS=0 $(CARGO) test -p vanta-integration-tests --no-fail-fast
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -14,6 +14,9 @@ use crate::fixtures::{self, AgeKey, GnupgHome};
 use crate::process::{self, Finished};
 use crate::{bins, jwt};
 
+/// Test-process variable that sets the agent's `--cache-ttl-seconds` for a whole run.
+pub const CACHE_TTL_TEST_VAR: &str = "VANTA_TEST_CACHE_TTL_SECONDS";
+
 /// Configures and starts a [`TestAgent`].
 pub struct AgentBuilder {
     dir: tempfile::TempDir,
@@ -144,6 +147,11 @@ impl AgentBuilder {
         ];
         if let Some(gnupg) = &self.gnupg {
             env.push(("GNUPGHOME".into(), gnupg.path().into()));
+        }
+        // `make test` runs the suite twice: with the agent's default cache and
+        // with `VANTA_TEST_CACHE_TTL_SECONDS=0` (one sops run per request).
+        if let Some(ttl) = std::env::var_os(CACHE_TTL_TEST_VAR) {
+            env.push(("VANTA_CACHE_TTL_SECONDS".into(), ttl));
         }
         for (key, value) in &self.env {
             env.retain(|(k, _)| k != key);
