@@ -18,6 +18,12 @@ if [ ! -x "$tools/bin/sops" ]; then
   fi
 fi
 
+# python-dotenv: the integration tests read vanta-cli's dotenv files back with it.
+if ! PYTHONPATH="$tools/py" python3 -c 'import dotenv' 2>/dev/null; then
+  echo "installing python-dotenv into $tools/py (pip)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --target "$tools/py" python-dotenv >&2
+fi
+
 # gpg is needed only for the upstream SOPS fixtures (PGP-encrypted).
 if ! command -v gpg >/dev/null 2>&1; then
   echo "installing gnupg (apt)" >&2

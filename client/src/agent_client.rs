@@ -17,6 +17,9 @@ use hyper_util::rt::TokioExecutor;
 use hyperlocal::UnixConnector;
 use serde::Deserialize;
 use tracing::debug;
+mod access_token;
+
+pub(crate) use access_token::{AccessToken, BadToken};
 // Every request carries REQUEST_HEADER; an agent hardening option requires it.
 use vanta_shared::api::{
     ErrorBody, GenerateTokenRequest, GenerateTokenResponse, KeyList, REQUEST_HEADER, SecretValue, TOKENS_GENERATE_PATH,
@@ -30,10 +33,6 @@ pub(crate) struct AgentClient {
     socket: PathBuf,
     http: Client<UnixConnector, Full<Bytes>>,
 }
-
-/// A bearer token. Its text is wiped from memory on drop and never shown.
-#[derive(Clone)]
-pub(crate) struct AccessToken(Zeroizing<String>);
 
 /// A freshly minted token: the parsed answer and the body as received.
 pub(crate) struct Minted {
@@ -89,11 +88,6 @@ pub(crate) enum Error {
         source: hyper::http::Error,
     },
 }
-
-/// Why a string is not usable as a bearer token. Never contains the string.
-#[derive(Debug, thiserror::Error)]
-#[error("the token is empty or contains spaces or non-printable characters")]
-pub(crate) struct BadToken;
 
 /// An error body with any `error` string, for codes this client does not know.
 #[derive(Deserialize)]
@@ -257,31 +251,6 @@ fn one_line(text: &str, max: usize) -> String {
     line
 }
 
-// === impl AccessToken ===
-
-impl AccessToken {
-    /// Checks that `raw` can go into an `Authorization` header.
-    ///
-    /// # Errors
-    /// [`BadToken`] if it is empty or has characters outside printable ASCII.
-    pub(crate) fn new(raw: String) -> Result<Self, BadToken> {
-        let raw = Zeroizing::new(raw);
-        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(BadToken);
-        }
-        Ok(Self(raw))
-    }
-
-    fn header_value(&self) -> header::HeaderValue {
-        let bearer = Zeroizing::new(format!("Bearer {}", self.0.as_str()));
-        // Checked in `new`: printable ASCII is always a valid header value.
-        let mut value =
-            header::HeaderValue::from_str(&bearer).unwrap_or_else(|_| header::HeaderValue::from_static("Bearer"));
-        value.set_sensitive(true);
-        value
-    }
-}
-
 // === impl Minted ===
 
 impl Minted {
@@ -297,14 +266,6 @@ impl Minted {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_must_fit_a_header() {
-        assert!(AccessToken::new("eyJ.abc.def".to_owned()).is_ok());
-        for bad in ["", "a b", "abc\n", "é", "a\0"] {
-            assert!(AccessToken::new(bad.to_owned()).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn refusals_quote_code_and_message_on_one_line() {

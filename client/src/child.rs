@@ -1,31 +1,40 @@
-//! The child process of `run-with-secrets`: spawn it, pass signals on, wait
-//! for it and turn its end into an exit code (client leaf layer, below
-//! `commands`; external crates only).
+//! The child process of `run-with-secrets`: spawn it, pass signals on, reap
+//! it and orphaned descendants, turn its end into an exit code (client leaf
+//! layer, below `commands`; external crates only). It never prints.
 //!
-//! Signal policy, after astral-sh/uv's `child.rs`: SIGTERM and SIGHUP are
-//! always forwarded; SIGINT only when stdin is not a terminal or the child
-//! left our process group, because otherwise the terminal already sent it to
-//! the child and a second one changes its meaning for many programs. The CLI
-//! itself never dies of these signals while a child runs, so its `Drop`
-//! guards (the secrets directory) always run. It never prints.
+//! Signal policy, after astral-sh/uv's `child.rs`: SIGTERM, SIGHUP, SIGUSR1
+//! and SIGUSR2 are always forwarded; SIGINT and SIGQUIT only when stdin is
+//! not a terminal or the child left our process group, because otherwise
+//! the terminal already sent them to the child (Ctrl-C, Ctrl-\) and a
+//! second one changes their meaning for many programs.
+//!
+//! Reaping: the CLI makes itself a child subreaper (Linux), so descendants
+//! orphaned while the command runs are re-parented to it rather than to
+//! init, and it reaps every child with `waitpid(-1)` on each SIGCHLD, as an
+//! init does. As PID 1 of a container it is the reaper anyway, and it
+//! catches every forwarded signal, so none is dropped by the kernel's PID 1
+//! rule. It returns when the command ends, without waiting for orphans.
+
+mod signals;
 
 use std::io::{self, IsTerminal};
-use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
+use std::process::Command;
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpgid};
-use tokio::process::{Child, Command};
-use tokio::signal::unix::{SignalKind, signal};
 use tracing::debug;
 
-/// Handlers for the signals that are passed on. Installing them replaces the
-/// default action (death), so install them before creating anything that a
-/// `Drop` guard must remove.
-pub(crate) struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-    hangup: tokio::signal::unix::Signal,
+use signals::Event;
+pub(crate) use signals::Signals;
+
+/// A started command, until it is reaped.
+pub(crate) struct Running {
+    pid: Pid,
+    program: String,
+    /// Whether stdin is a terminal (for the SIGINT/SIGQUIT policy).
+    interactive: bool,
 }
 
 /// Why the command could not be run to its end.
@@ -46,69 +55,82 @@ pub(crate) enum Error {
     Wait {
         program: String,
         #[source]
-        source: io::Error,
+        source: Errno,
     },
     /// A signal arrived before the command was started; it was not run.
     #[error("interrupted by {signal} before the command was started")]
     Interrupted { signal: Signal },
 }
 
-// === impl Signals ===
+/// Serializes the unit tests that reap with `waitpid(-1)` or spawn.
+#[cfg(test)]
+pub(crate) static REAP_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-impl Signals {
-    /// Installs handlers for SIGINT, SIGTERM and SIGHUP.
+// === impl Running ===
+
+impl Running {
+    /// Starts `command` (stdio, terminal and process group inherited).
     ///
     /// # Errors
-    /// [`Error::Signals`] if the runtime cannot register them.
-    pub(crate) fn install() -> Result<Self, Error> {
-        let handler = |kind| signal(kind).map_err(Error::Signals);
-        Ok(Self {
-            interrupt: handler(SignalKind::interrupt())?,
-            terminate: handler(SignalKind::terminate())?,
-            hangup: handler(SignalKind::hangup())?,
-        })
+    /// [`Error::Spawn`] if it cannot be started (see [`Error::exit_code`]).
+    pub(crate) fn spawn(mut command: Command, program: &str) -> Result<Self, Error> {
+        become_subreaper();
+        let child = command.spawn().map_err(|source| Error::Spawn { program: program.to_owned(), source })?;
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("Linux pids fit in i32"));
+        // Dropping a std `Child` neither waits nor kills: `wait` reaps it.
+        drop(child);
+        Ok(Self { pid, program: program.to_owned(), interactive: io::stdin().is_terminal() })
     }
 
-    /// The next of the three signals to arrive.
-    pub(crate) async fn recv(&mut self) -> Signal {
-        tokio::select! {
-            _ = self.interrupt.recv() => Signal::SIGINT,
-            _ = self.terminate.recv() => Signal::SIGTERM,
-            _ = self.hangup.recv() => Signal::SIGHUP,
-        }
+    /// The command's process id.
+    pub(crate) fn pid(&self) -> Pid {
+        self.pid
     }
-}
 
-/// Spawns `command` (stdio inherited) and waits for it, forwarding signals.
-///
-/// # Errors
-/// [`Error::Spawn`] if it cannot be started (see [`Error::exit_code`]),
-/// [`Error::Wait`] if waiting fails.
-pub(crate) async fn run(mut command: Command, program: &str, mut signals: Signals) -> Result<ExitStatus, Error> {
-    let mut child = command.spawn().map_err(|source| Error::Spawn { program: program.to_owned(), source })?;
-    let interactive = io::stdin().is_terminal();
-    loop {
-        tokio::select! {
-            status = child.wait() => {
-                return status.map_err(|source| Error::Wait { program: program.to_owned(), source });
+    /// Waits for the command, forwarding signals and reaping orphans;
+    /// returns the CLI's exit code (see [`exit_code`]).
+    ///
+    /// # Errors
+    /// [`Error::Wait`] if `waitpid` fails.
+    pub(crate) async fn wait(&self, signals: &mut Signals) -> Result<u8, Error> {
+        loop {
+            if let Some(code) = self.reap()? {
+                return Ok(code);
             }
-            signal = signals.recv() => forward(&child, signal, interactive),
+            if let Event::Forward(signal) = signals.next().await {
+                self.forward(signal);
+            }
         }
     }
-}
 
-fn forward(child: &Child, signal: Signal, interactive: bool) {
-    let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw) else {
-        debug!(%signal, "signal received, but the child has already exited");
-        return;
-    };
-    if signal == Signal::SIGINT && interactive && same_group(pid) {
-        debug!("SIGINT received; the terminal sent it to the child too");
-        return;
+    /// Reaps every child that has ended; the command's exit code if it did.
+    fn reap(&self) -> Result<Option<u8>, Error> {
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => return Ok(None),
+                Ok(status) if status.pid() == Some(self.pid) => {
+                    if let Some(code) = exit_code(status) {
+                        return Ok(Some(code));
+                    }
+                }
+                Ok(status) => debug!(?status, "reaped an orphaned descendant"),
+                Err(Errno::EINTR) => {}
+                Err(source) => return Err(Error::Wait { program: self.program.clone(), source }),
+            }
+        }
     }
-    debug!(%signal, %pid, "forwarding signal to the child");
-    if let Err(errno) = kill(pid, signal) {
-        debug!(%signal, %errno, "failed to forward signal");
+
+    fn forward(&self, signal: Signal) {
+        let from_terminal = matches!(signal, Signal::SIGINT | Signal::SIGQUIT);
+        if from_terminal && self.interactive && same_group(self.pid) {
+            debug!(%signal, "not forwarded: the terminal sent it to the child too");
+            return;
+        }
+        // The child is reaped only by `reap`, so its pid cannot be reused yet.
+        debug!(%signal, pid = %self.pid, "forwarding signal to the child");
+        if let Err(errno) = kill(self.pid, signal) {
+            debug!(%signal, %errno, "failed to forward signal");
+        }
     }
 }
 
@@ -121,17 +143,28 @@ fn same_group(child: Pid) -> bool {
     }
 }
 
+/// Asks Linux to re-parent orphaned descendants to this process rather than
+/// to init, so that `reap` collects them. Best effort.
+fn become_subreaper() {
+    #[cfg(target_os = "linux")]
+    if let Err(errno) = nix::sys::prctl::set_child_subreaper(true) {
+        debug!(%errno, "cannot become a child subreaper; orphans go to init");
+    }
+}
+
 /// The CLI's exit code for a child that ended with `status`: its own code,
-/// or 128+N if signal N killed it (CONTRACT §6).
-pub(crate) fn exit_code(status: ExitStatus) -> u8 {
-    if let Some(code) = status.code() {
+/// or 128+N if signal N killed it (CONTRACT §6); `None` if it did not end.
+pub(crate) fn exit_code(status: WaitStatus) -> Option<u8> {
+    match status {
         // Exit codes are 8 bits on Unix; anything else is not a real status.
-        return u8::try_from(code).unwrap_or(1);
+        WaitStatus::Exited(_, code) => Some(u8::try_from(code).unwrap_or(1)),
+        WaitStatus::Signaled(_, signal, _) => Some(signal_code(signal)),
+        _ => None,
     }
-    match status.signal() {
-        Some(signal) => u8::try_from(128 + signal).unwrap_or(255),
-        None => 1,
-    }
+}
+
+fn signal_code(signal: Signal) -> u8 {
+    u8::try_from(128 + signal as i32).unwrap_or(255)
 }
 
 // === impl Error ===
@@ -143,64 +176,11 @@ impl Error {
         match self {
             Self::Spawn { source, .. } if source.kind() == io::ErrorKind::NotFound => 127,
             Self::Spawn { .. } => 126,
-            Self::Interrupted { signal } => u8::try_from(128 + *signal as i32).unwrap_or(255),
+            Self::Interrupted { signal } => signal_code(*signal),
             Self::Signals(_) | Self::Wait { .. } => 1,
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A wait status as `waitpid` reports it.
-    fn exited(code: i32) -> ExitStatus {
-        ExitStatus::from_raw(code << 8)
-    }
-
-    fn killed(signal: Signal) -> ExitStatus {
-        ExitStatus::from_raw(signal as i32)
-    }
-
-    #[test]
-    fn exit_codes_follow_the_contract() {
-        let cases = [
-            (exited(0), 0),
-            (exited(1), 1),
-            (exited(42), 42),
-            (exited(255), 255),
-            (killed(Signal::SIGINT), 130),
-            (killed(Signal::SIGKILL), 137),
-            (killed(Signal::SIGTERM), 143),
-            (killed(Signal::SIGHUP), 129),
-        ];
-        for (status, want) in cases {
-            assert_eq!(exit_code(status), want, "{status:?}");
-        }
-    }
-
-    #[test]
-    fn spawn_failures_map_to_shell_codes() {
-        let spawn = |kind| Error::Spawn { program: "x".into(), source: io::Error::from(kind) };
-        assert_eq!(spawn(io::ErrorKind::NotFound).exit_code(), 127);
-        assert_eq!(spawn(io::ErrorKind::PermissionDenied).exit_code(), 126);
-        assert_eq!(Error::Interrupted { signal: Signal::SIGTERM }.exit_code(), 143);
-        assert_eq!(Error::Wait { program: "x".into(), source: io::ErrorKind::Other.into() }.exit_code(), 1);
-    }
-
-    #[tokio::test]
-    async fn runs_a_command_and_reports_its_status() {
-        let signals = Signals::install().expect("signals");
-        let mut command = Command::new("sh");
-        command.args(["-c", "exit 7"]);
-        let status = run(command, "sh", signals).await.expect("ran");
-        assert_eq!(exit_code(status), 7);
-    }
-
-    #[tokio::test]
-    async fn a_missing_command_is_127() {
-        let signals = Signals::install().expect("signals");
-        let err = run(Command::new("/nonexistent/vanta-test"), "x", signals).await.expect_err("missing");
-        assert_eq!(err.exit_code(), 127);
-    }
-}
+mod tests;

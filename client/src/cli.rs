@@ -7,12 +7,19 @@
 //! Tokens stay plain strings until `commands` checks them, because clap would
 //! echo a refused value in its error message.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vanta_shared::defaults::{RUN_SUBJECT, SOCKET_PATH};
 use vanta_shared::{EnvName, KeyPath, KeyPattern};
+
+mod help;
+mod run_args;
+
+use help::{COMPLETIONS_EXAMPLES, GENERATE_EXAMPLES, GET_ABOUT, GET_EXAMPLES, MAIN_EXAMPLES, MAN_EXAMPLES, RUN_ABOUT};
+pub use run_args::{
+    DEFAULT_RUN_TTL_MINUTES, FileFormat, InjectAs, KeySpec, NameError, RunArgs, VarPrefix, is_var_name,
+};
 
 /// `vanta-cli`: mint scoped tokens, read secrets and run programs with their
 /// secrets, through the local `vanta-agent`.
@@ -43,9 +50,13 @@ pub enum Command {
     /// Print the value of one secret.
     #[command(long_about = GET_ABOUT)]
     Get(GetArgs),
-    /// Run a command with secrets in its environment or in a .env file.
+    /// Run a command with secrets in its environment, a file or a pipe.
     #[command(long_about = RUN_ABOUT)]
     RunWithSecrets(RunArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write all pages to a directory.
+    Man(ManArgs),
 }
 
 /// `vanta-cli token ...`
@@ -108,149 +119,49 @@ pub struct GetArgs {
     #[arg(value_name = "KEY")]
     pub key: KeyPath,
 
-    /// Token to use [default: mint a single-use token for KEY].
+    /// Token to use [default: mint a single-use token for KEY]. Visible to
+    /// other users in `ps`: prefer VANTA_TOKEN or --token-file.
     #[arg(long, env = "VANTA_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<String>,
+
+    /// Read the token from this file (surrounding whitespace is ignored).
+    #[arg(long, env = "VANTA_TOKEN_FILE", value_name = "PATH", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
 
     /// Subject of the token minted when no token is given.
-    #[arg(long, default_value = RUN_SUBJECT, conflicts_with = "token")]
+    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"])]
     pub subject: String,
 }
 
-/// `vanta-cli run-with-secrets`
+/// `vanta-cli completions`
 #[derive(Args)]
-#[command(after_help = RUN_EXAMPLES)]
-pub struct RunArgs {
-    /// The environment to read from.
-    #[arg(long, value_name = "ENV")]
-    pub environment: EnvName,
-
-    /// Which keys to inject: every key the glob matches, or the --key ones
-    /// (which must match it).
-    #[arg(long, value_name = "PATTERN")]
-    pub key_pattern: KeyPattern,
-
-    /// Inject exactly this key (repeatable) instead of every matching key.
-    #[arg(long = "key", value_name = "KEY")]
-    pub keys: Vec<KeyPath>,
-
-    /// How the command receives the secrets.
-    #[arg(long, value_enum, default_value_t = InjectAs::Env)]
-    pub inject_as: InjectAs,
-
-    /// Token to use [default: mint a short-lived one]. Never passed on to
-    /// the command.
-    #[arg(long, env = "VANTA_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    pub token: Option<String>,
-
-    /// Lifetime of the minted token, in minutes.
-    #[arg(
-        long,
-        value_name = "MINUTES",
-        default_value_t = DEFAULT_RUN_TTL_MINUTES,
-        value_parser = clap::value_parser!(u32).range(1..),
-        conflicts_with = "token"
-    )]
-    pub ttl: u32,
-
-    /// Subject of the minted token.
-    #[arg(long, default_value = RUN_SUBJECT, conflicts_with = "token")]
-    pub subject: String,
-
-    /// The command to run and its arguments.
-    #[arg(
-        value_name = "COMMAND",
-        required = true,
-        num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    pub command: Vec<OsString>,
+#[command(after_help = COMPLETIONS_EXAMPLES)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
 }
 
-/// How `run-with-secrets` hands secrets to the command.
+/// The shells `completions` writes scripts for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum InjectAs {
-    /// One environment variable per key.
-    Env,
-    /// A .env file whose path is in VANTA_SECRETS_FILE.
-    File,
+pub enum Shell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
 }
 
-/// Lifetime of the token `run-with-secrets` mints for itself.
-pub const DEFAULT_RUN_TTL_MINUTES: u32 = 5;
-
-const MAIN_EXAMPLES: &str = "\
-Examples:
-  vanta-cli token generate --subject ci --environment dev --key-pattern 'DATABASE_*'
-  vanta-cli get --environment dev DATABASE_URL
-  vanta-cli run-with-secrets --environment dev --key-pattern '*' -- ./server --port 8080";
-
-const GENERATE_EXAMPLES: &str = "\
-Examples:
-  # A 10-minute token good for two reads of the database keys of 'dev':
-  vanta-cli token generate --subject ci --environment dev \\
-      --key-pattern 'DATABASE_*' --ttl 10 --usage-limit 2
-
-  # Keep the bare token for later 'get' calls:
-  export VANTA_TOKEN=$(vanta-cli token generate --subject ci \\
-      --environment dev --key-pattern '*' --output token)";
-
-const GET_ABOUT: &str = "\
-Print the value of one secret.
-
-The value is written to stdout byte for byte; a newline is added only when \
-stdout is a terminal, so $(vanta-cli get ...) gives the exact value.
-
-Without --token (or VANTA_TOKEN), vanta-cli first mints its own token for \
-this one read: scoped to exactly KEY in the environment, valid for 1 minute, \
-usable once, with the subject given by --subject.";
-
-const GET_EXAMPLES: &str = "\
-Examples:
-  vanta-cli get --environment dev DATABASE_URL
-  DB_URL=$(vanta-cli get --environment dev DATABASE_URL)
-  VANTA_TOKEN=$TOKEN vanta-cli get --environment prod API_KEYS/stripe";
-
-const RUN_ABOUT: &str = "\
-Run a command with secrets in its environment or in a .env file.
-
-Keys: without --key, every key of the environment that --key-pattern \
-matches; with --key, exactly those keys (each must match the pattern). \
-If any secret cannot be fetched, the command is not run.
-
-Token: --token or VANTA_TOKEN if given. Otherwise vanta-cli mints one for \
---subject, scoped to the environment and --key-pattern, valid for --ttl \
-minutes; with --key its usage limit is the number of keys, without it has \
-none. VANTA_TOKEN is removed from the command's environment.
-
---inject-as env: each key becomes a variable named after it, with every \
-character outside [A-Za-z0-9_] replaced by '_' (API_KEYS/stripe becomes \
-API_KEYS_stripe). Two keys that give the same name are an error.
-
---inject-as file: the same names and values are written to secrets.env \
-(mode 0600) in a new private directory (mode 0700) under $TMPDIR; its path \
-is in VANTA_SECRETS_FILE. Values are double-quoted with \\\\, \\\", \\n and \\r \
-escaped; a value holding $NAME or ${...} is single-quoted when it can be, so \
-that parsers which expand variables leave it alone. python-dotenv \
-(interpolate=False) reads every value back unchanged. The directory is \
-removed when the command ends or vanta-cli is interrupted.
-
-Signals: SIGTERM and SIGHUP are passed on to the command, and so is SIGINT \
-unless stdin is a terminal (the terminal already sent it to the command).
-
-Exit status: the command's; 128+N if it was killed by signal N; 127 if it \
-was not found; 126 if it could not be executed; 1 if vanta-cli failed.";
-
-const RUN_EXAMPLES: &str = "\
-Examples:
-  # Every key of 'dev' as environment variables:
-  vanta-cli run-with-secrets --environment dev --key-pattern '*' -- ./server
-
-  # Two keys, in a .env file read by the application:
-  vanta-cli run-with-secrets --environment prod --key-pattern '*' \\
-      --key DATABASE_URL --key API_KEYS/stripe --inject-as file \\
-      -- python app.py";
+/// `vanta-cli man`
+#[derive(Args)]
+#[command(after_help = MAN_EXAMPLES)]
+pub struct ManArgs {
+    /// Write vanta-cli.1 and one page per subcommand into DIR instead of
+    /// printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
 
 #[cfg(test)]
 mod tests {
@@ -269,9 +180,8 @@ mod tests {
         cli.build();
         let token = cli.find_subcommand("token").expect("token subcommand");
         let generate = token.find_subcommand("generate").expect("generate subcommand");
-        for cmd in
-            [generate, cli.find_subcommand("get").expect("get"), cli.find_subcommand("run-with-secrets").expect("run")]
-        {
+        let top = ["get", "run-with-secrets", "completions", "man"].map(|n| cli.find_subcommand(n).expect(n));
+        for cmd in std::iter::once(generate).chain(top) {
             let help = cmd.get_after_help().expect("after_help").to_string();
             assert!(help.starts_with("Examples:"), "{}", cmd.get_name());
         }
@@ -279,24 +189,61 @@ mod tests {
 
     #[test]
     fn run_takes_the_command_after_double_dash() {
-        let cli = Cli::try_parse_from([
-            "vanta-cli",
-            "run-with-secrets",
-            "--environment",
-            "dev",
-            "--key-pattern",
-            "*",
-            "--",
-            "printenv",
-            "--flag",
-        ])
-        .expect("valid");
-        let Command::RunWithSecrets(args) = cli.command else {
-            panic!("wrong subcommand");
-        };
+        let args = run_args(&["--key-pattern", "*", "--", "printenv", "--flag"]).expect("valid");
         assert_eq!(args.command, ["printenv", "--flag"]);
         assert_eq!(args.ttl, DEFAULT_RUN_TTL_MINUTES);
         assert_eq!(args.inject_as, InjectAs::Env);
+        assert_eq!(args.file_format, None);
+    }
+
+    fn run_args(rest: &[&str]) -> Result<RunArgs, clap::Error> {
+        let argv = ["vanta-cli", "run-with-secrets", "--environment", "dev"].iter().chain(rest);
+        match Cli::try_parse_from(argv)?.command {
+            Command::RunWithSecrets(args) => Ok(args),
+            _ => panic!("wrong subcommand"),
+        }
+    }
+
+    #[test]
+    fn run_takes_several_patterns_keys_and_names() {
+        let args = run_args(&[
+            "--key-pattern",
+            "A_*",
+            "--key-pattern",
+            "B/*",
+            "--key",
+            "A_1",
+            "--key",
+            "B/x=BX",
+            "--prefix",
+            "APP_",
+            "-q",
+            "--",
+            "true",
+        ])
+        .expect("valid");
+        let patterns: Vec<&str> = args.key_patterns.iter().map(KeyPattern::as_str).collect();
+        assert_eq!(patterns, ["A_*", "B/*"]);
+        assert_eq!(args.keys[1].name.as_deref(), Some("BX"));
+        assert_eq!(args.prefix.as_ref().map(VarPrefix::as_str), Some("APP_"));
+        assert!(args.quiet);
+    }
+
+    #[test]
+    fn run_usage_errors() {
+        for bad in [
+            &["--", "true"][..],
+            &["--key-pattern", "*", "--key", "K=1X", "--", "true"],
+            &["--key-pattern", "*", "--prefix", "A-", "--", "true"],
+            &["--key-pattern", "*", "--keep-env", "X", "--", "true"],
+            &["--key-pattern", "*", "--token", "t", "--token-file", "/f", "--", "true"],
+            &["--key-pattern", "*", "--token", "t", "--ttl", "3", "--", "true"],
+            &["--key-pattern", "*", "--inject-as", "disk", "--", "true"],
+            &["--key-pattern", "*"],
+        ] {
+            let err = run_args(bad).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

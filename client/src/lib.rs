@@ -6,12 +6,18 @@
 //! Layers, top to bottom; a module uses only modules below it.
 //! - [`cli`]: clap types, every flag and environment variable.
 //! - [`error`]: the one-line error report and the exit code, for `main`.
-//! - `commands`: one function per subcommand; with `main` the only printers.
-//! - `agent_client`: the HTTP API over the socket (thiserror errors).
-//! - `inject`: variable names and the private `.env` file.
-//! - `child`: spawn the command, forward signals, map its exit status.
+//! - `commands`: one function per subcommand (`run` in two steps: `fetch`,
+//!   `handover`); with `main` the only printers.
+//! - `agent_client`: the HTTP API over the socket (thiserror errors), and
+//!   the bearer token.
+//! - `inject`: variable names, the command's environment, the dotenv and
+//!   JSON formats, the private directory, the named pipe.
+//! - `child`: spawn the command, forward signals, reap orphans, map its exit
+//!   status.
 //! - `output`: summary and report text, the terminal newline policy.
 //! - `vanta_shared`: names, patterns, API bodies, defaults.
+//!
+//! `docs/CLI.md` documents the behaviour of every subcommand for users.
 #![forbid(unsafe_code)]
 
 pub mod cli;

@@ -1,24 +1,17 @@
 //! The text the CLI shows besides errors: the token summary, the stderr
-//! report of `run-with-secrets`, and the terminal newline policy (client leaf
-//! layer; pure functions over `vanta_shared` types — `commands` prints).
+//! report of `run-with-secrets` ([`report`]), and the terminal newline policy
+//! (client leaf layer; pure functions over `vanta_shared` types — `commands`
+//! prints).
 //!
 //! Reports name keys, variables and files, never values or tokens, except
 //! the token summary, whose purpose is to show the token.
 
-use std::path::Path;
+pub(crate) mod report;
 
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
-use vanta_shared::api::{GenerateTokenResponse, ScopeDetails};
-use vanta_shared::{EnvName, Permission};
-
-/// How `run-with-secrets` handed the secrets over, for its report.
-pub(crate) enum Injected<'a> {
-    /// As environment variables.
-    Env,
-    /// In the dotenv file at this path.
-    File(&'a Path),
-}
+use vanta_shared::Permission;
+use vanta_shared::api::GenerateTokenResponse;
 
 /// Prefix of every line the CLI writes to stderr.
 pub(crate) const PREFIX: &str = "vanta-cli";
@@ -49,36 +42,8 @@ pub(crate) fn terminal_newline(stdout_is_terminal: bool) -> &'static str {
     if stdout_is_terminal { "\n" } else { "" }
 }
 
-/// The stderr line for a token `run-with-secrets` minted itself.
-pub(crate) fn minted_token_line(subject: &str, scope: &ScopeDetails, expires_in: u64) -> String {
-    format!(
-        "{PREFIX}: using a self-minted token for '{subject}' (environment '{}', key pattern '{}', \
-         expires in {expires_in} seconds, usage limit {})",
-        scope.environment,
-        scope.key_pattern,
-        usage_limit(scope.usage_limit),
-    )
-}
-
-/// The stderr line for a token that was given.
-pub(crate) fn given_token_line() -> String {
-    format!("{PREFIX}: using the given token (--token or VANTA_TOKEN)")
-}
-
-/// The stderr line naming what was injected and how; names only.
-pub(crate) fn injected_line(env: &EnvName, how: &Injected<'_>, names: &[String]) -> String {
-    let count = match names.len() {
-        1 => "1 secret".to_owned(),
-        n => format!("{n} secrets"),
-    };
-    let how = match how {
-        Injected::Env => "as environment variables".to_owned(),
-        Injected::File(path) => format!("into {} (VANTA_SECRETS_FILE)", path.display()),
-    };
-    format!("{PREFIX}: injected {count} from '{env}' {how}: {}", names.join(", "))
-}
-
-fn expiry_time(now: OffsetDateTime, expires_in: u64) -> Option<String> {
+/// `now + expires_in` as RFC 3339, whole seconds; `None` if out of range.
+pub(crate) fn expiry_time(now: OffsetDateTime, expires_in: u64) -> Option<String> {
     let seconds = i64::try_from(expires_in).ok()?;
     let at = now.replace_nanosecond(0).ok()?.checked_add(Duration::seconds(seconds))?;
     at.format(&Rfc3339).ok()
@@ -94,12 +59,15 @@ fn permissions(permissions: &[Permission]) -> String {
     names.join(", ")
 }
 
-fn usage_limit(limit: Option<u64>) -> String {
+/// A usage limit, or "unlimited".
+pub(crate) fn usage_limit(limit: Option<u64>) -> String {
     limit.map_or_else(|| "unlimited".to_owned(), |n| n.to_string())
 }
 
 #[cfg(test)]
 mod tests {
+    use vanta_shared::api::ScopeDetails;
+
     use super::*;
 
     /// 2030-01-02T03:04:05.678Z
@@ -151,25 +119,5 @@ mod tests {
     fn newline_only_for_terminals() {
         assert_eq!(terminal_newline(true), "\n");
         assert_eq!(terminal_newline(false), "");
-    }
-
-    #[test]
-    fn reports_name_what_was_injected() {
-        let dev: EnvName = "dev".parse().expect("env");
-        let names = vec!["API_KEYS_stripe".to_owned(), "DATABASE_URL".to_owned()];
-        assert_eq!(
-            injected_line(&dev, &Injected::Env, &names),
-            "vanta-cli: injected 2 secrets from 'dev' as environment variables: API_KEYS_stripe, DATABASE_URL"
-        );
-        assert_eq!(
-            injected_line(&dev, &Injected::File(Path::new("/t/secrets.env")), &names[..1]),
-            "vanta-cli: injected 1 secret from 'dev' into /t/secrets.env (VANTA_SECRETS_FILE): API_KEYS_stripe"
-        );
-        let minted = minted_token_line("vanta-cli-run", &response(Some(2)).scope_details, 300);
-        assert_eq!(
-            minted,
-            "vanta-cli: using a self-minted token for 'vanta-cli-run' (environment 'dev', \
-             key pattern 'DATABASE_*', expires in 300 seconds, usage limit 2)"
-        );
     }
 }

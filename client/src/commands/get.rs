@@ -10,7 +10,7 @@ use vanta_shared::api::GenerateTokenRequest;
 
 use crate::agent_client::AgentClient;
 use crate::cli::GetArgs;
-use crate::commands::obtain_token;
+use crate::commands::{given_token, obtain_token};
 use crate::output;
 
 /// Lifetime of the token `get` mints for its one read.
@@ -34,7 +34,8 @@ pub(crate) async fn run(socket: &Path, args: GetArgs) -> anyhow::Result<u8> {
         ttl_minutes: Some(SELF_MINT_TTL_MINUTES),
         usage_limit: Some(1),
     };
-    let (token, _source) = obtain_token(&client, socket, args.token, mint).await?;
+    let given = given_token(args.token, args.token_file.as_deref())?;
+    let (token, _source) = obtain_token(&client, socket, given, mint).await?;
     let value = client
         .get_secret(&token, &args.environment, &args.key)
         .await

@@ -1,58 +1,35 @@
-//! The `secrets.env` file of `run-with-secrets --inject-as file`: a private
-//! directory, a 0600 file, and dotenv quoting that gives back every value
-//! unchanged (client leaf layer, part of `inject`).
+//! The dotenv format of `run-with-secrets --inject-as file|fifo`: quoting
+//! that gives back every value unchanged (client leaf layer, part of
+//! `inject`). Pure text; `private_dir` writes it, `fifo` streams it.
 //!
 //! One `NAME=value` line per secret. Values are read back unchanged by
-//! python-dotenv (`interpolate=False`), and where possible also by parsers
-//! that expand variables (dotenvy, godotenv, docker compose):
+//! python-dotenv (`dotenv_values(path, interpolate=False)`), and where
+//! possible also by parsers that expand variables (dotenvy, godotenv, docker
+//! compose):
 //! - By default the value is double-quoted, with `\` as `\\`, `"` as `\"`,
 //!   newline as `\n` and carriage return as `\r` (Python reads files with
 //!   universal newlines, so a literal CR would come back as LF); everything
 //!   else (`'`, `#`, `=`, spaces, unicode) is literal.
 //! - A value with `${` or `$NAME` in it is single-quoted instead, if it has no
-//!   `'`, `\` or CR, so that expanding parsers leave it alone too.
+//!   `'`, `\` or CR, so that expanding parsers leave it alone too. Other
+//!   values with `$` stay double-quoted: a reader that interpolates expands
+//!   them there (documented in docs/CLI.md).
 //! - python-dotenv reads `\\"` at the end of a double-quoted value as an
 //!   escaped quote and runs on to the next `"` in the file; only on the last
 //!   line does its regex backtrack to the right answer. So one value ending in
 //!   a backslash is written double-quoted on the last line, and any other is
 //!   written unquoted, which is exact for one line without outer spaces, ` #`
 //!   or a leading quote. A second value that fits neither is refused.
-//!
-//! The directory is a [`tempfile::TempDir`]: dropping the [`SecretsFile`]
-//! removes it, whatever way the command ends.
 
-use std::fs::{OpenOptions, Permissions};
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-
-use tempfile::TempDir;
 use zeroize::Zeroizing;
 
-/// The written file; dropping it removes its directory.
-pub(crate) struct SecretsFile {
-    /// Kept for its `Drop`, which removes the directory and the file.
-    _dir: TempDir,
-    path: PathBuf,
-}
-
-/// Why the secrets file could not be made.
+/// Why a set of values cannot be written as one dotenv file.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
-    /// The private directory could not be created.
-    #[error("failed to create a private directory for the secrets file")]
-    CreateDir(#[source] io::Error),
-    /// The file could not be created or written.
-    #[error("failed to write {path}")]
-    Write {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
     /// Two values that only read back right on the last line.
     #[error(
         "the values of {first} and {second} both end with a backslash and need quotes; \
-         a dotenv file can hold only one such value (try --inject-as env)"
+         a dotenv file can hold only one such value (try --file-format json or --inject-as env)"
     )]
     TwoTails { first: String, second: String },
 }
@@ -66,39 +43,6 @@ enum Form {
     Single,
     /// `NAME=raw`, for a value ending in `\` that is not the last line.
     Bare,
-}
-
-/// The file's name inside its directory.
-pub(crate) const FILE_NAME: &str = "secrets.env";
-const DIR_PREFIX: &str = "vanta-secrets-";
-
-// === impl SecretsFile ===
-
-impl SecretsFile {
-    /// Where the file is (for `VANTA_SECRETS_FILE`).
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-/// Writes `entries` (name, value) to a new `secrets.env`, mode 0600, in a new
-/// directory, mode 0700, under the system temporary directory.
-///
-/// # Errors
-/// [`Error::TwoTails`] before anything is created; I/O errors otherwise,
-/// in which case nothing is left behind.
-pub(crate) fn write(entries: &[(&str, &str)]) -> Result<SecretsFile, Error> {
-    let content = render(entries)?;
-    let dir = tempfile::Builder::new()
-        .prefix(DIR_PREFIX)
-        .permissions(Permissions::from_mode(0o700))
-        .tempdir()
-        .map_err(Error::CreateDir)?;
-    let path = dir.path().join(FILE_NAME);
-    let write_err = |source| Error::Write { path: path.display().to_string(), source };
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(write_err)?;
-    file.write_all(content.as_bytes()).map_err(write_err)?;
-    Ok(SecretsFile { _dir: dir, path })
 }
 
 /// The file's content: one line per entry, the entries in order except

@@ -15,7 +15,7 @@ use crate::process::{self, Finished};
 use crate::{bins, jwt};
 
 /// Test-process variable that sets the agent's `--cache-ttl-seconds` for a whole run.
-pub const CACHE_TTL_TEST_VAR: &str = "VANTA_TEST_CACHE_TTL_SECONDS";
+pub(crate) const CACHE_TTL_TEST_VAR: &str = "VANTA_TEST_CACHE_TTL_SECONDS";
 
 /// Configures and starts a [`TestAgent`].
 pub struct AgentBuilder {

@@ -1,0 +1,86 @@
+//! The signals `run-with-secrets` catches: the ones it passes on, and
+//! SIGCHLD (client leaf layer, part of `child`).
+//!
+//! Catching a signal replaces its default action (death, or nothing at all
+//! for PID 1), so they are caught from the start of `run-with-secrets`:
+//! from then on the CLI ends only through its own code, and `Drop` guards
+//! (the secrets directory) always run.
+
+use std::future::poll_fn;
+use std::io;
+use std::task::{Context, Poll};
+
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// What [`Signals::next`] saw.
+pub(crate) enum Event {
+    /// A signal to pass on.
+    Forward(Signal),
+    /// SIGCHLD: a child or an adopted orphan changed state; signals
+    /// coalesce, so the caller reaps all it can.
+    ChildChanged,
+}
+
+/// Handlers for [`FORWARDED`] and SIGCHLD.
+pub(crate) struct Signals {
+    forwarded: Vec<(Signal, tokio::signal::unix::Signal)>,
+    child: tokio::signal::unix::Signal,
+}
+
+/// The signals passed on to the command (SIGINT and SIGQUIT only when the
+/// terminal did not already deliver them; see `child`).
+pub(crate) const FORWARDED: [Signal; 6] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
+
+// === impl Signals ===
+
+impl Signals {
+    /// Installs the handlers.
+    ///
+    /// # Errors
+    /// If the runtime cannot register one of them.
+    pub(crate) fn install() -> io::Result<Self> {
+        let forwarded = FORWARDED
+            .iter()
+            .map(|&sig| signal(SignalKind::from_raw(sig as i32)).map(|handler| (sig, handler)))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Self { forwarded, child: signal(SignalKind::child())? })
+    }
+
+    /// The next forwarded signal to arrive.
+    pub(crate) async fn recv(&mut self) -> Signal {
+        poll_fn(|cx| poll_forwarded(&mut self.forwarded, cx)).await
+    }
+
+    /// A forwarded signal that has already arrived, if any.
+    pub(crate) async fn pending(&mut self) -> Option<Signal> {
+        tokio::select! {
+            biased;
+            sig = self.recv() => Some(sig),
+            () = std::future::ready(()) => None,
+        }
+    }
+
+    /// The next forwarded signal or SIGCHLD.
+    pub(crate) async fn next(&mut self) -> Event {
+        poll_fn(|cx| {
+            // `None` only once the runtime shuts down: then never ready.
+            if let Poll::Ready(Some(())) = self.child.poll_recv(cx) {
+                return Poll::Ready(Event::ChildChanged);
+            }
+            poll_forwarded(&mut self.forwarded, cx).map(Event::Forward)
+        })
+        .await
+    }
+}
+
+fn poll_forwarded(forwarded: &mut [(Signal, tokio::signal::unix::Signal)], cx: &mut Context<'_>) -> Poll<Signal> {
+    for (sig, handler) in forwarded {
+        // `None` only once the runtime shuts down: then never ready.
+        if let Poll::Ready(Some(())) = handler.poll_recv(cx) {
+            return Poll::Ready(*sig);
+        }
+    }
+    Poll::Pending
+}

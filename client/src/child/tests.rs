@@ -1,0 +1,86 @@
+//! Tests of `child`: exit codes, spawn errors, and real children (serialized
+//! by [`REAP_LOCK`], since `waitpid(-1)` would reap other tests' children).
+
+use std::time::Duration;
+
+use super::*;
+
+#[test]
+fn exit_codes_follow_the_contract() {
+    let pid = Pid::from_raw(1);
+    let cases = [
+        (WaitStatus::Exited(pid, 0), Some(0)),
+        (WaitStatus::Exited(pid, 3), Some(3)),
+        (WaitStatus::Exited(pid, 255), Some(255)),
+        (WaitStatus::Signaled(pid, Signal::SIGINT, false), Some(130)),
+        (WaitStatus::Signaled(pid, Signal::SIGKILL, false), Some(137)),
+        (WaitStatus::Signaled(pid, Signal::SIGTERM, true), Some(143)),
+        (WaitStatus::Signaled(pid, Signal::SIGHUP, false), Some(129)),
+        (WaitStatus::Stopped(pid, Signal::SIGSTOP), None),
+        (WaitStatus::Continued(pid), None),
+    ];
+    for (status, want) in cases {
+        assert_eq!(exit_code(status), want, "{status:?}");
+    }
+}
+
+#[test]
+fn spawn_failures_map_to_shell_codes() {
+    let spawn = |kind| Error::Spawn { program: "x".into(), source: io::Error::from(kind) };
+    assert_eq!(spawn(io::ErrorKind::NotFound).exit_code(), 127);
+    assert_eq!(spawn(io::ErrorKind::PermissionDenied).exit_code(), 126);
+    assert_eq!(Error::Interrupted { signal: Signal::SIGTERM }.exit_code(), 143);
+    assert_eq!(Error::Wait { program: "x".into(), source: Errno::ECHILD }.exit_code(), 1);
+}
+
+fn sh(script: &str) -> Command {
+    let mut command = Command::new("sh");
+    command.args(["-c", script]);
+    command
+}
+
+/// Runs `test` on a fresh runtime while holding [`REAP_LOCK`].
+fn serially(test: impl std::future::Future<Output = ()>) {
+    let _serial = REAP_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(test);
+}
+
+#[test]
+fn runs_commands_reports_their_status_and_reaps_orphans() {
+    serially(runs_and_reaps());
+}
+
+async fn runs_and_reaps() {
+    let mut signals = Signals::install().expect("signals");
+
+    let exits = Running::spawn(sh("exit 7"), "sh").expect("spawned");
+    assert_eq!(exits.wait(&mut signals).await.expect("waited"), 7);
+
+    let missing = Running::spawn(Command::new("/nonexistent/vanta-test"), "x").err().expect("missing");
+    assert_eq!(missing.exit_code(), 127);
+
+    // The orphan (a sleep whose parent exits at once) comes to us and is
+    // reaped while the command still runs.
+    let dir = tempfile::tempdir().expect("dir");
+    let pid_file = dir.path().join("orphan.pid");
+    let script = format!("(sleep 0.2 & echo $! > {}) ; sleep 1", pid_file.display());
+    let running = Running::spawn(sh(&script), "sh").expect("spawned");
+    let waited = tokio::time::timeout(Duration::from_secs(10), running.wait(&mut signals));
+    assert_eq!(waited.await.expect("in time").expect("waited"), 0);
+    let orphan: i32 = std::fs::read_to_string(&pid_file).expect("pid written").trim().parse().expect("a pid");
+    assert!(!std::path::Path::new(&format!("/proc/{orphan}")).exists(), "the orphan was reaped, not left a zombie");
+}
+
+#[test]
+fn a_forwarded_signal_ends_the_child_with_128_plus_n() {
+    serially(forwards());
+}
+
+async fn forwards() {
+    let mut signals = Signals::install().expect("signals");
+    let running = Running::spawn(sh("exec sleep 30"), "sh").expect("spawned");
+    running.forward(Signal::SIGUSR1);
+    let waited = tokio::time::timeout(Duration::from_secs(10), running.wait(&mut signals));
+    assert_eq!(waited.await.expect("in time").expect("waited"), 128 + Signal::SIGUSR1 as u8);
+}

@@ -1,0 +1,253 @@
+//! The flags of `run-with-secrets` and the small types they parse into (top
+//! layer, part of `cli`).
+//!
+//! Only syntax is checked here (a `--key` is `KEY` or `KEY=NAME`, a name or
+//! prefix has the characters of a variable name); what depends on the keys
+//! the agent has (collisions, dangerous names) is checked by `commands`.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, ValueEnum};
+use vanta_shared::defaults::RUN_SUBJECT;
+use vanta_shared::{EnvName, KeyPath, KeyPattern};
+
+use super::help::RUN_EXAMPLES;
+
+/// `vanta-cli run-with-secrets`
+#[derive(Args)]
+#[command(after_help = RUN_EXAMPLES)]
+pub struct RunArgs {
+    /// The environment to read from.
+    #[arg(long, value_name = "ENV")]
+    pub environment: EnvName,
+
+    /// Which keys to inject: every key a glob matches, or the --key ones
+    /// (which must match one). Repeatable.
+    #[arg(long = "key-pattern", value_name = "PATTERN", required = true)]
+    pub key_patterns: Vec<KeyPattern>,
+
+    /// Inject exactly this key (repeatable) instead of every matching key;
+    /// KEY=NAME gives its variable an explicit name.
+    #[arg(long = "key", value_name = "KEY[=NAME]")]
+    pub keys: Vec<KeySpec>,
+
+    /// Put PREFIX before every variable name derived from a key (not before
+    /// the NAME of a KEY=NAME).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<VarPrefix>,
+
+    /// How the command receives the secrets.
+    #[arg(long, value_enum, default_value_t = InjectAs::Env)]
+    pub inject_as: InjectAs,
+
+    /// Format of the file or pipe [default: dotenv] (file and fifo only).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub file_format: Option<FileFormat>,
+
+    /// Where the private directory of the file or pipe is made (file and
+    /// fifo only) [default: $TMPDIR or /tmp].
+    #[arg(long, env = "VANTA_SECRETS_DIR", value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
+
+    /// Allow injecting NAME although it changes how programs run (PATH,
+    /// LD_PRELOAD, NODE_OPTIONS...). Repeatable.
+    #[arg(long = "allow-dangerous-name", value_name = "NAME")]
+    pub allowed_dangerous: Vec<String>,
+
+    /// Start the command with only the secrets and PATH, HOME, USER, LANG,
+    /// TERM, TZ of this environment.
+    #[arg(long)]
+    pub pristine: bool,
+
+    /// With --pristine, also keep this variable. Repeatable.
+    #[arg(long = "keep-env", value_name = "NAME", requires = "pristine")]
+    pub keep_env: Vec<String>,
+
+    /// Token to use [default: mint short-lived ones]. Visible to other
+    /// users in `ps`: prefer VANTA_TOKEN or --token-file.
+    #[arg(long, env = "VANTA_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Read the token from this file (surrounding whitespace is ignored).
+    #[arg(long, env = "VANTA_TOKEN_FILE", value_name = "PATH", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+
+    /// Pass the given token on to the command as VANTA_TOKEN (it is
+    /// removed from the command's environment otherwise).
+    #[arg(long)]
+    pub pass_token: bool,
+
+    /// Lifetime of the minted tokens, in minutes.
+    #[arg(
+        long,
+        value_name = "MINUTES",
+        default_value_t = DEFAULT_RUN_TTL_MINUTES,
+        value_parser = clap::value_parser!(u32).range(1..),
+        conflicts_with_all = ["token", "token_file"]
+    )]
+    pub ttl: u32,
+
+    /// Subject of the minted tokens.
+    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"])]
+    pub subject: String,
+
+    /// Say nothing on stderr unless something fails.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// The command to run and its arguments.
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// How `run-with-secrets` hands secrets to the command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InjectAs {
+    /// One environment variable per key.
+    Env,
+    /// A file (mode 0600, in a private directory) whose path is in
+    /// VANTA_SECRETS_FILE.
+    File,
+    /// A named pipe whose path is in VANTA_SECRETS_FILE, readable once;
+    /// the secrets never touch a disk.
+    Fifo,
+}
+
+/// The format of the secrets file or pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    /// NAME="value" lines, readable by python-dotenv and other dotenv parsers.
+    Dotenv,
+    /// One JSON object, {"NAME": "value", ...}.
+    Json,
+}
+
+/// One `--key`: a key, and the variable name it was given, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    /// The key to fetch.
+    pub key: KeyPath,
+    /// The explicit variable name of `KEY=NAME`.
+    pub name: Option<String>,
+}
+
+/// A `--prefix`: characters of a variable name, at least one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarPrefix(String);
+
+/// Why a `--key`, `--prefix` or variable name is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum NameError {
+    /// Not a key path.
+    #[error("'{key}' is not a key: {reason}")]
+    Key { key: String, reason: vanta_shared::key_path::KeyPathError },
+    /// A NAME that is not `[A-Za-z_][A-Za-z0-9_]*`.
+    #[error("'{0}' is not a variable name: use letters, digits and '_', not starting with a digit")]
+    Name(String),
+    /// A prefix with other characters than `[A-Za-z0-9_]`.
+    #[error("'{0}' is not a variable name prefix: use letters, digits and '_'")]
+    Prefix(String),
+}
+
+/// Lifetime of the tokens `run-with-secrets` mints for itself.
+pub const DEFAULT_RUN_TTL_MINUTES: u32 = 5;
+
+// === impl InjectAs ===
+
+impl fmt::Display for InjectAs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Env => "env",
+            Self::File => "file",
+            Self::Fifo => "fifo",
+        })
+    }
+}
+
+// === impl FileFormat ===
+
+impl fmt::Display for FileFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Dotenv => "dotenv",
+            Self::Json => "json",
+        })
+    }
+}
+
+// === impl KeySpec ===
+
+impl FromStr for KeySpec {
+    type Err = NameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (key, name) = match s.split_once('=') {
+            Some((key, name)) => (key, Some(name)),
+            None => (s, None),
+        };
+        let key = key.parse().map_err(|reason| NameError::Key { key: key.to_owned(), reason })?;
+        let name = name.map(|n| if is_var_name(n) { Ok(n.to_owned()) } else { Err(NameError::Name(n.to_owned())) });
+        Ok(Self { key, name: name.transpose()? })
+    }
+}
+
+// === impl VarPrefix ===
+
+impl VarPrefix {
+    /// The prefix.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for VarPrefix {
+    type Err = NameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(NameError::Prefix(s.to_owned()));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Whether `name` is a portable variable name, `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_var_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_may_carry_a_name() {
+        let plain: KeySpec = "API_KEYS/stripe".parse().expect("valid");
+        assert_eq!((plain.key.as_str(), plain.name), ("API_KEYS/stripe", None));
+        let renamed: KeySpec = "API_KEYS/stripe=STRIPE_KEY".parse().expect("valid");
+        assert_eq!((renamed.key.as_str(), renamed.name.as_deref()), ("API_KEYS/stripe", Some("STRIPE_KEY")));
+        for bad in ["", "a//b", "K=", "K=1X", "K=A-B", "K=A=B", "=NAME"] {
+            assert!(bad.parse::<KeySpec>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prefixes_are_name_characters() {
+        assert_eq!("APP_".parse::<VarPrefix>().expect("valid").as_str(), "APP_");
+        assert!("1_".parse::<VarPrefix>().is_ok());
+        for bad in ["", "A-", "A B", "É"] {
+            assert!(bad.parse::<VarPrefix>().is_err(), "{bad:?}");
+        }
+    }
+}

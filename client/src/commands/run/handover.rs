@@ -1,0 +1,156 @@
+//! `run-with-secrets`, part two: hand the fetched secrets over as variables,
+//! a private file or a named pipe, and build the command with its whole
+//! environment (top layer, part of `commands::run`). Prints nothing; it
+//! returns the report lines.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use super::fetch::{Fetched, Secret};
+use crate::cli::{FileFormat, InjectAs, RunArgs};
+use crate::commands::TokenSource;
+use crate::inject::environment::{self, PRISTINE_KEEP};
+use crate::inject::fifo::Fifo;
+use crate::inject::private_dir::{self, PrivateDir};
+use crate::inject::{dotenv, env_vars, json};
+use crate::output::report::{self, Mode};
+
+/// The command, ready to start, and what must live as long as it runs.
+pub(super) struct Handover {
+    pub(super) command: Command,
+    /// The private directory (file and fifo modes); removed on drop.
+    pub(super) dir: Option<PrivateDir>,
+    /// The pipe to serve while the command runs (fifo mode).
+    pub(super) fifo: Option<Fifo>,
+    /// What to tell the user on stderr, one line each.
+    pub(super) report: Vec<String>,
+}
+
+/// Variable that tells the command where the file or pipe is.
+const SECRETS_FILE_VAR: &str = "VANTA_SECRETS_FILE";
+
+/// Checks the options that only make sense together, before anything is
+/// contacted.
+///
+/// # Errors
+/// `--file-format` with env mode, `--pass-token` without a given token.
+pub(super) fn check_options(args: &RunArgs) -> anyhow::Result<()> {
+    if args.inject_as == InjectAs::Env && args.file_format.is_some() {
+        bail!("--file-format applies to --inject-as file and fifo, not env");
+    }
+    if args.pass_token && args.token.is_none() && args.token_file.is_none() {
+        bail!(
+            "--pass-token passes on a given token, and none was given \
+             (--token, VANTA_TOKEN, --token-file or VANTA_TOKEN_FILE)"
+        );
+    }
+    Ok(())
+}
+
+/// Hands `fetched` over the way `args` say and builds the command.
+///
+/// # Errors
+/// A value an environment variable cannot hold, values a dotenv file
+/// cannot hold, or a directory, file or pipe that cannot be made (nothing
+/// is left behind then).
+pub(super) fn prepare(args: &RunArgs, fetched: &Fetched) -> anyhow::Result<Handover> {
+    let program = args.command.first().context("no command given")?;
+    let mut report = token_lines(fetched);
+    let (dir, fifo, file) = match args.inject_as {
+        InjectAs::Env => {
+            for secret in &fetched.secrets {
+                env_vars::check_value(&secret.key, &secret.value)?;
+            }
+            (None, None, None)
+        }
+        InjectAs::File | InjectAs::Fifo => {
+            let (dir, fifo, path) = private_file(args, &fetched.secrets, &mut report)?;
+            (Some(dir), fifo, Some(path))
+        }
+    };
+    let set: Vec<(&str, &OsStr)> = match &file {
+        Some(path) => vec![(SECRETS_FILE_VAR, path.as_os_str())],
+        None => fetched.secrets.iter().map(|s| (s.name.as_str(), OsStr::new(s.value.as_str()))).collect(),
+    };
+    let pass = if args.pass_token { fetched.grants.iter().find_map(|g| g.given()) } else { None };
+    let options = environment::Options {
+        pristine: args.pristine.then_some(args.keep_env.as_slice()),
+        set,
+        token: pass.map(|token| token.expose()),
+    };
+    let env = environment::build(std::env::vars_os(), &options);
+    report.push(injected_line(args, fetched, file.as_deref()));
+    report.extend(extra_lines(args, &env.overridden));
+    let mut command = Command::new(program);
+    command.args(&args.command[1..]).env_clear().envs(env.vars);
+    Ok(Handover { command, dir, fifo, report })
+}
+
+/// Makes the private directory and its file or pipe. Directories left by
+/// killed runs in the same parent are removed first.
+fn private_file(
+    args: &RunArgs,
+    secrets: &[Secret],
+    report: &mut Vec<String>,
+) -> anyhow::Result<(PrivateDir, Option<Fifo>, PathBuf)> {
+    let parent = args.secrets_dir.as_deref();
+    let swept = private_dir::sweep_stale(parent);
+    if swept > 0 {
+        report.push(report::swept(swept, parent.unwrap_or(&std::env::temp_dir())));
+    }
+    let entries: Vec<(&str, &str)> = secrets.iter().map(|s| (s.name.as_str(), s.value.as_str())).collect();
+    let format = args.file_format.unwrap_or(FileFormat::Dotenv);
+    let (content, name): (Zeroizing<String>, &str) = match format {
+        FileFormat::Dotenv => (dotenv::render(&entries)?, "secrets.env"),
+        FileFormat::Json => (json::render(&entries), "secrets.json"),
+    };
+    let dir = PrivateDir::create(parent)?;
+    if args.inject_as == InjectAs::Fifo {
+        let path = dir.make_fifo(name)?;
+        return Ok((dir, Some(Fifo::new(path.clone(), content)), path));
+    }
+    let path = dir.write_file(name, content.as_bytes())?;
+    Ok((dir, None, path))
+}
+
+fn token_lines(fetched: &Fetched) -> Vec<String> {
+    let now = OffsetDateTime::now_utc();
+    let lines = fetched.grants.iter().map(|grant| match (&grant.source, grant.given()) {
+        (TokenSource::Minted { subject, scope, expires_in }, _) => {
+            report::minted_token(subject, scope, *expires_in, now)
+        }
+        (TokenSource::Given, token) => report::given_token(token.and_then(|t| t.expires_at()), now),
+    });
+    lines.collect()
+}
+
+fn injected_line(args: &RunArgs, fetched: &Fetched, file: Option<&Path>) -> String {
+    let format = args.file_format.unwrap_or(FileFormat::Dotenv).to_string();
+    let mode = match (args.inject_as, file) {
+        (InjectAs::Fifo, Some(path)) => Mode::Fifo { path, format: &format },
+        (InjectAs::File, Some(path)) => Mode::File { path, format: &format },
+        _ => Mode::Env,
+    };
+    let pairs: Vec<(&str, &str)> = fetched.secrets.iter().map(|s| (s.key.as_str(), s.name.as_str())).collect();
+    report::injected(&args.environment, &mode, &pairs)
+}
+
+fn extra_lines(args: &RunArgs, overridden: &[String]) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !overridden.is_empty() {
+        lines.push(report::overridden(overridden));
+    }
+    if args.pristine {
+        let kept: Vec<&str> = PRISTINE_KEEP.iter().copied().chain(args.keep_env.iter().map(String::as_str)).collect();
+        lines.push(report::pristine(&kept));
+    }
+    if args.pass_token {
+        lines.push(report::token_passed());
+    }
+    lines
+}

@@ -1,0 +1,206 @@
+//! The private directory of `--inject-as file|fifo` (client leaf layer, part
+//! of `inject`): a new directory, mode 0700, under `--secrets-dir`, holding
+//! one 0600 file or named pipe; removed on drop.
+//!
+//! While the CLI lives it holds an exclusive `flock` on the directory. A CLI
+//! killed with SIGKILL cannot remove its directory, but its lock goes with
+//! it: the next run in the same parent removes every `vanta-secrets-*`
+//! directory of this user that nobody holds a lock on and that is older than
+//! [`STALE_AFTER`] (so that a directory being created is never taken).
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::stat::Mode;
+use tempfile::TempDir;
+use tracing::debug;
+
+/// The directory; dropping it removes the directory and what is in it.
+pub(crate) struct PrivateDir {
+    /// Dropped first: the directory goes before the lock is released.
+    dir: TempDir,
+    _lock: Flock<File>,
+}
+
+/// Why the private directory or its file could not be made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// The parent is missing or not a directory.
+    #[error("the secrets directory {parent} does not exist or is not a directory (see --secrets-dir)")]
+    Parent { parent: String },
+    /// The private directory could not be created or locked.
+    #[error("failed to create a private directory in {parent}")]
+    Create {
+        parent: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The file could not be created or written.
+    #[error("failed to write {path}")]
+    Write {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The named pipe could not be created.
+    #[error("failed to create the named pipe {path}")]
+    Fifo {
+        path: String,
+        #[source]
+        source: nix::Error,
+    },
+}
+
+/// Name prefix of the private directories.
+const DIR_PREFIX: &str = "vanta-secrets-";
+/// Age below which an unlocked directory is left alone: it may be one that
+/// a starting CLI has just created and not locked yet.
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(10);
+
+// === impl PrivateDir ===
+
+impl PrivateDir {
+    /// Creates and locks a new directory (mode 0700) in `parent`, or in the
+    /// system temporary directory.
+    ///
+    /// # Errors
+    /// [`Error::Parent`] or [`Error::Create`].
+    pub(crate) fn create(parent: Option<&Path>) -> Result<Self, Error> {
+        let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        if !parent.is_dir() {
+            return Err(Error::Parent { parent: parent.display().to_string() });
+        }
+        let create = |source| Error::Create { parent: parent.display().to_string(), source };
+        let dir = tempfile::Builder::new()
+            .prefix(DIR_PREFIX)
+            .permissions(Permissions::from_mode(0o700))
+            .tempdir_in(&parent)
+            .map_err(create)?;
+        let handle = File::open(dir.path()).map_err(create)?;
+        let lock = Flock::lock(handle, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| create(e.into()))?;
+        Ok(Self { dir, _lock: lock })
+    }
+
+    /// The directory.
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `content` to a new file `name` (mode 0600) in the directory.
+    ///
+    /// # Errors
+    /// [`Error::Write`]; a partial file goes with the directory.
+    pub(crate) fn write_file(&self, name: &str, content: &[u8]) -> Result<PathBuf, Error> {
+        let path = self.dir.path().join(name);
+        let write_err = |source| Error::Write { path: path.display().to_string(), source };
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(write_err)?;
+        file.write_all(content).and_then(|()| file.flush()).map_err(write_err)?;
+        Ok(path)
+    }
+
+    /// Creates a named pipe `name` (mode 0600) in the directory.
+    ///
+    /// # Errors
+    /// [`Error::Fifo`].
+    pub(crate) fn make_fifo(&self, name: &str) -> Result<PathBuf, Error> {
+        let path = self.dir.path().join(name);
+        nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|source| Error::Fifo { path: path.display().to_string(), source })?;
+        Ok(path)
+    }
+}
+
+/// Removes the directories that killed runs left in `parent` (or the
+/// system temporary directory); returns how many. Best effort: anything
+/// that cannot be checked or removed is left alone.
+pub(crate) fn sweep_stale(parent: Option<&Path>) -> usize {
+    let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let Ok(entries) = fs::read_dir(&parent) else {
+        return 0;
+    };
+    let uid = nix::unistd::getuid().as_raw();
+    let now = SystemTime::now();
+    let stale = entries.filter_map(Result::ok).filter(|entry| {
+        let ours = entry.file_name().to_str().is_some_and(|n| n.starts_with(DIR_PREFIX));
+        // symlink_metadata: a symlink named like ours is not followed.
+        let meta = entry.path().symlink_metadata();
+        ours && meta.is_ok_and(|m| {
+            let age = m.modified().ok().and_then(|t| now.duration_since(t).ok());
+            m.is_dir() && m.uid() == uid && age.is_some_and(|a| a >= STALE_AFTER)
+        })
+    });
+    stale.filter(|entry| remove_if_abandoned(&entry.path())).count()
+}
+
+/// Removes `dir` if no live CLI holds its lock.
+fn remove_if_abandoned(dir: &Path) -> bool {
+    let Ok(handle) = File::open(dir) else {
+        return false;
+    };
+    let Ok(lock) = Flock::lock(handle, FlockArg::LockExclusiveNonblock) else {
+        return false;
+    };
+    let removed = fs::remove_dir_all(dir);
+    drop(lock);
+    debug!(dir = %dir.display(), ok = removed.is_ok(), "removing a stale secrets directory");
+    removed.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("exists").permissions().mode() & 0o7777
+    }
+
+    fn age(path: &Path) {
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        File::open(path).and_then(|dir| dir.set_modified(hour_ago)).expect("mtime can be set");
+    }
+
+    #[test]
+    fn the_directory_is_private_and_removed_on_drop() {
+        let parent = tempfile::tempdir().expect("parent");
+        let dir = PrivateDir::create(Some(parent.path())).expect("created");
+        let file = dir.write_file("secrets.env", b"A=\"1\"\n").expect("written");
+        let fifo = dir.make_fifo("pipe").expect("fifo");
+        assert_eq!((mode(dir.path()), mode(&file), mode(&fifo)), (0o700, 0o600, 0o600));
+        assert_eq!(fs::read(&file).expect("readable"), b"A=\"1\"\n");
+        let path = dir.path().to_path_buf();
+        drop(dir);
+        assert!(!path.exists(), "directory left behind");
+    }
+
+    #[test]
+    fn a_missing_parent_is_named() {
+        let err = PrivateDir::create(Some(Path::new("/nonexistent/vanta"))).err().expect("refused");
+        assert_eq!(
+            err.to_string(),
+            "the secrets directory /nonexistent/vanta does not exist or is not a directory (see --secrets-dir)"
+        );
+    }
+
+    #[test]
+    fn only_old_unlocked_directories_of_ours_are_swept() {
+        let parent = tempfile::tempdir().expect("parent");
+        let live = PrivateDir::create(Some(parent.path())).expect("live");
+        let abandoned = parent.path().join("vanta-secrets-dead");
+        let fresh = parent.path().join("vanta-secrets-new");
+        let other = parent.path().join("not-ours");
+        for dir in [&abandoned, &fresh, &other] {
+            fs::create_dir(dir).expect("dir");
+        }
+        fs::write(abandoned.join("secrets.env"), "A=1").expect("file");
+        for dir in [live.path(), abandoned.as_path(), other.as_path()] {
+            age(dir);
+        }
+        assert_eq!(sweep_stale(Some(parent.path())), 1);
+        assert!(!abandoned.exists() && fresh.exists() && other.exists() && live.path().exists());
+    }
+}
