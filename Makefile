@@ -6,7 +6,7 @@ export PATH := $(TOOLS)/bin:$(PATH)
 export VANTA_TEST_SOPS := $(TOOLS)/bin/sops
 CARGO ?= cargo
 
-.PHONY: all tools build release test lint unit-and-integration demo bench clean
+.PHONY: all tools build release test lint demo bench clean k8s
 
 all: build
 
@@ -24,13 +24,17 @@ release:
 
 ## test: everything CI checks — format, lints, unit and black-box tests; the
 ## black-box suite runs twice: with the decrypted-file cache and without it
-test: tools lint build
+test: tools lint k8s build
 	$(CARGO) test --workspace --no-fail-fast
 	VANTA_TEST_CACHE_TTL_SECONDS=0 $(CARGO) test -p vanta-integration-tests --no-fail-fast
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## k8s: render every kustomization in k8s/ and validate it offline (schemas 1.29/1.37 + policy + self-test)
+k8s: tools
+	@bash scripts/validate-k8s.sh
 
 ## demo: the whole loop end to end on a throw-away local vault
 demo: tools build

@@ -24,6 +24,9 @@ if ! PYTHONPATH="$tools/py" python3 -c 'import dotenv' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check --target "$tools/py" python-dotenv >&2
 fi
 
+# kubectl (for its built-in kustomize) and kubernetes-validate, for scripts/validate-k8s.sh (into .tools/k8s).
+bash "$root/scripts/validate-k8s.sh" --install-only
+
 # gpg is needed only for the upstream SOPS fixtures (PGP-encrypted).
 if ! command -v gpg >/dev/null 2>&1; then
   echo "installing gnupg (apt)" >&2
