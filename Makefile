@@ -26,7 +26,7 @@ release:
 ## black-box suite runs twice: with the decrypted-file cache and without it
 test: tools lint k8s build
 	$(CARGO) test --workspace --no-fail-fast
-	VANTA_TEST_CACHE_TTL_SECONDS=0 $(CARGO) test -p vanta-integration-tests --no-fail-fast
+	VANTA_TEST_CACHE_TTL_SECONDS=0 $(CARGO) test --workspace --no-fail-fast
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -101,7 +101,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         if let Ok(value) = &body {
             record.subject = value.get("subject").and_then(Value::as_str).and_then(AuditRecord::echo);
             record.environment = value.get("environment").and_then(Value::as_str).and_then(AuditRecord::echo);
-            record.key_pattern = value.get("key_pattern").and_then(Value::as_str).and_then(AuditRecord::echo);
+            record.set_key_pattern(value.get("key_pattern").and_then(Value::as_str));
         }
         let minted = body.and_then(|value| self.mint(&value, &record.client, credential));
         if let Ok(response) = &minted {
@@ -128,7 +128,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     pub async fn get_secret(&self, request: ReadRequest<'_>, key: &str) -> Result<Zeroizing<String>, Error> {
         let mut record = AuditRecord::new(AuditEvent::SecretAccess, request.peer.clone());
         record.environment = AuditRecord::echo(request.environment);
-        record.key = AuditRecord::echo(key);
+        record.set_key(key);
         let fetched = self.fetch(&request, key, &mut record).await;
         let jti_to_confirm = match &fetched {
             Ok((_, Some(jti))) => Some(jti.clone()),

@@ -32,10 +32,12 @@ pub struct AuditRecord {
     pub subject: Option<String>,
     /// The environment asked for, as asked.
     pub environment: Option<String>,
-    /// The key asked for (secret access).
-    pub key: Option<String>,
-    /// The pattern asked for (token generation).
-    pub key_pattern: Option<String>,
+    /// The key asked for: present (maybe `null`) on fetches and lists only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<Option<String>>,
+    /// The pattern asked for: present (maybe `null`) on token generation only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_pattern: Option<Option<String>>,
     /// Who asked.
     pub client: Peer,
     /// `success` or the error code.
@@ -57,14 +59,16 @@ impl AuditRecord {
     /// A record of `event` by `client`, timestamped now, outcome to be set.
     pub fn new(event: AuditEvent, client: Peer) -> Self {
         let timestamp = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+        // CONTRACT §5: `key` for fetches and lists, `key_pattern` for generation.
+        let generates = event == AuditEvent::TokenGenerate;
         Self {
             timestamp,
             event,
             jti: None,
             subject: None,
             environment: None,
-            key: None,
-            key_pattern: None,
+            key: (!generates).then_some(None),
+            key_pattern: generates.then_some(None),
             client,
             outcome: String::new(),
             status_code: 0,
@@ -81,6 +85,16 @@ impl AuditRecord {
         Some(value[..end].to_owned())
     }
 
+    /// Sets the requested key (fetches).
+    pub fn set_key(&mut self, key: &str) {
+        self.key = Some(Self::echo(key));
+    }
+
+    /// Sets the requested pattern (token generation).
+    pub fn set_key_pattern(&mut self, pattern: Option<&str>) {
+        self.key_pattern = Some(pattern.and_then(Self::echo));
+    }
+
     /// Fills in the outcome.
     pub fn finish(&mut self, outcome: &str, status_code: u16, error: Option<String>) {
         self.outcome = outcome.to_owned();
@@ -90,13 +104,7 @@ impl AuditRecord {
 
     /// The record as one JSON line, newline included.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        // `key` for fetches and lists, `key_pattern` for generation (CONTRACT §5).
-        if let Some(map) = value.as_object_mut() {
-            let unused = if self.event == AuditEvent::TokenGenerate { "key" } else { "key_pattern" };
-            map.remove(unused);
-        }
-        let mut line = serde_json::to_vec(&value).unwrap_or_default();
+        let mut line = serde_json::to_vec(self).unwrap_or_default();
         line.push(b'\n');
         line
     }
@@ -117,7 +125,7 @@ mod tests {
     fn secret_access_has_every_field() {
         let mut r = AuditRecord::new(AuditEvent::SecretAccess, Peer::Unix { uid: 1, gid: 2, pid: Some(3) });
         r.environment = AuditRecord::echo("dev");
-        r.key = AuditRecord::echo("A/B");
+        r.set_key("A/B");
         r.finish("not_found", 404, Some("no such key".into()));
         let v = parse(&r);
         for field in
@@ -130,6 +138,18 @@ mod tests {
         assert!(v["jti"].is_null());
         assert!(v.get("key_pattern").is_none());
         assert!(v["timestamp"].as_str().expect("string").ends_with('Z'));
+    }
+
+    #[test]
+    fn fields_come_in_contract_order_and_lists_have_a_null_key() {
+        let mut r = AuditRecord::new(AuditEvent::KeyList, Peer::Unknown);
+        r.finish("success", 200, None);
+        let line = String::from_utf8(r.to_line()).expect("utf-8");
+        let order =
+            ["timestamp", "event", "jti", "subject", "environment", "key", "client", "outcome", "status_code", "error"];
+        let positions: Vec<usize> = order.iter().map(|f| line.find(&format!("\"{f}\":")).expect(f)).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{line}");
+        assert!(line.contains("\"key\":null") && !line.contains("key_pattern"), "{line}");
     }
 
     #[test]
