@@ -11,95 +11,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Parser;
-use secrecy::{ExposeSecret, SecretSlice, SecretString};
-use vanta_shared::{EnvName, KeyPattern, defaults};
+use secrecy::{ExposeSecret, SecretSlice};
+use vanta_shared::{EnvName, KeyPattern};
 
-/// Raw command line of `vanta-agent`; every flag has an environment variable.
-#[derive(Debug, Parser)]
-#[command(
-    name = "vanta-agent",
-    version,
-    args_override_self = true,
-    about = "VANTA secrets sidecar: mints scoped JWTs and serves single keys of SOPS files over a Unix socket.",
-    after_help = AFTER_HELP
-)]
-pub struct Args {
-    /// Unix socket to listen on (its parent directory is created if missing).
-    #[arg(long, env = "VANTA_AGENT_SOCKET", default_value = defaults::SOCKET_PATH)]
-    pub socket: PathBuf,
-    /// File mode of the socket, in octal: who may connect (and so mint tokens).
-    #[arg(long, env = "VANTA_AGENT_SOCKET_MODE", default_value = "0660")]
-    pub socket_mode: String,
-    /// Directory of `{environment}.enc.yaml` SOPS files.
-    #[arg(long, env = "VANTA_SOPS_FILES_PATH")]
-    pub sops_files_path: Option<PathBuf>,
-    /// The sops executable (a path, or a name looked up on PATH).
-    #[arg(long, env = "VANTA_SOPS_BIN", default_value = "sops")]
-    pub sops_bin: PathBuf,
-    /// A sops run that takes longer than this is killed (answered 504).
-    #[arg(long, env = "VANTA_SOPS_TIMEOUT_SECONDS", default_value_t = 10)]
-    pub sops_timeout_seconds: u64,
-    /// How long a decrypted file is served from memory, in seconds; a changed
-    /// file is re-decrypted at once. 0 runs sops for every request.
-    #[arg(long, env = "VANTA_CACHE_TTL_SECONDS", default_value_t = 60)]
-    pub cache_ttl_seconds: u64,
-    /// `iss` claim written into tokens and required of them.
-    #[arg(long, env = "VANTA_JWT_ISSUER", default_value = defaults::ISSUER)]
-    pub issuer: String,
-    /// `aud` claim written into tokens and required of them.
-    #[arg(long, env = "VANTA_JWT_AUDIENCE", default_value = defaults::AUDIENCE)]
-    pub audience: String,
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
-    #[arg(long, env = "VANTA_CLOCK_LEEWAY_SECONDS", default_value_t = 30)]
-    pub clock_leeway_seconds: u64,
-    /// JSONL audit log file (opened for append), or `-` for stdout.
-    #[arg(long, env = "VANTA_AUDIT_LOG", default_value = "-")]
-    pub audit_log: String,
-    /// Write every batch of audit records to disk (fdatasync) before answering.
-    #[arg(long, env = "VANTA_AUDIT_FSYNC")]
-    pub audit_fsync: bool,
-    /// SQLite file that counts uses of tokens with a usage limit.
-    #[arg(long, env = "VANTA_STATE_PATH", default_value = DEFAULT_STATE_PATH)]
-    pub state_path: PathBuf,
-    /// Token lifetime when a request names none, in minutes.
-    #[arg(long, env = "VANTA_DEFAULT_TTL_MINUTES", default_value_t = defaults::TTL_MINUTES)]
-    pub default_ttl_minutes: u32,
-    /// Longest token lifetime granted, in minutes.
-    #[arg(long, env = "VANTA_MAX_TTL_MINUTES", default_value_t = defaults::MAX_TTL_MINUTES)]
-    pub max_ttl_minutes: u32,
-    /// Minting policy: environments tokens may be minted for (comma-separated; default any).
-    #[arg(long, env = "VANTA_MINT_ALLOWED_ENVIRONMENTS", value_delimiter = ',')]
-    pub mint_allowed_environments: Option<Vec<EnvName>>,
-    /// Minting policy: patterns a requested key pattern must provably fall inside (default any).
-    #[arg(long, env = "VANTA_MINT_ALLOWED_KEY_PATTERNS", value_delimiter = ',')]
-    pub mint_allowed_key_patterns: Option<Vec<KeyPattern>>,
-    /// Minting policy: largest usage_limit; when set, every token must have one.
-    #[arg(long, env = "VANTA_MINT_MAX_USAGE_LIMIT")]
-    pub mint_max_usage_limit: Option<u64>,
-    /// Minting policy: Unix uids allowed to mint on the socket (comma-separated; default any).
-    #[arg(long, env = "VANTA_MINT_ALLOWED_UIDS", value_delimiter = ',')]
-    pub mint_allowed_uids: Option<Vec<u32>>,
-    /// Also serve HTTPS on this `host:port` (needs --tls-cert and --tls-key).
-    #[arg(long, env = "VANTA_LISTEN_TCP")]
-    pub listen_tcp: Option<SocketAddr>,
-    /// PEM certificate chain for --listen-tcp (reloaded on SIGHUP).
-    #[arg(long, env = "VANTA_TLS_CERT")]
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key for --listen-tcp (reloaded on SIGHUP).
-    #[arg(long, env = "VANTA_TLS_KEY")]
-    pub tls_key: Option<PathBuf>,
-    /// Serve plain HTTP on --listen-tcp instead of HTTPS; only for loopback addresses.
-    #[arg(long, env = "VANTA_INSECURE_TCP")]
-    pub insecure_tcp: bool,
-    /// Most connections served at once; further clients wait in the accept queue.
-    #[arg(long, env = "VANTA_MAX_CONNECTIONS", default_value_t = 1024)]
-    pub max_connections: usize,
-    /// Refuse (412) requests without the header `X-Vanta-Request: true`, so a
-    /// confused deputy (an SSRF in a local service) cannot reach the agent.
-    #[arg(long, env = "VANTA_REQUIRE_REQUEST_HEADER")]
-    pub require_request_header: bool,
-}
+mod args;
+mod secrets;
+
+pub use args::Args;
+use secrets::{checked_key, read_key, read_previous_keys, read_secret_file};
 
 /// The checked configuration. Holds the JWT keys, so it has no `Debug`.
 pub struct Config {
@@ -194,28 +113,12 @@ pub enum ConfigError {
     },
 }
 
-const DEFAULT_STATE_PATH: &str = "/var/lib/vanta/usage.db";
 const KEY_VAR: &str = "VANTA_JWT_SECRET_KEY";
 const KEY_FILE_VAR: &str = "VANTA_JWT_SECRET_KEY_FILE";
 const PREVIOUS_KEYS_VAR: &str = "VANTA_JWT_PREVIOUS_KEYS";
 const PREVIOUS_KEYS_FILE_VAR: &str = "VANTA_JWT_PREVIOUS_KEYS_FILE";
 const ADMIN_TOKEN_FILE_VAR: &str = "VANTA_ADMIN_TOKEN_FILE";
 const MIN_KEY_BYTES: usize = 32;
-
-const AFTER_HELP: &str = "\
-Secrets are read from the environment only, never from flags:
-  VANTA_JWT_SECRET_KEY        HS256 signing key, at least 32 bytes (required, or:)
-  VANTA_JWT_SECRET_KEY_FILE   file holding the key (e.g. a Kubernetes Secret volume)
-  VANTA_JWT_PREVIOUS_KEYS     keys from before a rotation, still accepted (one per line or comma-separated)
-  VANTA_JWT_PREVIOUS_KEYS_FILE  the same, from a file
-  VANTA_ADMIN_TOKEN_FILE      credential (>= 32 bytes) that TCP callers must send as a Bearer to mint
-sops gets only the variables its key backends need (SOPS_*, GNUPGHOME, AWS_*, ...).
-Logging: VANTA_LOG (filter, default info), VANTA_LOG_FORMAT (plain|json), to stderr.
-
-Example:
-  VANTA_JWT_SECRET_KEY_FILE=/etc/vanta/jwt.key SOPS_AGE_KEY_FILE=/etc/vanta/age.txt \\
-    vanta-agent --socket /run/vanta/agent.sock --sops-files-path /etc/vanta/secrets \\
-                --audit-log /var/log/vanta/audit.jsonl --state-path /var/lib/vanta/usage.db";
 
 /// Variables passed to sops by exact name (CONTRACT §7).
 const SOPS_ENV_NAMES: [&str; 20] = [
@@ -324,48 +227,6 @@ fn invalid(name: &'static str, problem: String) -> ConfigError {
 
 fn non_empty(name: &'static str, value: String) -> Result<String, ConfigError> {
     if value.is_empty() { Err(invalid(name, "must not be empty".into())) } else { Ok(value) }
-}
-
-fn read_key(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<SecretSlice<u8>, ConfigError> {
-    let key = match (lookup(KEY_VAR), lookup(KEY_FILE_VAR)) {
-        (Some(_), Some(_)) => return Err(ConfigError::Conflict(KEY_VAR, KEY_FILE_VAR)),
-        (None, None) => return Err(ConfigError::Missing("VANTA_JWT_SECRET_KEY (or VANTA_JWT_SECRET_KEY_FILE)")),
-        (Some(value), None) => SecretString::from(value.to_string_lossy().into_owned()),
-        (None, Some(path)) => read_secret_file(KEY_FILE_VAR, Path::new(&path))?,
-    };
-    checked_key(KEY_VAR, key.expose_secret())
-}
-
-fn read_previous_keys(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Vec<SecretSlice<u8>>, ConfigError> {
-    let text = match (lookup(PREVIOUS_KEYS_VAR), lookup(PREVIOUS_KEYS_FILE_VAR)) {
-        (Some(_), Some(_)) => return Err(ConfigError::Conflict(PREVIOUS_KEYS_VAR, PREVIOUS_KEYS_FILE_VAR)),
-        (None, None) => return Ok(Vec::new()),
-        (Some(value), None) => SecretString::from(value.to_string_lossy().into_owned()),
-        (None, Some(path)) => read_secret_file(PREVIOUS_KEYS_FILE_VAR, Path::new(&path))?,
-    };
-    text.expose_secret()
-        .split(['\n', ','])
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(|k| checked_key(PREVIOUS_KEYS_VAR, k))
-        .collect()
-}
-
-/// Reads a key file; one trailing newline (as `echo` writes) is not part of the key.
-fn read_secret_file(name: &'static str, path: &Path) -> Result<SecretString, ConfigError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| ConfigError::KeyFile { name, path: path.to_owned(), source })?;
-    let text = zeroize::Zeroizing::new(text);
-    let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
-    Ok(SecretString::from(trimmed.to_owned()))
-}
-
-fn checked_key(name: &'static str, key: &str) -> Result<SecretSlice<u8>, ConfigError> {
-    if key.len() < MIN_KEY_BYTES {
-        let problem = format!("the key is {} bytes long; at least {MIN_KEY_BYTES} bytes are required", key.len());
-        return Err(invalid(name, problem));
-    }
-    Ok(SecretSlice::from(key.as_bytes().to_vec()))
 }
 
 fn tcp_config(

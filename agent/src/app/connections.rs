@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::server::conn::http1::Builder;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -22,7 +23,7 @@ use crate::usage::UsageStore;
 pub(super) struct Connections {
     tasks: JoinSet<()>,
     graceful: GracefulShutdown,
-    http: hyper::server::conn::http1::Builder,
+    http: Builder,
     slots: Arc<Semaphore>,
 }
 
@@ -45,7 +46,7 @@ const MAX_HEADERS: usize = 64;
 impl Connections {
     /// Serves at most `max_connections` connections at once.
     pub(super) fn new(max_connections: usize) -> Self {
-        let mut http = hyper::server::conn::http1::Builder::new();
+        let mut http = Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
             .max_buf_size(MAX_HEAD_BYTES)
@@ -68,14 +69,10 @@ impl Connections {
         S: SecretSource,
         U: UsageStore,
     {
-        let watcher = self.graceful.watcher();
-        let http = self.http.clone();
+        let (watcher, http) = (self.graceful.watcher(), self.http.clone());
         self.tasks.spawn(async move {
             let _slot = slot;
-            let conn = http.serve_connection(TokioIo::new(io), service(router, peer));
-            if let Err(err) = watcher.watch(conn).await {
-                tracing::debug!(error = %err, "connection ended with an error");
-            }
+            serve_http(&http, watcher, io, peer, router).await;
         });
     }
 
@@ -91,18 +88,13 @@ impl Connections {
         S: SecretSource,
         U: UsageStore,
     {
-        let watcher = self.graceful.watcher();
-        let http = self.http.clone();
+        let (watcher, http) = (self.graceful.watcher(), self.http.clone());
         self.tasks.spawn(async move {
             let _slot = slot;
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(err)) => return tracing::debug!(error = %err, "TLS handshake failed"),
-                Err(_) => return tracing::debug!("TLS handshake timed out"),
-            };
-            let conn = http.serve_connection(TokioIo::new(tls), service(router, peer));
-            if let Err(err) = watcher.watch(conn).await {
-                tracing::debug!(error = %err, "connection ended with an error");
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => serve_http(&http, watcher, tls, peer, router).await,
+                Ok(Err(err)) => tracing::debug!(error = %err, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
             }
         });
     }
@@ -128,6 +120,19 @@ impl Connections {
             tracing::warn!("in-flight requests did not finish in time; closing them");
             self.tasks.shutdown().await;
         }
+    }
+}
+
+/// Serves one connection until it closes or the graceful shutdown ends it.
+async fn serve_http<IO, S, U>(http: &Builder, watcher: Watcher, io: IO, peer: Peer, router: Router<S, U>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: SecretSource,
+    U: UsageStore,
+{
+    let conn = http.serve_connection(TokioIo::new(io), service(router, peer));
+    if let Err(err) = watcher.watch(conn).await {
+        tracing::debug!(error = %err, "connection ended with an error");
     }
 }
 

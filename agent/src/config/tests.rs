@@ -1,3 +1,5 @@
+use clap::Parser;
+
 use super::*;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef-test";

@@ -1,0 +1,53 @@
+//! Secrets of the configuration: the JWT keys and the admin credential, read
+//! from environment variables or files, checked for length, never echoed.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+
+use super::{ConfigError, KEY_FILE_VAR, KEY_VAR, MIN_KEY_BYTES, PREVIOUS_KEYS_FILE_VAR, PREVIOUS_KEYS_VAR, invalid};
+
+pub(super) fn read_key(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<SecretSlice<u8>, ConfigError> {
+    let key = match (lookup(KEY_VAR), lookup(KEY_FILE_VAR)) {
+        (Some(_), Some(_)) => return Err(ConfigError::Conflict(KEY_VAR, KEY_FILE_VAR)),
+        (None, None) => return Err(ConfigError::Missing("VANTA_JWT_SECRET_KEY (or VANTA_JWT_SECRET_KEY_FILE)")),
+        (Some(value), None) => SecretString::from(value.to_string_lossy().into_owned()),
+        (None, Some(path)) => read_secret_file(KEY_FILE_VAR, Path::new(&path))?,
+    };
+    checked_key(KEY_VAR, key.expose_secret())
+}
+
+pub(super) fn read_previous_keys(
+    lookup: &impl Fn(&str) -> Option<OsString>,
+) -> Result<Vec<SecretSlice<u8>>, ConfigError> {
+    let text = match (lookup(PREVIOUS_KEYS_VAR), lookup(PREVIOUS_KEYS_FILE_VAR)) {
+        (Some(_), Some(_)) => return Err(ConfigError::Conflict(PREVIOUS_KEYS_VAR, PREVIOUS_KEYS_FILE_VAR)),
+        (None, None) => return Ok(Vec::new()),
+        (Some(value), None) => SecretString::from(value.to_string_lossy().into_owned()),
+        (None, Some(path)) => read_secret_file(PREVIOUS_KEYS_FILE_VAR, Path::new(&path))?,
+    };
+    text.expose_secret()
+        .split(['\n', ','])
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| checked_key(PREVIOUS_KEYS_VAR, k))
+        .collect()
+}
+
+/// Reads a key file; one trailing newline (as `echo` writes) is not part of the key.
+pub(super) fn read_secret_file(name: &'static str, path: &Path) -> Result<SecretString, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::KeyFile { name, path: path.to_owned(), source })?;
+    let text = zeroize::Zeroizing::new(text);
+    let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    Ok(SecretString::from(trimmed.to_owned()))
+}
+
+pub(super) fn checked_key(name: &'static str, key: &str) -> Result<SecretSlice<u8>, ConfigError> {
+    if key.len() < MIN_KEY_BYTES {
+        let problem = format!("the key is {} bytes long; at least {MIN_KEY_BYTES} bytes are required", key.len());
+        return Err(invalid(name, problem));
+    }
+    Ok(SecretSlice::from(key.as_bytes().to_vec()))
+}
