@@ -7,34 +7,37 @@
 //! Tokens stay plain strings until `commands` checks them, because clap would
 //! echo a refused value in its error message.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use vanta_shared::defaults::{RUN_SUBJECT, SOCKET_PATH};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use vanta_shared::defaults::RUN_SUBJECT;
 use vanta_shared::{EnvName, KeyPath, KeyPattern};
 
+mod agent_args;
 mod help;
 mod run_args;
 
-use help::{COMPLETIONS_EXAMPLES, GENERATE_EXAMPLES, GET_ABOUT, GET_EXAMPLES, MAIN_EXAMPLES, MAN_EXAMPLES, RUN_ABOUT};
+pub use agent_args::AgentArgs;
+use help::{
+    COMPLETIONS_EXAMPLES, GENERATE_EXAMPLES, GET_ABOUT, GET_EXAMPLES, HEALTH_ABOUT, HEALTH_EXAMPLES, MAIN_EXAMPLES,
+    MAN_EXAMPLES, RUN_ABOUT,
+};
 pub use run_args::{
     DEFAULT_RUN_TTL_MINUTES, FileFormat, InjectAs, KeySpec, NameError, RunArgs, VarPrefix, is_var_name,
 };
 
 /// `vanta-cli`: mint scoped tokens, read secrets and run programs with their
-/// secrets, through the local `vanta-agent`.
+/// secrets, through `vanta-agent` (its Unix socket, or its TCP listener).
+// Parse with `Cli::try_parse_args`: it applies the rule that picks the socket
+// or the URL, which the derived `Parser` methods do not.
 #[derive(Parser)]
 #[command(name = "vanta-cli", version, about, after_help = MAIN_EXAMPLES)]
 pub struct Cli {
-    /// The agent's Unix socket.
-    #[arg(
-        long,
-        env = "VANTA_AGENT_SOCKET",
-        default_value = SOCKET_PATH,
-        value_name = "PATH",
-        global = true
-    )]
-    pub socket: PathBuf,
+    /// Where the agent is.
+    #[command(flatten)]
+    pub agent: AgentArgs,
 
     /// What to do.
     #[command(subcommand)]
@@ -53,6 +56,9 @@ pub enum Command {
     /// Run a command with secrets in its environment, a file or a pipe.
     #[command(long_about = RUN_ABOUT)]
     RunWithSecrets(RunArgs),
+    /// Check that the agent answers (or is ready to serve); for probes.
+    #[command(long_about = HEALTH_ABOUT)]
+    Health(HealthArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the manual page (roff), or write all pages to a directory.
@@ -133,6 +139,21 @@ pub struct GetArgs {
     pub subject: String,
 }
 
+/// `vanta-cli health`
+#[derive(Args)]
+#[command(after_help = HEALTH_EXAMPLES)]
+pub struct HealthArgs {
+    /// Ask GET /readyz (can the agent serve secrets: sops, audit log, usage
+    /// store) instead of GET /healthz (does it answer at all).
+    #[arg(long)]
+    pub ready: bool,
+
+    /// On success, print one line on stdout (`ok`, or the readiness
+    /// checks); without it a success prints nothing.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
 /// `vanta-cli completions`
 #[derive(Args)]
 #[command(after_help = COMPLETIONS_EXAMPLES)]
@@ -163,95 +184,27 @@ pub struct ManArgs {
     pub out_dir: Option<PathBuf>,
 }
 
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
+// === impl Cli ===
 
-    use super::*;
-
-    #[test]
-    fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn every_subcommand_has_examples() {
-        let mut cli = Cli::command();
-        cli.build();
-        let token = cli.find_subcommand("token").expect("token subcommand");
-        let generate = token.find_subcommand("generate").expect("generate subcommand");
-        let top = ["get", "run-with-secrets", "completions", "man"].map(|n| cli.find_subcommand(n).expect(n));
-        for cmd in std::iter::once(generate).chain(top) {
-            let help = cmd.get_after_help().expect("after_help").to_string();
-            assert!(help.starts_with("Examples:"), "{}", cmd.get_name());
-        }
-    }
-
-    #[test]
-    fn run_takes_the_command_after_double_dash() {
-        let args = run_args(&["--key-pattern", "*", "--", "printenv", "--flag"]).expect("valid");
-        assert_eq!(args.command, ["printenv", "--flag"]);
-        assert_eq!(args.ttl, DEFAULT_RUN_TTL_MINUTES);
-        assert_eq!(args.inject_as, InjectAs::Env);
-        assert_eq!(args.file_format, None);
-    }
-
-    fn run_args(rest: &[&str]) -> Result<RunArgs, clap::Error> {
-        let argv = ["vanta-cli", "run-with-secrets", "--environment", "dev"].iter().chain(rest);
-        match Cli::try_parse_from(argv)?.command {
-            Command::RunWithSecrets(args) => Ok(args),
-            _ => panic!("wrong subcommand"),
-        }
-    }
-
-    #[test]
-    fn run_takes_several_patterns_keys_and_names() {
-        let args = run_args(&[
-            "--key-pattern",
-            "A_*",
-            "--key-pattern",
-            "B/*",
-            "--key",
-            "A_1",
-            "--key",
-            "B/x=BX",
-            "--prefix",
-            "APP_",
-            "-q",
-            "--",
-            "true",
-        ])
-        .expect("valid");
-        let patterns: Vec<&str> = args.key_patterns.iter().map(KeyPattern::as_str).collect();
-        assert_eq!(patterns, ["A_*", "B/*"]);
-        assert_eq!(args.keys[1].name.as_deref(), Some("BX"));
-        assert_eq!(args.prefix.as_ref().map(VarPrefix::as_str), Some("APP_"));
-        assert!(args.quiet);
-    }
-
-    #[test]
-    fn run_usage_errors() {
-        for bad in [
-            &["--", "true"][..],
-            &["--key-pattern", "*", "--key", "K=1X", "--", "true"],
-            &["--key-pattern", "*", "--prefix", "A-", "--", "true"],
-            &["--key-pattern", "*", "--keep-env", "X", "--", "true"],
-            &["--key-pattern", "*", "--token", "t", "--token-file", "/f", "--", "true"],
-            &["--key-pattern", "*", "--token", "t", "--ttl", "3", "--", "true"],
-            &["--key-pattern", "*", "--inject-as", "disk", "--", "true"],
-            &["--key-pattern", "*"],
-        ] {
-            let err = run_args(bad).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
-            assert_eq!(err.exit_code(), 2, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn bad_names_are_usage_errors() {
-        for bad in [["--environment", "../x"], ["--environment", ""]] {
-            let err =
-                Cli::try_parse_from(["vanta-cli", "get"].into_iter().chain(bad).chain(["KEY"])).err().expect("refused");
-            assert_eq!(err.exit_code(), 2);
-        }
+impl Cli {
+    /// Parses `argv` and the environment, then applies the socket-or-URL
+    /// rule of [`AgentArgs`].
+    ///
+    /// # Errors
+    /// A usage error, formatted by clap (`exit()` prints it and exits 2),
+    /// or the request for `--help`/`--version` (exit 0).
+    pub fn try_parse_args<I, T>(argv: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(argv)?;
+        let mut cli = Self::from_arg_matches(&matches).map_err(|err| err.format(&mut command))?;
+        cli.agent.apply_rule(&matches).map_err(|message| command.error(ErrorKind::ArgumentConflict, message))?;
+        Ok(cli)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,7 @@
 
 pub(crate) mod completions;
 pub(crate) mod get;
+pub(crate) mod health;
 pub(crate) mod man;
 pub(crate) mod run;
 pub(crate) mod token;
@@ -17,7 +18,7 @@ use anyhow::{Context, bail};
 use vanta_shared::api::{GenerateTokenRequest, ScopeDetails};
 use zeroize::Zeroizing;
 
-use crate::agent_client::{AccessToken, AgentClient};
+use crate::agent_client::{AccessToken, AgentClient, Target};
 use crate::cli::{Cli, Command, TokenCommand};
 
 /// Where a token of `get` or `run-with-secrets` came from.
@@ -33,11 +34,16 @@ pub(crate) enum TokenSource {
 /// # Errors
 /// Whatever the subcommand reports; the caller turns it into one line.
 pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
-    let socket = cli.socket.as_path();
+    let target = Target {
+        endpoint: cli.agent.endpoint(),
+        ca_cert: cli.agent.ca_cert,
+        admin_token_file: cli.agent.admin_token_file,
+    };
     match cli.command {
-        Command::Token(TokenCommand::Generate(args)) => token::generate(socket, args).await,
-        Command::Get(args) => get::run(socket, args).await,
-        Command::RunWithSecrets(args) => run::run(socket, args).await,
+        Command::Token(TokenCommand::Generate(args)) => token::generate(&target, args).await,
+        Command::Get(args) => get::run(&target, args).await,
+        Command::RunWithSecrets(args) => run::run(&target, args).await,
+        Command::Health(args) => health::run(&target, &args).await,
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(args),
     }
@@ -80,7 +86,6 @@ pub(crate) fn checked(raw: String) -> anyhow::Result<AccessToken> {
 /// A malformed given token (without showing it), or a failed mint.
 pub(crate) async fn obtain_token(
     client: &AgentClient,
-    socket: &Path,
     given: Option<String>,
     mint: GenerateTokenRequest,
 ) -> anyhow::Result<(AccessToken, TokenSource)> {
@@ -91,7 +96,7 @@ pub(crate) async fn obtain_token(
         .generate_token(&mint)
         .await
         .with_context(|| format!("failed to mint a token for '{}' in '{}'", mint.key_pattern, mint.environment))?;
-    let token = minted.token().with_context(|| format!("the agent at {} sent an unusable token", socket.display()))?;
+    let token = minted.token().with_context(|| format!("the agent at {} sent an unusable token", client.name()))?;
     let response = minted.response;
     let source =
         TokenSource::Minted { subject: mint.subject, scope: response.scope_details, expires_in: response.expires_in };

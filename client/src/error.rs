@@ -43,8 +43,9 @@ fn chain<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Er
 }
 
 fn hint(cause: &(dyn Error + 'static)) -> Option<&'static str> {
-    match cause.downcast_ref::<agent_client::Error>()? {
-        agent_client::Error::Connect { source, .. } => match source.kind() {
+    use agent_client::{ConnectError, Error as Agent};
+    match cause.downcast_ref::<Agent>()? {
+        Agent::Connect { source: ConnectError::Io(io), over_tcp: false, .. } => match io.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
                 Some("is vanta-agent running? set --socket or VANTA_AGENT_SOCKET")
             }
@@ -53,6 +54,22 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<&'static str> {
             }
             _ => None,
         },
+        Agent::Connect { source: ConnectError::Io(io), over_tcp: true, .. } => match io.kind() {
+            io::ErrorKind::ConnectionRefused => {
+                Some("is vanta-agent listening there with --listen-tcp? check --url or VANTA_AGENT_URL")
+            }
+            _ => None,
+        },
+        Agent::Connect { source: ConnectError::Tls(_), .. } => Some(
+            "--ca-cert or VANTA_CA_CERT must hold the CA that signed the agent's certificate, \
+             and the URL's host must be named in it",
+        ),
+        Agent::MintForbidden { credential_sent: false, .. } => Some(
+            "minting over TCP needs the agent's admin credential: set --admin-token-file or VANTA_ADMIN_TOKEN_FILE",
+        ),
+        Agent::MintForbidden { credential_sent: true, .. } => {
+            Some("the admin credential was not accepted, or the agent's minting policy refuses this scope")
+        }
         _ => None,
     }
 }
@@ -68,14 +85,17 @@ fn clean(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use anyhow::Context;
 
     use super::*;
 
     fn connect_error(kind_errno: i32) -> agent_client::Error {
         agent_client::Error::Connect {
-            socket: "/run/vanta/agent.sock".to_owned(),
-            source: io::Error::from_raw_os_error(kind_errno),
+            agent: "/run/vanta/agent.sock".to_owned(),
+            over_tcp: false,
+            source: agent_client::ConnectError::Io(Arc::new(io::Error::from_raw_os_error(kind_errno))),
         }
     }
 
@@ -91,9 +111,35 @@ mod tests {
     }
 
     #[test]
+    fn tcp_failures_name_the_url_and_the_fix() {
+        let refused = agent_client::Error::Connect {
+            agent: "https://127.0.0.1:9".to_owned(),
+            over_tcp: true,
+            source: agent_client::ConnectError::Io(Arc::new(io::Error::from_raw_os_error(111))),
+        };
+        assert_eq!(
+            error_line(anyhow::Error::from(refused).as_ref()),
+            "vanta-cli: error: cannot connect to the agent at https://127.0.0.1:9: Connection refused \
+             (is vanta-agent listening there with --listen-tcp? check --url or VANTA_AGENT_URL)"
+        );
+        let forbidden = agent_client::Error::MintForbidden {
+            agent: "https://h:1".to_owned(),
+            status: 403,
+            detail: "forbidden: no".to_owned(),
+            credential_sent: false,
+        };
+        let line = error_line(anyhow::Error::from(forbidden).context("failed to mint").as_ref());
+        assert!(
+            line.starts_with("vanta-cli: error: failed to mint: the agent at https://h:1 refused to mint"),
+            "{line}"
+        );
+        assert!(line.ends_with("set --admin-token-file or VANTA_ADMIN_TOKEN_FILE)"), "{line}");
+    }
+
+    #[test]
     fn context_and_agent_answer_are_on_one_line() {
         let refused = agent_client::Error::Refused {
-            socket: "/x.sock".to_owned(),
+            agent: "/x.sock".to_owned(),
             status: 404,
             detail: "not_found: no such key".to_owned(),
         };

@@ -1,6 +1,6 @@
 //! `vanta-cli`, the client of `vanta-agent`: mints scoped tokens, reads
-//! secrets and runs commands with their secrets, over the agent's Unix
-//! socket (CONTRACT §6).
+//! secrets, runs commands with their secrets and probes the agent, over the
+//! agent's Unix socket (CONTRACT §6) or its TCP listener (`--url`).
 //!
 //! # Layout
 //! Layers, top to bottom; a module uses only modules below it.
@@ -8,19 +8,21 @@
 //! - [`error`]: the one-line error report and the exit code, for `main`.
 //! - `commands`: one function per subcommand (`run` in two steps: `fetch`,
 //!   `handover`); with `main` the only printers.
-//! - `agent_client`: the HTTP API over the socket (thiserror errors), and
-//!   the bearer token.
+//! - `agent_client`: the HTTP API over the socket, TCP or TLS (thiserror
+//!   errors), and the bearer token.
 //! - `inject`: variable names, the command's environment, the dotenv and
 //!   JSON formats, the private directory, the named pipe.
 //! - `child`: spawn the command, forward signals, reap orphans, map its exit
 //!   status.
 //! - `output`: summary and report text, the terminal newline policy.
-//! - `vanta_shared`: names, patterns, API bodies, defaults.
+//! - [`endpoint`] and `vanta_shared`: plain validated data; the agent's
+//!   socket or URL; names, patterns, API bodies, defaults.
 //!
 //! `docs/CLI.md` documents the behaviour of every subcommand for users.
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod endpoint;
 pub mod error;
 
 mod agent_client;

@@ -5,11 +5,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
 use vanta_cli::{cli::Cli, error};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|err| err.exit());
     vanta_cli::init_logging();
     match vanta_cli::run(cli) {
         Ok(code) => ExitCode::from(code),

@@ -6,7 +6,12 @@ Examples:
   vanta-cli token generate --subject ci --environment dev --key-pattern 'DATABASE_*'
   vanta-cli get --environment dev DATABASE_URL
   vanta-cli run-with-secrets --environment dev --key-pattern '*' -- ./server --port 8080
-  vanta-cli completions bash > /etc/bash_completion.d/vanta-cli";
+  vanta-cli health --ready
+  vanta-cli completions bash > /etc/bash_completion.d/vanta-cli
+
+  # The agent's HTTPS listener instead of its socket (minting needs the admin credential):
+  vanta-cli --url https://vanta.internal:8443 --ca-cert ca.pem \\
+      --admin-token-file /etc/vanta/admin-token get --environment dev DATABASE_URL";
 
 pub(super) const GENERATE_EXAMPLES: &str = "\
 Examples:
@@ -93,6 +98,27 @@ Examples:
   vanta-cli run-with-secrets --environment prod --key-pattern 'APP_*' \\
       --inject-as fifo --file-format json --secrets-dir /dev/shm --pristine \\
       -- sh -c 'exec ./app --secrets-from \"$VANTA_SECRETS_FILE\"'";
+
+pub(super) const HEALTH_ABOUT: &str = "\
+Check that the agent answers (or is ready to serve); for probes.
+
+Asks GET /healthz, or GET /readyz with --ready, on the configured agent (the \
+socket, or --url). Exit 0 on a 200, printing nothing (unless --verbose); \
+exit 1 otherwise, with one line on stderr naming the agent and what failed: \
+the connection error, or each failing readiness check (sops, audit, \
+usage_store) and the agent's reason.";
+
+pub(super) const HEALTH_EXAMPLES: &str = "\
+Examples:
+  vanta-cli health && echo 'the agent answers'
+  vanta-cli health --ready --verbose
+  vanta-cli --url https://vanta.internal:8443 --ca-cert ca.pem health --ready
+
+  # Kubernetes exec probes, in a container that shares the agent's socket:
+  livenessProbe:
+    exec: {command: [vanta-cli, health]}
+  readinessProbe:
+    exec: {command: [vanta-cli, health, --ready]}";
 
 pub(super) const COMPLETIONS_EXAMPLES: &str = "\
 Examples:

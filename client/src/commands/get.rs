@@ -2,13 +2,12 @@
 //! of `commands`).
 
 use std::io::{self, IsTerminal, Write};
-use std::path::Path;
 
 use anyhow::Context;
 use vanta_shared::KeyPattern;
 use vanta_shared::api::GenerateTokenRequest;
 
-use crate::agent_client::AgentClient;
+use crate::agent_client::{AgentClient, Target};
 use crate::cli::GetArgs;
 use crate::commands::{given_token, obtain_token};
 use crate::output;
@@ -23,8 +22,8 @@ const SELF_MINT_TTL_MINUTES: u32 = 1;
 /// # Errors
 /// A malformed given token, the agent's refusal, an unreachable agent, or a
 /// failed write to stdout. None of them show the value or the token.
-pub(crate) async fn run(socket: &Path, args: GetArgs) -> anyhow::Result<u8> {
-    let client = AgentClient::new(socket);
+pub(crate) async fn run(target: &Target, args: GetArgs) -> anyhow::Result<u8> {
+    let client = AgentClient::new(target)?;
     let exact: KeyPattern =
         args.key.as_str().parse().with_context(|| format!("cannot make a key pattern of '{}'", args.key))?;
     let mint = GenerateTokenRequest {
@@ -35,7 +34,7 @@ pub(crate) async fn run(socket: &Path, args: GetArgs) -> anyhow::Result<u8> {
         usage_limit: Some(1),
     };
     let given = given_token(args.token, args.token_file.as_deref())?;
-    let (token, _source) = obtain_token(&client, socket, given, mint).await?;
+    let (token, _source) = obtain_token(&client, given, mint).await?;
     let value = client
         .get_secret(&token, &args.environment, &args.key)
         .await

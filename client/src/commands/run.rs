@@ -14,8 +14,8 @@ mod fetch;
 mod handover;
 
 use std::io::{self, Write};
-use std::path::Path;
 
+use crate::agent_client::Target;
 use crate::child::{self, Running, Signals};
 use crate::cli::RunArgs;
 use crate::inject::fifo::Fifo;
@@ -26,11 +26,11 @@ use crate::output::report;
 /// # Errors
 /// Anything that keeps the command from running (exit 1, or 126/127/128+N
 /// through [`child::Error`]); nothing is run after any such error.
-pub(crate) async fn run(socket: &Path, args: RunArgs) -> anyhow::Result<u8> {
+pub(crate) async fn run(target: &Target, args: RunArgs) -> anyhow::Result<u8> {
     handover::check_options(&args)?;
     let mut signals = Signals::install().map_err(child::Error::Signals)?;
     let fetched = tokio::select! {
-        fetched = fetch::fetch(socket, &args) => fetched?,
+        fetched = fetch::fetch(target, &args) => fetched?,
         signal = signals.recv() => return Err(child::Error::Interrupted { signal }.into()),
     };
     let handover = handover::prepare(&args, &fetched)?;

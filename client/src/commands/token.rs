@@ -2,13 +2,12 @@
 //! the bare JWT (top layer, part of `commands`).
 
 use std::io::{self, IsTerminal, Write};
-use std::path::Path;
 
 use anyhow::Context;
 use time::OffsetDateTime;
 use vanta_shared::api::GenerateTokenRequest;
 
-use crate::agent_client::AgentClient;
+use crate::agent_client::{AgentClient, Target};
 use crate::cli::{GenerateArgs, OutputFormat};
 use crate::output;
 
@@ -16,7 +15,7 @@ use crate::output;
 ///
 /// # Errors
 /// The agent's refusal or an unreachable agent; a failed write to stdout.
-pub(crate) async fn generate(socket: &Path, args: GenerateArgs) -> anyhow::Result<u8> {
+pub(crate) async fn generate(target: &Target, args: GenerateArgs) -> anyhow::Result<u8> {
     let request = GenerateTokenRequest {
         subject: args.subject,
         environment: args.environment,
@@ -24,7 +23,7 @@ pub(crate) async fn generate(socket: &Path, args: GenerateArgs) -> anyhow::Resul
         ttl_minutes: args.ttl,
         usage_limit: args.usage_limit,
     };
-    let minted = AgentClient::new(socket).generate_token(&request).await.with_context(|| {
+    let minted = AgentClient::new(target)?.generate_token(&request).await.with_context(|| {
         format!("failed to mint a token for '{}' in '{}'", request.key_pattern, request.environment)
     })?;
     let mut stdout = io::stdout().lock();

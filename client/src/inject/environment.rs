@@ -4,7 +4,8 @@
 //! touching the process environment).
 //!
 //! The token variables (`VANTA_TOKEN`, `VANTA_TOKEN_FILE`) never reach the
-//! command unless `--pass-token`; `--pristine` keeps only [`PRISTINE_KEEP`]
+//! command unless `--pass-token` (which passes `VANTA_TOKEN` only), nor does
+//! `VANTA_ADMIN_TOKEN_FILE`; `--pristine` keeps only [`PRISTINE_KEEP`]
 //! and `--keep-env` names.
 
 use std::ffi::{OsStr, OsString};
@@ -33,6 +34,8 @@ pub(crate) const PRISTINE_KEEP: &[&str] = &["PATH", "HOME", "USER", "LANG", "TER
 pub(crate) const TOKEN_VAR: &str = "VANTA_TOKEN";
 /// Variable that names a file holding a token.
 pub(crate) const TOKEN_FILE_VAR: &str = "VANTA_TOKEN_FILE";
+/// Variable that names the file of the agent's admin (minting) credential.
+pub(crate) const ADMIN_TOKEN_FILE_VAR: &str = "VANTA_ADMIN_TOKEN_FILE";
 
 /// The environment of the command, from the CLI's own `inherited` one.
 pub(crate) fn build(inherited: impl IntoIterator<Item = (OsString, OsString)>, options: &Options<'_>) -> ChildEnv {
@@ -61,7 +64,7 @@ fn keeps(options: &Options<'_>, name: &OsStr) -> bool {
 }
 
 fn is_token_var(name: &OsStr) -> bool {
-    name == TOKEN_VAR || name == TOKEN_FILE_VAR
+    name == TOKEN_VAR || name == TOKEN_FILE_VAR || name == ADMIN_TOKEN_FILE_VAR
 }
 
 #[cfg(test)]
@@ -76,6 +79,7 @@ mod tests {
             ("OTHER", "x"),
             ("VANTA_TOKEN", "t"),
             ("VANTA_TOKEN_FILE", "/f"),
+            ("VANTA_ADMIN_TOKEN_FILE", "/a"),
         ]
         .iter()
         .map(|(k, v)| (k.into(), v.into()))

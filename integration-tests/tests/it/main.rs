@@ -12,6 +12,7 @@ mod auth;
 mod cli_get;
 mod cli_run;
 mod cli_signals;
+mod cli_tcp;
 mod cli_token;
 mod helpers;
 mod lifecycle;

@@ -8,14 +8,12 @@
 //! one request per value. A key that is missing fails the run before any
 //! value is fetched, and the error lists every such key.
 
-use std::path::Path;
-
 use anyhow::{Context, bail};
 use vanta_shared::api::GenerateTokenRequest;
 use vanta_shared::{KeyPath, KeyPattern};
 use zeroize::Zeroizing;
 
-use crate::agent_client::{AccessToken, AgentClient};
+use crate::agent_client::{AccessToken, AgentClient, Target};
 use crate::cli::{InjectAs, RunArgs};
 use crate::commands::{TokenSource, checked, given_token, obtain_token};
 use crate::inject::env_vars::{self, Naming};
@@ -62,11 +60,11 @@ impl Grant {
 ///
 /// # Errors
 /// Anything that keeps a secret from being fetched; nothing is run then.
-pub(super) async fn fetch(socket: &Path, args: &RunArgs) -> anyhow::Result<Fetched> {
+pub(super) async fn fetch(target: &Target, args: &RunArgs) -> anyhow::Result<Fetched> {
     let naming = naming(args);
     let explicit = explicit_keys(args, &naming)?;
-    let client = AgentClient::new(socket);
-    let grants = grants(&client, socket, args, explicit.as_deref()).await?;
+    let client = AgentClient::new(target)?;
+    let grants = grants(&client, args, explicit.as_deref()).await?;
     let listed = listed_keys(&client, &grants, args).await?;
     let keys = match explicit {
         Some(keys) => check_listed(&keys, &listed, args)?,
@@ -127,12 +125,7 @@ fn check_names(naming: &Naming<'_>, keys: &[KeyPath], args: &RunArgs) -> anyhow:
 
 /// The given token, or one minted per pattern that has work to do (with
 /// `--key`: as many uses as it has keys).
-async fn grants(
-    client: &AgentClient,
-    socket: &Path,
-    args: &RunArgs,
-    explicit: Option<&[KeyPath]>,
-) -> anyhow::Result<Vec<Grant>> {
+async fn grants(client: &AgentClient, args: &RunArgs, explicit: Option<&[KeyPath]>) -> anyhow::Result<Vec<Grant>> {
     if let Some(given) = given_token(args.token.clone(), args.token_file.as_deref())? {
         return Ok(vec![Grant { pattern: None, token: checked(given)?, source: TokenSource::Given }]);
     }
@@ -147,7 +140,7 @@ async fn grants(
         if uses == Some(0) {
             continue;
         }
-        let (token, source) = obtain_token(client, socket, None, mint(args, pattern, uses)).await?;
+        let (token, source) = obtain_token(client, None, mint(args, pattern, uses)).await?;
         grants.push(Grant { pattern: Some(pattern.clone()), token, source });
     }
     Ok(grants)

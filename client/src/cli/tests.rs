@@ -1,0 +1,114 @@
+//! Unit tests of the clap definition (part of `cli`).
+
+use clap::CommandFactory;
+
+use super::*;
+
+#[test]
+fn clap_definition_is_consistent() {
+    Cli::command().debug_assert();
+}
+
+#[test]
+fn every_subcommand_has_examples() {
+    let mut cli = Cli::command();
+    cli.build();
+    let token = cli.find_subcommand("token").expect("token subcommand");
+    let generate = token.find_subcommand("generate").expect("generate subcommand");
+    let top = ["get", "run-with-secrets", "health", "completions", "man"].map(|n| cli.find_subcommand(n).expect(n));
+    for cmd in std::iter::once(generate).chain(top) {
+        let help = cmd.get_after_help().expect("after_help").to_string();
+        assert!(help.starts_with("Examples:"), "{}", cmd.get_name());
+    }
+}
+
+#[test]
+fn run_takes_the_command_after_double_dash() {
+    let args = run_args(&["--key-pattern", "*", "--", "printenv", "--flag"]).expect("valid");
+    assert_eq!(args.command, ["printenv", "--flag"]);
+    assert_eq!(args.ttl, DEFAULT_RUN_TTL_MINUTES);
+    assert_eq!(args.inject_as, InjectAs::Env);
+    assert_eq!(args.file_format, None);
+}
+
+fn run_args(rest: &[&str]) -> Result<RunArgs, clap::Error> {
+    let argv = ["vanta-cli", "run-with-secrets", "--environment", "dev"].iter().chain(rest);
+    match Cli::try_parse_from(argv)?.command {
+        Command::RunWithSecrets(args) => Ok(args),
+        _ => panic!("wrong subcommand"),
+    }
+}
+
+#[test]
+fn run_takes_several_patterns_keys_and_names() {
+    let args = run_args(&[
+        "--key-pattern",
+        "A_*",
+        "--key-pattern",
+        "B/*",
+        "--key",
+        "A_1",
+        "--key",
+        "B/x=BX",
+        "--prefix",
+        "APP_",
+        "-q",
+        "--",
+        "true",
+    ])
+    .expect("valid");
+    let patterns: Vec<&str> = args.key_patterns.iter().map(KeyPattern::as_str).collect();
+    assert_eq!(patterns, ["A_*", "B/*"]);
+    assert_eq!(args.keys[1].name.as_deref(), Some("BX"));
+    assert_eq!(args.prefix.as_ref().map(VarPrefix::as_str), Some("APP_"));
+    assert!(args.quiet);
+}
+
+#[test]
+fn run_usage_errors() {
+    for bad in [
+        &["--", "true"][..],
+        &["--key-pattern", "*", "--key", "K=1X", "--", "true"],
+        &["--key-pattern", "*", "--prefix", "A-", "--", "true"],
+        &["--key-pattern", "*", "--keep-env", "X", "--", "true"],
+        &["--key-pattern", "*", "--token", "t", "--token-file", "/f", "--", "true"],
+        &["--key-pattern", "*", "--token", "t", "--ttl", "3", "--", "true"],
+        &["--key-pattern", "*", "--inject-as", "disk", "--", "true"],
+        &["--key-pattern", "*"],
+    ] {
+        let err = run_args(bad).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+        assert_eq!(err.exit_code(), 2, "{bad:?}");
+    }
+}
+
+#[test]
+fn socket_and_url_flags_together_are_a_usage_error() {
+    for argv in [
+        &["--socket", "/s.sock", "--url", "https://h:1", "health"][..],
+        &["health", "--url", "https://h:1", "--socket", "/s.sock"],
+    ] {
+        let err = Cli::try_parse_args(["vanta-cli"].iter().chain(argv)).err().expect("refused");
+        assert_eq!((err.kind(), err.exit_code()), (clap::error::ErrorKind::ArgumentConflict, 2), "{argv:?}");
+    }
+    let url = Cli::try_parse_args(["vanta-cli", "health", "--url", "https://h:1"]).expect("valid");
+    assert_eq!(url.agent.endpoint().to_string(), "https://h:1");
+    let socket = Cli::try_parse_args(["vanta-cli", "--socket", "/s.sock", "health", "--ready"]).expect("valid");
+    assert_eq!(socket.agent.endpoint().to_string(), "/s.sock");
+}
+
+#[test]
+fn plain_http_off_loopback_is_a_usage_error() {
+    let err = Cli::try_parse_args(["vanta-cli", "--url", "http://vanta.internal:80", "health"]).err();
+    let err = err.expect("refused");
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("only allowed to a loopback address"), "{err}");
+}
+
+#[test]
+fn bad_names_are_usage_errors() {
+    for bad in [["--environment", "../x"], ["--environment", ""]] {
+        let err =
+            Cli::try_parse_from(["vanta-cli", "get"].into_iter().chain(bad).chain(["KEY"])).err().expect("refused");
+        assert_eq!(err.exit_code(), 2);
+    }
+}
