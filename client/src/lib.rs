@@ -18,7 +18,7 @@
 //! - [`endpoint`] and `vanta_shared`: plain validated data; the agent's
 //!   socket or URL; names, patterns, API bodies, defaults.
 //!
-//! `docs/CLI.md` documents the behaviour of every subcommand for users.
+//! `docs/VAULT_ACCESS_SYSTEM_README.md (section vanta-cli)` documents the behaviour of every subcommand for users.
 #![forbid(unsafe_code)]
 
 pub mod cli;

@@ -1,5 +1,5 @@
 //! The long help texts and examples of every subcommand (top layer, part of
-//! `cli`). `docs/CLI.md` says the same at length; keep them in step.
+//! `cli`). `docs/VAULT_ACCESS_SYSTEM_README.md (section vanta-cli)` says the same at length; keep them in step.
 
 pub(super) const MAIN_EXAMPLES: &str = "\
 Examples:
