@@ -1,8 +1,11 @@
 //! The audit writer task: appends records in batches, acknowledges each.
 //!
-//! Callers send a record with a `oneshot` and wait for the answer. The task
-//! takes everything queued, writes it with one `write` (group commit),
+//! Callers send a record with a `oneshot` and wait for the answer. The
+//! writer takes everything queued, writes it with one `write` (group commit),
 //! flushes (and `fdatasync`s with `--audit-fsync`), and answers every sender.
+//! It runs on a thread of its own with plain blocking I/O: an append to the
+//! page cache takes microseconds, while tokio's file I/O would hop through
+//! the blocking pool twice per batch (measured in docs/PERFORMANCE.md).
 //! A failed write answers with an error, so no secret goes out unaudited; the
 //! next batch tries again, so the agent recovers by itself when the disk does.
 //!
@@ -10,13 +13,14 @@
 //! rotated away, a new one is opened there, so records never go to a deleted
 //! inode. SIGHUP asks for the same reopen explicitly (logrotate's convention).
 
-use std::os::unix::fs::MetadataExt;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use prometheus_client::metrics::counter::Counter;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -71,8 +75,8 @@ enum Message {
 
 /// The open sink.
 enum Out {
-    Stdout(tokio::io::Stdout),
-    File { file: tokio::fs::File, path: PathBuf, inode: u64, fsync: bool },
+    Stdout(std::io::Stdout),
+    File { file: File, path: PathBuf, inode: u64, fsync: bool },
 }
 
 /// Records queued before senders wait; also the largest batch.
@@ -87,11 +91,12 @@ impl AuditWriter {
     /// # Errors
     /// The I/O error if the file cannot be opened or created.
     pub async fn open(sink: AuditSink) -> std::io::Result<(Self, JoinHandle<()>)> {
-        let out = Out::open(&sink).await?;
+        let out = Out::open(&sink)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let counters = AuditCounters::default();
         let last_write_ok = Arc::new(AtomicBool::new(true));
-        let task = tokio::spawn(run(rx, out, counters.clone(), Arc::clone(&last_write_ok)));
+        let (task_counters, task_ok) = (counters.clone(), Arc::clone(&last_write_ok));
+        let task = tokio::task::spawn_blocking(move || run(rx, out, &task_counters, &task_ok));
         Ok((Self { tx, counters, last_write_ok }, task))
     }
 
@@ -126,49 +131,57 @@ impl AuditWriter {
 // === impl Out ===
 
 impl Out {
-    async fn open(sink: &AuditSink) -> std::io::Result<Self> {
+    fn open(sink: &AuditSink) -> std::io::Result<Self> {
         match sink {
-            AuditSink::Stdout => Ok(Self::Stdout(tokio::io::stdout())),
+            AuditSink::Stdout => Ok(Self::Stdout(std::io::stdout())),
             AuditSink::File { path, fsync } => {
-                let file = tokio::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path).await?;
-                let inode = file.metadata().await?.ino();
+                let file = OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
+                let inode = file.metadata()?.ino();
                 Ok(Self::File { file, path: path.clone(), inode, fsync: *fsync })
             }
         }
     }
 
     /// Reopens the file if `force`d or if its path no longer leads to it.
-    async fn refresh(&mut self, force: bool) -> std::io::Result<()> {
+    fn refresh(&mut self, force: bool) -> std::io::Result<()> {
         let Self::File { path, inode, fsync, .. } = self else { return Ok(()) };
-        let current = tokio::fs::metadata(&*path).await.map(|m| m.ino()).ok();
+        let current = std::fs::metadata(&*path).map(|m| m.ino()).ok();
         if !force && current == Some(*inode) {
             return Ok(());
         }
         let sink = AuditSink::File { path: path.clone(), fsync: *fsync };
-        *self = Self::open(&sink).await?;
+        *self = Self::open(&sink)?;
         tracing::info!("audit log reopened");
         Ok(())
     }
 
-    async fn write_batch(&mut self, buf: &[u8]) -> std::io::Result<()> {
+    fn write_batch(&mut self, buf: &[u8]) -> std::io::Result<()> {
         match self {
             Self::Stdout(out) => {
-                out.write_all(buf).await?;
-                out.flush().await
+                let mut out = out.lock();
+                out.write_all(buf)?;
+                out.flush()
             }
             Self::File { file, fsync, .. } => {
-                file.write_all(buf).await?;
-                file.flush().await?;
-                if *fsync { file.sync_data().await } else { Ok(()) }
+                file.write_all(buf)?;
+                if *fsync { file.sync_data() } else { Ok(()) }
             }
         }
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCounters, ok: Arc<AtomicBool>) {
+/// The writer thread: one batch per wake-up, until every handle is gone.
+fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: &AuditCounters, ok: &AtomicBool) {
     let mut messages = Vec::with_capacity(QUEUE);
     let mut buf = Vec::new();
-    while rx.recv_many(&mut messages, QUEUE).await > 0 {
+    while let Some(first) = rx.blocking_recv() {
+        messages.push(first);
+        while messages.len() < QUEUE {
+            match rx.try_recv() {
+                Ok(message) => messages.push(message),
+                Err(_) => break,
+            }
+        }
         let mut reopen = false;
         let mut acks = Vec::with_capacity(messages.len());
         buf.clear();
@@ -181,7 +194,7 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCount
                 Message::Reopen => reopen = true,
             }
         }
-        let written = write(&mut out, &buf, reopen, acks.is_empty()).await;
+        let written = write(&mut out, &buf, reopen, acks.is_empty());
         ok.store(written.is_ok(), Ordering::Relaxed);
         let counter = if written.is_ok() { &counters.written } else { &counters.failed };
         counter.inc_by(acks.len() as u64);
@@ -190,15 +203,10 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCount
             let _ = ack.send(written.as_ref().map(|_| ()).map_err(|_| AuditError::Write));
         }
     }
-    let _ = out.write_batch(&[]).await;
 }
 
-async fn write(out: &mut Out, buf: &[u8], reopen: bool, nothing_to_write: bool) -> std::io::Result<()> {
-    let result = async {
-        out.refresh(reopen).await?;
-        if nothing_to_write { Ok(()) } else { out.write_batch(buf).await }
-    }
-    .await;
+fn write(out: &mut Out, buf: &[u8], reopen: bool, nothing_to_write: bool) -> std::io::Result<()> {
+    let result = out.refresh(reopen).and_then(|()| if nothing_to_write { Ok(()) } else { out.write_batch(buf) });
     if let Err(err) = &result {
         tracing::error!(error = %err, "failed to write audit records; fetches answer 503 until it works again");
     }

@@ -6,16 +6,21 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use josekit::jws::{HS256, JwsSigner, alg::hmac::HmacJwsSigner};
+use hmac::{Hmac, Mac};
+use josekit::jws::{HS256, alg::hmac::HmacJwsSigner};
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// One HS256 key. Holds key material, so it has no `Debug`.
 pub struct JwtKey {
-    // The key bytes live inside the signer (an OpenSSL PKey); our own copy is
-    // a `SecretSlice`, zeroized when `new` returns.
+    // The key bytes live inside the signer (an OpenSSL PKey) and the keyed
+    // MAC state; our own copy is a `SecretSlice`, zeroized when `new` returns.
     signer: HmacJwsSigner,
+    /// HMAC-SHA256 with the key schedule computed once, cloned per check.
+    /// Verification does not go through josekit: its HMAC verifier compares
+    /// with `!=` (not constant time), and OpenSSL 3 sets up a new context
+    /// under global locks for every call (see docs/PERFORMANCE.md).
+    mac: Hmac<Sha256>,
     kid: String,
 }
 
@@ -55,8 +60,9 @@ impl JwtKey {
             return Err(JwtKeyError::TooShort { len: bytes.len() });
         }
         let signer = HS256.signer_from_bytes(bytes).map_err(JwtKeyError::Load)?;
+        let mac = Hmac::<Sha256>::new_from_slice(bytes).map_err(|_| JwtKeyError::TooShort { len: bytes.len() })?;
         let kid = key_id(bytes);
-        Ok(Self { signer, kid })
+        Ok(Self { signer, mac, kid })
     }
 
     /// The key id written into token headers.
@@ -69,12 +75,9 @@ impl JwtKey {
     }
 
     /// Whether `signature` is the HS256 MAC of `message` under this key,
-    /// compared in constant time (josekit's own verifier compares with `!=`).
+    /// compared in constant time.
     pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        match self.signer.sign(message) {
-            Ok(expected) => expected.ct_eq(signature).into(),
-            Err(_) => false,
-        }
+        self.mac.clone().chain_update(message).verify_slice(signature).is_ok()
     }
 }
 
@@ -110,6 +113,8 @@ impl JwtKeys {
 
 #[cfg(test)]
 mod tests {
+    use josekit::jws::JwsSigner;
+
     use super::*;
 
     pub(crate) fn key(byte: u8) -> JwtKey {
@@ -138,6 +143,15 @@ mod tests {
         assert_eq!(keys.for_kid(None).map(JwtKey::kid), Some(key(1).kid()));
         assert_eq!(keys.for_kid(Some(key(2).kid())).map(JwtKey::kid), Some(key(2).kid()));
         assert!(keys.for_kid(Some("unknown")).is_none());
+    }
+
+    #[test]
+    fn what_josekit_signs_the_verifier_accepts() {
+        let k = key(3);
+        for message in [&b""[..], b"a", b"header.payload", &[0u8; 1000]] {
+            let sig = k.signer().sign(message).expect("sign");
+            assert!(k.verifies(message, &sig));
+        }
     }
 
     #[test]
