@@ -6,7 +6,7 @@ export PATH := $(TOOLS)/bin:$(PATH)
 export VANTA_TEST_SOPS := $(TOOLS)/bin/sops
 CARGO ?= cargo
 
-.PHONY: all tools build release test lint demo bench clean k8s
+.PHONY: all tools build release test lint demo bench clean k8s api-conformance fuzz
 
 all: build
 
@@ -27,6 +27,15 @@ release:
 test: tools lint k8s build
 	$(CARGO) test --workspace --no-fail-fast
 	VANTA_TEST_CACHE_TTL_SECONDS=0 $(CARGO) test --workspace --no-fail-fast
+	@bash scripts/api-conformance.sh
+
+## api-conformance: the real agent's answers against docs/openapi.yaml (Schemathesis, ~10 s)
+api-conformance: tools build
+	@bash scripts/api-conformance.sh
+
+## fuzz: each cargo-fuzz target in fuzz/ for 30 s (VANTA_FUZZ_SECONDS); stable Rust via RUSTC_BOOTSTRAP; first build is slow
+fuzz:
+	@bash scripts/fuzz.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -42,4 +51,4 @@ demo: tools build
 
 clean:
 	$(CARGO) clean
-	rm -rf .demo
+	rm -rf .demo fuzz/target fuzz/corpus fuzz/artifacts

@@ -27,6 +27,9 @@ fi
 # kubectl (for its built-in kustomize) and kubernetes-validate, for scripts/validate-k8s.sh (into .tools/k8s).
 bash "$root/scripts/validate-k8s.sh" --install-only
 
+# Schemathesis and openapi-spec-validator, for scripts/api-conformance.sh (into .tools/venv).
+bash "$root/scripts/api-conformance.sh" --install-only
+
 # gpg is needed only for the upstream SOPS fixtures (PGP-encrypted).
 if ! command -v gpg >/dev/null 2>&1; then
   echo "installing gnupg (apt)" >&2

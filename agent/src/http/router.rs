@@ -83,14 +83,30 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
                 secrets::read(&self.vault, request.headers(), environment, key, peer).await
             }
             (Route::Unknown, _) => ApiError::with_message(ErrorCode::NotFound, "no such route").into_response(),
-            _ => ApiError::of(ErrorCode::MethodNotAllowed).into_response(),
+            (route, _) => method_not_allowed(route.allowed_methods()),
         }
     }
+}
+
+/// 405 with the `Allow` header RFC 9110 asks for.
+fn method_not_allowed(allowed: &'static str) -> Response {
+    let mut response = ApiError::of(ErrorCode::MethodNotAllowed).into_response();
+    response.headers_mut().insert(hyper::header::ALLOW, hyper::header::HeaderValue::from_static(allowed));
+    response
 }
 
 // === impl Route ===
 
 impl Route<'_> {
+    /// The methods the route answers, for `Allow`.
+    fn allowed_methods(&self) -> &'static str {
+        match self {
+            Self::Health | Self::Ready => "GET, HEAD",
+            Self::Metrics | Self::Read { .. } | Self::Unknown => "GET",
+            Self::Generate => "POST",
+        }
+    }
+
     /// The `route` label of metrics: bounded, never a requested name.
     fn name(&self) -> &'static str {
         match self {

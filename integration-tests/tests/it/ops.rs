@@ -117,3 +117,19 @@ fn at_the_connection_cap_new_clients_wait_instead_of_failing() {
     let response = waiting.join().unwrap().unwrap();
     assert_eq!(response.status, 200);
 }
+
+#[test]
+fn a_wrong_method_is_405_with_allow() {
+    let agent = dev_agent();
+    for (method, path, allow) in [
+        ("DELETE", "/api/v1/vault/dev", "GET"),
+        ("PUT", "/api/v1/vault/dev/DATABASE_USER", "GET"),
+        ("GET", "/api/v1/vault/tokens/generate", "POST"),
+        ("POST", "/healthz", "GET, HEAD"),
+    ] {
+        let response = agent.request(method, path, &[], None);
+        assert_eq!(response.status, 405, "{method} {path}");
+        assert_eq!(response.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(response.json()["error"], "method_not_allowed");
+    }
+}
