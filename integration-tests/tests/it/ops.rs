@@ -133,3 +133,28 @@ fn a_wrong_method_is_405_with_allow() {
         assert_eq!(response.json()["error"], "method_not_allowed");
     }
 }
+
+#[test]
+fn sighup_reopens_a_rotated_audit_log() {
+    let agent = TestAgent::builder().secrets("dev", DEV_YAML).arg("--audit-fsync").start();
+    let token = agent.mint_for("dev", "*");
+    let audit = agent.paths().audit.clone();
+    let rotated = audit.with_extension("jsonl.1");
+    std::fs::rename(&audit, &rotated).unwrap();
+    agent.signal(nix::sys::signal::Signal::SIGHUP);
+    // SIGHUP is handled asynchronously: wait (bounded) until a fetch lands in a new file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        assert_eq!(agent.get_secret("dev", "DATABASE_USER", &token).status, 200);
+        if audit.exists() || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(audit.exists(), "a new audit file was opened at the configured path");
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(old.lines().any(|l| l.contains("token_generate")), "records before the rotation stay in the old file");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&audit).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(agent.get("/healthz", None).status, 200, "SIGHUP does not stop the agent");
+}
