@@ -33,6 +33,10 @@ test: tools lint k8s build
 api-conformance: tools build
 	@bash scripts/api-conformance.sh
 
+## bench: benchmark suite W1–W5 (release build, throw-away vault); writes docs/PERFORMANCE.md (7–9 min)
+bench: tools
+	@bash scripts/bench.sh
+
 ## fuzz: each cargo-fuzz target in fuzz/ for 30 s (VANTA_FUZZ_SECONDS); stable Rust via RUSTC_BOOTSTRAP; first build is slow
 fuzz:
 	@bash scripts/fuzz.sh

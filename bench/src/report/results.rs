@@ -1,0 +1,209 @@
+//! Reading the results directory that `scripts/bench.sh` fills, and the
+//! medians over its runs.
+//!
+//! Layout: `machine.txt` (`key=value` lines), `w1/<server>-c<N>/run-<round>.json`
+//! and `w2/c<N>/run-<round>.json` (`vanta-load` reports), `w3/{cli,sops}.json`
+//! (hyperfine's `--export-json`, or the same shape from the script's loop),
+//! `w4.json`, `w4-load.json`, `w5.json` (`startup-time`). A missing workload
+//! is reported as missing, not as an error.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::latency::median;
+use crate::load::LoadReport;
+use crate::startup::StartupReport;
+
+/// The runs of one workload configuration, keyed by round.
+pub type Runs = BTreeMap<u32, LoadReport>;
+
+/// Everything one `make bench` measured.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// `machine.txt`: machine, tools, suite parameters.
+    pub machine: BTreeMap<String, String>,
+    /// W1 by (server, connections): `ceiling`, `cached`, `nocache`.
+    pub w1: BTreeMap<(String, u32), Runs>,
+    /// W2 by connections.
+    pub w2: BTreeMap<u32, Runs>,
+    /// W3 wall times in seconds: `cli`, `sops`.
+    pub w3: BTreeMap<String, Vec<f64>>,
+    /// W4 memory and sizes.
+    pub w4: Option<Memory>,
+    /// The 100,000-request run of W4.
+    pub w4_load: Option<LoadReport>,
+    /// W5 start-ups.
+    pub w5: Option<StartupReport>,
+}
+
+/// `w4.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Memory {
+    /// VmRSS after start-up and a second of rest, KiB.
+    pub idle_kib: u64,
+    /// Its anonymous part (heap, stacks; the rest is mapped files), KiB.
+    pub idle_anon_kib: u64,
+    /// VmRSS after the 100,000 requests, KiB.
+    pub after_kib: u64,
+    /// Its anonymous part, KiB.
+    pub after_anon_kib: u64,
+    /// VmHWM (peak RSS) at that point, KiB.
+    pub peak_kib: u64,
+    /// Lines in that agent's audit log (one per request, plus none else).
+    pub audit_lines: u64,
+    /// Size of `vanta-agent`, bytes.
+    pub agent_bytes: u64,
+    /// Size of `vanta-cli`, bytes.
+    pub cli_bytes: u64,
+    /// The shared libraries the agent maps.
+    pub shared_libs: String,
+}
+
+/// Medians over the runs of one configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Agg {
+    /// Runs aggregated.
+    pub runs: usize,
+    /// Median requests/s.
+    pub rps: f64,
+    /// Slowest run's requests/s.
+    pub rps_min: f64,
+    /// Fastest run's requests/s.
+    pub rps_max: f64,
+    /// Median of the runs' p50 (µs).
+    pub p50: f64,
+    /// Median of the runs' p90 (µs).
+    pub p90: f64,
+    /// Median of the runs' p99 (µs).
+    pub p99: f64,
+    /// Median of the runs' max (µs).
+    pub max: f64,
+    /// Unexpected (non-2xx) answers over all runs.
+    pub unexpected: u64,
+    /// Transport errors over all runs.
+    pub errors: u64,
+}
+
+#[derive(Deserialize)]
+struct Hyperfine {
+    results: Vec<HyperfineResult>,
+}
+
+#[derive(Deserialize)]
+struct HyperfineResult {
+    times: Vec<f64>,
+}
+
+// === impl Results ===
+
+impl Results {
+    /// Reads `dir`.
+    ///
+    /// # Errors
+    /// A file that exists but cannot be read or parsed.
+    pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        let mut results = Self { machine: read_machine(&dir.join("machine.txt"))?, ..Self::default() };
+        for (name, runs) in read_run_dirs(&dir.join("w1"))? {
+            let Some((server, c)) = name.rsplit_once("-c") else { continue };
+            let c = c.parse().with_context(|| format!("w1/{name}: bad connection count"))?;
+            results.w1.insert((server.to_owned(), c), runs);
+        }
+        for (name, runs) in read_run_dirs(&dir.join("w2"))? {
+            let c = name.trim_start_matches('c').parse().with_context(|| format!("w2/{name}: bad name"))?;
+            results.w2.insert(c, runs);
+        }
+        for tool in ["cli", "sops"] {
+            if let Some(h) = read_json::<Hyperfine>(&dir.join(format!("w3/{tool}.json")))? {
+                results.w3.insert(tool.to_owned(), h.results.into_iter().flat_map(|r| r.times).collect());
+            }
+        }
+        results.w4 = read_json(&dir.join("w4.json"))?;
+        results.w4_load = read_json(&dir.join("w4-load.json"))?;
+        results.w5 = read_json(&dir.join("w5.json"))?;
+        Ok(results)
+    }
+
+    /// A `machine.txt` value, or `?`.
+    pub fn machine(&self, key: &str) -> &str {
+        self.machine.get(key).map_or("?", String::as_str)
+    }
+
+    /// W1 medians for `server` at `c` connections.
+    pub fn w1(&self, server: &str, c: u32) -> Option<Agg> {
+        self.w1.get(&(server.to_owned(), c)).and_then(Agg::of)
+    }
+
+    /// Median over rounds of `a`'s requests/s divided by `b`'s in the same
+    /// round (the runs were interleaved, so a noisy round hits both).
+    pub fn paired_ratio(&self, a: &str, b: &str, c: u32) -> Option<f64> {
+        let (a, b) = (self.w1.get(&(a.to_owned(), c))?, self.w1.get(&(b.to_owned(), c))?);
+        let ratios: Vec<f64> = a.iter().filter_map(|(round, ra)| b.get(round).map(|rb| ra.rps / rb.rps)).collect();
+        median(&ratios)
+    }
+}
+
+// === impl Agg ===
+
+impl Agg {
+    /// Medians over `runs`; `None` when there are none.
+    pub fn of(runs: &Runs) -> Option<Self> {
+        let all: Vec<&LoadReport> = runs.values().collect();
+        let pick = |f: fn(&LoadReport) -> Option<f64>| median(&all.iter().filter_map(|r| f(r)).collect::<Vec<_>>());
+        let rps: Vec<f64> = all.iter().map(|r| r.rps).collect();
+        Some(Self {
+            runs: all.len(),
+            rps: median(&rps)?,
+            rps_min: rps.iter().copied().fold(f64::INFINITY, f64::min),
+            rps_max: rps.iter().copied().fold(0.0, f64::max),
+            p50: pick(|r| r.latency.map(|l| l.p50_us)).unwrap_or(f64::NAN),
+            p90: pick(|r| r.latency.map(|l| l.p90_us)).unwrap_or(f64::NAN),
+            p99: pick(|r| r.latency.map(|l| l.p99_us)).unwrap_or(f64::NAN),
+            max: pick(|r| r.latency.map(|l| l.max_us)).unwrap_or(f64::NAN),
+            unexpected: all.iter().map(|r| r.unexpected).sum(),
+            errors: all.iter().map(|r| r.errors).sum(),
+        })
+    }
+}
+
+fn read_machine(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(err) => return Err(err).with_context(|| format!("failed to read {}", path.display())),
+    };
+    Ok(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+}
+
+/// Each subdirectory of `dir` with its `run-<round>.json` files.
+fn read_run_dirs(dir: &Path) -> anyhow::Result<Vec<(String, Runs)>> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("failed to list {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let mut runs = Runs::new();
+        for run in std::fs::read_dir(entry.path()).with_context(|| format!("failed to list {name}"))? {
+            let path = run.with_context(|| format!("failed to list {name}"))?.path();
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let Some(Ok(round)) = stem.strip_prefix("run-").map(str::parse) else { continue };
+            if let Some(report) = read_json(&path)? {
+                runs.insert(round, report);
+            }
+        }
+        found.push((name, runs));
+    }
+    Ok(found)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map(Some).with_context(|| format!("failed to parse {}", path.display()))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("failed to read {}", path.display())),
+    }
+}

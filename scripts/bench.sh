@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# `make bench`: the benchmark suite. Builds the release binaries, sets up a
+# throw-away vault (age key + sops file with 5 keys) in a temp dir, runs the
+# workloads W1-W5 several times each, and writes docs/PERFORMANCE.md with the
+# medians (bench-report, vanta-bench crate).
+#
+#   W1  cached GET of one secret, 1 and 32 keep-alive connections, against
+#       the agent (cache on), a bare hyper "ceiling" server and the agent with
+#       the cache off; runs interleaved round by round, so noise hits all alike
+#   W2  token generation
+#   W3  vanta-cli run-with-secrets (5 keys into `true`) vs sops exec-env
+#   W4  agent RSS idle and after 100,000 requests; binary sizes
+#   W5  agent start-up until /healthz answers
+#
+# Knobs (environment): BENCH_RUNS (5), BENCH_NOCACHE_RUNS (3), BENCH_SECS (3),
+# BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20),
+# BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
+# Every started process is stopped on exit; every wait has a deadline.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+target="${CARGO_TARGET_DIR:-$root/target}"
+bin="$target/release"
+sops="${VANTA_SOPS_BIN:-$root/.tools/bin/sops}"
+out="${BENCH_OUT:-$root/docs/PERFORMANCE.md}"
+runs="${BENCH_RUNS:-5}"
+nocache_runs="${BENCH_NOCACHE_RUNS:-3}"
+secs="${BENCH_SECS:-3}"
+warmup="${BENCH_WARMUP_SECS:-0.5}"
+w3_runs="${BENCH_W3_RUNS:-30}"
+w5_runs="${BENCH_W5_RUNS:-20}"
+suite_start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vanta-bench.XXXXXX")
+results="$work/results"
+mkdir -p "$results"/{w1,w2,w3} "$work/vault"
+pids=()
+
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+# --- build --------------------------------------------------------------------
+[ -x "$sops" ] || bash "$root/scripts/install-tools.sh"
+say "build (release: LTO, one codegen unit, stripped)"
+build_start=$(date +%s)
+(cd "$root" && "${CARGO:-cargo}" build --release -p vanta-agent -p vanta-cli -p vanta-bench -p vanta-integration-tests --bins)
+build_secs=$(($(date +%s) - build_start))
+
+# --- vault --------------------------------------------------------------------
+say "throw-away vault in $work"
+"$bin/age-keygen" -o "$work/age.txt" 2>/dev/null
+recipient=$(grep -o 'age1[0-9a-z]*' "$work/age.txt" | head -n1)
+for i in 1 2 3 4 5; do echo "K$i: bench-secret-value-$i-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"; done \
+  > "$work/plain.yaml"
+"$sops" encrypt --age "$recipient" --input-type yaml --output-type yaml "$work/plain.yaml" > "$work/vault/dev.enc.yaml"
+rm "$work/plain.yaml"
+export SOPS_AGE_KEY_FILE="$work/age.txt"
+VANTA_JWT_SECRET_KEY=$(head -c 48 /dev/urandom | base64 -w0)
+export VANTA_JWT_SECRET_KEY
+export VANTA_LOG=warn
+
+agent_args() { # NAME [EXTRA...]: the flags of one agent instance, all files under $work/NAME*
+  local name=$1
+  shift
+  printf '%s\n' --socket "$work/$name.sock" --sops-files-path "$work/vault" --sops-bin "$sops" \
+    --audit-log "$work/$name-audit.jsonl" --state-path "$work/$name-state/usage.db" "$@"
+}
+
+start_agent() { # NAME [EXTRA...]
+  local name=$1 args
+  mapfile -t args < <(agent_args "$@")
+  "$bin/vanta-agent" "${args[@]}" </dev/null >/dev/null 2>"$work/$name.log" &
+  pids+=($!)
+  eval "${name}_pid=$!"
+  "$bin/wait-healthz" --socket "$work/$name.sock" --deadline-secs 20 || { cat "$work/$name.log" >&2; exit 1; }
+}
+
+say "start: agent (cache on, default TTL), agent (--cache-ttl-seconds 0), ceiling-server"
+start_agent cached
+start_agent nocache --cache-ttl-seconds 0
+"$bin/ceiling-server" --socket "$work/ceiling.sock" </dev/null >/dev/null 2>"$work/ceiling.log" &
+pids+=($!)
+"$bin/wait-healthz" --socket "$work/ceiling.sock" --deadline-secs 20
+
+export VANTA_AGENT_SOCKET="$work/cached.sock"
+token=$("$bin/vanta-cli" token generate --subject bench --environment dev --key-pattern 'K*' --ttl 60 --output token)
+secret_path=/api/v1/vault/dev/K1
+mint_body='{"subject":"bench","environment":"dev","key_pattern":"K*"}'
+
+load() { # OUT SOCKET [vanta-load flags...]: one measured run, checked (no non-2xx, no errors)
+  local file=$1 socket=$2
+  shift 2
+  mkdir -p "$(dirname "$file")"
+  timeout 120 "$bin/vanta-load" --socket "$socket" --deadline-secs 60 --check "$@" > "$file"
+}
+
+get_secret() { # OUT SOCKET CONNECTIONS
+  load "$1" "$2" --path "$secret_path" -H "authorization: Bearer $token" -c "$3" \
+    --duration-secs "$secs" --warmup-secs "$warmup"
+}
+
+# The first fetch of each agent runs sops; keep it out of the measurements.
+for name in cached nocache; do
+  load "$work/prime-$name.json" "$work/$name.sock" --path "$secret_path" -H "authorization: Bearer $token" --requests 1
+done
+
+busy=$(awk -v n="$(nproc)" '{ print ($1 > n / 2) ? 1 : 0 }' /proc/loadavg)
+if [ "$busy" = 1 ]; then
+  echo "  note: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs before the runs; expect noisy numbers" >&2
+fi
+
+# --- W1 -----------------------------------------------------------------------
+say "W1: GET one secret, c=1 and c=32, $runs rounds of ${secs}s (+${warmup}s warm-up), interleaved"
+for round in $(seq 1 "$runs"); do
+  order=(ceiling cached)
+  if [ $((round % 2)) = 0 ]; then order=(cached ceiling); fi
+  if [ "$round" -le "$nocache_runs" ]; then order+=(nocache); fi
+  for c in 1 32; do
+    for server in "${order[@]}"; do
+      get_secret "$results/w1/$server-c$c/run-$round.json" "$work/$server.sock" "$c"
+    done
+  done
+  : > "$work/cached-audit.jsonl" # bounded disk use; the agent appends (O_APPEND)
+  echo "  round $round/$runs done" >&2
+done
+
+# --- W2 -----------------------------------------------------------------------
+say "W2: POST /api/v1/vault/tokens/generate, c=1 and c=32, $runs rounds"
+for round in $(seq 1 "$runs"); do
+  for c in 1 32; do
+    load "$results/w2/c$c/run-$round.json" "$work/cached.sock" --method POST \
+      --path /api/v1/vault/tokens/generate --body "$mint_body" -c "$c" --duration-secs "$secs" --warmup-secs "$warmup"
+  done
+  : > "$work/cached-audit.jsonl"
+done
+
+# --- W3 -----------------------------------------------------------------------
+say "W3: vanta-cli run-with-secrets vs sops exec-env, 5 keys into true"
+# Once by hand: the CLI must really inject the 5 keys (and sops too).
+"$bin/vanta-cli" run-with-secrets --environment dev --key-pattern 'K*' -- \
+  sh -c 'test -n "$K1" && test -n "$K2" && test -n "$K3" && test -n "$K4" && test -n "$K5"' 2>/dev/null
+"$sops" exec-env "$work/vault/dev.enc.yaml" 'test -n "$K1" && test -n "$K5"'
+cli_cmd="$bin/vanta-cli run-with-secrets --environment dev --key-pattern K* -- true"
+sops_cmd="$sops exec-env $work/vault/dev.enc.yaml true"
+if ! command -v hyperfine >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "  installing hyperfine (Debian package)" >&2
+  timeout 180 bash -c 'apt-get install -y -qq hyperfine || (apt-get update -qq && apt-get install -y -qq hyperfine)' \
+    >/dev/null 2>&1 || echo "  hyperfine not installable; using a timing loop" >&2
+fi
+if command -v hyperfine >/dev/null 2>&1; then
+  for pair in "cli|$cli_cmd" "sops|$sops_cmd"; do
+    timeout 300 hyperfine -N --style none --warmup 3 --runs "$w3_runs" \
+      --export-json "$results/w3/${pair%%|*}.json" "${pair#*|}" >/dev/null
+  done
+else
+  for pair in "cli|$cli_cmd" "sops|$sops_cmd"; do
+    read -r -a cmd <<< "${pair#*|}"
+    times=()
+    for i in $(seq 1 $((w3_runs + 3))); do
+      t0=$(date +%s%N)
+      timeout 30 "${cmd[@]}" >/dev/null 2>&1
+      t1=$(date +%s%N)
+      if [ "$i" -gt 3 ]; then times+=("$(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.6f", ns / 1e9 }')"); fi
+    done
+    printf '{"results":[{"command":"%s","times":[%s]}]}\n' "${pair#*|}" "$(IFS=,; echo "${times[*]}")" \
+      > "$results/w3/${pair%%|*}.json"
+  done
+fi
+
+# --- W4 -----------------------------------------------------------------------
+say "W4: RSS of a fresh agent idle, then after 100,000 cached GETs (c=32)"
+rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+start_agent w4
+sleep 1
+idle_kib=$(rss "$w4_pid" VmRSS)
+idle_anon_kib=$(rss "$w4_pid" RssAnon)
+load "$results/w4-load.json" "$work/w4.sock" --path "$secret_path" -H "authorization: Bearer $token" -c 32 \
+  --requests 100000
+after_kib=$(rss "$w4_pid" VmRSS)
+after_anon_kib=$(rss "$w4_pid" RssAnon)
+hwm_kib=$(rss "$w4_pid" VmHWM)
+audited=$(wc -l < "$work/w4-audit.jsonl")
+libs=$(awk '$6 ~ /\.so/ { print $6 }' "/proc/$w4_pid/maps" | sort -u | xargs -r -n1 basename | paste -sd' ')
+printf '{"idle_kib":%s,"idle_anon_kib":%s,"after_kib":%s,"after_anon_kib":%s,"peak_kib":%s,"audit_lines":%s,' \
+  "$idle_kib" "$idle_anon_kib" "$after_kib" "$after_anon_kib" "$hwm_kib" "$audited" > "$results/w4.json"
+printf '"agent_bytes":%s,"cli_bytes":%s,"shared_libs":"%s"}\n' \
+  "$(stat -c %s "$bin/vanta-agent")" "$(stat -c %s "$bin/vanta-cli")" "$libs" >> "$results/w4.json"
+
+# --- W5 -----------------------------------------------------------------------
+say "W5: agent start-up until /healthz answers, $w5_runs starts"
+mapfile -t w5_args < <(agent_args w5)
+timeout 300 "$bin/startup-time" --socket "$work/w5.sock" --runs "$w5_runs" -- "$bin/vanta-agent" "${w5_args[@]}" \
+  > "$results/w5.json" 2>"$work/w5.log"
+
+# --- report -------------------------------------------------------------------
+{
+  echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "nproc=$(nproc)"
+  echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  echo "memory=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+  echo "kernel=$(uname -sr)"
+  echo "loadavg_start=$load_start"
+  echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "rustc=$(rustc --version)"
+  echo "sops=$("$sops" --version 2>/dev/null | head -n1)"
+  echo "hyperfine=$(hyperfine --version 2>/dev/null || echo 'not installed (timing loop)')"
+  echo "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- 2>/dev/null || echo ' (uncommitted changes)')"
+  echo "runs=$runs"
+  echo "nocache_runs=$nocache_runs"
+  echo "secs=$secs"
+  echo "warmup=$warmup"
+  echo "w3_runs=$w3_runs"
+  echo "w5_runs=$w5_runs"
+  echo "build_secs=$build_secs"
+  echo "suite_secs=$(($(date +%s) - suite_start))"
+} > "$results/machine.txt"
+"$bin/bench-report" --results "$results" --notes "$root/bench/analysis.md" --out "$out"
+say "wrote $out in $(($(date +%s) - suite_start))s"
