@@ -3,9 +3,12 @@
 //! Callers send a record with a `oneshot` and wait for the answer. The
 //! writer takes everything queued, writes it with one `write` (group commit),
 //! flushes (and `fdatasync`s with `--audit-fsync`), and answers every sender.
-//! It runs on a thread of its own with plain blocking I/O: an append to the
-//! page cache takes microseconds, while tokio's file I/O would hop through
-//! the blocking pool twice per batch (measured in docs/PERFORMANCE.md).
+//! The task appends with plain `std` I/O: a few hundred bytes into the page
+//! cache take microseconds, while tokio's file I/O would hop through the
+//! blocking pool twice per batch, and a dedicated thread would cost a
+//! cross-thread wake-up per request (both measured in docs/PERFORMANCE.md).
+//! Only `--audit-fsync`'s `fdatasync`, which can take milliseconds, runs on
+//! the blocking pool.
 //! A failed write answers with an error, so no secret goes out unaudited; the
 //! next batch tries again, so the agent recovers by itself when the disk does.
 //!
@@ -96,7 +99,7 @@ impl AuditWriter {
         let counters = AuditCounters::default();
         let last_write_ok = Arc::new(AtomicBool::new(true));
         let (task_counters, task_ok) = (counters.clone(), Arc::clone(&last_write_ok));
-        let task = tokio::task::spawn_blocking(move || run(rx, out, &task_counters, &task_ok));
+        let task = tokio::spawn(run(rx, out, task_counters, task_ok));
         Ok((Self { tx, counters, last_write_ok }, task))
     }
 
@@ -162,26 +165,24 @@ impl Out {
                 out.write_all(buf)?;
                 out.flush()
             }
-            Self::File { file, fsync, .. } => {
-                file.write_all(buf)?;
-                if *fsync { file.sync_data() } else { Ok(()) }
-            }
+            Self::File { file, .. } => file.write_all(buf),
         }
+    }
+
+    /// With `--audit-fsync`, `fdatasync` on the blocking pool (it may take
+    /// milliseconds); otherwise nothing.
+    async fn sync(&self) -> std::io::Result<()> {
+        let Self::File { file, fsync: true, .. } = self else { return Ok(()) };
+        let file = file.try_clone()?;
+        tokio::task::spawn_blocking(move || file.sync_data()).await.map_err(std::io::Error::other)?
     }
 }
 
-/// The writer thread: one batch per wake-up, until every handle is gone.
-fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: &AuditCounters, ok: &AtomicBool) {
+/// The writer task: one batch per wake-up, until every handle is gone.
+async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCounters, ok: Arc<AtomicBool>) {
     let mut messages = Vec::with_capacity(QUEUE);
     let mut buf = Vec::new();
-    while let Some(first) = rx.blocking_recv() {
-        messages.push(first);
-        while messages.len() < QUEUE {
-            match rx.try_recv() {
-                Ok(message) => messages.push(message),
-                Err(_) => break,
-            }
-        }
+    while rx.recv_many(&mut messages, QUEUE).await > 0 {
         let mut reopen = false;
         let mut acks = Vec::with_capacity(messages.len());
         buf.clear();
@@ -194,7 +195,10 @@ fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: &AuditCounters, 
                 Message::Reopen => reopen = true,
             }
         }
-        let written = write(&mut out, &buf, reopen, acks.is_empty());
+        let mut written = write(&mut out, &buf, reopen, acks.is_empty());
+        if written.is_ok() && !acks.is_empty() {
+            written = out.sync().await;
+        }
         ok.store(written.is_ok(), Ordering::Relaxed);
         let counter = if written.is_ok() { &counters.written } else { &counters.failed };
         counter.inc_by(acks.len() as u64);
