@@ -135,3 +135,18 @@ pub fn claims(environment: &str, key_pattern: &str) -> Value {
         "scope": {"environment": environment, "key_pattern": key_pattern, "permissions": ["read"]},
     })
 }
+
+/// `claims` with `field` set to `value` (for crafting bad tokens).
+pub fn with(mut claims: Value, field: &str, value: Value) -> Value {
+    claims[field] = value;
+    claims
+}
+
+/// `claims` without `field` (for crafting bad tokens).
+///
+/// # Panics
+/// If `claims` is not a JSON object.
+pub fn without(mut claims: Value, field: &str) -> Value {
+    claims.as_object_mut().expect("claims are an object").remove(field);
+    claims
+}

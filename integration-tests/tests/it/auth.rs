@@ -1,9 +1,10 @@
 //! CONTRACT §4: every 401 of `GET /api/v1/vault/{env}/{key}`.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use vanta_integration_tests::jwt::{self, TEST_JWT_KEY};
 
 use crate::common::{assert_error, dev_agent, dev_value};
+use vanta_integration_tests::jwt::{with, without};
 
 const PATH: &str = "/api/v1/vault/dev/DATABASE_URL";
 
@@ -20,16 +21,6 @@ fn missing_or_non_bearer_header_is_401_with_www_authenticate() {
         let challenge = response.header("www-authenticate").unwrap_or_else(|| panic!("{what}: no WWW-Authenticate"));
         assert!(challenge.starts_with("Bearer"), "{what}: WWW-Authenticate: {challenge}");
     }
-}
-
-fn with(mut claims: Value, field: &str, value: Value) -> Value {
-    claims[field] = value;
-    claims
-}
-
-fn without(mut claims: Value, field: &str) -> Value {
-    claims.as_object_mut().expect("claims are an object").remove(field);
-    claims
 }
 
 /// Tokens that must all be refused with the same 401.

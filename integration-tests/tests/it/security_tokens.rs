@@ -11,6 +11,7 @@ use vanta_integration_tests::http::Response;
 use vanta_integration_tests::jwt::{self, TEST_JWT_KEY, b64};
 
 use crate::common::{dev_agent, dev_value};
+use vanta_integration_tests::jwt::{with, without};
 
 /// One bad token: what it is, a word its audit reason must contain (`None`:
 /// any precise reason), and the token.
@@ -20,16 +21,6 @@ const KEY: &[u8] = TEST_JWT_KEY.as_bytes();
 
 fn good() -> Value {
     jwt::claims("dev", "*")
-}
-
-fn with(mut claims: Value, field: &str, value: Value) -> Value {
-    claims[field] = value;
-    claims
-}
-
-fn without(mut claims: Value, field: &str) -> Value {
-    claims.as_object_mut().expect("claims are an object").remove(field);
-    claims
 }
 
 /// The standard header plus `extra`, signed with the agent's key.
