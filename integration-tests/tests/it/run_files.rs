@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use vanta_integration_tests::cli::Cli;
+use vanta_integration_tests::agent::TestAgent;
+use vanta_integration_tests::cli::{Cli, RunningCli};
 
 use crate::run_support::{
     APP_VALUES, WAIT, app_agent, assert_code, assert_no_values, assert_refused, entries, helper, json, path_arg,
@@ -77,9 +78,7 @@ fn the_file_is_gone_when_the_command_is_killed() {
     let agent = app_agent();
     let parent = tempfile::tempdir().unwrap();
     let extra = file_args(parent.path(), &[]);
-    let running =
-        Cli::new(agent.socket()).spawn(&run_args("MARK", &strs(&extra), &[&helper("run-inspect"), "--then-sleep"]));
-    let report: Value = serde_json::from_str(&wait_for_line(&running, "\"path\"")).unwrap();
+    let (running, report) = start_sleeping_inspector(&agent, &extra);
     assert_private(&report, parent.path(), "secrets.env");
     let pid = Pid::from_raw(i32::try_from(report["pid"].as_u64().unwrap()).unwrap());
     kill(pid, Signal::SIGKILL).unwrap();
@@ -94,9 +93,7 @@ fn the_file_is_gone_when_the_cli_is_interrupted() {
     let parent = tempfile::tempdir().unwrap();
     let extra = file_args(parent.path(), &[]);
     for (sig, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143), (Signal::SIGHUP, 129)] {
-        let args = run_args("MARK", &strs(&extra), &[&helper("run-inspect"), "--then-sleep"]);
-        let running = Cli::new(agent.socket()).spawn(&args);
-        let report: Value = serde_json::from_str(&wait_for_line(&running, "\"path\"")).unwrap();
+        let (running, report) = start_sleeping_inspector(&agent, &extra);
         assert!(Path::new(report["path"].as_str().unwrap()).exists(), "{sig}: the file is there while it runs");
         running.signal(sig);
         let finished = running.wait(WAIT);
@@ -124,9 +121,7 @@ fn a_killed_cli_leaves_its_directory_and_the_next_run_removes_it() {
     let agent = app_agent();
     let parent = tempfile::tempdir().unwrap();
     let extra = file_args(parent.path(), &[]);
-    let running =
-        Cli::new(agent.socket()).spawn(&run_args("MARK", &strs(&extra), &[&helper("run-inspect"), "--then-sleep"]));
-    let report: Value = serde_json::from_str(&wait_for_line(&running, "\"path\"")).unwrap();
+    let (running, report) = start_sleeping_inspector(&agent, &extra);
     running.signal(Signal::SIGKILL);
     running.wait(WAIT);
     let left = Path::new(report["dir"].as_str().unwrap());
@@ -151,4 +146,13 @@ fn file_options_are_checked_before_anything_runs() {
     let missing = cli.run(&run_args("*", &["--inject-as", "file", "--secrets-dir", "/nonexistent/vanta"], &[&print]));
     let line = assert_refused(&missing);
     assert!(line.contains("the secrets directory /nonexistent/vanta does not exist"), "{line}");
+}
+
+/// Starts `run-with-secrets` of `MARK` into `run-inspect --then-sleep` and
+/// returns it with the report the child printed (file path, mode, pid).
+fn start_sleeping_inspector(agent: &TestAgent, extra: &[String]) -> (RunningCli, Value) {
+    let running =
+        Cli::new(agent.socket()).spawn(&run_args("MARK", &strs(extra), &[&helper("run-inspect"), "--then-sleep"]));
+    let report = serde_json::from_str(&wait_for_line(&running, "\"path\"")).unwrap();
+    (running, report)
 }
