@@ -10,6 +10,7 @@ use std::error::Error;
 use std::io;
 
 use crate::agent_client;
+use crate::agent_client::TlsFailure;
 use crate::child;
 use crate::output::PREFIX;
 
@@ -60,10 +61,7 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<&'static str> {
             }
             _ => None,
         },
-        Agent::Connect { source: ConnectError::Tls(_), .. } => Some(
-            "--ca-cert or VANTA_CA_CERT must hold the CA that signed the agent's certificate, \
-             and the URL's host must be named in it",
-        ),
+        Agent::Connect { source: ConnectError::Tls(failure), .. } => Some(tls_hint(failure)),
         Agent::MintForbidden { credential_sent: false, .. } => Some(
             "minting over TCP needs the agent's admin credential: set --admin-token-file or VANTA_ADMIN_TOKEN_FILE",
         ),
@@ -71,6 +69,22 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<&'static str> {
             Some("the admin credential was not accepted, or the agent's minting policy refuses this scope")
         }
         _ => None,
+    }
+}
+
+fn tls_hint(failure: &TlsFailure) -> &'static str {
+    match failure {
+        TlsFailure::Expired { .. } | TlsFailure::NotValidYet { .. } => {
+            "renew the agent's certificate (vanta-agent --tls-cert), then send the agent SIGHUP; check this machine's clock"
+        }
+        TlsFailure::WrongName { .. } => "use a --url whose host is named in the agent's certificate, or reissue it",
+        TlsFailure::CaUsedAsEndEntity => {
+            "give the agent a server certificate signed by that CA (--tls-cert), and the CA to --ca-cert"
+        }
+        TlsFailure::NotTls => {
+            "is that port the agent's TLS listener? an agent started with --insecure-tcp needs http://"
+        }
+        _ => "--ca-cert or VANTA_CA_CERT must hold the CA that signed the agent's certificate",
     }
 }
 
