@@ -42,6 +42,11 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Whether a token was given with `--token` on the command line, where
+    /// other local users can read it (set by `try_parse_args`).
+    #[arg(skip)]
+    pub token_in_argv: bool,
 }
 
 /// The subcommands.
@@ -202,8 +207,20 @@ impl Cli {
         let matches = command.try_get_matches_from_mut(argv)?;
         let mut cli = Self::from_arg_matches(&matches).map_err(|err| err.format(&mut command))?;
         cli.agent.apply_rule(&matches).map_err(|message| command.error(ErrorKind::ArgumentConflict, message))?;
+        cli.token_in_argv = token_in_argv(&matches);
         Ok(cli)
     }
+}
+
+/// Whether the innermost subcommand got `--token` from the command line
+/// (not from `VANTA_TOKEN`).
+fn token_in_argv(matches: &clap::ArgMatches) -> bool {
+    let mut current = matches;
+    while let Some((_, sub)) = current.subcommand() {
+        current = sub;
+    }
+    current.ids().any(|id| id.as_str() == "token")
+        && current.value_source("token") == Some(clap::parser::ValueSource::CommandLine)
 }
 
 #[cfg(test)]
