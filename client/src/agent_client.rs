@@ -15,11 +15,13 @@
 //! - `error`: [`Error`], and how the agent's answers are quoted.
 //! - `probe`: `/healthz` and `/readyz`.
 //! - `access_token`: bearer tokens.
+//! - `refusal`: why a 401 or 403 most likely happened, from the token's claims.
 
 mod access_token;
 mod connector;
 mod error;
 mod probe;
+mod refusal;
 mod tls;
 
 use std::path::{Path, PathBuf};
@@ -137,7 +139,7 @@ impl AgentClient {
         key: &KeyPath,
     ) -> Result<Zeroizing<String>, Error> {
         let path = format!("{VAULT_PREFIX}{env}/{key}");
-        let body = self.send(Method::GET, &path, Some(token)).await?;
+        let body = self.send(Method::GET, &path, Some(token)).await.map_err(|e| explained(e, token, env, Some(key)))?;
         let mut raw = Vec::from(body);
         let parsed = serde_json::from_slice::<SecretValue>(&raw);
         raw.zeroize();
@@ -151,7 +153,7 @@ impl AgentClient {
     /// Any [`Error`]; `Malformed` if the answer is not a key list of valid keys.
     pub(crate) async fn list_keys(&self, token: &AccessToken, env: &EnvName) -> Result<Vec<KeyPath>, Error> {
         let path = format!("{VAULT_PREFIX}{env}");
-        let body = self.send(Method::GET, &path, Some(token)).await?;
+        let body = self.send(Method::GET, &path, Some(token)).await.map_err(|e| explained(e, token, env, None))?;
         let list: KeyList = serde_json::from_slice(&body).map_err(|_| self.malformed("a key list"))?;
         list.keys.iter().map(|key| key.parse().map_err(|_| self.malformed("a list of valid keys"))).collect()
     }
@@ -245,6 +247,18 @@ impl AgentClient {
     fn malformed(&self, expected: &'static str) -> Error {
         Error::Malformed { agent: self.name(), expected }
     }
+}
+
+/// `err`, with the likely reason of a 401 or 403 added from the claims of
+/// the `token` that was sent for `env` (and `key`).
+fn explained(err: Error, token: &AccessToken, env: &EnvName, key: Option<&KeyPath>) -> Error {
+    let Error::Refused { agent, status, mut detail } = err else { return err };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if let Some(reason) = refusal::likely_reason(status, token.claims().as_ref(), env, key, now) {
+        detail.push_str("; ");
+        detail.push_str(&reason);
+    }
+    Error::Refused { agent, status, detail }
 }
 
 /// `unix://<hex of the socket path>:0`: how `hyperlocal`'s connector is

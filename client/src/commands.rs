@@ -8,6 +8,7 @@
 pub(crate) mod completions;
 pub(crate) mod get;
 pub(crate) mod health;
+pub(crate) mod list;
 pub(crate) mod man;
 pub(crate) mod run;
 pub(crate) mod token;
@@ -53,6 +54,7 @@ pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Token(TokenCommand::Generate(args)) => token::generate(&target, args).await,
         Command::Get(args) => get::run(&target, args).await,
+        Command::List(args) => list::run(&target, args).await,
         Command::RunWithSecrets(args) => run::run(&target, args).await,
         Command::Health(args) => health::run(&target, &args).await,
         Command::Completions(args) => completions::run(&args),

@@ -68,6 +68,23 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<&'static str> {
         Agent::MintForbidden { credential_sent: true, .. } => {
             Some("the admin credential was not accepted, or the agent's minting policy refuses this scope")
         }
+        Agent::Refused { status, detail, .. } => refusal_hint(*status, detail),
+        _ => None,
+    }
+}
+
+/// The fix for a refused read, by status and the agent's message.
+fn refusal_hint(status: u16, detail: &str) -> Option<&'static str> {
+    match status {
+        401 => Some("mint a new token with vanta-cli token generate, or give none and vanta-cli mints its own"),
+        403 => Some("use a token whose --environment and --key-pattern cover this key"),
+        404 if detail.contains("no such environment") => {
+            Some("check --environment: the agent has no ENV.enc.yaml for it in its --sops-files-path")
+        }
+        404 if detail.contains("map") => Some("vanta-cli list --environment ENV shows the keys below it"),
+        404 if detail.contains("no such key") => {
+            Some("vanta-cli list --environment ENV shows the keys this token may read")
+        }
         _ => None,
     }
 }
@@ -161,7 +178,8 @@ mod tests {
         assert_eq!(
             error_line(err.as_ref()),
             "vanta-cli: error: failed to fetch 'DB URL' from 'dev': \
-             the agent at /x.sock refused the request: 404 not_found: no such key"
+             the agent at /x.sock refused the request: 404 not_found: no such key \
+             (vanta-cli list --environment ENV shows the keys this token may read)"
         );
     }
 
