@@ -16,7 +16,7 @@ use vanta_shared::EnvName;
 
 pub use cache::CachedSource;
 pub use command::{SopsCommand, SopsError};
-pub use tree::Tree;
+pub use tree::{Missing, Tree};
 
 /// Where decrypted environment trees come from. The real one runs sops
 /// (optionally through the cache); unit tests of the use cases pass a fake.

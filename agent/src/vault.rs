@@ -231,8 +231,8 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     }
 
     async fn lookup(&self, env: &EnvName, key: &KeyPath) -> Result<Zeroizing<String>, Error> {
-        let tree = self.source.load(env).await.map_err(Error::Sops)?;
-        let value = tree.get(key).ok_or(Error::NoSuchKey)?;
+        let tree = self.source.load(env).await.map_err(Error::from_sops)?;
+        let value = tree.lookup(key).map_err(Error::NoSuchKey)?;
         Ok(Zeroizing::new(value.to_owned()))
     }
 
@@ -246,7 +246,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         {
             return Err(Error::UsageExhausted);
         }
-        let tree = self.source.load(&env).await.map_err(Error::Sops)?;
+        let tree = self.source.load(&env).await.map_err(Error::from_sops)?;
         let keys = tree.keys().into_iter().filter(|k| scope.key_pattern.matches_str(k)).collect();
         Ok(KeyList { environment: env.to_string(), keys })
     }

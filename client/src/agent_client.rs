@@ -8,26 +8,27 @@
 //! [`Error`] that names the agent (socket or URL) and what it said. It never
 //! prints, and no token or secret value ever reaches an error.
 //!
-//! - `connector`: dials the socket, plain TCP (loopback) or TLS.
-//! - `tls`: the rustls client settings and the trusted CAs.
+//! - `connector`: `hyperlocal` for the socket, `hyper-rustls` for TCP (TLS,
+//!   or plain HTTP to loopback), the connect timeout, typed failures.
+//! - `tls`: the rustls client settings, the trusted CAs, handshake failures
+//!   in words.
 //! - `error`: [`Error`], and how the agent's answers are quoted.
 //! - `probe`: `/healthz` and `/readyz`.
 //! - `access_token`: bearer tokens.
+//! - `refusal`: why a 401 or 403 most likely happened, from the token's claims.
 
 mod access_token;
 mod connector;
 mod error;
 mod probe;
+mod refusal;
 mod tls;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Method, Request, StatusCode, Uri, header};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use tokio_rustls::TlsConnector;
 use tracing::debug;
 // Every request carries REQUEST_HEADER; an agent hardening option requires it.
 use vanta_shared::api::{
@@ -39,9 +40,10 @@ use zeroize::{Zeroize, Zeroizing};
 
 pub(crate) use access_token::{AccessToken, BadToken};
 pub(crate) use connector::ConnectError;
-use connector::{Connector, Route};
+use connector::Http;
 pub(crate) use error::Error;
 use error::refusal_detail;
+pub(crate) use tls::TlsFailure;
 
 use crate::endpoint::{Endpoint, Scheme};
 
@@ -61,7 +63,7 @@ pub(crate) struct AgentClient {
     /// `scheme://authority` of every request URI.
     base: String,
     admin_token_file: Option<PathBuf>,
-    http: Client<Connector, Full<Bytes>>,
+    http: Http,
 }
 
 /// A freshly minted token: the parsed answer and the body as received.
@@ -74,8 +76,6 @@ pub(crate) struct Minted {
 
 /// Largest answer read; secrets can be large, but not unbounded.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
-/// Authority of request URIs on the socket (the connector ignores it).
-const SOCKET_BASE: &str = "http://localhost";
 
 // === impl AgentClient ===
 
@@ -85,21 +85,21 @@ impl AgentClient {
     /// # Errors
     /// [`Error::TlsSetup`] if an `https://` URL's CAs cannot be loaded.
     pub(crate) fn new(target: &Target) -> Result<Self, Error> {
-        let (route, base) = match &target.endpoint {
-            Endpoint::Socket(path) => (Route::Unix(path.clone()), SOCKET_BASE.to_owned()),
+        let (http, base) = match &target.endpoint {
+            Endpoint::Socket(path) => (Http::unix(), socket_base(path)),
             Endpoint::Url(url) => {
                 let tls = match url.scheme() {
                     Scheme::Http => None,
                     Scheme::Https => {
-                        let setup = tls::client_config(target.ca_cert.as_deref())
-                            .and_then(|config| Ok((TlsConnector::from(config), tls::server_name(url.host())?)));
+                        // The name is checked here; hyper-rustls takes it from the URI.
+                        let setup =
+                            tls::server_name(url.host()).and_then(|_| tls::client_config(target.ca_cert.as_deref()));
                         Some(setup.map_err(|source| Error::TlsSetup { agent: target.endpoint.to_string(), source })?)
                     }
                 };
-                (Route::Tcp { host: url.host().to_owned(), port: url.port(), tls }, url.to_string())
+                (Http::tcp(tls), url.to_string())
             }
         };
-        let http = Client::builder(TokioExecutor::new()).build(Connector::new(route));
         let admin_token_file = target.admin_token_file.clone();
         Ok(Self { endpoint: target.endpoint.clone(), base, admin_token_file, http })
     }
@@ -139,7 +139,7 @@ impl AgentClient {
         key: &KeyPath,
     ) -> Result<Zeroizing<String>, Error> {
         let path = format!("{VAULT_PREFIX}{env}/{key}");
-        let body = self.send(Method::GET, &path, Some(token)).await?;
+        let body = self.send(Method::GET, &path, Some(token)).await.map_err(|e| explained(e, token, env, Some(key)))?;
         let mut raw = Vec::from(body);
         let parsed = serde_json::from_slice::<SecretValue>(&raw);
         raw.zeroize();
@@ -153,7 +153,7 @@ impl AgentClient {
     /// Any [`Error`]; `Malformed` if the answer is not a key list of valid keys.
     pub(crate) async fn list_keys(&self, token: &AccessToken, env: &EnvName) -> Result<Vec<KeyPath>, Error> {
         let path = format!("{VAULT_PREFIX}{env}");
-        let body = self.send(Method::GET, &path, Some(token)).await?;
+        let body = self.send(Method::GET, &path, Some(token)).await.map_err(|e| explained(e, token, env, None))?;
         let list: KeyList = serde_json::from_slice(&body).map_err(|_| self.malformed("a key list"))?;
         list.keys.iter().map(|key| key.parse().map_err(|_| self.malformed("a list of valid keys"))).collect()
     }
@@ -233,8 +233,7 @@ impl AgentClient {
 
     /// A connection failure with the connector's reason, or a broken exchange.
     fn transport(&self, source: hyper_util::client::legacy::Error) -> Error {
-        let chain = std::iter::successors(Some(&source as &(dyn std::error::Error + 'static)), |e| e.source());
-        let connect = chain.filter(|_| source.is_connect()).find_map(|e| e.downcast_ref::<ConnectError>()).cloned();
+        let connect = Some(&source).filter(|e| e.is_connect()).and_then(|e| ConnectError::from_chain(e));
         match connect {
             Some(reason) => Error::Connect { agent: self.name(), over_tcp: self.over_tcp(), source: reason },
             None => Error::Transport { agent: self.name(), source },
@@ -248,6 +247,25 @@ impl AgentClient {
     fn malformed(&self, expected: &'static str) -> Error {
         Error::Malformed { agent: self.name(), expected }
     }
+}
+
+/// `err`, with the likely reason of a 401 or 403 added from the claims of
+/// the `token` that was sent for `env` (and `key`).
+fn explained(err: Error, token: &AccessToken, env: &EnvName, key: Option<&KeyPath>) -> Error {
+    let Error::Refused { agent, status, mut detail } = err else { return err };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if let Some(reason) = refusal::likely_reason(status, token.claims().as_ref(), env, key, now) {
+        detail.push_str("; ");
+        detail.push_str(&reason);
+    }
+    Error::Refused { agent, status, detail }
+}
+
+/// `unix://<hex of the socket path>:0`: how `hyperlocal`'s connector is
+/// told the socket. Pooled connections are keyed by it.
+fn socket_base(path: &Path) -> String {
+    let hex: String = path.as_os_str().as_encoded_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("unix://{hex}:0")
 }
 
 // === impl Minted ===

@@ -21,8 +21,8 @@ mod run_args;
 
 pub use agent_args::AgentArgs;
 use help::{
-    COMPLETIONS_EXAMPLES, GENERATE_EXAMPLES, GET_ABOUT, GET_EXAMPLES, HEALTH_ABOUT, HEALTH_EXAMPLES, MAIN_EXAMPLES,
-    MAN_EXAMPLES, RUN_ABOUT,
+    COMPLETIONS_EXAMPLES, GENERATE_EXAMPLES, GET_ABOUT, GET_EXAMPLES, HEALTH_ABOUT, HEALTH_EXAMPLES, LIST_ABOUT,
+    LIST_EXAMPLES, MAIN_EXAMPLES, MAN_EXAMPLES, RUN_ABOUT,
 };
 pub use run_args::{
     DEFAULT_RUN_TTL_MINUTES, FileFormat, InjectAs, KeySpec, NameError, RunArgs, VarPrefix, is_var_name,
@@ -42,6 +42,11 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Whether a token was given with `--token` on the command line, where
+    /// other local users can read it (set by `try_parse_args`).
+    #[arg(skip)]
+    pub token_in_argv: bool,
 }
 
 /// The subcommands.
@@ -53,6 +58,9 @@ pub enum Command {
     /// Print the value of one secret.
     #[command(long_about = GET_ABOUT)]
     Get(GetArgs),
+    /// List the keys of an environment that the token may read.
+    #[command(long_about = LIST_ABOUT)]
+    List(ListArgs),
     /// Run a command with secrets in its environment, a file or a pipe.
     #[command(long_about = RUN_ABOUT)]
     RunWithSecrets(RunArgs),
@@ -125,7 +133,46 @@ pub struct GetArgs {
     #[arg(value_name = "KEY")]
     pub key: KeyPath,
 
-    /// Token to use [default: mint a single-use token for KEY]. Visible to
+    /// The token, or how to mint one.
+    #[command(flatten)]
+    pub token: TokenArgs,
+}
+
+/// `vanta-cli list`
+#[derive(Args)]
+#[command(after_help = LIST_EXAMPLES)]
+pub struct ListArgs {
+    /// The environment to list.
+    #[arg(long, value_name = "ENV")]
+    pub environment: EnvName,
+
+    /// Show only the keys this glob matches [default: every key the token
+    /// may read].
+    #[arg(long, value_name = "PATTERN")]
+    pub key_pattern: Option<KeyPattern>,
+
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub output: ListFormat,
+
+    /// The token, or how to mint one.
+    #[command(flatten)]
+    pub token: TokenArgs,
+}
+
+/// How `list` prints the keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// One key per line.
+    Text,
+    /// `{"environment": ENV, "keys": [...]}`.
+    Json,
+}
+
+/// The token of `get` and `list`: given, or minted for this one call.
+#[derive(Args)]
+pub struct TokenArgs {
+    /// Token to use [default: mint one for this call only]. Visible to
     /// other users in `ps`: prefer VANTA_TOKEN or --token-file.
     #[arg(long, env = "VANTA_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<String>,
@@ -202,8 +249,20 @@ impl Cli {
         let matches = command.try_get_matches_from_mut(argv)?;
         let mut cli = Self::from_arg_matches(&matches).map_err(|err| err.format(&mut command))?;
         cli.agent.apply_rule(&matches).map_err(|message| command.error(ErrorKind::ArgumentConflict, message))?;
+        cli.token_in_argv = token_in_argv(&matches);
         Ok(cli)
     }
+}
+
+/// Whether the innermost subcommand got `--token` from the command line
+/// (not from `VANTA_TOKEN`).
+fn token_in_argv(matches: &clap::ArgMatches) -> bool {
+    let mut current = matches;
+    while let Some((_, sub)) = current.subcommand() {
+        current = sub;
+    }
+    current.ids().any(|id| id.as_str() == "token")
+        && current.value_source("token") == Some(clap::parser::ValueSource::CommandLine)
 }
 
 #[cfg(test)]

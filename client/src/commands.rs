@@ -8,10 +8,12 @@
 pub(crate) mod completions;
 pub(crate) mod get;
 pub(crate) mod health;
+pub(crate) mod list;
 pub(crate) mod man;
 pub(crate) mod run;
 pub(crate) mod token;
 
+use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -20,6 +22,11 @@ use zeroize::Zeroizing;
 
 use crate::agent_client::{AccessToken, AgentClient, Target};
 use crate::cli::{Cli, Command, TokenCommand};
+use crate::output::report;
+
+/// The warning for a token on the command line.
+const TOKEN_IN_ARGV: &str = "a token given with --token is visible to other local users (ps, /proc/PID/cmdline): \
+                             pass it in VANTA_TOKEN or a file named by --token-file instead";
 
 /// Where a token of `get` or `run-with-secrets` came from.
 pub(crate) enum TokenSource {
@@ -34,6 +41,11 @@ pub(crate) enum TokenSource {
 /// # Errors
 /// Whatever the subcommand reports; the caller turns it into one line.
 pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    // Before any token or secret is in memory.
+    crate::hardening::apply().context("failed to make this process non-dumpable")?;
+    if cli.token_in_argv {
+        let _ = writeln!(io::stderr(), "{}", report::warning(TOKEN_IN_ARGV));
+    }
     let target = Target {
         endpoint: cli.agent.endpoint(),
         ca_cert: cli.agent.ca_cert,
@@ -42,6 +54,7 @@ pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Token(TokenCommand::Generate(args)) => token::generate(&target, args).await,
         Command::Get(args) => get::run(&target, args).await,
+        Command::List(args) => list::run(&target, args).await,
         Command::RunWithSecrets(args) => run::run(&target, args).await,
         Command::Health(args) => health::run(&target, &args).await,
         Command::Completions(args) => completions::run(&args),

@@ -10,6 +10,7 @@ use std::error::Error;
 use std::io;
 
 use crate::agent_client;
+use crate::agent_client::TlsFailure;
 use crate::child;
 use crate::output::PREFIX;
 
@@ -60,17 +61,47 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<&'static str> {
             }
             _ => None,
         },
-        Agent::Connect { source: ConnectError::Tls(_), .. } => Some(
-            "--ca-cert or VANTA_CA_CERT must hold the CA that signed the agent's certificate, \
-             and the URL's host must be named in it",
-        ),
+        Agent::Connect { source: ConnectError::Tls(failure), .. } => Some(tls_hint(failure)),
         Agent::MintForbidden { credential_sent: false, .. } => Some(
             "minting over TCP needs the agent's admin credential: set --admin-token-file or VANTA_ADMIN_TOKEN_FILE",
         ),
         Agent::MintForbidden { credential_sent: true, .. } => {
             Some("the admin credential was not accepted, or the agent's minting policy refuses this scope")
         }
+        Agent::Refused { status, detail, .. } => refusal_hint(*status, detail),
         _ => None,
+    }
+}
+
+/// The fix for a refused read, by status and the agent's message.
+fn refusal_hint(status: u16, detail: &str) -> Option<&'static str> {
+    match status {
+        401 => Some("mint a new token with vanta-cli token generate, or give none and vanta-cli mints its own"),
+        403 => Some("use a token whose --environment and --key-pattern cover this key"),
+        404 if detail.contains("no such environment") => {
+            Some("check --environment: the agent has no ENV.enc.yaml for it in its --sops-files-path")
+        }
+        404 if detail.contains("map") => Some("vanta-cli list --environment ENV shows the keys below it"),
+        404 if detail.contains("no such key") => {
+            Some("vanta-cli list --environment ENV shows the keys this token may read")
+        }
+        _ => None,
+    }
+}
+
+fn tls_hint(failure: &TlsFailure) -> &'static str {
+    match failure {
+        TlsFailure::Expired { .. } | TlsFailure::NotValidYet { .. } => {
+            "renew the agent's certificate (vanta-agent --tls-cert), then send the agent SIGHUP; check this machine's clock"
+        }
+        TlsFailure::WrongName { .. } => "use a --url whose host is named in the agent's certificate, or reissue it",
+        TlsFailure::CaUsedAsEndEntity => {
+            "give the agent a server certificate signed by that CA (--tls-cert), and the CA to --ca-cert"
+        }
+        TlsFailure::NotTls => {
+            "is that port the agent's TLS listener? an agent started with --insecure-tcp needs http://"
+        }
+        _ => "--ca-cert or VANTA_CA_CERT must hold the CA that signed the agent's certificate",
     }
 }
 
@@ -147,7 +178,8 @@ mod tests {
         assert_eq!(
             error_line(err.as_ref()),
             "vanta-cli: error: failed to fetch 'DB URL' from 'dev': \
-             the agent at /x.sock refused the request: 404 not_found: no such key"
+             the agent at /x.sock refused the request: 404 not_found: no such key \
+             (vanta-cli list --environment ENV shows the keys this token may read)"
         );
     }
 

@@ -14,6 +14,7 @@
 //!   JSON formats, the private directory, the named pipe.
 //! - `child`: spawn the command, forward signals, reap orphans, map its exit
 //!   status.
+//! - `hardening`: not dumpable, no core file, before any command.
 //! - `output`: summary and report text, the terminal newline policy.
 //! - [`endpoint`] and `vanta_shared`: plain validated data; the agent's
 //!   socket or URL; names, patterns, API bodies, defaults.
@@ -28,6 +29,7 @@ pub mod error;
 mod agent_client;
 mod child;
 mod commands;
+mod hardening;
 mod inject;
 mod output;
 

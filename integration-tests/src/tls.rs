@@ -29,6 +29,19 @@ pub struct Pki {
     pub key_pem: String,
 }
 
+/// The server certificate a [`Pki`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaf {
+    /// Signed by the CA, for `localhost` and `127.0.0.1`, valid now.
+    Valid,
+    /// As `Valid`, but it expired on 2021-01-01.
+    Expired,
+    /// As `Valid`, but for `vanta.example` only.
+    OtherName,
+    /// No leaf: the CA certificate itself (with the CA's key) is served.
+    TheCa,
+}
+
 /// A TLS client trusting one CA, speaking one protocol version.
 pub struct HttpsClient {
     config: Arc<ClientConfig>,
@@ -45,16 +58,37 @@ impl Pki {
     /// # Panics
     /// If rcgen fails (it does not for these parameters).
     pub fn generate(ca_name: &str) -> Self {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("no names is valid");
+        Self::generate_with(ca_name, Leaf::Valid)
+    }
+
+    /// A new CA named `ca_name` and the server certificate `leaf` says.
+    ///
+    /// # Panics
+    /// If rcgen fails (it does not for these parameters).
+    pub fn generate_with(ca_name: &str, leaf: Leaf) -> Self {
+        // A CA served as the agent's own certificate carries the agent's names.
+        let ca_names = if leaf == Leaf::TheCa { vec!["localhost".to_owned(), "127.0.0.1".to_owned()] } else { vec![] };
+        let mut ca_params = CertificateParams::new(ca_names).expect("valid names");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.distinguished_name.push(DnType::CommonName, ca_name);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
         let ca_key = KeyPair::generate().expect("a CA key");
         let ca_cert = ca_params.self_signed(&ca_key).expect("a self-signed CA");
+        if leaf == Leaf::TheCa {
+            let (chain_pem, key_pem) = (ca_cert.pem(), ca_key.serialize_pem());
+            return Self { ca: ca_cert.der().clone(), chain_pem, key_pem };
+        }
         let issuer = Issuer::new(ca_params, ca_key);
-        let mut leaf_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("valid names");
+        let names = match leaf {
+            Leaf::OtherName => vec!["vanta.example".to_owned()],
+            _ => vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+        };
+        let mut leaf_params = CertificateParams::new(names).expect("valid names");
         leaf_params.distinguished_name.push(DnType::CommonName, "vanta-agent test leaf");
+        if leaf == Leaf::Expired {
+            leaf_params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            leaf_params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
         let leaf_key = KeyPair::generate().expect("a leaf key");
         let leaf = leaf_params.signed_by(&leaf_key, &issuer).expect("a CA-signed leaf");
         Self {

@@ -49,10 +49,14 @@ impl ApiError {
 impl From<&vault::Error> for ApiError {
     fn from(err: &vault::Error) -> Self {
         match err.code() {
-            // These describe the caller's own request, never a secret or a token.
-            code @ (ErrorCode::BadRequest | ErrorCode::ValidationError | ErrorCode::PayloadTooLarge) => {
-                Self::with_message(code, err.to_string())
-            }
+            // These describe the caller's own request, never a secret or a
+            // token; a 404 comes only after the scope check, so it says
+            // whether the environment or the key is missing (or is not a
+            // value) about names the token may read anyway.
+            code @ (ErrorCode::BadRequest
+            | ErrorCode::ValidationError
+            | ErrorCode::PayloadTooLarge
+            | ErrorCode::NotFound) => Self::with_message(code, err.to_string()),
             code => Self::of(code),
         }
     }

@@ -21,7 +21,28 @@ enum Node {
     /// A scalar that is a secret: its text exactly as sops printed it.
     Leaf(Zeroizing<String>),
     /// `null`, a list, an alias: present but not a secret.
-    NotSecret,
+    NotSecret(Missing),
+}
+
+/// Why a key path has no value: nothing there, or something that is not a
+/// leaf. Said in the 404 answer: it is about a key the token may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    /// Nothing at that path.
+    #[error("no such key in this environment")]
+    Key,
+    /// A map: its keys are below it.
+    #[error("the key is a map, not a value: fetch a key below it")]
+    Map,
+    /// A list (lists are not secrets).
+    #[error("the key is a list, not a value")]
+    List,
+    /// `null`.
+    #[error("the key is null, not a value")]
+    Null,
+    /// A YAML alias.
+    #[error("the key is a YAML alias, not a value")]
+    Alias,
 }
 
 /// Why sops' output could not be read as a tree.
@@ -76,14 +97,23 @@ impl Tree {
     /// The value of the leaf at `key`; `None` if there is none or it is not a
     /// leaf (a map, a list, `null`).
     pub fn get(&self, key: &KeyPath) -> Option<&str> {
+        self.lookup(key).ok()
+    }
+
+    /// The value of the leaf at `key`, or why there is none.
+    ///
+    /// # Errors
+    /// [`Missing`]: no such key, or a map, list, `null` or alias there.
+    pub fn lookup(&self, key: &KeyPath) -> Result<&str, Missing> {
         let mut node = &self.root;
         for segment in key.segments() {
-            let Node::Map(entries) = node else { return None };
-            node = &entries.iter().find(|(k, _)| k == segment)?.1;
+            let Node::Map(entries) = node else { return Err(Missing::Key) };
+            node = &entries.iter().find(|(k, _)| k == segment).ok_or(Missing::Key)?.1;
         }
         match node {
-            Node::Leaf(value) => Some(value.as_str()),
-            _ => None,
+            Node::Leaf(value) => Ok(value.as_str()),
+            Node::Map(_) => Err(Missing::Map),
+            Node::NotSecret(kind) => Err(*kind),
         }
     }
 
@@ -100,7 +130,7 @@ impl Tree {
 fn collect_keys(node: &Node, prefix: &mut String, out: &mut Vec<String>) {
     match node {
         Node::Leaf(_) => out.push(prefix.clone()),
-        Node::NotSecret => {}
+        Node::NotSecret(_) => {}
         Node::Map(entries) => {
             for (key, child) in entries.iter().filter(|(k, _)| KeyPath::is_valid_segment(k)) {
                 let len = prefix.len();
@@ -131,11 +161,11 @@ impl Events<'_> {
     /// Reads one node whose first event is `first`.
     fn node(&mut self, first: Event, depth: usize) -> Result<Node, TreeError> {
         match first {
-            Event::Scalar(text, style, ..) if is_null(&text, style) => Ok(Node::NotSecret),
+            Event::Scalar(text, style, ..) if is_null(&text, style) => Ok(Node::NotSecret(Missing::Null)),
             Event::Scalar(text, ..) => Ok(Node::Leaf(Zeroizing::new(text))),
             Event::MappingStart(..) => self.mapping(depth + 1),
-            Event::SequenceStart(..) => self.skip_until_closed(depth + 1).map(|()| Node::NotSecret),
-            Event::Alias(_) => Ok(Node::NotSecret),
+            Event::SequenceStart(..) => self.skip_until_closed(depth + 1).map(|()| Node::NotSecret(Missing::List)),
+            Event::Alias(_) => Ok(Node::NotSecret(Missing::Alias)),
             _ => Err(TreeError::Shape),
         }
     }

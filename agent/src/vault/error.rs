@@ -9,7 +9,7 @@ use vanta_shared::key_path::KeyPathError;
 
 use crate::access::Denied;
 use crate::audit::AuditError;
-use crate::sops::SopsError;
+use crate::sops::{Missing, SopsError};
 use crate::token::{InvalidToken, IssueError};
 use crate::usage::UsageError;
 
@@ -44,9 +44,12 @@ pub enum Error {
     /// Outside the token's scope.
     #[error(transparent)]
     Forbidden(Denied),
-    /// The environment has no such leaf.
-    #[error("no such key, or the key is not a leaf value")]
-    NoSuchKey,
+    /// The environment has no secrets file.
+    #[error("no such environment")]
+    NoEnvironment,
+    /// The environment has no leaf at that key (and what is there instead).
+    #[error(transparent)]
+    NoSuchKey(Missing),
     /// sops (or its file) failed.
     #[error(transparent)]
     Sops(SopsError),
@@ -64,6 +67,14 @@ pub enum Error {
 // === impl Error ===
 
 impl Error {
+    /// A sops failure; a missing file is a missing environment.
+    pub fn from_sops(err: SopsError) -> Self {
+        match err {
+            SopsError::NoFile => Self::NoEnvironment,
+            other => Self::Sops(other),
+        }
+    }
+
     /// The machine-readable code answered for this refusal.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -72,7 +83,7 @@ impl Error {
             Self::Validation(_) => ErrorCode::ValidationError,
             Self::MissingToken | Self::InvalidToken(_) | Self::UsageExhausted => ErrorCode::Unauthorized,
             Self::Forbidden(_) => ErrorCode::Forbidden,
-            Self::NoSuchKey | Self::Sops(SopsError::NoFile) => ErrorCode::NotFound,
+            Self::NoEnvironment | Self::NoSuchKey(_) | Self::Sops(SopsError::NoFile) => ErrorCode::NotFound,
             Self::Sops(SopsError::Timeout(_)) => ErrorCode::SopsTimeout,
             Self::Sops(SopsError::Decrypt { .. } | SopsError::Output(_)) => ErrorCode::DecryptionFailed,
             Self::Audit(_) => ErrorCode::AuditUnavailable,

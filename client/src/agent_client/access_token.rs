@@ -4,6 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hyper::header;
+use vanta_shared::Claims;
 use zeroize::Zeroizing;
 
 /// A bearer token. Its text is wiped from memory on drop and never shown.
@@ -38,10 +39,20 @@ impl AccessToken {
     /// The `exp` claim (Unix seconds) read from the JWT payload without
     /// checking the signature: for telling the user, never for deciding.
     pub(crate) fn expires_at(&self) -> Option<i64> {
-        let payload = self.0.split('.').nth(1)?;
-        let json = Zeroizing::new(URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?);
-        let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&self.payload()?).ok()?;
         claims.get("exp")?.as_i64()
+    }
+
+    /// The VANTA claims read from the JWT payload without checking the
+    /// signature: for explaining a refusal, never for deciding.
+    pub(crate) fn claims(&self) -> Option<Claims> {
+        serde_json::from_slice(&self.payload()?).ok()
+    }
+
+    /// The decoded JWT payload (JSON), wiped on drop.
+    fn payload(&self) -> Option<Zeroizing<Vec<u8>>> {
+        let payload = self.0.split('.').nth(1)?;
+        URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok().map(Zeroizing::new)
     }
 
     /// `Bearer <token>`, marked sensitive so that hyper never logs it.

@@ -1,51 +1,60 @@
 //! Connections to the agent for hyper-util's pooled client (client leaf
-//! layer, part of `agent_client`): its Unix socket, plain TCP (loopback
-//! only) or TLS over TCP, behind one `tower_service::Service<Uri>`.
+//! layer, part of `agent_client`): `hyperlocal`'s connector for the Unix
+//! socket, `hyper-rustls` over hyper-util's `HttpConnector` for TCP (TLS, or
+//! plain HTTP to loopback), behind the one small enum [`Http`].
 //!
-//! The connector ignores the request's URI and always dials the agent it was
-//! made for, so a request can never be sent elsewhere. Plain TCP is refused
-//! to any resolved address that is not loopback (the URL check already
-//! allows only loopback hosts; this catches a `localhost` that resolves
-//! elsewhere). A TCP connection, TLS handshake included, must be up within
-//! [`CONNECT_TIMEOUT`].
+//! Three rules sit on top of the crates' connectors:
+//! - plain TCP is refused to any resolved address that is not loopback (the
+//!   URL check already allows only loopback hosts; [`AgentResolver`] catches
+//!   a `localhost` that resolves elsewhere);
+//! - a TCP connection, TLS handshake included, must be up within
+//!   [`CONNECT_TIMEOUT`] ([`Deadline`]);
+//! - a failure is typed as a [`ConnectError`], found by walking the error's
+//!   source chain ([`ConnectError::from_chain`]), so the CLI can hint at the fix.
 
+use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::Uri;
-use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpStream, UnixStream};
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use hyper_util::client::legacy::{Client, ResponseFuture};
+use hyper_util::rt::TokioExecutor;
+use hyperlocal::UnixConnector;
+use rustls::ClientConfig;
 
-/// Opens connections to one agent, whatever URI a request names.
+use super::tls::TlsFailure;
+
+/// A pooled HTTP/1.1 client of the agent, over its socket or over TCP.
+pub(super) enum Http {
+    /// The agent's Unix socket (`hyperlocal`); request URIs carry the path.
+    Unix(Client<UnixConnector, Full<Bytes>>),
+    /// The agent's TCP listener: TLS when `https://`, else plain HTTP.
+    Tcp(Client<Deadline<HttpsConnector<HttpConnector<AgentResolver>>>, Full<Bytes>>),
+}
+
+/// Resolves host names with the system's resolver; for plain HTTP, keeps
+/// loopback addresses only.
 #[derive(Clone)]
-pub(super) struct Connector {
-    route: Arc<Route>,
+pub(super) struct AgentResolver {
+    gai: GaiResolver,
+    loopback_only: bool,
 }
 
-/// How to reach the agent.
-pub(super) enum Route {
-    /// Its Unix socket.
-    Unix(PathBuf),
-    /// Its TCP listener; with TLS unless `tls` is `None` (loopback only).
-    Tcp { host: String, port: u16, tls: Option<(TlsConnector, ServerName<'static>)> },
-}
-
-/// A connection to the agent, of whichever kind.
-pub(super) enum AgentStream {
-    Unix(UnixStream),
-    Tcp(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+/// A connector whose connections must be up within a time limit.
+#[derive(Clone)]
+pub(super) struct Deadline<C> {
+    inner: C,
+    limit: Duration,
 }
 
 /// Why no connection could be made. Cloneable, so that it can be taken out
@@ -67,29 +76,69 @@ pub(crate) enum ConnectError {
     NoAddress { host: String },
     /// Plain HTTP to an address that is not loopback.
     #[error("refusing plain HTTP to {addr}, which is not a loopback address")]
-    NotLoopback { addr: SocketAddr },
+    NotLoopback { addr: IpAddr },
     /// The TLS handshake failed (untrusted certificate, wrong name, not TLS).
-    #[error("TLS handshake failed")]
-    Tls(#[source] Arc<io::Error>),
+    #[error("TLS handshake failed: {0}")]
+    Tls(TlsFailure),
     /// Connecting took too long.
     #[error("no connection within {} s", .0.as_secs())]
     TimedOut(Duration),
 }
 
+type BoxError = Box<dyn StdError + Send + Sync>;
+
 /// Longest wait for a TCP connection and its TLS handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-// === impl Connector ===
+// === impl Http ===
 
-impl Connector {
-    /// A connector that always dials `route`.
-    pub(super) fn new(route: Route) -> Self {
-        Self { route: Arc::new(route) }
+impl Http {
+    /// A client of the agent's socket.
+    pub(super) fn unix() -> Self {
+        Self::Unix(Client::builder(TokioExecutor::new()).build(UnixConnector))
+    }
+
+    /// A client of a TCP listener: TLS with `tls`, plain HTTP (loopback
+    /// addresses only) without.
+    pub(super) fn tcp(tls: Option<ClientConfig>) -> Self {
+        let plain = tls.is_none();
+        let mut http =
+            HttpConnector::new_with_resolver(AgentResolver { gai: GaiResolver::new(), loopback_only: plain });
+        // Requests are small and answered at once: do not delay them.
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let https = match tls {
+            Some(config) => builder.with_tls_config(config).https_only().enable_http1().wrap_connector(http),
+            // No TLS settings are used for http:// URIs; hyper-rustls needs some.
+            None => builder.with_tls_config(empty_tls_config()).https_or_http().enable_http1().wrap_connector(http),
+        };
+        let connector = Deadline { inner: https, limit: CONNECT_TIMEOUT };
+        Self::Tcp(Client::builder(TokioExecutor::new()).build(connector))
+    }
+
+    /// Sends `request` on a pooled connection, connecting when needed.
+    pub(super) fn request(&self, request: Request<Full<Bytes>>) -> ResponseFuture {
+        match self {
+            Self::Unix(client) => client.request(request),
+            Self::Tcp(client) => client.request(request),
+        }
     }
 }
 
-impl tower_service::Service<Uri> for Connector {
-    type Response = TokioIo<AgentStream>;
+/// TLS settings that trust nothing, for a plain-HTTP connector that never
+/// makes a TLS connection.
+fn empty_tls_config() -> ClientConfig {
+    ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|builder| builder.with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth())
+        .expect("ring supports the default protocol versions")
+}
+
+// === impl AgentResolver ===
+
+impl tower_service::Service<Name> for AgentResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
     type Error = ConnectError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ConnectError>> + Send>>;
 
@@ -97,98 +146,82 @@ impl tower_service::Service<Uri> for Connector {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, _: Uri) -> Self::Future {
-        let route = Arc::clone(&self.route);
-        Box::pin(async move { route.connect().await.map(TokioIo::new) })
+    fn call(&mut self, name: Name) -> Self::Future {
+        let (mut gai, loopback_only) = (self.gai.clone(), self.loopback_only);
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let resolved =
+                gai.call(name).await.map_err(|e| ConnectError::Resolve { host: host.clone(), source: Arc::new(e) })?;
+            allowed_addresses(&host, resolved.collect(), loopback_only).map(Vec::into_iter)
+        })
     }
 }
 
-// === impl Route ===
-
-impl Route {
-    async fn connect(&self) -> Result<AgentStream, ConnectError> {
-        match self {
-            Self::Unix(path) => UnixStream::connect(path).await.map(AgentStream::Unix).map_err(io_error),
-            Self::Tcp { host, port, tls } => tokio::time::timeout(CONNECT_TIMEOUT, async {
-                let tcp = tcp_connect(host, *port, tls.is_none()).await?;
-                match tls {
-                    None => Ok(AgentStream::Tcp(tcp)),
-                    Some((connector, name)) => {
-                        let stream = connector.connect(name.clone(), tcp).await;
-                        stream.map(|s| AgentStream::Tls(Box::new(s))).map_err(|e| ConnectError::Tls(Arc::new(e)))
-                    }
-                }
-            })
-            .await
-            .unwrap_or(Err(ConnectError::TimedOut(CONNECT_TIMEOUT))),
-        }
+/// The addresses that may be dialled: all, or the loopback ones only.
+fn allowed_addresses(host: &str, addrs: Vec<SocketAddr>, loopback_only: bool) -> Result<Vec<SocketAddr>, ConnectError> {
+    let first = addrs.first().copied();
+    let allowed: Vec<SocketAddr> = addrs.into_iter().filter(|a| !loopback_only || a.ip().is_loopback()).collect();
+    match (allowed.is_empty(), first) {
+        (false, _) => Ok(allowed),
+        (true, Some(refused)) => Err(ConnectError::NotLoopback { addr: refused.ip() }),
+        (true, None) => Err(ConnectError::NoAddress { host: host.to_owned() }),
     }
 }
 
-/// The first address of `host` that accepts; only loopback ones if
-/// `loopback_only`.
-async fn tcp_connect(host: &str, port: u16, loopback_only: bool) -> Result<TcpStream, ConnectError> {
-    let resolved = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| ConnectError::Resolve { host: host.to_owned(), source: Arc::new(e) })?;
-    let mut last = ConnectError::NoAddress { host: host.to_owned() };
-    for addr in resolved {
-        if loopback_only && !addr.ip().is_loopback() {
-            last = ConnectError::NotLoopback { addr };
-            continue;
-        }
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                // Requests are small and answered at once: do not delay them.
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
+// === impl Deadline ===
+
+impl<C> tower_service::Service<Uri> for Deadline<C>
+where
+    C: tower_service::Service<Uri> + Clone + Send + 'static,
+    C::Error: Into<BoxError>,
+    C::Future: Send + 'static,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let (connecting, limit) = (self.inner.call(uri), self.limit);
+        Box::pin(async move {
+            match tokio::time::timeout(limit, connecting).await {
+                Ok(connected) => connected.map_err(Into::into),
+                Err(_) => Err(Box::new(ConnectError::TimedOut(limit)) as BoxError),
             }
-            Err(err) => last = io_error(err),
+        })
+    }
+}
+
+// === impl ConnectError ===
+
+impl ConnectError {
+    /// The first cause in `err`'s source chain that says why connecting
+    /// failed: one of ours, a TLS error, or an I/O error.
+    pub(super) fn from_chain(err: &(dyn StdError + 'static)) -> Option<Self> {
+        std::iter::successors(Some(err), |&e| e.source()).find_map(Self::from_cause)
+    }
+
+    fn from_cause(cause: &(dyn StdError + 'static)) -> Option<Self> {
+        if let Some(ours) = cause.downcast_ref::<Self>() {
+            return Some(ours.clone());
         }
-    }
-    Err(last)
-}
-
-fn io_error(err: io::Error) -> ConnectError {
-    ConnectError::Io(Arc::new(err))
-}
-
-// === impl AgentStream ===
-
-/// Runs `$body` with `$s` bound to the inner stream, whichever it is.
-macro_rules! each {
-    ($self:expr, $s:ident => $body:expr) => {
-        match $self.get_mut() {
-            AgentStream::Unix($s) => $body,
-            AgentStream::Tcp($s) => $body,
-            AgentStream::Tls($s) => $body,
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(Self::Tls(TlsFailure::from(tls)));
         }
-    };
-}
-
-impl AsyncRead for AgentStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        each!(self, s => Pin::new(s).poll_read(cx, buf))
-    }
-}
-
-impl AsyncWrite for AgentStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        each!(self, s => Pin::new(s).poll_write(cx, buf))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each!(self, s => Pin::new(s).poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each!(self, s => Pin::new(s).poll_shutdown(cx))
-    }
-}
-
-impl Connection for AgentStream {
-    fn connected(&self) -> Connected {
-        Connected::new()
+        let io = cause.downcast_ref::<io::Error>()?;
+        // tokio-rustls and hyper-rustls wrap their errors in an io::Error,
+        // whose `source()` skips the wrapped error itself.
+        if let Some(inner) = io.get_ref().and_then(|inner| Self::from_cause(inner)) {
+            return Some(inner);
+        }
+        let copy = match io.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(io.kind(), io.to_string()),
+        };
+        Some(Self::Io(Arc::new(copy)))
     }
 }
 
@@ -196,18 +229,39 @@ impl Connection for AgentStream {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn plain_tcp_is_never_sent_off_loopback() {
+    #[test]
+    fn plain_tcp_is_never_sent_off_loopback() {
+        let addr = |s: &str| s.parse::<SocketAddr>().expect("address");
+        let mixed = vec![addr("192.0.2.10:0"), addr("127.0.0.1:0")];
+        assert_eq!(allowed_addresses("h", mixed.clone(), true).expect("loopback kept"), vec![addr("127.0.0.1:0")]);
+        assert_eq!(allowed_addresses("h", mixed.clone(), false).expect("all kept"), mixed);
         // A documentation address (RFC 5737): refused before any packet is sent.
-        let err = tcp_connect("192.0.2.10", 8080, true).await.expect_err("refused");
-        assert_eq!(err.to_string(), "refusing plain HTTP to 192.0.2.10:8080, which is not a loopback address");
+        let err = allowed_addresses("h", vec![addr("192.0.2.10:0")], true).expect_err("refused");
+        assert_eq!(err.to_string(), "refusing plain HTTP to 192.0.2.10, which is not a loopback address");
+        let none = allowed_addresses("h", Vec::new(), false).expect_err("nothing");
+        assert_eq!(none.to_string(), "h resolves to no address");
     }
 
     #[tokio::test]
     async fn connection_failures_keep_their_os_error() {
         let dir = tempfile::tempdir().expect("dir");
-        let route = Route::Unix(dir.path().join("nobody.sock"));
-        let Err(ConnectError::Io(err)) = route.connect().await else { panic!("connected to nothing") };
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        let http = Http::unix();
+        let uri = super::super::socket_base(&dir.path().join("nobody.sock")) + "/healthz";
+        let request = Request::get(uri).body(Full::new(Bytes::new())).expect("request");
+        let err = http.request(request).await.expect_err("connected to nothing");
+        let Some(ConnectError::Io(io)) = ConnectError::from_chain(&err) else { panic!("not an I/O error: {err:?}") };
+        assert_eq!(io.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn a_tls_error_wrapped_in_io_is_found() {
+        let wrapped = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        let boxed: BoxError = Box::new(wrapped);
+        assert!(matches!(ConnectError::from_chain(boxed.as_ref()), Some(ConnectError::Tls(_))));
+        let ours: BoxError = Box::new(ConnectError::TimedOut(Duration::from_secs(3)));
+        assert_eq!(
+            ConnectError::from_chain(ours.as_ref()).map(|e| e.to_string()).as_deref(),
+            Some("no connection within 3 s")
+        );
     }
 }

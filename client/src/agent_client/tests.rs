@@ -16,7 +16,8 @@ fn target(endpoint: &str, admin: Option<&Path>) -> Target {
 #[test]
 fn request_uris_name_the_url_or_a_fixed_host_on_the_socket() {
     let socket = AgentClient::new(&target("/a.sock", None)).expect("client");
-    assert_eq!(socket.uri("/healthz").expect("uri").to_string(), "http://localhost/healthz");
+    // hyperlocal's form: the socket path, hex-encoded, as the host.
+    assert_eq!(socket.uri("/healthz").expect("uri").to_string(), "unix://2f612e736f636b:0/healthz");
     assert_eq!(socket.name(), "/a.sock");
     let tcp = AgentClient::new(&target("http://127.0.0.1:8080", None)).expect("client");
     assert_eq!(tcp.uri("/readyz").expect("uri").to_string(), "http://127.0.0.1:8080/readyz");

@@ -1,6 +1,7 @@
 //! The TLS client settings for an `https://` agent URL (client leaf layer,
 //! part of `agent_client`): rustls with the ring provider, TLS 1.2 and 1.3,
-//! HTTP/1.1 by ALPN, no client certificate.
+//! no client certificate (hyper-rustls adds HTTP/1.1 by ALPN); and
+//! [`TlsFailure`], a failed handshake in words.
 //!
 //! Trusted CAs: exactly the certificates of `--ca-cert` when given (like
 //! `curl --cacert`), else the system's (`rustls-native-certs`: the OS store,
@@ -12,6 +13,10 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, InvalidDnsNameError, ServerName};
 use rustls::{ClientConfig, RootCertStore};
+
+mod failure;
+
+pub(crate) use failure::TlsFailure;
 
 /// Why the TLS settings cannot be made.
 #[derive(Debug, thiserror::Error)]
@@ -52,19 +57,18 @@ pub(crate) enum TlsSetupError {
 ///
 /// # Errors
 /// [`TlsSetupError`] if the CAs cannot be loaded.
-pub(super) fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsSetupError> {
+pub(super) fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, TlsSetupError> {
     let roots = match ca_file {
         Some(path) => roots_from_file(path)?,
         None => system_roots()?,
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
+    let config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(TlsSetupError::Config)?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(config)
 }
 
 /// The name the agent's certificate must carry: the URL's host.

@@ -5,6 +5,7 @@ pub(super) const MAIN_EXAMPLES: &str = "\
 Examples:
   vanta-cli token generate --subject ci --environment dev --key-pattern 'DATABASE_*'
   vanta-cli get --environment dev DATABASE_URL
+  vanta-cli list --environment dev
   vanta-cli run-with-secrets --environment dev --key-pattern '*' -- ./server --port 8080
   vanta-cli health --ready
   vanta-cli completions bash > /etc/bash_completion.d/vanta-cli
@@ -39,6 +40,22 @@ Examples:
   vanta-cli get --environment dev DATABASE_URL
   DB_URL=$(vanta-cli get --environment dev DATABASE_URL)
   VANTA_TOKEN_FILE=/var/run/vanta/token vanta-cli get --environment prod API_KEYS/stripe";
+
+pub(super) const LIST_ABOUT: &str = "\
+List the keys of an environment that the token may read.
+
+Prints the key paths (never values), sorted, one per line, or as JSON with \
+--output json; --key-pattern narrows the list. Listing is not a use of a \
+limited token. Without a token (--token, VANTA_TOKEN, --token-file or \
+VANTA_TOKEN_FILE), vanta-cli first mints its own: for --key-pattern (or \
+every key) in the environment, valid for 1 minute, with the subject given \
+by --subject.";
+
+pub(super) const LIST_EXAMPLES: &str = "\
+Examples:
+  vanta-cli list --environment dev
+  vanta-cli list --environment dev --key-pattern 'API_KEYS/*' --output json
+  VANTA_TOKEN_FILE=/var/run/vanta/token vanta-cli list --environment prod";
 
 pub(super) const RUN_ABOUT: &str = "\
 Run a command with secrets in its environment, in a private file or in a \

@@ -15,7 +15,8 @@ fn every_subcommand_has_examples() {
     cli.build();
     let token = cli.find_subcommand("token").expect("token subcommand");
     let generate = token.find_subcommand("generate").expect("generate subcommand");
-    let top = ["get", "run-with-secrets", "health", "completions", "man"].map(|n| cli.find_subcommand(n).expect(n));
+    let top =
+        ["get", "list", "run-with-secrets", "health", "completions", "man"].map(|n| cli.find_subcommand(n).expect(n));
     for cmd in std::iter::once(generate).chain(top) {
         let help = cmd.get_after_help().expect("after_help").to_string();
         assert!(help.starts_with("Examples:"), "{}", cmd.get_name());

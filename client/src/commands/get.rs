@@ -27,13 +27,13 @@ pub(crate) async fn run(target: &Target, args: GetArgs) -> anyhow::Result<u8> {
     let exact: KeyPattern =
         args.key.as_str().parse().with_context(|| format!("cannot make a key pattern of '{}'", args.key))?;
     let mint = GenerateTokenRequest {
-        subject: args.subject,
+        subject: args.token.subject,
         environment: args.environment.clone(),
         key_pattern: exact,
         ttl_minutes: Some(SELF_MINT_TTL_MINUTES),
         usage_limit: Some(1),
     };
-    let given = given_token(args.token, args.token_file.as_deref())?;
+    let given = given_token(args.token.token, args.token.token_file.as_deref())?;
     let (token, _source) = obtain_token(&client, given, mint).await?;
     let value = client
         .get_secret(&token, &args.environment, &args.key)

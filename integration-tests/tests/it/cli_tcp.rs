@@ -232,3 +232,40 @@ fn errors_name_the_url_and_the_socket_flag_beats_the_url_variable() {
     assert_eq!(both.code(), Some(2), "{}", both.stderr_text());
     assert!(both.stderr_text().contains("--socket and --url cannot be used together"), "{}", both.stderr_text());
 }
+
+#[test]
+fn tls_failures_are_said_in_words_with_their_fix() {
+    use vanta_integration_tests::tls::Leaf;
+    let cases = [
+        (Leaf::Expired, "the agent's certificate expired at 2021-01-01T00:00:00Z", "renew the agent's certificate"),
+        (Leaf::OtherName, "the agent's certificate is not valid for the name 127.0.0.1", "whose host is named in"),
+        (Leaf::TheCa, "the agent presents a CA certificate as its server certificate", "a server certificate signed"),
+    ];
+    for (leaf, words, fix) in cases {
+        let builder = TestAgent::builder();
+        let root = builder.paths().root.clone();
+        let pki = Pki::generate_with("vanta cli test CA", leaf);
+        let (cert, key, ca) = (root.join("tls/chain.pem"), root.join("tls/key.pem"), root.join("ca.pem"));
+        pki.write(&cert, &key);
+        fs::write(&ca, ca_pem(&pki)).unwrap();
+        let agent =
+            builder.args(["--listen-tcp", "127.0.0.1:0", "--tls-cert"]).arg(&cert).arg("--tls-key").arg(&key).start();
+        let url = format!("https://127.0.0.1:{}", agent.tcp_addr().port());
+        let finished = tcp_cli(&root).run(&["--url", &url, "--ca-cert", s(&ca), "health"]);
+        assert_eq!(finished.code(), Some(1), "{leaf:?}");
+        let line = assert_cli_error_line(&finished);
+        let want = format!("vanta-cli: error: cannot connect to the agent at {url}: TLS handshake failed: {words}");
+        assert!(line.starts_with(&want), "{leaf:?}: {line}");
+        assert!(line.contains(fix), "{leaf:?}: the hint names the fix: {line}");
+        assert!(!line.contains("Context") && !line.contains("Other("), "no Rust debug text: {line}");
+    }
+    // The TLS port answered by a plain-HTTP agent.
+    let plain = TestAgent::builder().args(["--listen-tcp", "127.0.0.1:0", "--insecure-tcp"]).start();
+    let url = format!("https://127.0.0.1:{}", plain.tcp_addr().port());
+    let ca = plain.paths().root.join("ca.pem");
+    fs::write(&ca, ca_pem(&Pki::generate("vanta cli test CA"))).unwrap();
+    let line =
+        assert_cli_error_line(&tcp_cli(&plain.paths().root).run(&["--url", &url, "--ca-cert", s(&ca), "health"]));
+    assert!(line.contains("TLS handshake failed: the agent did not answer in TLS"), "{line}");
+    assert!(line.contains("needs http://"), "{line}");
+}

@@ -10,6 +10,8 @@ mod dotenv;
 mod audit;
 mod auth;
 mod cli_get;
+mod cli_hardening;
+mod cli_list;
 mod cli_run;
 mod cli_signals;
 mod cli_tcp;

@@ -67,7 +67,7 @@ fn failures_before_the_start_are_one_line_and_run_nothing() {
     let served = agent.audit_lines().iter().filter(|r| r["event"] == "secret_access").count();
     assert_eq!(served, 0, "no value left the agent for a run that could not start");
 
-    let refused = assert_refused(&cli.run(&run_args("*", &["--token", "not.a.token"], &[&print])));
+    let refused = assert_refused(&cli.clone().env("VANTA_TOKEN", "not.a.token").run(&run_args("*", &[], &[&print])));
     assert!(refused.contains("refused the request: 401"), "the agent's answer is quoted: {refused}");
 
     let dir = tempfile::tempdir().unwrap();
@@ -99,8 +99,9 @@ fn several_patterns_get_a_token_each_or_share_a_given_one() {
     assert_eq!(json(&shared.stdout), json(&minted.stdout));
 
     let narrow = agent.mint_for("app", "DB_*");
-    let extra = [patterns[0], patterns[1], "--token", &narrow, "--key", "DB_USER", "--key", "API_KEYS/stripe"];
-    let line = assert_refused(&Cli::new(agent.socket()).run(&run_args("DB_*", &extra, &names)));
+    let extra = [patterns[0], patterns[1], "--key", "DB_USER", "--key", "API_KEYS/stripe"];
+    let line =
+        assert_refused(&Cli::new(agent.socket()).env("VANTA_TOKEN", &narrow).run(&run_args("DB_*", &extra, &names)));
     assert!(line.contains("cannot fetch API_KEYS/stripe from 'app'"), "the token does not cover it: {line}");
 }
 

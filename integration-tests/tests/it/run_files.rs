@@ -108,8 +108,12 @@ fn nothing_is_left_when_fetching_fails_half_way() {
     let parent = tempfile::tempdir().unwrap();
     // One use: the first value is served, the second is refused.
     let token = agent.mint(&json!({"subject": "it", "environment": "app", "key_pattern": "*", "usage_limit": 1}));
-    let extra = file_args(parent.path(), &["--token", &token, "--key", "MARK", "--key", "DB_USER"]);
-    let finished = Cli::new(agent.socket()).run(&run_args("*", &strs(&extra), &[&helper("run-inspect")]));
+    let extra = file_args(parent.path(), &["--key", "MARK", "--key", "DB_USER"]);
+    let finished = Cli::new(agent.socket()).env("VANTA_TOKEN", &token).run(&run_args(
+        "*",
+        &strs(&extra),
+        &[&helper("run-inspect")],
+    ));
     let line = assert_refused(&finished);
     assert!(line.contains("failed to fetch 'DB_USER' from 'app' (not fetched: DB_USER)"), "{line}");
     assert_no_values(&line, "the error");

@@ -23,8 +23,20 @@ fn every_value_comes_back_byte_for_byte() {
 fn maps_lists_nulls_and_missing_keys_are_404() {
     let agent = dev_agent();
     let token = agent.mint_for("dev", "*");
-    for key in ["API_KEYS", "API_KEYS/nested", "LIST_KEY", "NULL_KEY", "NOPE", "API_KEYS/nope", "DATABASE_URL/child"] {
-        assert_error(&agent.get_secret("dev", key, &token), 404, "not_found");
+    // The message says what is there instead: the token may read these names anyway.
+    let cases = [
+        ("API_KEYS", "the key is a map, not a value: fetch a key below it"),
+        ("API_KEYS/nested", "the key is a map, not a value: fetch a key below it"),
+        ("LIST_KEY", "the key is a list, not a value"),
+        ("NULL_KEY", "the key is null, not a value"),
+        ("NOPE", "no such key in this environment"),
+        ("API_KEYS/nope", "no such key in this environment"),
+        ("DATABASE_URL/child", "no such key in this environment"),
+    ];
+    for (key, message) in cases {
+        let response = agent.get_secret("dev", key, &token);
+        assert_error(&response, 404, "not_found");
+        assert_eq!(response.json()["message"], message, "{key}");
     }
 }
 
@@ -32,7 +44,9 @@ fn maps_lists_nulls_and_missing_keys_are_404() {
 fn an_environment_without_a_file_is_404() {
     let agent = dev_agent();
     let token = agent.mint_for("staging", "*");
-    assert_error(&agent.get_secret("staging", "DATABASE_URL", &token), 404, "not_found");
+    let response = agent.get_secret("staging", "DATABASE_URL", &token);
+    assert_error(&response, 404, "not_found");
+    assert_eq!(response.json()["message"], "no such environment");
 }
 
 #[test]

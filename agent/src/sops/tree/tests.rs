@@ -70,6 +70,23 @@ fn non_leaves_and_metadata_are_not_found() {
 }
 
 #[test]
+fn a_missing_value_says_what_is_there_instead() {
+    let t = tree(SAMPLE);
+    let cases = [
+        ("missing", Missing::Key),
+        ("API_KEYS/stripe/x", Missing::Key),
+        ("sops", Missing::Key),
+        ("API_KEYS", Missing::Map),
+        ("lst", Missing::List),
+        ("nul", Missing::Null),
+        ("tilde", Missing::Null),
+    ];
+    for (key, want) in cases {
+        assert_eq!(t.lookup(&key.parse().expect("valid key")), Err(want), "{key}");
+    }
+}
+
+#[test]
 fn keys_lists_fetchable_leaves_sorted() {
     let keys = tree(SAMPLE).keys();
     assert_eq!(
