@@ -254,7 +254,10 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             lease_ms: u64::try_from(self.usage_rules.lease.as_millis()).unwrap_or(u64::MAX),
         };
         match self.usage.reserve(&ask, now_ms()).await.map_err(Error::Usage)? {
-            Reservation::Granted(lease) => Ok(lease),
+            Reservation::Granted(lease) => {
+                tracing::debug!(jti = %lease.jti, lease = lease.id, "use leased");
+                Ok(lease)
+            }
             Reservation::Exhausted => Err(Error::UsageExhausted),
         }
     }

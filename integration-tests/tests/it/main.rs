@@ -40,3 +40,4 @@ mod tls;
 mod tokens;
 mod upstream;
 mod usage;
+mod usage_leases;
