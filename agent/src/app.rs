@@ -24,8 +24,8 @@ use crate::peer::Peer;
 use crate::sops::{CachedSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
 use crate::transport::{TcpServer, UnixSocket};
-use crate::usage::SqliteUsageStore;
-use crate::vault::{TtlPolicy, Vault};
+use crate::usage::{Store, StoreTask, UsageStore};
+use crate::vault::{TtlPolicy, UsageRules, Vault};
 
 /// How the agent stopped.
 #[derive(Debug)]
@@ -38,16 +38,17 @@ pub enum AppError {
 
 mod connections;
 
-type AgentVault = Vault<CachedSource, SqliteUsageStore>;
+type AgentVault = Vault<CachedSource, Store>;
 
 /// Everything built at start-up, before serving.
 struct Started {
     vault: Arc<AgentVault>,
-    router: Router<CachedSource, SqliteUsageStore>,
+    router: Router<CachedSource, Store>,
     socket: UnixSocket,
     tcp: Option<TcpServer>,
     max_connections: usize,
     audit_task: tokio::task::JoinHandle<()>,
+    usage_task: StoreTask,
 }
 
 /// How long in-flight requests may take to finish after SIGTERM.
@@ -104,7 +105,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 }
 
 async fn start(config: Config) -> anyhow::Result<Started> {
-    let usage = open_usage_store(&config)?;
+    let (usage, usage_task) = open_usage_store(&config)?;
     let sink = match &config.audit_path {
         None => AuditSink::Stdout,
         Some(path) => AuditSink::File { path: path.clone(), fsync: config.audit_fsync },
@@ -115,7 +116,7 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
     let router = Router::new(Arc::clone(&vault), config.require_request_header);
-    Ok(Started { vault, router, socket, tcp, audit_task, max_connections: config.max_connections })
+    Ok(Started { vault, router, socket, tcp, audit_task, usage_task, max_connections: config.max_connections })
 }
 
 async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
@@ -128,18 +129,25 @@ async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
     Ok(Some(server))
 }
 
-fn open_usage_store(config: &Config) -> anyhow::Result<SqliteUsageStore> {
+fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)> {
     let path = &config.state_path;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("failed to create the state directory {}", parent.display()))?;
     }
-    SqliteUsageStore::open(path).with_context(|| {
+    let opened = Store::open_sqlite(path).with_context(|| {
         format!("failed to open the usage store {} (set --state-path or VANTA_STATE_PATH; a corrupt store is never reset silently)", path.display())
-    })
+    })?;
+    if opened.0.is_new() {
+        tracing::warn!(
+            store = %path.display(),
+            "created a new usage store: limited tokens issued before now are refused (see the operator guide, \"Usage limits\")"
+        );
+    }
+    Ok(opened)
 }
 
-fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> anyhow::Result<AgentVault> {
+fn build_vault(config: &Config, usage: Store, audit: AuditWriter) -> anyhow::Result<AgentVault> {
     let source = CachedSource::new(
         SopsCommand::new(
             config.sops_bin.clone(),
@@ -159,6 +167,7 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
         validator: TokenValidator::new(keys, iss, aud, config.clock_leeway),
         source,
         usage,
+        usage_rules: UsageRules { lease: config.usage_lease, leeway: config.clock_leeway },
         audit,
         ttl: TtlPolicy { default_minutes: config.default_ttl_minutes, max_minutes: config.max_ttl_minutes },
         metrics: Arc::new(metrics),
@@ -173,7 +182,7 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
 }
 
 async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let Started { vault, router, socket, tcp, audit_task, max_connections } = started;
+    let Started { vault, router, socket, tcp, audit_task, usage_task, max_connections } = started;
     let mut connections = Connections::new(max_connections);
     let slots = connections.slots();
     // A connection slot is taken before accepting, so that at the cap new
@@ -222,6 +231,9 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
     if tokio::time::timeout(DRAIN_TIMEOUT, audit_task).await.is_err() {
         tracing::warn!("the audit writer did not finish in time");
     }
+    if tokio::time::timeout(DRAIN_TIMEOUT, usage_task.closed()).await.is_err() {
+        tracing::warn!("the usage store did not close in time");
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -261,9 +273,10 @@ fn register_metrics(source: &CachedSource, audit: &AuditWriter) -> Metrics {
     metrics
 }
 
-async fn prune_expired(usage: &SqliteUsageStore) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    match usage.prune(now.saturating_sub(3600)).await {
+async fn prune_expired(usage: &Store) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+    match usage.prune(now.as_secs().saturating_sub(3600), now_ms).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(rows = n, "pruned use counts of expired tokens"),
         Err(err) => tracing::warn!(error = %err, "failed to prune the usage store"),

@@ -48,6 +48,8 @@ pub struct Config {
     pub audit_fsync: bool,
     /// The usage store file.
     pub state_path: PathBuf,
+    /// How long a fetch holds a use before it comes back unconfirmed.
+    pub usage_lease: Duration,
     /// Default token lifetime, minutes.
     pub default_ttl_minutes: u32,
     /// Longest token lifetime, minutes.
@@ -188,6 +190,9 @@ impl Config {
                 read_secret_file(ADMIN_TOKEN_FILE_VAR, Path::new(&path))?.expose_secret(),
             )?),
         };
+        if args.usage_lease_seconds <= args.sops_timeout_seconds {
+            return Err(invalid("--usage-lease-seconds", "must be longer than --sops-timeout-seconds".into()));
+        }
         if args.max_connections == 0 {
             return Err(invalid("--max-connections", "must be at least 1".into()));
         }
@@ -208,6 +213,7 @@ impl Config {
             audit_path: audit_path(&args.audit_log)?,
             audit_fsync: args.audit_fsync,
             state_path: args.state_path,
+            usage_lease: Duration::from_secs(args.usage_lease_seconds),
             default_ttl_minutes: args.default_ttl_minutes,
             max_ttl_minutes: args.max_ttl_minutes,
             jwt_key,

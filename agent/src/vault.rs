@@ -2,13 +2,16 @@
 //!
 //! This is the one place that orders the steps the contract orders: syntax
 //! (400) before scope (403) before existence (404); a use of a limited token
-//! reserved before the fetch and confirmed only once the 200 is certain; the
-//! audit record written before a secret or token leaves. No HTTP here.
+//! leased before the fetch, confirmed (durably) once the value is in hand and
+//! before its success record; the audit record written before a secret or
+//! token leaves; a fetch abandoned by its client releases its lease and is
+//! audited `aborted` (`vault/pending.rs`). No HTTP here.
 
 mod error;
+mod pending;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
@@ -23,7 +26,9 @@ use crate::peer::Peer;
 use crate::sops::SecretSource;
 use crate::token::issue::MintRequest;
 use crate::token::{TokenIssuer, TokenValidator, VerifiedClaims};
-use crate::usage::{Reserved, UsageStore};
+use crate::usage::{Lease, Reservation, UsageStore, UseAsk};
+
+use self::pending::PendingFetch;
 
 /// Token lifetimes, in minutes.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +37,15 @@ pub struct TtlPolicy {
     pub default_minutes: u32,
     /// The most a request may ask for.
     pub max_minutes: u32,
+}
+
+/// How uses of limited tokens are held and which tokens the store can count.
+#[derive(Debug, Clone, Copy)]
+pub struct UsageRules {
+    /// How long a fetch may hold a use before it comes back unconfirmed.
+    pub lease: Duration,
+    /// Clock skew allowed between a token's `iat` and the store's birth.
+    pub leeway: Duration,
 }
 
 /// Everything the use cases need, wired once by `app`.
@@ -44,6 +58,8 @@ pub struct Vault<S, U> {
     pub source: S,
     /// Use counts of limited tokens.
     pub usage: U,
+    /// Leases and the store's birth rule.
+    pub usage_rules: UsageRules,
     /// The audit log.
     pub audit: AuditWriter,
     /// Token lifetimes.
@@ -129,16 +145,21 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         let mut record = AuditRecord::new(AuditEvent::SecretAccess, request.peer.clone());
         record.environment = AuditRecord::echo(request.environment);
         record.set_key(key);
-        let fetched = self.fetch(&request, key, &mut record).await;
-        let jti_to_confirm = match &fetched {
-            Ok((_, Some(jti))) => Some(jti.clone()),
-            _ => None,
+        let mut pending = PendingFetch::new(record, self.usage.clone(), self.audit.clone());
+        let fetched = self.fetch(&request, key, &mut pending).await;
+        let (mut record, lease) = pending.disarm();
+        let Some(lease) = lease.filter(|_| fetched.is_ok()) else {
+            return audited(&self.audit, &mut record, fetched).await;
         };
-        let audited = self.audited(&mut record, fetched).await;
-        if let Some(jti) = jti_to_confirm {
-            self.settle_use(&jti, audited.is_ok()).await?;
-        }
-        audited.map(|(value, _)| value)
+        // From here the use is settled even if the client goes away: the
+        // task confirms it, then writes the success record (or the failure).
+        let (usage, audit) = (self.usage.clone(), self.audit.clone());
+        let settled = tokio::spawn(async move {
+            let confirmed = usage.confirm(&lease, now_ms()).await.map_err(Error::Usage);
+            audited(&audit, &mut record, confirmed).await
+        });
+        settled.await.unwrap_or(Err(Error::Usage(crate::usage::UsageError::Stopped)))?;
+        fetched
     }
 
     /// Lists the keys of the request's environment that the token may read.
@@ -206,28 +227,49 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         &self,
         request: &ReadRequest<'_>,
         raw_key: &str,
-        record: &mut AuditRecord,
-    ) -> Result<(Zeroizing<String>, Option<String>), Error> {
-        let Authorized { claims, env } = self.authorize(request, record)?;
+        pending: &mut PendingFetch<U>,
+    ) -> Result<Zeroizing<String>, Error> {
+        let Authorized { claims, env } = self.authorize(request, &mut pending.record)?;
         let key: KeyPath = raw_key.parse().map_err(Error::BadKey)?;
         let claims = claims.claims();
         access::check_key(&claims.scope, &env, &key).map_err(Error::Forbidden)?;
-        let held = match claims.usage_limit {
-            Some(limit) => match self.usage.reserve(&claims.jti, limit, claims.exp).await.map_err(Error::Usage)? {
-                Reserved::Yes => Some(claims.jti.clone()),
-                Reserved::Exhausted => return Err(Error::UsageExhausted),
-            },
-            None => None,
-        };
-        let value = self.lookup(&env, &key).await;
-        match (value, held) {
-            (Ok(value), held) => Ok((value, held)),
-            (Err(err), Some(jti)) => {
-                self.settle_use(&jti, false).await?;
-                Err(err)
-            }
-            (Err(err), None) => Err(err),
+        if let Some(limit) = claims.usage_limit {
+            pending.lease = Some(self.reserve(claims, limit).await?);
         }
+        let value = self.lookup(&env, &key).await;
+        if let (Err(_), Some(lease)) = (&value, &pending.lease) {
+            self.usage.release(lease).await.map_err(Error::Usage)?;
+            pending.lease = None;
+        }
+        value
+    }
+
+    /// Leases one use of a limited token the store can count.
+    async fn reserve(&self, claims: &vanta_shared::Claims, limit: u64) -> Result<Lease, Error> {
+        self.check_birth(claims)?;
+        let ask = UseAsk {
+            jti: claims.jti.clone(),
+            limit,
+            expires_at: claims.exp,
+            lease_ms: u64::try_from(self.usage_rules.lease.as_millis()).unwrap_or(u64::MAX),
+        };
+        match self.usage.reserve(&ask, now_ms()).await.map_err(Error::Usage)? {
+            Reservation::Granted(lease) => {
+                tracing::debug!(jti = %lease.jti, lease = lease.id, "use leased");
+                Ok(lease)
+            }
+            Reservation::Exhausted => Err(Error::UsageExhausted),
+        }
+    }
+
+    /// A store knows no use from before it was born: a limited token issued
+    /// earlier (beyond the clock leeway) may have been used up already.
+    fn check_birth(&self, claims: &vanta_shared::Claims) -> Result<(), Error> {
+        let born_at = self.usage.born_at();
+        if claims.iat.saturating_add(self.usage_rules.leeway.as_secs()) < born_at {
+            return Err(Error::IssuedBeforeStore { iat: claims.iat, born_at });
+        }
+        Ok(())
     }
 
     async fn lookup(&self, env: &EnvName, key: &KeyPath) -> Result<Zeroizing<String>, Error> {
@@ -241,41 +283,46 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         let scope = &claims.claims().scope;
         access::check_env(scope, &env).map_err(Error::Forbidden)?;
         // Listing is not a use, but a used-up token is no longer valid (CONTRACT §4).
-        if let Some(limit) = claims.claims().usage_limit
-            && self.usage.is_used_up(&claims.claims().jti, limit).await.map_err(Error::Usage)?
-        {
-            return Err(Error::UsageExhausted);
+        if let Some(limit) = claims.claims().usage_limit {
+            self.check_birth(claims.claims())?;
+            if self.usage.is_used_up(&claims.claims().jti, limit).await.map_err(Error::Usage)? {
+                return Err(Error::UsageExhausted);
+            }
         }
         let tree = self.source.load(&env).await.map_err(Error::from_sops)?;
         let keys = tree.keys().into_iter().filter(|k| scope.key_pattern.matches_str(k)).collect();
         Ok(KeyList { environment: env.to_string(), keys })
     }
 
-    /// Confirms (`served`) or releases a reserved use.
-    async fn settle_use(&self, jti: &str, served: bool) -> Result<(), Error> {
-        let settled = if served { self.usage.confirm(jti).await } else { self.usage.release(jti).await };
-        settled.map_err(Error::Usage)
-    }
-
-    /// Writes the record for `result`; a success whose record cannot be
-    /// written becomes `audit_unavailable` (CONTRACT §5: no record, no secret).
     async fn audited<T>(&self, record: &mut AuditRecord, result: Result<T, Error>) -> Result<T, Error> {
-        match result {
-            Ok(value) => {
-                record.finish("success", 200, None);
-                self.audit.write(record).await.map_err(Error::Audit)?;
-                Ok(value)
+        audited(&self.audit, record, result).await
+    }
+}
+
+/// Writes the record for `result`; a success whose record cannot be
+/// written becomes `audit_unavailable` (docs/VAULT_ACCESS_SYSTEM_README.md:
+/// no record, no secret).
+async fn audited<T>(audit: &AuditWriter, record: &mut AuditRecord, result: Result<T, Error>) -> Result<T, Error> {
+    match result {
+        Ok(value) => {
+            record.finish("success", 200, None);
+            audit.write(record).await.map_err(Error::Audit)?;
+            Ok(value)
+        }
+        Err(err) => {
+            let code = err.code();
+            record.finish(code.as_str(), code.http_status(), Some(err.detail()));
+            if let Err(audit_err) = audit.write(record).await {
+                tracing::error!(error = %audit_err, "failed to audit a refused request");
             }
-            Err(err) => {
-                let code = err.code();
-                record.finish(code.as_str(), code.http_status(), Some(err.detail()));
-                if let Err(audit_err) = self.audit.write(record).await {
-                    tracing::error!(error = %audit_err, "failed to audit a refused request");
-                }
-                Err(err)
-            }
+            Err(err)
         }
     }
+}
+
+/// Now, in Unix milliseconds (lease deadlines).
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -121,7 +121,9 @@ pub fn fresh_jti() -> String {
 }
 
 /// Valid claims for `environment` and `key_pattern` with the default issuer
-/// and audience, valid from a minute ago for ten minutes.
+/// and audience, valid from a minute ago for ten minutes, issued now (a
+/// limited token issued before the agent's usage store was created is
+/// refused: docs/VAULT_ACCESS_SYSTEM_README.md, "Usage limits").
 pub fn claims(environment: &str, key_pattern: &str) -> Value {
     let now = now();
     json!({
@@ -130,7 +132,7 @@ pub fn claims(environment: &str, key_pattern: &str) -> Value {
         "sub": "integration-test",
         "exp": now + 600,
         "nbf": now - 60,
-        "iat": now - 60,
+        "iat": now,
         "jti": fresh_jti(),
         "scope": {"environment": environment, "key_pattern": key_pattern, "permissions": ["read"]},
     })

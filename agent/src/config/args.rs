@@ -54,6 +54,11 @@ pub struct Args {
     /// SQLite file that counts uses of tokens with a usage limit.
     #[arg(long, env = "VANTA_STATE_PATH", default_value = DEFAULT_STATE_PATH)]
     pub state_path: PathBuf,
+    /// How long a fetch of a limited token may hold its use before the use
+    /// comes back unconfirmed (an agent killed mid-fetch), in seconds; must
+    /// be longer than --sops-timeout-seconds.
+    #[arg(long, env = "VANTA_USAGE_LEASE_SECONDS", default_value_t = 60)]
+    pub usage_lease_seconds: u64,
     /// Token lifetime when a request names none, in minutes.
     #[arg(long, env = "VANTA_DEFAULT_TTL_MINUTES", default_value_t = defaults::TTL_MINUTES)]
     pub default_ttl_minutes: u32,

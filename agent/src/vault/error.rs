@@ -35,6 +35,15 @@ pub enum Error {
     /// Every use of a limited token is taken.
     #[error("token usage limit reached")]
     UsageExhausted,
+    /// A limited token issued before the usage store existed: its earlier
+    /// uses are unknown.
+    #[error("limited token issued at {iat}, before the usage store was created at {born_at}")]
+    IssuedBeforeStore {
+        /// The token's `iat` (Unix seconds).
+        iat: u64,
+        /// The store's birth (Unix seconds).
+        born_at: u64,
+    },
     /// The environment in the path is not a valid name.
     #[error("invalid environment name: {0}")]
     BadEnvironment(EnvNameError),
@@ -81,7 +90,9 @@ impl Error {
             Self::MalformedBody | Self::BadEnvironment(_) | Self::BadKey(_) => ErrorCode::BadRequest,
             Self::BodyTooLarge => ErrorCode::PayloadTooLarge,
             Self::Validation(_) => ErrorCode::ValidationError,
-            Self::MissingToken | Self::InvalidToken(_) | Self::UsageExhausted => ErrorCode::Unauthorized,
+            Self::MissingToken | Self::InvalidToken(_) | Self::UsageExhausted | Self::IssuedBeforeStore { .. } => {
+                ErrorCode::Unauthorized
+            }
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NoEnvironment | Self::NoSuchKey(_) | Self::Sops(SopsError::NoFile) => ErrorCode::NotFound,
             Self::Sops(SopsError::Timeout(_)) => ErrorCode::SopsTimeout,

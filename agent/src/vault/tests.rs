@@ -10,7 +10,7 @@ use super::*;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::sops::{SopsError, Tree};
 use crate::token::{JwtKey, JwtKeys};
-use crate::usage::SqliteUsageStore;
+use crate::usage::SqliteStore;
 
 /// Serves `dev` from fixed YAML; every other environment has no file.
 struct FakeSource;
@@ -28,7 +28,7 @@ impl SecretSource for FakeSource {
 }
 
 struct Fixture {
-    vault: Vault<FakeSource, SqliteUsageStore>,
+    vault: Vault<FakeSource, SqliteStore>,
     audit_path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -44,7 +44,8 @@ async fn fixture() -> Fixture {
         issuer: TokenIssuer::new(keys.clone(), iss.clone(), aud.clone()),
         validator: TokenValidator::new(keys, iss, aud, Duration::from_secs(30)),
         source: FakeSource,
-        usage: SqliteUsageStore::in_memory().expect("usage"),
+        usage: SqliteStore::in_memory().expect("usage").0,
+        usage_rules: UsageRules { lease: Duration::from_secs(60), leeway: Duration::from_secs(30) },
         audit,
         ttl: TtlPolicy { default_minutes: 15, max_minutes: 60 },
         policy: crate::access::MintPolicy::default(),

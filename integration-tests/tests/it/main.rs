@@ -42,3 +42,4 @@ mod tls;
 mod tokens;
 mod upstream;
 mod usage;
+mod usage_leases;

@@ -1,0 +1,165 @@
+//! The SQLite store's worker thread: group commit (layer L1, part of
+//! [`crate::usage`]).
+//!
+//! It takes every operation queued while its previous commit ran, applies
+//! them in one transaction and answers each only after that commit. A batch
+//! with a confirm is committed with `synchronous=FULL` (the fsync that makes
+//! the use durable before its value leaves); other batches with `NORMAL`,
+//! which survives a crash of the agent but not of the machine: the rule in
+//! the operator guide says why that is enough for leases.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::usage::{Lease, Reservation, UsageError, UseAsk};
+
+/// Where an operation's answer goes.
+pub(super) type Reply<T> = oneshot::Sender<Result<T, UsageError>>;
+
+/// One queued operation and its reply.
+pub(super) enum Op {
+    Reserve(UseAsk, u64, Reply<Reservation>),
+    Confirm(Lease, u64, Reply<()>),
+    Release(Lease, Reply<()>),
+    UsedUp(String, u64, Reply<bool>),
+    Prune(u64, u64, Reply<u64>),
+    Ping(Reply<()>),
+}
+
+/// Sends an operation's answer once its commit is known (`Some` = failed).
+type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// The most operations one transaction carries.
+const MAX_BATCH: usize = 1024;
+
+/// The commit itself failed: every operation of the batch failed.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to commit to the usage store: {0}")]
+struct CommitFailed(String);
+
+/// Serves operations until every sender is gone, then closes the database
+/// (checkpointing its WAL) and signals `done`.
+pub(super) fn run(mut conn: Connection, mut queue: mpsc::UnboundedReceiver<Op>, done: oneshot::Sender<()>) {
+    let mut synced = true;
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, batch, &mut synced);
+    }
+    if let Err((_, err)) = conn.close() {
+        tracing::warn!(error = %err, "failed to close the usage store cleanly");
+    }
+    let _ = done.send(());
+}
+
+fn commit_batch(conn: &mut Connection, batch: Vec<Op>, synced: &mut bool) {
+    let durable = batch.iter().any(|op| matches!(op, Op::Confirm(..)));
+    if durable != *synced {
+        if let Err(err) = conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" }) {
+            return fail_all(batch, &err.to_string());
+        }
+        *synced = durable;
+    }
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(err) => return fail_all(batch, &err.to_string()),
+    };
+    let answers: Vec<Answer> = batch.into_iter().map(|op| apply(&tx, op)).collect();
+    let failed = tx.commit().err().map(|err| err.to_string());
+    for answer in answers {
+        answer(failed.as_deref());
+    }
+}
+
+fn fail_all(batch: Vec<Op>, why: &str) {
+    for op in batch {
+        let finish = match op {
+            Op::Reserve(.., reply) => answer(reply, Err(failed(why))),
+            Op::Confirm(.., reply) | Op::Release(.., reply) | Op::Ping(reply) => answer(reply, Err(failed(why))),
+            Op::UsedUp(.., reply) => answer(reply, Err(failed(why))),
+            Op::Prune(.., reply) => answer(reply, Err(failed(why))),
+        };
+        finish(None);
+    }
+}
+
+fn failed(why: &str) -> UsageError {
+    UsageError::backend(CommitFailed(why.to_owned()))
+}
+
+fn answer<T: Send + 'static>(reply: Reply<T>, result: Result<T, UsageError>) -> Answer {
+    Box::new(move |commit_failed: Option<&str>| {
+        let result = match commit_failed {
+            Some(why) => Err(failed(why)),
+            None => result,
+        };
+        // The caller may have gone (request abandoned): nothing to tell.
+        let _ = reply.send(result);
+    })
+}
+
+fn apply(tx: &Transaction<'_>, op: Op) -> Answer {
+    match op {
+        Op::Reserve(ask, now_ms, reply) => answer(reply, reserve(tx, &ask, now_ms)),
+        Op::Confirm(lease, now_ms, reply) => answer(reply, confirm(tx, &lease, now_ms)),
+        Op::Release(lease, reply) => answer(reply, release(tx, &lease)),
+        Op::UsedUp(jti, limit, reply) => answer(reply, used(tx, &jti).map(|used| used >= limit)),
+        Op::Prune(expired_before, now_ms, reply) => answer(reply, prune(tx, expired_before, now_ms)),
+        Op::Ping(reply) => answer(reply, ping(tx)),
+    }
+}
+
+fn reserve(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<Reservation, UsageError> {
+    let sql = "DELETE FROM leases WHERE jti = ?1 AND deadline_ms < ?2";
+    tx.prepare_cached(sql)?.execute(params![ask.jti, now_ms])?;
+    let sql = "SELECT count(*) FROM leases WHERE jti = ?1";
+    let leased: u64 = tx.prepare_cached(sql)?.query_row(params![ask.jti], |row| row.get(0))?;
+    if used(tx, &ask.jti)?.saturating_add(leased) >= ask.limit {
+        return Ok(Reservation::Exhausted);
+    }
+    let deadline_ms = now_ms.saturating_add(ask.lease_ms);
+    tx.prepare_cached("INSERT INTO leases (jti, deadline_ms) VALUES (?1, ?2)")?
+        .execute(params![ask.jti, deadline_ms])?;
+    let id = u64::try_from(tx.last_insert_rowid()).map_err(UsageError::backend)?;
+    Ok(Reservation::Granted(Lease { jti: ask.jti.clone(), id, expires_at: ask.expires_at, deadline_ms }))
+}
+
+fn confirm(tx: &Transaction<'_>, lease: &Lease, now_ms: u64) -> Result<(), UsageError> {
+    let sql = "DELETE FROM leases WHERE id = ?1 AND jti = ?2 AND deadline_ms >= ?3";
+    if tx.prepare_cached(sql)?.execute(params![lease.id, lease.jti, now_ms])? == 0 {
+        // Expired (maybe reclaimed already): its use has come back.
+        release(tx, lease)?;
+        return Err(UsageError::LeaseExpired);
+    }
+    let sql = "INSERT INTO token_uses (jti, used, expires_at) VALUES (?1, 1, ?2)
+               ON CONFLICT (jti) DO UPDATE SET used = used + 1";
+    tx.prepare_cached(sql)?.execute(params![lease.jti, lease.expires_at])?;
+    Ok(())
+}
+
+fn release(tx: &Transaction<'_>, lease: &Lease) -> Result<(), UsageError> {
+    tx.prepare_cached("DELETE FROM leases WHERE id = ?1 AND jti = ?2")?.execute(params![lease.id, lease.jti])?;
+    Ok(())
+}
+
+fn used(tx: &Transaction<'_>, jti: &str) -> Result<u64, UsageError> {
+    let sql = "SELECT used FROM token_uses WHERE jti = ?1";
+    let used: Option<u64> = tx.prepare_cached(sql)?.query_row(params![jti], |row| row.get(0)).optional()?;
+    Ok(used.unwrap_or(0))
+}
+
+fn prune(tx: &Transaction<'_>, expired_before: u64, now_ms: u64) -> Result<u64, UsageError> {
+    let tokens = tx.execute("DELETE FROM token_uses WHERE expires_at < ?1", params![expired_before])?;
+    let leases = tx.execute("DELETE FROM leases WHERE deadline_ms < ?1", params![now_ms])?;
+    Ok(u64::try_from(tokens + leases).unwrap_or(u64::MAX))
+}
+
+fn ping(tx: &Transaction<'_>) -> Result<(), UsageError> {
+    tx.query_row("SELECT count(*) FROM store_meta", [], |_| Ok(()))?;
+    Ok(())
+}
