@@ -29,6 +29,7 @@ mod agent_client;
 mod child;
 mod commands;
 mod inject;
+mod mask;
 mod output;
 
 use std::io::IsTerminal;
