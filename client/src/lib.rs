@@ -31,6 +31,7 @@ mod child;
 mod commands;
 mod hardening;
 mod inject;
+mod mask;
 mod output;
 
 use std::io::IsTerminal;

@@ -69,7 +69,9 @@ impl Cli {
         self
     }
 
-    fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+    /// The client's command line, environment cleared as for every run,
+    /// for tests that wire its stdio themselves.
+    pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new(bins::cli());
         cmd.env_clear().env("PATH", bins::child_path()).env("HOME", &self.home);
         match self.via {

@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, ValueEnum};
 use vanta_shared::defaults::RUN_SUBJECT;
 use vanta_shared::{EnvName, KeyPath, KeyPattern};
@@ -93,6 +94,17 @@ pub struct RunArgs {
     /// Subject of the minted tokens.
     #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"])]
     pub subject: String,
+
+    /// Relay the command's stdout and stderr with every injected value of
+    /// 6 bytes or more replaced by <concealed by vanta> (the command then
+    /// writes to pipes, not to a terminal).
+    #[arg(long, env = "VANTA_MASK", value_parser = BoolishValueParser::new())]
+    pub mask: bool,
+
+    /// Let the command write to stdout and stderr directly, unmasked (the
+    /// default); wins over --mask and VANTA_MASK.
+    #[arg(long)]
+    pub no_mask: bool,
 
     /// Say nothing on stderr unless something fails.
     #[arg(long, short)]

@@ -12,6 +12,7 @@
 
 mod fetch;
 mod handover;
+mod masking;
 
 use std::io::{self, Write};
 
@@ -33,7 +34,8 @@ pub(crate) async fn run(target: &Target, args: RunArgs) -> anyhow::Result<u8> {
         fetched = fetch::fetch(target, &args) => fetched?,
         signal = signals.recv() => return Err(child::Error::Interrupted { signal }.into()),
     };
-    let handover = handover::prepare(&args, &fetched)?;
+    let mut handover = handover::prepare(&args, &fetched)?;
+    let masked = masking::prepare(&args, &fetched, &mut handover)?;
     drop(fetched);
     if let Some(signal) = signals.pending().await {
         // `handover` is dropped on the way out: its directory goes too.
@@ -44,7 +46,12 @@ pub(crate) async fn run(target: &Target, args: RunArgs) -> anyhow::Result<u8> {
     }
     let program = args.command.first().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     let running = Running::spawn(handover.command, &program)?;
-    let code = supervise(&running, &mut signals, handover.fifo).await?;
+    let relay = masked.map(|masked| masked.start());
+    let code = supervise(&running, &mut signals, handover.fifo).await;
+    if let Some(relay) = relay {
+        relay.finish().await;
+    }
+    let code = code?;
     // The command has ended, whatever way: its directory goes now.
     drop(handover.dir);
     Ok(code)

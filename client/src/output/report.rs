@@ -86,6 +86,17 @@ pub(crate) fn swept(count: usize, parent: &Path) -> String {
     format!("{PREFIX}: removed {count} secrets {what} left in {} by a killed run", parent.display())
 }
 
+/// The line for `--mask`: how many values are masked, and the variables
+/// whose values are too short to be.
+pub(crate) fn masking(masked: usize, short: &[&str], min_len: usize) -> String {
+    let values = if masked == 1 { "value" } else { "values" };
+    let mut line = format!("{PREFIX}: masking {masked} {values} in the command's output");
+    if !short.is_empty() {
+        line.push_str(&format!("; not masked, shorter than {min_len} bytes: {}", short.join(", ")));
+    }
+    line
+}
+
 /// A warning line.
 pub(crate) fn warning(what: &str) -> String {
     format!("{PREFIX}: warning: {what}")
@@ -145,5 +156,10 @@ mod tests {
         assert_eq!(overridden(&["A".to_owned(), "B".to_owned()]), "vanta-cli: overriding variables already set: A, B");
         assert_eq!(swept(2, Path::new("/s")), "vanta-cli: removed 2 secrets directories left in /s by a killed run");
         assert_eq!(pristine(&["PATH", "HOME"]), "vanta-cli: pristine environment: only PATH, HOME kept");
+        assert_eq!(masking(1, &[], 6), "vanta-cli: masking 1 value in the command's output");
+        assert_eq!(
+            masking(3, &["A", "B"], 6),
+            "vanta-cli: masking 3 values in the command's output; not masked, shorter than 6 bytes: A, B"
+        );
     }
 }

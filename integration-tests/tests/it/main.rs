@@ -27,6 +27,7 @@ mod run_feedback;
 mod run_fifo;
 mod run_files;
 mod run_inject;
+mod run_mask;
 mod run_signals;
 mod run_support;
 mod run_terminal;

@@ -1,0 +1,170 @@
+//! Masking of injected values in the output of `run-with-secrets --mask`
+//! (client leaf layer, below `commands`; external crates only). It never
+//! prints and knows nothing of the agent.
+//!
+//! [`Patterns`] holds what to look for: every value of at least
+//! [`MIN_LEN`] bytes (its trailing line end left out), and each line of a
+//! multi-line value that is that long. A [`Masker`] is one stream's state:
+//! it replaces every occurrence with [`PLACEHOLDER`] (overlapping ones
+//! become one placeholder) and keeps back only the end of the output that
+//! could still be the start of a value, so a value written in pieces is
+//! masked too while other output goes on at once. [`relay`] moves the
+//! command's stdout and stderr through maskers.
+
+pub(crate) mod relay;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use zeroize::Zeroizing;
+
+/// The values to mask, compiled once and shared by every stream. No
+/// `Debug`: it holds the values.
+pub(crate) struct Patterns {
+    searcher: AhoCorasick,
+    /// The same patterns, to find a value's start at the end of a chunk.
+    patterns: Vec<Zeroizing<Vec<u8>>>,
+}
+
+/// One stream's masking state. No `Debug`: the held-back end may be the
+/// start of a value.
+pub(crate) struct Masker {
+    patterns: Arc<Patterns>,
+    /// Output not yet passed on: it could be the start of a value.
+    pending: Zeroizing<Vec<u8>>,
+}
+
+/// Why the values could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// The automaton would be too large (values of many megabytes).
+    #[error("failed to prepare the values for masking")]
+    Build(#[source] aho_corasick::BuildError),
+}
+
+/// What every masked value is replaced with.
+pub(crate) const PLACEHOLDER: &[u8] = b"<concealed by vanta>";
+
+/// Values and lines shorter than this many bytes are not masked: masking
+/// `1` or `true` would garble every line of output.
+pub(crate) const MIN_LEN: usize = 6;
+
+// === impl Patterns ===
+
+impl Patterns {
+    /// Compiles `values`; the ones with nothing of [`MIN_LEN`] bytes are
+    /// left out (see [`is_maskable`]).
+    ///
+    /// # Errors
+    /// [`Error::Build`] if the values are too large to search for.
+    pub(crate) fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, Error> {
+        let mut patterns: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+        for value in values {
+            for part in parts(value.as_bytes()) {
+                if !patterns.iter().any(|p| p.as_slice() == part) {
+                    patterns.push(Zeroizing::new(part.to_vec()));
+                }
+            }
+        }
+        // Standard semantics: every match, overlapping ones included, so
+        // that their union is masked.
+        let searcher = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(patterns.iter().map(|p| p.as_slice()))
+            .map_err(Error::Build)?;
+        Ok(Self { searcher, patterns })
+    }
+
+    /// The byte ranges of `buf` covered by a value, sorted, overlapping
+    /// matches merged into one range.
+    fn spans(&self, buf: &[u8]) -> Vec<Range<usize>> {
+        let mut spans: Vec<Range<usize>> = self.searcher.find_overlapping_iter(buf).map(|m| m.range()).collect();
+        spans.sort_unstable_by_key(|span| span.start);
+        let mut merged: Vec<Range<usize>> = Vec::with_capacity(spans.len());
+        for span in spans {
+            match merged.last_mut() {
+                Some(last) if span.start < last.end => last.end = last.end.max(span.end),
+                _ => merged.push(span),
+            }
+        }
+        merged
+    }
+
+    /// Where the longest end of `buf` that is the start of a value (and
+    /// not a whole one) begins; `buf.len()` if there is none.
+    fn held_from(&self, buf: &[u8]) -> usize {
+        let mut from = buf.len();
+        for pattern in &self.patterns {
+            let earliest = buf.len().saturating_sub(pattern.len() - 1);
+            if let Some(at) = (earliest..from).find(|&at| pattern.starts_with(&buf[at..])) {
+                from = at;
+            }
+        }
+        from
+    }
+}
+
+/// Whether `value` is masked at all: it, or one of its lines, has at
+/// least [`MIN_LEN`] bytes.
+pub(crate) fn is_maskable(value: &str) -> bool {
+    parts(value.as_bytes()).next().is_some()
+}
+
+/// What is searched for of one value: the whole value without its
+/// trailing line end (a placeholder then keeps the line apart from the
+/// next), then each line without `\r`, if it has more than one; only the
+/// ones of at least [`MIN_LEN`] bytes.
+fn parts(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let whole = value.strip_suffix(b"\n").unwrap_or(value);
+    let whole = whole.strip_suffix(b"\r").unwrap_or(whole);
+    let lines = whole.contains(&b'\n').then(|| whole.split(|&b| b == b'\n')).into_iter().flatten();
+    let lines = lines.map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+    std::iter::once(whole).chain(lines).filter(|part| part.len() >= MIN_LEN)
+}
+
+// === impl Masker ===
+
+impl Masker {
+    /// A masker for one stream.
+    pub(crate) fn new(patterns: Arc<Patterns>) -> Self {
+        Self { patterns, pending: Zeroizing::new(Vec::new()) }
+    }
+
+    /// Takes the next `chunk` of the stream; appends to `out` all that can
+    /// be passed on now, masked. Keeps back only an end that could still
+    /// become a value, or a value that such an end overlaps.
+    pub(crate) fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        self.pending.extend_from_slice(chunk);
+        let spans = self.patterns.spans(&self.pending);
+        let mut cut = self.patterns.held_from(&self.pending);
+        // A value that runs into the kept end stays whole with it: it is
+        // found again next time, and none of it is passed on unmasked.
+        if let Some(span) = spans.iter().find(|span| span.start < cut && cut < span.end) {
+            cut = span.start;
+        }
+        write_masked(&self.pending[..cut], spans.iter().filter(|span| span.end <= cut), out);
+        self.pending.drain(..cut);
+    }
+
+    /// The stream has ended: appends the rest to `out`, masked.
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
+        let spans = self.patterns.spans(&self.pending);
+        write_masked(&self.pending, spans.iter(), out);
+        self.pending.clear();
+    }
+}
+
+/// Appends `buf` to `out` with each of `spans` replaced by [`PLACEHOLDER`].
+fn write_masked<'a>(buf: &[u8], spans: impl Iterator<Item = &'a Range<usize>>, out: &mut Vec<u8>) {
+    let mut at = 0;
+    for span in spans {
+        out.extend_from_slice(&buf[at..span.start]);
+        out.extend_from_slice(PLACEHOLDER);
+        at = span.end;
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+#[cfg(test)]
+mod tests;
