@@ -10,20 +10,17 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 
 use self::connections::Connections;
 
 use crate::access::MintPolicy;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::config::{Args, Config};
-use crate::http::Router;
+use crate::http::{Limits, Router};
 use crate::metrics::Metrics;
-use crate::peer::Peer;
 use crate::sops::{CachedSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
-use crate::transport::{TcpServer, UnixSocket};
+use crate::transport::{Listeners, TcpServer, UnixSocket};
 use crate::usage::SqliteUsageStore;
 use crate::vault::{TtlPolicy, Vault};
 
@@ -44,9 +41,7 @@ type AgentVault = Vault<CachedSource, SqliteUsageStore>;
 struct Started {
     vault: Arc<AgentVault>,
     router: Router<CachedSource, SqliteUsageStore>,
-    socket: UnixSocket,
-    tcp: Option<TcpServer>,
-    max_connections: usize,
+    listeners: Listeners,
     audit_task: tokio::task::JoinHandle<()>,
 }
 
@@ -114,8 +109,14 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
-    let router = Router::new(Arc::clone(&vault), config.require_request_header);
-    Ok(Started { vault, router, socket, tcp, audit_task, max_connections: config.max_connections })
+    let listeners = Listeners::new(socket, config.max_connections, tcp, config.max_tcp_connections);
+    let limits = Limits {
+        require_request_header: config.require_request_header,
+        body_timeout: config.body_timeout,
+        request_timeout: config.request_timeout,
+    };
+    let router = Router::new(Arc::clone(&vault), limits);
+    Ok(Started { vault, router, listeners, audit_task })
 }
 
 async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
@@ -169,16 +170,13 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
             uids: config.mint_uids.clone(),
             tcp_admin_token: config.admin_token.clone(),
         },
+        status_of: crate::http::error::status_of,
     })
 }
 
 async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let Started { vault, router, socket, tcp, audit_task, max_connections } = started;
-    let mut connections = Connections::new(max_connections);
-    let slots = connections.slots();
-    // A connection slot is taken before accepting, so that at the cap new
-    // clients wait in the kernel's queue; the accept arms run only with one.
-    let mut slot = None;
+    let Started { vault, router, mut listeners, audit_task } = started;
+    let mut connections = Connections::new();
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut evict = tokio::time::interval(EVICT_EVERY);
     let mut hangups = crate::shutdown::hangups().context("failed to listen for SIGHUP")?;
@@ -190,46 +188,26 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
             _ = evict.tick() => vault.source.evict_expired(),
             Some(()) = hangups.recv() => {
                 vault.audit.reopen();
-                reload_tls(tcp.as_ref());
+                reload_tls(listeners.tcp());
             }
             () = connections.reap_one() => {}
-            Ok(free) = Arc::clone(&slots).acquire_owned(), if slot.is_none() => slot = Some(free),
-            accepted = socket.accept(), if slot.is_some() => match (accepted, slot.take()) {
-                (Ok((stream, peer)), Some(free)) => connections.serve(free, stream, peer, router.clone()),
-                (Err(err), free) => {
-                    slot = free;
-                    accept_failed(err).await;
-                }
-                (Ok(_), None) => {}
-            },
-            accepted = accept_tcp(tcp.as_ref()), if slot.is_some() => match (accepted, slot.take()) {
-                (Ok((stream, peer, Some(tls))), Some(free)) => connections.serve_tls(free, stream, tls, peer, router.clone()),
-                (Ok((stream, peer, None)), Some(free)) => connections.serve(free, stream, peer, router.clone()),
-                (Err(err), free) => {
-                    slot = free;
-                    accept_failed(err).await;
-                }
-                (Ok(_), None) => {}
+            accepted = listeners.accept() => match accepted {
+                Ok(accepted) => connections.serve(accepted, router.clone()),
+                Err(err) => accept_failed(err).await,
             },
         }
     }
     // Stop accepting first: new clients find no socket rather than a dead one.
-    socket.remove();
-    drop(tcp);
+    listeners.unix().remove();
+    listeners.close_tcp();
     connections.drain(DRAIN_TIMEOUT).await;
     // The audit writer ends once the last handle (inside the vault) is gone.
-    drop((vault, router));
+    drop((vault, router, listeners));
     if tokio::time::timeout(DRAIN_TIMEOUT, audit_task).await.is_err() {
         tracing::warn!("the audit writer did not finish in time");
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn accept_tcp(tcp: Option<&TcpServer>) -> std::io::Result<(TcpStream, Peer, Option<TlsAcceptor>)> {
-    let Some(server) = tcp else { return std::future::pending().await };
-    let (stream, peer) = server.accept().await?;
-    Ok((stream, peer, server.acceptor()))
 }
 
 async fn accept_failed(err: std::io::Error) {

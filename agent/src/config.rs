@@ -68,8 +68,16 @@ pub struct Config {
     pub require_request_header: bool,
     /// The optional TCP listener.
     pub tcp: Option<TcpConfig>,
-    /// Most connections served at once.
+    /// Most connections served at once on the socket.
     pub max_connections: usize,
+    /// Most connections served at once on TCP: its own cap, so that TCP
+    /// clients can never take the socket's places.
+    pub max_tcp_connections: usize,
+    /// Deadline for receiving a whole request body (slow bodies hold a connection).
+    pub body_timeout: Duration,
+    /// Deadline for answering a request once its head is in; longer than
+    /// the body and sops deadlines so that only a stuck request reaches it.
+    pub request_timeout: Duration,
     /// Credential TCP callers must present to mint (from `VANTA_ADMIN_TOKEN_FILE`).
     pub admin_token: Option<SecretSlice<u8>>,
 }
@@ -165,6 +173,7 @@ impl Config {
     /// The first [`ConfigError`] found.
     pub fn from_args(args: Args, env: &[(OsString, OsString)]) -> Result<Self, ConfigError> {
         let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        check_limits(&args)?;
         let jwt_key = read_key(&lookup)?;
         let previous_jwt_keys = read_previous_keys(&lookup)?;
         let sops_files_path =
@@ -188,11 +197,11 @@ impl Config {
                 read_secret_file(ADMIN_TOKEN_FILE_VAR, Path::new(&path))?.expose_secret(),
             )?),
         };
-        if args.max_connections == 0 {
-            return Err(invalid("--max-connections", "must be at least 1".into()));
-        }
         Ok(Self {
             max_connections: args.max_connections,
+            max_tcp_connections: args.max_tcp_connections,
+            body_timeout: Duration::from_secs(args.body_timeout_seconds),
+            request_timeout: Duration::from_secs(args.request_timeout_seconds),
             tcp,
             admin_token,
             socket_mode: parse_mode(&args.socket_mode)?,
@@ -266,6 +275,26 @@ fn check_ttls(default: u32, max: u32) -> Result<(), ConfigError> {
     }
     if default == 0 || default > max {
         return Err(invalid("--default-ttl-minutes", format!("must be between 1 and --max-ttl-minutes ({max})")));
+    }
+    Ok(())
+}
+
+/// Connection caps and request deadlines: each at least 1, and the whole
+/// request's deadline longer than the parts it contains.
+fn check_limits(args: &Args) -> Result<(), ConfigError> {
+    for (name, value) in [
+        ("--max-connections", args.max_connections as u64),
+        ("--max-tcp-connections", args.max_tcp_connections as u64),
+        ("--body-timeout-seconds", args.body_timeout_seconds),
+    ] {
+        if value == 0 {
+            return Err(invalid(name, "must be at least 1".into()));
+        }
+    }
+    let floor = args.body_timeout_seconds.max(args.sops_timeout_seconds);
+    if args.request_timeout_seconds <= floor {
+        let problem = format!("must be longer than --body-timeout-seconds and --sops-timeout-seconds ({floor})");
+        return Err(invalid("--request-timeout-seconds", problem));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
-use vanta_shared::{EnvName, KeyPath, Scope};
+use vanta_shared::{EnvName, ErrorCode, KeyPath, Scope};
 use zeroize::Zeroizing;
 
 pub use self::error::Error;
@@ -52,6 +52,23 @@ pub struct Vault<S, U> {
     pub policy: MintPolicy,
     /// Request and token metrics.
     pub metrics: Arc<Metrics>,
+    /// The HTTP status answered for each code: the HTTP layer's one table,
+    /// handed over by `app`, so that audit records name the real status.
+    pub status_of: fn(ErrorCode) -> u16,
+}
+
+/// A token request the HTTP layer refused before the use case (body
+/// unreadable, too large, too slow, or its fields invalid): audited like
+/// every other attempt.
+pub struct RefusedMint<'a> {
+    /// Who asked.
+    pub peer: Peer,
+    /// The body as sent, when it was JSON: its names are echoed.
+    pub body: Option<&'a Value>,
+    /// The code answered.
+    pub code: ErrorCode,
+    /// What was wrong, for the audit record.
+    pub detail: &'a str,
 }
 
 /// The outcome of each readiness check, `Err` saying what is wrong.
@@ -86,30 +103,52 @@ struct Authorized {
 // === impl Vault ===
 
 impl<S: SecretSource, U: UsageStore> Vault<S, U> {
-    /// Mints a token from a parsed JSON body (or the transport's reason why
-    /// there is none), auditing the attempt.
+    /// Mints a token for a checked request, auditing the attempt.
     ///
     /// # Errors
     /// [`Error`] with the code to answer.
     pub async fn generate_token(
         &self,
-        body: Result<Value, Error>,
+        request: &GenerateTokenRequest,
         peer: Peer,
         credential: Option<&str>,
     ) -> Result<GenerateTokenResponse, Error> {
         let mut record = AuditRecord::new(AuditEvent::TokenGenerate, peer);
-        if let Ok(value) = &body {
-            record.subject = value.get("subject").and_then(Value::as_str).and_then(AuditRecord::echo);
-            record.environment = value.get("environment").and_then(Value::as_str).and_then(AuditRecord::echo);
-            record.set_key_pattern(value.get("key_pattern").and_then(Value::as_str));
-        }
-        let minted = body.and_then(|value| self.mint(&value, &record.client, credential));
+        record.subject = AuditRecord::echo(&request.subject);
+        record.environment = AuditRecord::echo(request.environment.as_str());
+        record.set_key_pattern(Some(request.key_pattern.as_str()));
+        let minted = self.mint(request, &record.client, credential);
         if let Ok(response) = &minted {
             record.jti = Some(response.1.clone());
         }
         let minted = self.audited(&mut record, minted).await?;
         self.metrics.tokens_minted.inc();
         Ok(minted.0)
+    }
+
+    /// Checks, from the request's head alone, that this caller may mint at
+    /// all (a TCP caller needs the admin credential); a refusal is audited.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] when the caller may not mint.
+    pub async fn screen_minter(&self, peer: &Peer, credential: Option<&str>) -> Result<(), Error> {
+        let Err(denied) = self.policy.check_caller(peer, credential) else { return Ok(()) };
+        let mut record = AuditRecord::new(AuditEvent::TokenGenerate, peer.clone());
+        self.audited(&mut record, Err(Error::Forbidden(denied))).await
+    }
+
+    /// Audits a token request the HTTP layer refused.
+    pub async fn refuse_mint(&self, refused: RefusedMint<'_>) {
+        let mut record = AuditRecord::new(AuditEvent::TokenGenerate, refused.peer);
+        let field = |name| refused.body.and_then(|v| v.get(name)).and_then(Value::as_str);
+        record.subject = field("subject").and_then(AuditRecord::echo);
+        record.environment = field("environment").and_then(AuditRecord::echo);
+        record.set_key_pattern(field("key_pattern"));
+        let code = refused.code;
+        record.finish(code.as_str(), (self.status_of)(code), Some(refused.detail.to_owned()));
+        if let Err(audit_err) = self.audit.write(&record).await {
+            tracing::error!(error = %audit_err, "failed to audit a refused request");
+        }
     }
 
     /// Checks that sops and the files directory are usable, the audit log is
@@ -155,11 +194,10 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
 
     fn mint(
         &self,
-        body: &Value,
+        request: &GenerateTokenRequest,
         peer: &Peer,
         credential: Option<&str>,
     ) -> Result<(GenerateTokenResponse, String), Error> {
-        let request = GenerateTokenRequest::from_json(body).map_err(Error::Validation)?;
         let ask = MintAsk {
             peer,
             environment: &request.environment,
@@ -173,9 +211,9 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             let message = format!("ttl_minutes must be between 1 and {}", self.ttl.max_minutes);
             return Err(Error::Validation(vanta_shared::api::FieldError::field("ttl_minutes", message)));
         }
-        let scope = Scope::read_only(request.environment, request.key_pattern);
+        let scope = Scope::read_only(request.environment.clone(), request.key_pattern.clone());
         let ttl = Duration::from_secs(u64::from(ttl_minutes) * 60);
-        let mint = MintRequest { subject: request.subject, scope, ttl, usage_limit: request.usage_limit };
+        let mint = MintRequest { subject: request.subject.clone(), scope, ttl, usage_limit: request.usage_limit };
         let token = self.issuer.issue(mint, SystemTime::now()).map_err(Error::Issue)?;
         let claims = token.claims;
         let response = GenerateTokenResponse {
@@ -268,7 +306,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             }
             Err(err) => {
                 let code = err.code();
-                record.finish(code.as_str(), code.http_status(), Some(err.detail()));
+                record.finish(code.as_str(), (self.status_of)(code), Some(err.detail()));
                 if let Err(audit_err) = self.audit.write(record).await {
                     tracing::error!(error = %audit_err, "failed to audit a refused request");
                 }

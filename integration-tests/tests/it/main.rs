@@ -29,6 +29,7 @@ mod run_signals;
 mod run_support;
 mod run_terminal;
 mod secrets;
+mod security_doors;
 mod security_hygiene;
 mod security_minting;
 mod security_request_header;
