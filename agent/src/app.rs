@@ -4,7 +4,10 @@
 //! Start-up failures (anything before the socket answers) are
 //! [`AppError::Startup`] and exit with code 2; failures while serving exit 1.
 
+use std::fs::Permissions;
 use std::future::Future;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -45,6 +48,10 @@ struct Started {
     audit_task: tokio::task::JoinHandle<()>,
 }
 
+/// Mode of a state directory the agent creates: only the agent's user.
+const STATE_DIR_MODE: u32 = 0o700;
+/// Mode of the usage store's files: only the agent's user.
+const STATE_FILE_MODE: u32 = 0o600;
 /// How long in-flight requests may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often expired tokens' use counts are pruned.
@@ -131,13 +138,31 @@ async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
 
 fn open_usage_store(config: &Config) -> anyhow::Result<SqliteUsageStore> {
     let path = &config.state_path;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("failed to create the state directory {}", parent.display()))?;
-    }
+    prepare_state_file(path)?;
     SqliteUsageStore::open(path).with_context(|| {
         format!("failed to open the usage store {} (set --state-path or VANTA_STATE_PATH; a corrupt store is never reset silently)", path.display())
     })
+}
+
+/// Creates the state directory 0700 and the database file 0600 whatever the
+/// umask (an existing file is set to 0600 too); SQLite gives its `-wal` and
+/// `-shm` files the database file's mode.
+fn prepare_state_file(path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(STATE_DIR_MODE)
+            .create(parent)
+            .and_then(|()| std::fs::set_permissions(parent, Permissions::from_mode(STATE_DIR_MODE)))
+            .with_context(|| format!("failed to create the state directory {}", parent.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(STATE_FILE_MODE)
+        .open(path)
+        .and_then(|_| std::fs::set_permissions(path, Permissions::from_mode(STATE_FILE_MODE)))
+        .with_context(|| format!("failed to create the usage store {} with mode 0600", path.display()))
 }
 
 fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> anyhow::Result<AgentVault> {

@@ -32,6 +32,7 @@ mod secrets;
 mod security_doors;
 mod security_hygiene;
 mod security_minting;
+mod security_permissions;
 mod security_request_header;
 mod security_rotation;
 mod security_tokens;
