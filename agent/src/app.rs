@@ -84,6 +84,13 @@ impl AppError {
 /// [`AppError`] saying whether start-up or serving failed.
 pub fn main(args: Args) -> Result<(), AppError> {
     let config = Config::from_process(args).context("invalid configuration").map_err(AppError::Startup)?;
+    if !config.inline_key_vars.is_empty() {
+        tracing::warn!(
+            variables = %config.inline_key_vars.join(","),
+            "key material is passed inline in the environment; sops processes inherit it and other processes of \
+             this uid can read it: run the agent under its own uid and use the *_FILE forms (e.g. SOPS_AGE_KEY_FILE)"
+        );
+    }
     if let Err(err) = crate::hardening::apply() {
         tracing::warn!(error = %err, "failed to disable core dumps");
     }

@@ -80,6 +80,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Credential TCP callers must present to mint (from `VANTA_ADMIN_TOKEN_FILE`).
     pub admin_token: Option<SecretSlice<u8>>,
+    /// Names (never values) of variables handed to sops that carry key
+    /// material inline: sops children can be read by processes of the same
+    /// uid, so `app` warns about them at start-up.
+    pub inline_key_vars: Vec<String>,
 }
 
 /// The TCP listener's settings.
@@ -209,6 +213,7 @@ impl Config {
             sops_files_path,
             sops_bin,
             sops_timeout: Duration::from_secs(args.sops_timeout_seconds),
+            inline_key_vars: inline_key_vars(&sops_env(env)),
             sops_env: sops_env(env),
             cache_ttl: Duration::from_secs(args.cache_ttl_seconds),
             issuer: non_empty("--issuer", args.issuer)?,
@@ -328,6 +333,18 @@ fn sops_env(env: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
                 && (SOPS_ENV_NAMES.contains(&name) || SOPS_ENV_PREFIXES.iter().any(|p| name.starts_with(p)))
         })
         .cloned()
+        .collect()
+}
+
+/// The variables of `env` whose names say they hold a key, secret, token,
+/// password or credentials inline (`SOPS_AGE_KEY`, `AWS_SECRET_ACCESS_KEY`,
+/// `VAULT_TOKEN`, ...) rather than a path or a command that yields one.
+fn inline_key_vars(env: &[(OsString, OsString)]) -> Vec<String> {
+    const SECRET_ENDINGS: [&str; 5] = ["_KEY", "_SECRET", "_TOKEN", "_PASSWORD", "_CREDENTIALS"];
+    env.iter()
+        .filter_map(|(name, _)| name.to_str())
+        .filter(|name| SECRET_ENDINGS.iter().any(|end| name.ends_with(end)))
+        .map(str::to_owned)
         .collect()
 }
 

@@ -31,6 +31,7 @@ mod run_terminal;
 mod secrets;
 mod security_doors;
 mod security_hygiene;
+mod security_inputs;
 mod security_minting;
 mod security_permissions;
 mod security_request_header;
