@@ -76,9 +76,7 @@ impl MintPolicy {
     /// # Errors
     /// The first rule the request breaks.
     pub fn check(&self, ask: &MintAsk<'_>) -> Result<(), Denied> {
-        if matches!(ask.peer, Peer::Tcp(_)) && !self.admin_credential_matches(ask.credential) {
-            return Err(Denied::MintAdmin);
-        }
+        self.check_caller(ask.peer, ask.credential)?;
         if let Some(uids) = &self.uids {
             let allowed = matches!(ask.peer, Peer::Unix { uid, .. } if uids.contains(uid));
             if !allowed {
@@ -101,6 +99,20 @@ impl MintPolicy {
 // === impl MintPolicy (admin credential) ===
 
 impl MintPolicy {
+    /// The part of [`Self::check`] that needs only the request's head: a TCP
+    /// caller must present the admin credential. Checked before any body is
+    /// read, so that an anonymous TCP client cannot hold a connection open
+    /// with a slow body.
+    ///
+    /// # Errors
+    /// [`Denied::MintAdmin`] for a TCP caller without the credential.
+    pub fn check_caller(&self, peer: &Peer, credential: Option<&str>) -> Result<(), Denied> {
+        if matches!(peer, Peer::Tcp(_)) && !self.admin_credential_matches(credential) {
+            return Err(Denied::MintAdmin);
+        }
+        Ok(())
+    }
+
     /// Constant-time comparison with the configured admin token.
     fn admin_credential_matches(&self, credential: Option<&str>) -> bool {
         match (&self.tcp_admin_token, credential) {

@@ -4,26 +4,26 @@
 //! Start-up failures (anything before the socket answers) are
 //! [`AppError::Startup`] and exit with code 2; failures while serving exit 1.
 
+use std::fs::Permissions;
 use std::future::Future;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 
 use self::connections::Connections;
 
 use crate::access::MintPolicy;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::config::{Args, Config};
-use crate::http::Router;
+use crate::http::{Limits, Router};
 use crate::metrics::Metrics;
-use crate::peer::Peer;
 use crate::sops::{CachedSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
-use crate::transport::{TcpServer, UnixSocket};
+use crate::transport::{Listeners, TcpServer, UnixSocket};
 use crate::usage::{Store, StoreTask, UsageStore};
 use crate::vault::{TtlPolicy, UsageRules, Vault};
 
@@ -44,13 +44,15 @@ type AgentVault = Vault<CachedSource, Store>;
 struct Started {
     vault: Arc<AgentVault>,
     router: Router<CachedSource, Store>,
-    socket: UnixSocket,
-    tcp: Option<TcpServer>,
-    max_connections: usize,
+    listeners: Listeners,
     audit_task: tokio::task::JoinHandle<()>,
     usage_task: StoreTask,
 }
 
+/// Mode of a state directory the agent creates: only the agent's user.
+const STATE_DIR_MODE: u32 = 0o700;
+/// Mode of the usage store's files: only the agent's user.
+const STATE_FILE_MODE: u32 = 0o600;
 /// How long in-flight requests may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often expired tokens' use counts are pruned.
@@ -83,6 +85,13 @@ impl AppError {
 /// [`AppError`] saying whether start-up or serving failed.
 pub fn main(args: Args) -> Result<(), AppError> {
     let config = Config::from_process(args).context("invalid configuration").map_err(AppError::Startup)?;
+    if !config.inline_key_vars.is_empty() {
+        tracing::warn!(
+            variables = %config.inline_key_vars.join(","),
+            "key material is passed inline in the environment; sops processes inherit it and other processes of \
+             this uid can read it: run the agent under its own uid and use the *_FILE forms (e.g. SOPS_AGE_KEY_FILE)"
+        );
+    }
     if let Err(err) = crate::hardening::apply() {
         tracing::warn!(error = %err, "failed to disable core dumps");
     }
@@ -115,8 +124,14 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
-    let router = Router::new(Arc::clone(&vault), config.require_request_header);
-    Ok(Started { vault, router, socket, tcp, audit_task, usage_task, max_connections: config.max_connections })
+    let listeners = Listeners::new(socket, config.max_connections, tcp, config.max_tcp_connections);
+    let limits = Limits {
+        require_request_header: config.require_request_header,
+        body_timeout: config.body_timeout,
+        request_timeout: config.request_timeout,
+    };
+    let router = Router::new(Arc::clone(&vault), limits);
+    Ok(Started { vault, router, listeners, audit_task, usage_task })
 }
 
 async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
@@ -131,10 +146,7 @@ async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
 
 fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)> {
     let path = &config.state_path;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("failed to create the state directory {}", parent.display()))?;
-    }
+    prepare_state_file(path)?;
     let opened = Store::open_sqlite(path).with_context(|| {
         format!("failed to open the usage store {} (set --state-path or VANTA_STATE_PATH; a corrupt store is never reset silently)", path.display())
     })?;
@@ -145,6 +157,27 @@ fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)> {
         );
     }
     Ok(opened)
+}
+
+/// Creates the state directory 0700 and the database file 0600 whatever the
+/// umask (an existing file is set to 0600 too); SQLite gives its `-wal` and
+/// `-shm` files the database file's mode.
+fn prepare_state_file(path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(STATE_DIR_MODE)
+            .create(parent)
+            .and_then(|()| std::fs::set_permissions(parent, Permissions::from_mode(STATE_DIR_MODE)))
+            .with_context(|| format!("failed to create the state directory {}", parent.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(STATE_FILE_MODE)
+        .open(path)
+        .and_then(|_| std::fs::set_permissions(path, Permissions::from_mode(STATE_FILE_MODE)))
+        .with_context(|| format!("failed to create the usage store {} with mode 0600", path.display()))
 }
 
 fn build_vault(config: &Config, usage: Store, audit: AuditWriter) -> anyhow::Result<AgentVault> {
@@ -178,16 +211,13 @@ fn build_vault(config: &Config, usage: Store, audit: AuditWriter) -> anyhow::Res
             uids: config.mint_uids.clone(),
             tcp_admin_token: config.admin_token.clone(),
         },
+        status_of: crate::http::error::status_of,
     })
 }
 
 async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let Started { vault, router, socket, tcp, audit_task, usage_task, max_connections } = started;
-    let mut connections = Connections::new(max_connections);
-    let slots = connections.slots();
-    // A connection slot is taken before accepting, so that at the cap new
-    // clients wait in the kernel's queue; the accept arms run only with one.
-    let mut slot = None;
+    let Started { vault, router, mut listeners, audit_task, usage_task } = started;
+    let mut connections = Connections::new();
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut evict = tokio::time::interval(EVICT_EVERY);
     let mut hangups = crate::shutdown::hangups().context("failed to listen for SIGHUP")?;
@@ -199,35 +229,21 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
             _ = evict.tick() => vault.source.evict_expired(),
             Some(()) = hangups.recv() => {
                 vault.audit.reopen();
-                reload_tls(tcp.as_ref());
+                reload_tls(listeners.tcp());
             }
             () = connections.reap_one() => {}
-            Ok(free) = Arc::clone(&slots).acquire_owned(), if slot.is_none() => slot = Some(free),
-            accepted = socket.accept(), if slot.is_some() => match (accepted, slot.take()) {
-                (Ok((stream, peer)), Some(free)) => connections.serve(free, stream, peer, router.clone()),
-                (Err(err), free) => {
-                    slot = free;
-                    accept_failed(err).await;
-                }
-                (Ok(_), None) => {}
-            },
-            accepted = accept_tcp(tcp.as_ref()), if slot.is_some() => match (accepted, slot.take()) {
-                (Ok((stream, peer, Some(tls))), Some(free)) => connections.serve_tls(free, stream, tls, peer, router.clone()),
-                (Ok((stream, peer, None)), Some(free)) => connections.serve(free, stream, peer, router.clone()),
-                (Err(err), free) => {
-                    slot = free;
-                    accept_failed(err).await;
-                }
-                (Ok(_), None) => {}
+            accepted = listeners.accept() => match accepted {
+                Ok(accepted) => connections.serve(accepted, router.clone()),
+                Err(err) => accept_failed(err).await,
             },
         }
     }
     // Stop accepting first: new clients find no socket rather than a dead one.
-    socket.remove();
-    drop(tcp);
+    listeners.unix().remove();
+    listeners.close_tcp();
     connections.drain(DRAIN_TIMEOUT).await;
     // The audit writer ends once the last handle (inside the vault) is gone.
-    drop((vault, router));
+    drop((vault, router, listeners));
     if tokio::time::timeout(DRAIN_TIMEOUT, audit_task).await.is_err() {
         tracing::warn!("the audit writer did not finish in time");
     }
@@ -236,12 +252,6 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn accept_tcp(tcp: Option<&TcpServer>) -> std::io::Result<(TcpStream, Peer, Option<TlsAcceptor>)> {
-    let Some(server) = tcp else { return std::future::pending().await };
-    let (stream, peer) = server.accept().await?;
-    Ok((stream, peer, server.acceptor()))
 }
 
 async fn accept_failed(err: std::io::Error) {

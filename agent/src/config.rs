@@ -70,10 +70,22 @@ pub struct Config {
     pub require_request_header: bool,
     /// The optional TCP listener.
     pub tcp: Option<TcpConfig>,
-    /// Most connections served at once.
+    /// Most connections served at once on the socket.
     pub max_connections: usize,
+    /// Most connections served at once on TCP: its own cap, so that TCP
+    /// clients can never take the socket's places.
+    pub max_tcp_connections: usize,
+    /// Deadline for receiving a whole request body (slow bodies hold a connection).
+    pub body_timeout: Duration,
+    /// Deadline for answering a request once its head is in; longer than
+    /// the body and sops deadlines so that only a stuck request reaches it.
+    pub request_timeout: Duration,
     /// Credential TCP callers must present to mint (from `VANTA_ADMIN_TOKEN_FILE`).
     pub admin_token: Option<SecretSlice<u8>>,
+    /// Names (never values) of variables handed to sops that carry key
+    /// material inline: sops children can be read by processes of the same
+    /// uid, so `app` warns about them at start-up.
+    pub inline_key_vars: Vec<String>,
 }
 
 /// The TCP listener's settings.
@@ -167,6 +179,7 @@ impl Config {
     /// The first [`ConfigError`] found.
     pub fn from_args(args: Args, env: &[(OsString, OsString)]) -> Result<Self, ConfigError> {
         let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        check_limits(&args)?;
         let jwt_key = read_key(&lookup)?;
         let previous_jwt_keys = read_previous_keys(&lookup)?;
         let sops_files_path =
@@ -198,6 +211,9 @@ impl Config {
         }
         Ok(Self {
             max_connections: args.max_connections,
+            max_tcp_connections: args.max_tcp_connections,
+            body_timeout: Duration::from_secs(args.body_timeout_seconds),
+            request_timeout: Duration::from_secs(args.request_timeout_seconds),
             tcp,
             admin_token,
             socket_mode: parse_mode(&args.socket_mode)?,
@@ -205,6 +221,7 @@ impl Config {
             sops_files_path,
             sops_bin,
             sops_timeout: Duration::from_secs(args.sops_timeout_seconds),
+            inline_key_vars: inline_key_vars(&sops_env(env)),
             sops_env: sops_env(env),
             cache_ttl: Duration::from_secs(args.cache_ttl_seconds),
             issuer: non_empty("--issuer", args.issuer)?,
@@ -276,6 +293,26 @@ fn check_ttls(default: u32, max: u32) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Connection caps and request deadlines: each at least 1, and the whole
+/// request's deadline longer than the parts it contains.
+fn check_limits(args: &Args) -> Result<(), ConfigError> {
+    for (name, value) in [
+        ("--max-connections", args.max_connections as u64),
+        ("--max-tcp-connections", args.max_tcp_connections as u64),
+        ("--body-timeout-seconds", args.body_timeout_seconds),
+    ] {
+        if value == 0 {
+            return Err(invalid(name, "must be at least 1".into()));
+        }
+    }
+    let floor = args.body_timeout_seconds.max(args.sops_timeout_seconds);
+    if args.request_timeout_seconds <= floor {
+        let problem = format!("must be longer than --body-timeout-seconds and --sops-timeout-seconds ({floor})");
+        return Err(invalid("--request-timeout-seconds", problem));
+    }
+    Ok(())
+}
+
 fn audit_path(value: &str) -> Result<Option<PathBuf>, ConfigError> {
     match value {
         "" => Err(invalid("--audit-log", "must be a file path or '-'".into())),
@@ -305,6 +342,18 @@ fn sops_env(env: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
                 && (SOPS_ENV_NAMES.contains(&name) || SOPS_ENV_PREFIXES.iter().any(|p| name.starts_with(p)))
         })
         .cloned()
+        .collect()
+}
+
+/// The variables of `env` whose names say they hold a key, secret, token,
+/// password or credentials inline (`SOPS_AGE_KEY`, `AWS_SECRET_ACCESS_KEY`,
+/// `VAULT_TOKEN`, ...) rather than a path or a command that yields one.
+fn inline_key_vars(env: &[(OsString, OsString)]) -> Vec<String> {
+    const SECRET_ENDINGS: [&str; 5] = ["_KEY", "_SECRET", "_TOKEN", "_PASSWORD", "_CREDENTIALS"];
+    env.iter()
+        .filter_map(|(name, _)| name.to_str())
+        .filter(|name| SECRET_ENDINGS.iter().any(|end| name.ends_with(end)))
+        .map(str::to_owned)
         .collect()
 }
 

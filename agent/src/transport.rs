@@ -4,9 +4,12 @@
 //! - [`unix`]: the Unix socket (always), peers identified by credentials.
 //! - [`tcp`]: the optional HTTPS (or loopback-only plain HTTP) listener,
 //!   peers identified by IP address.
+//! - [`listeners`]: both behind one `accept`, each with its own connection cap.
 
+pub mod listeners;
 pub mod tcp;
 pub mod unix;
 
+pub use listeners::{Accepted, Conn, Listeners};
 pub use tcp::{TcpServer, TlsError};
 pub use unix::{BindError, UnixSocket};

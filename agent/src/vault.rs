@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
-use vanta_shared::{EnvName, KeyPath, Scope};
+use vanta_shared::{EnvName, ErrorCode, KeyPath, Scope};
 use zeroize::Zeroizing;
 
 pub use self::error::Error;
@@ -68,6 +68,23 @@ pub struct Vault<S, U> {
     pub policy: MintPolicy,
     /// Request and token metrics.
     pub metrics: Arc<Metrics>,
+    /// The HTTP status answered for each code: the HTTP layer's one table,
+    /// handed over by `app`, so that audit records name the real status.
+    pub status_of: fn(ErrorCode) -> u16,
+}
+
+/// A token request the HTTP layer refused before the use case (body
+/// unreadable, too large, too slow, or its fields invalid): audited like
+/// every other attempt.
+pub struct RefusedMint<'a> {
+    /// Who asked.
+    pub peer: Peer,
+    /// The body as sent, when it was JSON: its names are echoed.
+    pub body: Option<&'a Value>,
+    /// The code answered.
+    pub code: ErrorCode,
+    /// What was wrong, for the audit record.
+    pub detail: &'a str,
 }
 
 /// The outcome of each readiness check, `Err` saying what is wrong.
@@ -102,30 +119,52 @@ struct Authorized {
 // === impl Vault ===
 
 impl<S: SecretSource, U: UsageStore> Vault<S, U> {
-    /// Mints a token from a parsed JSON body (or the transport's reason why
-    /// there is none), auditing the attempt.
+    /// Mints a token for a checked request, auditing the attempt.
     ///
     /// # Errors
     /// [`Error`] with the code to answer.
     pub async fn generate_token(
         &self,
-        body: Result<Value, Error>,
+        request: &GenerateTokenRequest,
         peer: Peer,
         credential: Option<&str>,
     ) -> Result<GenerateTokenResponse, Error> {
         let mut record = AuditRecord::new(AuditEvent::TokenGenerate, peer);
-        if let Ok(value) = &body {
-            record.subject = value.get("subject").and_then(Value::as_str).and_then(AuditRecord::echo);
-            record.environment = value.get("environment").and_then(Value::as_str).and_then(AuditRecord::echo);
-            record.set_key_pattern(value.get("key_pattern").and_then(Value::as_str));
-        }
-        let minted = body.and_then(|value| self.mint(&value, &record.client, credential));
+        record.subject = AuditRecord::echo(&request.subject);
+        record.environment = AuditRecord::echo(request.environment.as_str());
+        record.set_key_pattern(Some(request.key_pattern.as_str()));
+        let minted = self.mint(request, &record.client, credential);
         if let Ok(response) = &minted {
             record.jti = Some(response.1.clone());
         }
         let minted = self.audited(&mut record, minted).await?;
         self.metrics.tokens_minted.inc();
         Ok(minted.0)
+    }
+
+    /// Checks, from the request's head alone, that this caller may mint at
+    /// all (a TCP caller needs the admin credential); a refusal is audited.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] when the caller may not mint.
+    pub async fn screen_minter(&self, peer: &Peer, credential: Option<&str>) -> Result<(), Error> {
+        let Err(denied) = self.policy.check_caller(peer, credential) else { return Ok(()) };
+        let mut record = AuditRecord::new(AuditEvent::TokenGenerate, peer.clone());
+        self.audited(&mut record, Err(Error::Forbidden(denied))).await
+    }
+
+    /// Audits a token request the HTTP layer refused.
+    pub async fn refuse_mint(&self, refused: RefusedMint<'_>) {
+        let mut record = AuditRecord::new(AuditEvent::TokenGenerate, refused.peer);
+        let field = |name| refused.body.and_then(|v| v.get(name)).and_then(Value::as_str);
+        record.subject = field("subject").and_then(AuditRecord::echo);
+        record.environment = field("environment").and_then(AuditRecord::echo);
+        record.set_key_pattern(field("key_pattern"));
+        let code = refused.code;
+        record.finish(code.as_str(), (self.status_of)(code), Some(refused.detail.to_owned()));
+        if let Err(audit_err) = self.audit.write(&record).await {
+            tracing::error!(error = %audit_err, "failed to audit a refused request");
+        }
     }
 
     /// Checks that sops and the files directory are usable, the audit log is
@@ -149,14 +188,14 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         let fetched = self.fetch(&request, key, &mut pending).await;
         let (mut record, lease) = pending.disarm();
         let Some(lease) = lease.filter(|_| fetched.is_ok()) else {
-            return audited(&self.audit, &mut record, fetched).await;
+            return audited(&self.audit, self.status_of, &mut record, fetched).await;
         };
         // From here the use is settled even if the client goes away: the
         // task confirms it, then writes the success record (or the failure).
-        let (usage, audit) = (self.usage.clone(), self.audit.clone());
+        let (usage, audit, status_of) = (self.usage.clone(), self.audit.clone(), self.status_of);
         let settled = tokio::spawn(async move {
             let confirmed = usage.confirm(&lease, now_ms()).await.map_err(Error::Usage);
-            audited(&audit, &mut record, confirmed).await
+            audited(&audit, status_of, &mut record, confirmed).await
         });
         settled.await.unwrap_or(Err(Error::Usage(crate::usage::UsageError::Stopped)))?;
         fetched
@@ -176,11 +215,10 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
 
     fn mint(
         &self,
-        body: &Value,
+        request: &GenerateTokenRequest,
         peer: &Peer,
         credential: Option<&str>,
     ) -> Result<(GenerateTokenResponse, String), Error> {
-        let request = GenerateTokenRequest::from_json(body).map_err(Error::Validation)?;
         let ask = MintAsk {
             peer,
             environment: &request.environment,
@@ -194,9 +232,9 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             let message = format!("ttl_minutes must be between 1 and {}", self.ttl.max_minutes);
             return Err(Error::Validation(vanta_shared::api::FieldError::field("ttl_minutes", message)));
         }
-        let scope = Scope::read_only(request.environment, request.key_pattern);
+        let scope = Scope::read_only(request.environment.clone(), request.key_pattern.clone());
         let ttl = Duration::from_secs(u64::from(ttl_minutes) * 60);
-        let mint = MintRequest { subject: request.subject, scope, ttl, usage_limit: request.usage_limit };
+        let mint = MintRequest { subject: request.subject.clone(), scope, ttl, usage_limit: request.usage_limit };
         let token = self.issuer.issue(mint, SystemTime::now()).map_err(Error::Issue)?;
         let claims = token.claims;
         let response = GenerateTokenResponse {
@@ -295,14 +333,19 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     }
 
     async fn audited<T>(&self, record: &mut AuditRecord, result: Result<T, Error>) -> Result<T, Error> {
-        audited(&self.audit, record, result).await
+        audited(&self.audit, self.status_of, record, result).await
     }
 }
 
 /// Writes the record for `result`; a success whose record cannot be
 /// written becomes `audit_unavailable` (docs/VAULT_ACCESS_SYSTEM_README.md:
 /// no record, no secret).
-async fn audited<T>(audit: &AuditWriter, record: &mut AuditRecord, result: Result<T, Error>) -> Result<T, Error> {
+async fn audited<T>(
+    audit: &AuditWriter,
+    status_of: fn(ErrorCode) -> u16,
+    record: &mut AuditRecord,
+    result: Result<T, Error>,
+) -> Result<T, Error> {
     match result {
         Ok(value) => {
             record.finish("success", 200, None);
@@ -311,7 +354,7 @@ async fn audited<T>(audit: &AuditWriter, record: &mut AuditRecord, result: Resul
         }
         Err(err) => {
             let code = err.code();
-            record.finish(code.as_str(), code.http_status(), Some(err.detail()));
+            record.finish(code.as_str(), status_of(code), Some(err.detail()));
             if let Err(audit_err) = audit.write(record).await {
                 tracing::error!(error = %audit_err, "failed to audit a refused request");
             }

@@ -58,6 +58,8 @@ pub struct TestAgent {
     args: Vec<OsString>,
     /// Run as this (uid, gid) instead of the test's own user.
     run_as: Option<(u32, u32)>,
+    /// Start under this file-creation mask instead of the test's.
+    umask: Option<u32>,
     paths: AgentPaths,
     age: AgeKey,
     // Dropped before `_dir`: its gpg-agent must stop before the files go.
@@ -119,7 +121,14 @@ impl TestAgent {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(bins::agent());
+        let mut cmd = match self.umask {
+            None => Command::new(bins::agent()),
+            Some(mask) => {
+                let mut wrapped = Command::new(bins::helper("with-umask"));
+                wrapped.arg(format!("{mask:o}")).arg(bins::agent());
+                wrapped
+            }
+        };
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).args(&self.args).current_dir(&self.paths.root);
         if let Some((uid, gid)) = self.run_as {
             cmd.uid(uid).gid(gid);

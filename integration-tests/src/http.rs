@@ -129,7 +129,11 @@ fn bad(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_owned())
 }
 
-fn parse_response(raw: &[u8]) -> io::Result<Response> {
+/// Parses a raw HTTP/1.1 response (status line, headers, plain or chunked body).
+///
+/// # Errors
+/// The bytes are not an HTTP response.
+pub fn parse_response(raw: &[u8]) -> io::Result<Response> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no end of headers"))?;
     let head = std::str::from_utf8(&raw[..split]).map_err(|_| bad("headers are not UTF-8"))?;
     let rest = &raw[split + 4..];

@@ -140,10 +140,11 @@ impl GenerateTokenRequest {
             return Err(FieldError::field(unknown, format!("unknown field '{unknown}'")));
         }
         let subject = required_string(map, "subject")?;
-        if subject.chars().count() > MAX_SUBJECT_LEN || subject.chars().any(char::is_control) {
+        if subject.chars().count() > MAX_SUBJECT_LEN || subject.chars().any(is_unsafe_in_text) {
             return Err(FieldError::field(
                 "subject",
-                "subject must be at most 256 characters without control characters",
+                "subject must be at most 256 characters without control, line separator or bidirectional \
+                 formatting characters",
             ));
         }
         let environment = required_string(map, "environment")?
@@ -174,6 +175,18 @@ impl GenerateTokenRequest {
         }
         body
     }
+}
+
+/// Characters that would let a subject forge or disguise lines where it is
+/// printed (audit log, terminals): C0/C1 controls, U+2028 and U+2029 (line
+/// and paragraph separators) and the bidirectional marks, embeddings,
+/// overrides and isolates (U+061C, U+200E-U+200F, U+202A-U+202E,
+/// U+2066-U+2069). Letters of every script stay allowed.
+pub fn is_unsafe_in_text(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061C}' | '\u{200E}' | '\u{200F}')
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 fn required_string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<&'a str, FieldError> {
@@ -245,6 +258,12 @@ mod tests {
             ("subject", json!("")),
             ("subject", json!(7)),
             ("subject", json!("a\nb")),
+            ("subject", json!("a\u{2028}b")),
+            ("subject", json!("a\u{2029}b")),
+            ("subject", json!("admin\u{202E}txt.exe")),
+            ("subject", json!("a\u{2066}b")),
+            ("subject", json!("a\u{200F}b")),
+            ("subject", json!("a\u{0085}b")),
             ("environment", json!("../etc")),
             ("environment", json!("")),
             ("environment", json!(["dev"])),
@@ -265,6 +284,14 @@ mod tests {
             let err = parse(body).expect_err(field);
             assert_eq!(err.field.as_deref(), Some(field), "{field} = {value}");
             assert!(err.message.contains(field), "{field}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn subjects_in_any_script_are_accepted() {
+        for subject in ["Zoë", "東京-deploy", "Ελλάδα ci", "مرحبا", "emoji 🚀"] {
+            let body = json!({"subject": subject, "environment": "dev", "key_pattern": "*"});
+            assert_eq!(parse(body).expect(subject).subject, subject);
         }
     }
 

@@ -4,8 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// One code per kind of failure (CONTRACT §4). The agent maps each to exactly
-/// one HTTP status; the client turns them into one-line messages.
+/// One code per kind of failure (docs/openapi.yaml). The agent's HTTP layer maps
+/// each to exactly one HTTP status (the numbers below say which); the client
+/// turns them into one-line messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -19,6 +20,8 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the route exists but not for this method.
     MethodNotAllowed,
+    /// 408: the request (its body, or the whole exchange) took too long.
+    RequestTimeout,
     /// 412: a required request header is missing (`--require-request-header`).
     PreconditionFailed,
     /// 413: the request body is over the limit.
@@ -31,6 +34,8 @@ pub enum ErrorCode {
     DecryptionFailed,
     /// 500: anything else that went wrong inside the agent.
     Internal,
+    /// 503: a readiness check failed (`/readyz`).
+    NotReady,
     /// 503: the audit record could not be written, so nothing was served.
     AuditUnavailable,
     /// 504: sops did not finish in time.
@@ -40,24 +45,6 @@ pub enum ErrorCode {
 // === impl ErrorCode ===
 
 impl ErrorCode {
-    /// The HTTP status this code is answered with: the one table of it.
-    pub fn http_status(self) -> u16 {
-        match self {
-            Self::BadRequest => 400,
-            Self::Unauthorized => 401,
-            Self::Forbidden => 403,
-            Self::NotFound => 404,
-            Self::MethodNotAllowed => 405,
-            Self::PreconditionFailed => 412,
-            Self::PayloadTooLarge => 413,
-            Self::ValidationError => 422,
-            Self::HeadersTooLarge => 431,
-            Self::DecryptionFailed | Self::Internal => 500,
-            Self::AuditUnavailable => 503,
-            Self::SopsTimeout => 504,
-        }
-    }
-
     /// The code as it appears in the `error` field.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,12 +53,14 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout => "request_timeout",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::ValidationError => "validation_error",
             Self::HeadersTooLarge => "headers_too_large",
             Self::DecryptionFailed => "decryption_failed",
             Self::Internal => "internal",
+            Self::NotReady => "not_ready",
             Self::AuditUnavailable => "audit_unavailable",
             Self::SopsTimeout => "sops_timeout",
         }
@@ -96,12 +85,14 @@ mod tests {
             ErrorCode::Forbidden,
             ErrorCode::NotFound,
             ErrorCode::MethodNotAllowed,
+            ErrorCode::RequestTimeout,
             ErrorCode::PreconditionFailed,
             ErrorCode::PayloadTooLarge,
             ErrorCode::ValidationError,
             ErrorCode::HeadersTooLarge,
             ErrorCode::DecryptionFailed,
             ErrorCode::Internal,
+            ErrorCode::NotReady,
             ErrorCode::AuditUnavailable,
             ErrorCode::SopsTimeout,
         ] {

@@ -1,7 +1,6 @@
 //! The connections being served: each in its own task, owned by one
 //! `JoinSet`, watched for graceful shutdown.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1::Builder;
@@ -9,14 +8,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 
 use crate::http::Router;
 use crate::peer::Peer;
 use crate::sops::SecretSource;
+use crate::transport::{Accepted, Conn};
 use crate::usage::UsageStore;
 
 /// Every open connection, and how to serve a new one.
@@ -24,11 +21,7 @@ pub(super) struct Connections {
     tasks: JoinSet<()>,
     graceful: GracefulShutdown,
     http: Builder,
-    slots: Arc<Semaphore>,
 }
-
-/// A place for one more connection; held by its task until it ends.
-pub(super) type Slot = OwnedSemaphorePermit;
 
 /// Slow clients get this long to send their headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,64 +30,45 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read buffer cap per connection while a request head arrives: bounds the
 /// memory a slow client can hold (the router answers 431 over 16 KiB of
 /// headers).
-const MAX_HEAD_BYTES: usize = 32 * 1024;
+const MAX_HEAD_BYTES: usize = 2 * crate::http::MAX_HEADER_BYTES;
 /// Most headers in one request.
 const MAX_HEADERS: usize = 64;
 
 // === impl Connections ===
 
 impl Connections {
-    /// Serves at most `max_connections` connections at once.
-    pub(super) fn new(max_connections: usize) -> Self {
+    /// No connections yet.
+    pub(super) fn new() -> Self {
         let mut http = Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
             .max_buf_size(MAX_HEAD_BYTES)
             .max_headers(MAX_HEADERS);
-        let slots = Arc::new(Semaphore::new(max_connections));
-        Self { tasks: JoinSet::new(), graceful: GracefulShutdown::new(), http, slots }
+        Self { tasks: JoinSet::new(), graceful: GracefulShutdown::new(), http }
     }
 
-    /// The connection slots: acquire one before accepting. While every slot
-    /// is taken, new clients wait in the kernel's accept queue instead of
-    /// using memory.
-    pub(super) fn slots(&self) -> Arc<Semaphore> {
-        Arc::clone(&self.slots)
-    }
-
-    /// Serves HTTP/1.1 on `io` in a new task.
-    pub(super) fn serve<IO, S, U>(&mut self, slot: Slot, io: IO, peer: Peer, router: Router<S, U>)
+    /// Serves HTTP/1.1 on an accepted connection in a new task (a TLS
+    /// handshake first, in that task, when the connection needs one); its
+    /// place under the listener's cap is held until the task ends.
+    pub(super) fn serve<S, U>(&mut self, accepted: Accepted, router: Router<S, U>)
     where
-        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         S: SecretSource,
         U: UsageStore,
     {
+        let Accepted { conn, peer, slot } = accepted;
         let (watcher, http) = (self.graceful.watcher(), self.http.clone());
         self.tasks.spawn(async move {
             let _slot = slot;
-            serve_http(&http, watcher, io, peer, router).await;
-        });
-    }
-
-    /// Completes a TLS handshake, then serves, all in a new task.
-    pub(super) fn serve_tls<S, U>(
-        &mut self,
-        slot: Slot,
-        tcp: TcpStream,
-        acceptor: TlsAcceptor,
-        peer: Peer,
-        router: Router<S, U>,
-    ) where
-        S: SecretSource,
-        U: UsageStore,
-    {
-        let (watcher, http) = (self.graceful.watcher(), self.http.clone());
-        self.tasks.spawn(async move {
-            let _slot = slot;
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => serve_http(&http, watcher, tls, peer, router).await,
-                Ok(Err(err)) => tracing::debug!(error = %err, "TLS handshake failed"),
-                Err(_) => tracing::debug!("TLS handshake timed out"),
+            match conn {
+                Conn::Unix(stream) => serve_http(&http, watcher, stream, peer, router).await,
+                Conn::Tcp(stream) => serve_http(&http, watcher, stream, peer, router).await,
+                Conn::Tls(stream, acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => serve_http(&http, watcher, tls, peer, router).await,
+                        Ok(Err(err)) => tracing::debug!(error = %err, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
             }
         });
     }

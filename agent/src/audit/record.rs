@@ -4,6 +4,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use vanta_shared::api::is_unsafe_in_text;
+
 use crate::peer::Peer;
 
 /// What happened.
@@ -76,13 +78,27 @@ impl AuditRecord {
         }
     }
 
-    /// Sets a requested name (environment, key, pattern), cut to a safe length.
+    /// Sets a requested name (subject, environment, key, pattern), cut to a
+    /// safe length, with characters that could forge or disguise a line
+    /// (controls, U+2028/U+2029, bidirectional overrides) written as `\u{…}`.
     pub fn echo(value: &str) -> Option<String> {
         let mut end = value.len().min(MAX_ECHO);
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        Some(value[..end].to_owned())
+        let cut = &value[..end];
+        if !cut.chars().any(is_unsafe_in_text) {
+            return Some(cut.to_owned());
+        }
+        let mut escaped = String::with_capacity(cut.len() + 16);
+        for c in cut.chars() {
+            if is_unsafe_in_text(c) {
+                escaped.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+            } else {
+                escaped.push(c);
+            }
+        }
+        Some(escaped)
     }
 
     /// Sets the requested key (fetches).
@@ -160,6 +176,12 @@ mod tests {
         assert!(v.get("key").is_none());
         assert!(v["key_pattern"].is_null());
         assert_eq!(v["client"], "127.0.0.1");
+    }
+
+    #[test]
+    fn echo_escapes_line_breaking_and_bidi_characters() {
+        let echoed = AuditRecord::echo("a\u{2028}b\u{202E}c\nd Zoë").expect("some");
+        assert_eq!(echoed, "a\\u{2028}b\\u{202e}c\\u{000a}d Zoë");
     }
 
     #[test]

@@ -89,9 +89,22 @@ pub struct Args {
     /// Serve plain HTTP on --listen-tcp instead of HTTPS; only for loopback addresses.
     #[arg(long, env = "VANTA_INSECURE_TCP")]
     pub insecure_tcp: bool,
-    /// Most connections served at once; further clients wait in the accept queue.
+    /// Most connections served at once on the Unix socket; further clients
+    /// wait in the accept queue. TCP has its own cap, so it can never starve the socket.
     #[arg(long, env = "VANTA_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Most connections served at once on --listen-tcp (separate from the socket's cap).
+    #[arg(long, env = "VANTA_MAX_TCP_CONNECTIONS", default_value_t = 256)]
+    pub max_tcp_connections: usize,
+    /// A request body not received in full within this many seconds is
+    /// refused (408) and its connection closed.
+    #[arg(long, env = "VANTA_BODY_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub body_timeout_seconds: u64,
+    /// A request not answered within this many seconds of its head (body,
+    /// decryption and audit included) is refused (408); must exceed the
+    /// body and sops timeouts.
+    #[arg(long, env = "VANTA_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
     /// Refuse (412) requests without the header `X-Vanta-Request: true`, so a
     /// confused deputy (an SSRF in a local service) cannot reach the agent.
     #[arg(long, env = "VANTA_REQUIRE_REQUEST_HEADER")]

@@ -44,9 +44,24 @@ pub(super) fn read_secret_file(name: &'static str, path: &Path) -> Result<Secret
     Ok(SecretString::from(trimmed.to_owned()))
 }
 
+/// Fewest different byte values a key must hold. Random keys have far more
+/// (32 random base64 characters hold about 25, hex about 14); a key of one
+/// repeated byte or a short repeated pattern is a placeholder, not a secret.
+const MIN_DISTINCT_KEY_BYTES: usize = 8;
+
 pub(super) fn checked_key(name: &'static str, key: &str) -> Result<SecretSlice<u8>, ConfigError> {
     if key.len() < MIN_KEY_BYTES {
         let problem = format!("the key is {} bytes long; at least {MIN_KEY_BYTES} bytes are required", key.len());
+        return Err(invalid(name, problem));
+    }
+    let mut seen = [false; 256];
+    key.bytes().for_each(|b| seen[usize::from(b)] = true);
+    let distinct = seen.iter().filter(|s| **s).count();
+    if distinct < MIN_DISTINCT_KEY_BYTES {
+        let problem = format!(
+            "the key has only {distinct} different byte values and cannot be random (at least \
+             {MIN_DISTINCT_KEY_BYTES} are required); generate one with `openssl rand -base64 48`"
+        );
         return Err(invalid(name, problem));
     }
     Ok(SecretSlice::from(key.as_bytes().to_vec()))

@@ -151,3 +151,30 @@ fn sops_is_found_on_path() {
     assert_eq!(resolve_executable(Path::new("sops"), Some(&path_var)), Some(s.dir.path().join("sops")));
     assert_eq!(resolve_executable(Path::new("sops"), None), None);
 }
+
+#[test]
+fn weak_keys_are_refused_with_how_to_make_one() {
+    let s = setup();
+    for weak in ["a".repeat(32), "ab".repeat(20), "0123456".repeat(6)] {
+        let err = s.config(&[], &[(KEY_VAR, &weak)]).err().expect("weak key refused").to_string();
+        assert!(err.contains("openssl rand -base64 48") && !err.contains(&weak), "{err}");
+    }
+    let eight = "01234567".repeat(5);
+    assert!(s.config(&[], &[(KEY_VAR, &eight)]).is_ok(), "8 distinct bytes are enough");
+}
+
+#[test]
+fn inline_key_material_is_named_but_key_files_are_not() {
+    let s = setup();
+    let env = [
+        (KEY_VAR, KEY),
+        ("SOPS_AGE_KEY", "AGE-SECRET-KEY-1XYZ"),
+        ("SOPS_AGE_KEY_FILE", "/k"),
+        ("AWS_SECRET_ACCESS_KEY", "x"),
+        ("AWS_ACCESS_KEY_ID", "x"),
+        ("VAULT_TOKEN", "x"),
+        ("SOPS_PGP_FP", "x"),
+    ];
+    let c = s.config(&[], &env).expect("valid");
+    assert_eq!(c.inline_key_vars, ["SOPS_AGE_KEY", "AWS_SECRET_ACCESS_KEY", "VAULT_TOKEN"]);
+}

@@ -1,24 +1,49 @@
-//! Reading a request body as JSON, within the size limit.
+//! Reading a request body: within the size limit, within the body deadline,
+//! then parsed as a token request.
+
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
+use vanta_shared::ErrorCode;
+use vanta_shared::api::GenerateTokenRequest;
 use vanta_shared::defaults::MAX_BODY_BYTES;
 
-use crate::vault::Error;
+use super::error::ApiError;
 
-/// Reads at most 64 KiB and parses it as JSON.
+/// A token request body that was read, whether or not its fields are valid.
+pub struct TokenBody {
+    /// The JSON as sent: the audit record echoes its names even when refused.
+    pub raw: Value,
+    /// The checked request, or why its fields are wrong (422).
+    pub parsed: Result<GenerateTokenRequest, ApiError>,
+}
+
+/// Reads at most 64 KiB within `deadline` and checks it as a token request.
 ///
 /// # Errors
-/// [`Error::BodyTooLarge`] over the limit, [`Error::MalformedBody`] if the
-/// bytes are not JSON or the connection fails mid-body.
-pub async fn read_json(body: Incoming) -> Result<Value, Error> {
-    let collected = Limited::new(body, MAX_BODY_BYTES).collect().await.map_err(|err| {
-        if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-            Error::BodyTooLarge
-        } else {
-            Error::MalformedBody
+/// 413 over the limit, 408 past the deadline, 400 if the bytes are not JSON
+/// or the connection fails mid-body.
+pub async fn read_token_request(body: Incoming, deadline: Duration) -> Result<TokenBody, ApiError> {
+    let raw = read_json(body, deadline).await?;
+    let parsed = GenerateTokenRequest::from_json(&raw)
+        .map_err(|err| ApiError::with_message(ErrorCode::ValidationError, err.to_string()));
+    Ok(TokenBody { raw, parsed })
+}
+
+async fn read_json(body: Incoming, deadline: Duration) -> Result<Value, ApiError> {
+    let collected = match tokio::time::timeout(deadline, Limited::new(body, MAX_BODY_BYTES).collect()).await {
+        Err(_) => return Err(ApiError::of(ErrorCode::RequestTimeout)),
+        Ok(Err(err)) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return Err(ApiError::of(ErrorCode::PayloadTooLarge));
         }
-    })?;
-    serde_json::from_slice(&collected.to_bytes()).map_err(|_| Error::MalformedBody)
+        Ok(Err(_)) => return Err(not_json()),
+        Ok(Ok(collected)) => collected,
+    };
+    serde_json::from_slice(&collected.to_bytes()).map_err(|_| not_json())
+}
+
+fn not_json() -> ApiError {
+    ApiError::with_message(ErrorCode::BadRequest, "request body is not valid JSON")
 }

@@ -6,8 +6,10 @@ use http_body_util::Full;
 use hyper::StatusCode;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::{Map, Value, json};
+use vanta_shared::ErrorCode;
 use vanta_shared::api::Health;
 
+use super::error::{ApiError, answer};
 use super::{Response, json_response};
 use crate::sops::SecretSource;
 use crate::usage::UsageStore;
@@ -34,9 +36,11 @@ pub async fn readyz<S: SecretSource, U: UsageStore>(vault: &Vault<S, U>) -> Resp
         return json_response(StatusCode::OK, &json!({"status": "ready", "checks": checks}));
     }
     let failing: Vec<&str> = readiness.checks.iter().filter(|(_, o)| o.is_err()).map(|(n, _)| *n).collect();
-    let body = json!({"error": "not_ready", "message": format!("not ready: {}", failing.join(", ")),
-                      "status": "not_ready", "checks": checks});
-    json_response(StatusCode::SERVICE_UNAVAILABLE, &body)
+    let mut extra = Map::new();
+    extra.insert("status".to_owned(), Value::from("not_ready"));
+    extra.insert("checks".to_owned(), Value::Object(checks));
+    let (_, message) = answer(ErrorCode::NotReady);
+    ApiError::with_message(ErrorCode::NotReady, format!("{message}: {}", failing.join(", "))).into_response_with(extra)
 }
 
 /// The Prometheus text exposition.

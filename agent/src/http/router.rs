@@ -11,7 +11,7 @@ use vanta_shared::ErrorCode;
 use vanta_shared::api::{HEALTHZ_PATH, METRICS_PATH, READYZ_PATH, REQUEST_HEADER, TOKENS_GENERATE_PATH, VAULT_PREFIX};
 
 use super::error::ApiError;
-use super::{Response, health, secrets, tokens};
+use super::{Limits, MAX_HEADER_BYTES, Response, health, secrets, tokens};
 use crate::peer::Peer;
 use crate::sops::SecretSource;
 use crate::usage::UsageStore;
@@ -20,17 +20,14 @@ use crate::vault::Vault;
 /// Routes requests to the use cases. Cheap to clone (one per connection).
 pub struct Router<S, U> {
     vault: Arc<Vault<S, U>>,
-    require_request_header: bool,
+    limits: Limits,
 }
 
 impl<S, U> Clone for Router<S, U> {
     fn clone(&self) -> Self {
-        Self { vault: Arc::clone(&self.vault), require_request_header: self.require_request_header }
+        Self { vault: Arc::clone(&self.vault), limits: self.limits }
     }
 }
-
-/// Largest total of header names and values accepted (a token is at most 8 KiB).
-const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 enum Route<'a> {
     Health,
@@ -44,10 +41,9 @@ enum Route<'a> {
 // === impl Router ===
 
 impl<S: SecretSource, U: UsageStore> Router<S, U> {
-    /// A router over `vault`; with `require_request_header`, every route but
-    /// `/healthz` demands `X-Vanta-Request: true` (412 otherwise).
-    pub fn new(vault: Arc<Vault<S, U>>, require_request_header: bool) -> Self {
-        Self { vault, require_request_header }
+    /// A router over `vault` that holds requests to `limits`.
+    pub fn new(vault: Arc<Vault<S, U>>, limits: Limits) -> Self {
+        Self { vault, limits }
     }
 
     /// Answers one request from `peer`. Never fails: every error is a response.
@@ -59,7 +55,11 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
         let path = request.uri().path().to_owned();
         let route = route(&path);
         let name = route.name();
-        let response = self.dispatch(route, request, peer).await;
+        // The whole exchange after the head (body, decryption, audit) has one
+        // deadline; hyper's header timeout covers the head.
+        let response = tokio::time::timeout(self.limits.request_timeout, self.dispatch(route, request, peer))
+            .await
+            .unwrap_or_else(|_| ApiError::of(ErrorCode::RequestTimeout).into_response());
         let outcome = if response.status().is_success() { "success" } else { error_code_of(&response) };
         self.vault.metrics.observe(name, outcome, started.elapsed().as_secs_f64());
         Ok(response)
@@ -70,7 +70,7 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
             return ApiError::of(ErrorCode::HeadersTooLarge).into_response();
         }
         let is_probe = matches!(route, Route::Health | Route::Ready | Route::Metrics);
-        if self.require_request_header && !is_probe && !has_request_header(&request) {
+        if self.limits.require_request_header && !is_probe && !has_request_header(&request) {
             return ApiError::of(ErrorCode::PreconditionFailed).into_response();
         }
         let method = request.method().clone();
@@ -78,7 +78,7 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
             (Route::Health, Method::GET | Method::HEAD) => health::healthz(),
             (Route::Ready, Method::GET | Method::HEAD) => health::readyz(&self.vault).await,
             (Route::Metrics, Method::GET) => health::metrics(&self.vault),
-            (Route::Generate, Method::POST) => tokens::generate(&self.vault, request, peer).await,
+            (Route::Generate, Method::POST) => tokens::generate(&self.vault, request, peer, &self.limits).await,
             (Route::Read { environment, key }, Method::GET) => {
                 secrets::read(&self.vault, request.headers(), environment, key, peer).await
             }

@@ -6,7 +6,7 @@
 //! that a live agent serves is refused, as is any path that is not a socket.
 
 use std::io::ErrorKind;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::net::{UnixListener, UnixStream};
@@ -29,6 +29,18 @@ pub enum BindError {
     /// The path exists and is not a socket; we will not delete it.
     #[error("{0} exists and is not a socket")]
     NotASocket(PathBuf),
+    /// Other users may write the socket's directory, so any of them could
+    /// replace the socket with their own.
+    #[error(
+        "the socket directory {path} is writable by other users (mode {mode:04o}): any local user could replace \
+         the socket; remove their write access (chmod o-w) or choose another --socket"
+    )]
+    OpenDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+    },
     /// File-system or socket failure.
     #[error("failed to {action} {path}")]
     Io {
@@ -42,6 +54,11 @@ pub enum BindError {
     },
 }
 
+/// Mode of a socket directory the agent creates: the group (that the
+/// socket's mode lets connect) may enter it, nobody else may, and only the
+/// agent may add or remove files in it.
+const DIR_MODE: u32 = 0o750;
+
 // === impl UnixSocket ===
 
 impl UnixSocket {
@@ -51,7 +68,7 @@ impl UnixSocket {
     /// [`BindError`] if the path is taken or cannot be used.
     pub fn bind(path: &Path, mode: u32) -> Result<Self, BindError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io("create directory", parent))?;
+            prepare_directory(parent)?;
         }
         clear_stale(path)?;
         let staging = path.with_file_name(format!(".{}.{}.tmp", file_name(path), std::process::id()));
@@ -99,6 +116,27 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "agent.sock".to_owned())
 }
 
+/// Creates the socket's directory with [`DIR_MODE`] whatever the umask, or
+/// refuses an existing one that other users may write.
+fn prepare_directory(dir: &Path) -> Result<(), BindError> {
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.mode() & 0o002 != 0 => {
+            Err(BindError::OpenDirectory { path: dir.to_owned(), mode: meta.mode() & 0o7777 })
+        }
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(DIR_MODE)
+                .create(dir)
+                .map_err(io("create directory", dir))?;
+            // The umask may have taken bits away; the group needs them to reach the socket.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE)).map_err(io("chmod", dir))
+        }
+        Err(source) => Err(BindError::Io { action: "stat", path: dir.to_owned(), source }),
+    }
+}
+
 /// Removes a dead agent's socket file; refuses a live one or a non-socket.
 fn clear_stale(path: &Path) -> Result<(), BindError> {
     let meta = match std::fs::symlink_metadata(path) {
@@ -136,6 +174,21 @@ mod tests {
         let second = UnixSocket::bind(&path, 0o600).expect("stale socket replaced");
         second.remove();
         assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn creates_its_directory_0750_and_refuses_one_others_may_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("new/agent.sock");
+        let socket = UnixSocket::bind(&path, 0o660).expect("bind");
+        let mode = std::fs::metadata(dir.path().join("new")).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, DIR_MODE);
+        socket.remove();
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).expect("mkdir");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        let refused = UnixSocket::bind(&open.join("agent.sock"), 0o660).err().expect("refused");
+        assert!(matches!(refused, BindError::OpenDirectory { mode: 0o1777, .. }), "{refused}");
     }
 
     #[test]

@@ -17,13 +17,7 @@ use crate::usage::UsageError;
 /// is the precise reason for the audit log.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The body is not JSON (or not readable).
-    #[error("request body is not valid JSON")]
-    MalformedBody,
-    /// The body is over the size limit.
-    #[error("request body is larger than 64 KiB")]
-    BodyTooLarge,
-    /// A field of the body is wrong.
+    /// A field of the request is wrong.
     #[error("{0}")]
     Validation(FieldError),
     /// No `Authorization: Bearer` header.
@@ -87,8 +81,7 @@ impl Error {
     /// The machine-readable code answered for this refusal.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::MalformedBody | Self::BadEnvironment(_) | Self::BadKey(_) => ErrorCode::BadRequest,
-            Self::BodyTooLarge => ErrorCode::PayloadTooLarge,
+            Self::BadEnvironment(_) | Self::BadKey(_) => ErrorCode::BadRequest,
             Self::Validation(_) => ErrorCode::ValidationError,
             Self::MissingToken | Self::InvalidToken(_) | Self::UsageExhausted | Self::IssuedBeforeStore { .. } => {
                 ErrorCode::Unauthorized

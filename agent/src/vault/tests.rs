@@ -50,13 +50,18 @@ async fn fixture() -> Fixture {
         ttl: TtlPolicy { default_minutes: 15, max_minutes: 60 },
         policy: crate::access::MintPolicy::default(),
         metrics: Arc::new(crate::metrics::Metrics::new()),
+        status_of: crate::http::error::status_of,
     };
     Fixture { vault, audit_path, _dir: dir }
 }
 
+fn typed(body: &Value) -> GenerateTokenRequest {
+    GenerateTokenRequest::from_json(body).expect("a valid token request")
+}
+
 impl Fixture {
     async fn mint(&self, body: Value) -> String {
-        self.vault.generate_token(Ok(body), Peer::Unknown, None).await.expect("mint").access_token
+        self.vault.generate_token(&typed(&body), Peer::Unknown, None).await.expect("mint").access_token
     }
 
     async fn get(&self, token: &str, env: &str, key: &str) -> Result<String, ErrorCode> {
@@ -125,11 +130,11 @@ async fn every_attempt_is_audited_without_secrets() {
 async fn token_requests_are_validated() {
     let f = fixture().await;
     let over = json!({"subject": "t", "environment": "dev", "key_pattern": "*", "ttl_minutes": 61});
-    let err = f.vault.generate_token(Ok(over), Peer::Unknown, None).await.expect_err("refused");
+    let err = f.vault.generate_token(&typed(&over), Peer::Unknown, None).await.expect_err("refused");
     assert_eq!(err.code(), ErrorCode::ValidationError);
     assert!(err.to_string().contains("ttl_minutes"));
     let ok = json!({"subject": "t", "environment": "dev", "key_pattern": "*", "ttl_minutes": 60});
-    let resp = f.vault.generate_token(Ok(ok), Peer::Unknown, None).await.expect("mint");
+    let resp = f.vault.generate_token(&typed(&ok), Peer::Unknown, None).await.expect("mint");
     assert_eq!((resp.expires_in, resp.token_type.as_str()), (3600, "Bearer"));
     assert_eq!(resp.scope_details.usage_limit, None);
 }

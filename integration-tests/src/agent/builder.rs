@@ -27,6 +27,7 @@ pub struct AgentBuilder {
     env: Vec<(OsString, Option<OsString>)>,
     args: Vec<OsString>,
     run_as: Option<(u32, u32)>,
+    umask: Option<u32>,
 }
 
 // === impl AgentBuilder ===
@@ -47,7 +48,7 @@ impl AgentBuilder {
         }
         let age = AgeKey::generate();
         age.write_key_file(&paths.age_keys);
-        Self { dir, paths, age, gnupg: None, env: Vec::new(), args: Vec::new(), run_as: None }
+        Self { dir, paths, age, gnupg: None, env: Vec::new(), args: Vec::new(), run_as: None, umask: None }
     }
 
     /// The paths the agent will use.
@@ -124,6 +125,12 @@ impl AgentBuilder {
         self
     }
 
+    /// Starts the agent under the file-creation mask `mask` (e.g. `0o000`).
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.umask = Some(mask);
+        self
+    }
+
     /// Listens on `path` instead of `<root>/run/agent.sock`.
     pub fn socket(mut self, path: &Path) -> Self {
         self.paths.socket = path.to_path_buf();
@@ -171,6 +178,7 @@ impl AgentBuilder {
             env: self.environment(),
             args: self.args,
             run_as: self.run_as,
+            umask: self.umask,
             paths: self.paths,
             age: self.age,
             _gnupg: self.gnupg,
