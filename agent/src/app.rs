@@ -18,6 +18,7 @@ use self::connections::Connections;
 use crate::access::MintPolicy;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::config::{Args, Config};
+use crate::etag::EtagKey;
 use crate::http::Router;
 use crate::metrics::Metrics;
 use crate::peer::Peer;
@@ -162,6 +163,7 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
         audit,
         ttl: TtlPolicy { default_minutes: config.default_ttl_minutes, max_minutes: config.max_ttl_minutes },
         metrics: Arc::new(metrics),
+        etags: EtagKey::random(),
         policy: MintPolicy {
             environments: config.mint_environments.clone(),
             key_patterns: config.mint_key_patterns.clone(),

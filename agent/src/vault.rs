@@ -12,12 +12,13 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
-use vanta_shared::{EnvName, KeyPath, Scope};
+use vanta_shared::{Claims, EnvName, KeyPath, Scope};
 use zeroize::Zeroizing;
 
 pub use self::error::Error;
 use crate::access::{self, MintAsk, MintPolicy};
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
+use crate::etag::{Covers, ETag, EtagKey};
 use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::sops::SecretSource;
@@ -52,6 +53,8 @@ pub struct Vault<S, U> {
     pub policy: MintPolicy,
     /// Request and token metrics.
     pub metrics: Arc<Metrics>,
+    /// Keys the entity tags of read answers.
+    pub etags: EtagKey,
 }
 
 /// The outcome of each readiness check, `Err` saying what is wrong.
@@ -75,6 +78,22 @@ pub struct ReadRequest<'a> {
     pub environment: &'a str,
     /// Who is asking.
     pub peer: Peer,
+    /// The `If-None-Match` header, if the request carried one.
+    pub if_none_match: Option<&'a str>,
+}
+
+/// A successful read: the answer and its tag, or only the tag when the
+/// caller already has this version (304; not a use of a limited token).
+pub enum Read<T> {
+    /// The answer (200).
+    Fresh {
+        /// What to send.
+        body: T,
+        /// Its entity tag.
+        etag: ETag,
+    },
+    /// The caller's `If-None-Match` names the current version (304).
+    NotModified(ETag),
 }
 
 /// A checked read: valid token, valid environment name.
@@ -121,11 +140,11 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     }
 
     /// Returns the value of `key` in the request's environment, counting a
-    /// use of a limited token only when it is returned.
+    /// use of a limited token only when it is returned (a 304 is no use).
     ///
     /// # Errors
     /// [`Error`] with the code to answer.
-    pub async fn get_secret(&self, request: ReadRequest<'_>, key: &str) -> Result<Zeroizing<String>, Error> {
+    pub async fn get_secret(&self, request: ReadRequest<'_>, key: &str) -> Result<Read<Zeroizing<String>>, Error> {
         let mut record = AuditRecord::new(AuditEvent::SecretAccess, request.peer.clone());
         record.environment = AuditRecord::echo(request.environment);
         record.set_key(key);
@@ -134,7 +153,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             Ok((_, Some(jti))) => Some(jti.clone()),
             _ => None,
         };
-        let audited = self.audited(&mut record, fetched).await;
+        let audited = self.audited_as(&mut record, fetched, |(read, _)| read.outcome()).await;
         if let Some(jti) = jti_to_confirm {
             self.settle_use(&jti, audited.is_ok()).await?;
         }
@@ -146,11 +165,11 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     ///
     /// # Errors
     /// [`Error`] with the code to answer.
-    pub async fn list_keys(&self, request: ReadRequest<'_>) -> Result<KeyList, Error> {
+    pub async fn list_keys(&self, request: ReadRequest<'_>) -> Result<Read<KeyList>, Error> {
         let mut record = AuditRecord::new(AuditEvent::KeyList, request.peer.clone());
         record.environment = AuditRecord::echo(request.environment);
         let listed = self.list(&request, &mut record).await;
-        self.audited(&mut record, listed).await
+        self.audited_as(&mut record, listed, Read::outcome).await
     }
 
     fn mint(
@@ -207,11 +226,16 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         request: &ReadRequest<'_>,
         raw_key: &str,
         record: &mut AuditRecord,
-    ) -> Result<(Zeroizing<String>, Option<String>), Error> {
+    ) -> Result<(Read<Zeroizing<String>>, Option<String>), Error> {
         let Authorized { claims, env } = self.authorize(request, record)?;
         let key: KeyPath = raw_key.parse().map_err(Error::BadKey)?;
         let claims = claims.claims();
         access::check_key(&claims.scope, &env, &key).map_err(Error::Forbidden)?;
+        if let Some(if_none_match) = request.if_none_match
+            && let Some(etag) = self.unchanged_value(&env, &key, claims, if_none_match).await?
+        {
+            return Ok((Read::NotModified(etag), None));
+        }
         let held = match claims.usage_limit {
             Some(limit) => match self.usage.reserve(&claims.jti, limit, claims.exp).await.map_err(Error::Usage)? {
                 Reserved::Yes => Some(claims.jti.clone()),
@@ -221,7 +245,10 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         };
         let value = self.lookup(&env, &key).await;
         match (value, held) {
-            (Ok(value), held) => Ok((value, held)),
+            (Ok(value), held) => {
+                let etag = self.etags.tag(Covers::Value, env.as_str(), [(key.as_str(), value.as_str())]);
+                Ok((Read::Fresh { body: value, etag }, held))
+            }
             (Err(err), Some(jti)) => {
                 self.settle_use(&jti, false).await?;
                 Err(err)
@@ -230,25 +257,56 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         }
     }
 
+    /// The value's tag when `if_none_match` names it (the caller has the
+    /// current value); `None` when the value must be sent. A used-up limited
+    /// token gets no 304: it is refused as it would be for the value.
+    async fn unchanged_value(
+        &self,
+        env: &EnvName,
+        key: &KeyPath,
+        claims: &Claims,
+        if_none_match: &str,
+    ) -> Result<Option<ETag>, Error> {
+        let value = self.lookup(env, key).await?;
+        let etag = self.etags.tag(Covers::Value, env.as_str(), [(key.as_str(), value.as_str())]);
+        if !etag.matched_by(if_none_match) {
+            return Ok(None);
+        }
+        self.check_not_used_up(claims).await?;
+        Ok(Some(etag))
+    }
+
+    /// Refuses a limited token whose every use is spent.
+    async fn check_not_used_up(&self, claims: &Claims) -> Result<(), Error> {
+        if let Some(limit) = claims.usage_limit
+            && self.usage.is_used_up(&claims.jti, limit).await.map_err(Error::Usage)?
+        {
+            return Err(Error::UsageExhausted);
+        }
+        Ok(())
+    }
+
     async fn lookup(&self, env: &EnvName, key: &KeyPath) -> Result<Zeroizing<String>, Error> {
         let tree = self.source.load(env).await.map_err(Error::Sops)?;
         let value = tree.get(key).ok_or(Error::NoSuchKey)?;
         Ok(Zeroizing::new(value.to_owned()))
     }
 
-    async fn list(&self, request: &ReadRequest<'_>, record: &mut AuditRecord) -> Result<KeyList, Error> {
+    async fn list(&self, request: &ReadRequest<'_>, record: &mut AuditRecord) -> Result<Read<KeyList>, Error> {
         let Authorized { claims, env } = self.authorize(request, record)?;
         let scope = &claims.claims().scope;
         access::check_env(scope, &env).map_err(Error::Forbidden)?;
-        // Listing is not a use, but a used-up token is no longer valid (CONTRACT §4).
-        if let Some(limit) = claims.claims().usage_limit
-            && self.usage.is_used_up(&claims.claims().jti, limit).await.map_err(Error::Usage)?
-        {
-            return Err(Error::UsageExhausted);
-        }
+        // Listing is not a use, but a used-up token is no longer valid (docs/VAULT_ACCESS_SYSTEM_README.md).
+        self.check_not_used_up(claims.claims()).await?;
         let tree = self.source.load(&env).await.map_err(Error::Sops)?;
-        let keys = tree.keys().into_iter().filter(|k| scope.key_pattern.matches_str(k)).collect();
-        Ok(KeyList { environment: env.to_string(), keys })
+        let keys: Vec<String> = tree.keys().into_iter().filter(|k| scope.key_pattern.matches_str(k)).collect();
+        // The tag covers the values too: one poll of the list sees any change in scope.
+        let entries = keys.iter().filter_map(|k| Some((k.as_str(), tree.get(&k.parse().ok()?)?)));
+        let etag = self.etags.tag(Covers::List, env.as_str(), entries);
+        if request.if_none_match.is_some_and(|tags| etag.matched_by(tags)) {
+            return Ok(Read::NotModified(etag));
+        }
+        Ok(Read::Fresh { body: KeyList { environment: env.to_string(), keys }, etag })
     }
 
     /// Confirms (`served`) or releases a reserved use.
@@ -260,9 +318,21 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     /// Writes the record for `result`; a success whose record cannot be
     /// written becomes `audit_unavailable` (CONTRACT §5: no record, no secret).
     async fn audited<T>(&self, record: &mut AuditRecord, result: Result<T, Error>) -> Result<T, Error> {
+        self.audited_as(record, result, |_| SUCCESS).await
+    }
+
+    /// [`Self::audited`] with the outcome and status of a success taken
+    /// from the value (a read may be a 304).
+    async fn audited_as<T>(
+        &self,
+        record: &mut AuditRecord,
+        result: Result<T, Error>,
+        outcome: impl FnOnce(&T) -> (&'static str, u16),
+    ) -> Result<T, Error> {
         match result {
             Ok(value) => {
-                record.finish("success", 200, None);
+                let (outcome, status) = outcome(&value);
+                record.finish(outcome, status, None);
                 self.audit.write(record).await.map_err(Error::Audit)?;
                 Ok(value)
             }
@@ -274,6 +344,21 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
                 }
                 Err(err)
             }
+        }
+    }
+}
+
+/// Outcome and status of an answered request.
+const SUCCESS: (&str, u16) = ("success", 200);
+
+// === impl Read ===
+
+impl<T> Read<T> {
+    /// The audit outcome and status: `success` 200 or `not_modified` 304.
+    fn outcome(&self) -> (&'static str, u16) {
+        match self {
+            Self::Fresh { .. } => SUCCESS,
+            Self::NotModified(_) => ("not_modified", 304),
         }
     }
 }
