@@ -38,10 +38,21 @@ impl AccessToken {
     /// The `exp` claim (Unix seconds) read from the JWT payload without
     /// checking the signature: for telling the user, never for deciding.
     pub(crate) fn expires_at(&self) -> Option<i64> {
+        self.claim("exp")?.as_i64()
+    }
+
+    /// The `usage_limit` claim, read like [`Self::expires_at`]: for refusing
+    /// early what the agent would refuse, never for allowing.
+    pub(crate) fn usage_limit(&self) -> Option<u64> {
+        self.claim("usage_limit")?.as_u64()
+    }
+
+    /// One claim of the unverified JWT payload.
+    fn claim(&self, name: &str) -> Option<serde_json::Value> {
         let payload = self.0.split('.').nth(1)?;
         let json = Zeroizing::new(URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?);
-        let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
-        claims.get("exp")?.as_i64()
+        let mut claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
+        Some(claims.get_mut(name)?.take())
     }
 
     /// `Bearer <token>`, marked sensitive so that hyper never logs it.
