@@ -28,6 +28,7 @@ mod run_inject;
 mod run_signals;
 mod run_support;
 mod run_terminal;
+mod run_watch;
 mod secrets;
 mod security_hygiene;
 mod security_minting;
