@@ -136,14 +136,9 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// The command to run and its arguments.
-    #[arg(
-        value_name = "COMMAND",
-        required = true,
-        num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// The command to run and its arguments: from `--` or the first word
+    /// that is not an option (an unknown option is a usage error).
+    #[arg(value_name = "COMMAND", required = true, num_args = 1.., trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
 

@@ -25,6 +25,7 @@ mod run_feedback;
 mod run_fifo;
 mod run_files;
 mod run_inject;
+mod run_options;
 mod run_signals;
 mod run_support;
 mod run_terminal;
