@@ -19,6 +19,7 @@ use self::connections::Connections;
 use crate::access::MintPolicy;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::config::{Args, Config};
+use crate::etag::EtagKey;
 use crate::http::{Limits, Router};
 use crate::metrics::Metrics;
 use crate::sops::{CachedSource, SopsCommand};
@@ -204,6 +205,7 @@ fn build_vault(config: &Config, usage: Store, audit: AuditWriter) -> anyhow::Res
         audit,
         ttl: TtlPolicy { default_minutes: config.default_ttl_minutes, max_minutes: config.max_ttl_minutes },
         metrics: Arc::new(metrics),
+        etags: EtagKey::random(),
         policy: MintPolicy {
             environments: config.mint_environments.clone(),
             key_patterns: config.mint_key_patterns.clone(),

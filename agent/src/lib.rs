@@ -8,7 +8,8 @@
 //! Lower layers never use higher ones, and leaves never use each other.
 //! - L0, plain data: [`peer`] (and the `vanta-shared` crate).
 //! - L1, leaves: [`config`] (flags and env), [`logging`], [`shutdown`],
-//!   [`hardening`], [`token`] (issue and validate JWTs), [`access`]
+//!   [`hardening`], [`token`] (issue and validate JWTs), [`etag`] (tags
+//!   of read answers), [`access`]
 //!   (scope checks), [`sops`] (run sops, parse its output), [`usage`]
 //!   (durable use counts), [`audit`] (JSONL records and their writer),
 //!   [`transport`] (the Unix socket listener).
@@ -21,6 +22,7 @@ pub mod access;
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod etag;
 pub mod hardening;
 pub mod http;
 pub mod logging;

@@ -15,12 +15,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
-use vanta_shared::{EnvName, ErrorCode, KeyPath, Scope};
+use vanta_shared::{Claims, EnvName, ErrorCode, KeyPath, Scope};
 use zeroize::Zeroizing;
 
 pub use self::error::Error;
 use crate::access::{self, MintAsk, MintPolicy};
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
+use crate::etag::{Covers, ETag, EtagKey};
 use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::sops::SecretSource;
@@ -71,6 +72,8 @@ pub struct Vault<S, U> {
     /// The HTTP status answered for each code: the HTTP layer's one table,
     /// handed over by `app`, so that audit records name the real status.
     pub status_of: fn(ErrorCode) -> u16,
+    /// Keys the entity tags of read answers.
+    pub etags: EtagKey,
 }
 
 /// A token request the HTTP layer refused before the use case (body
@@ -108,6 +111,22 @@ pub struct ReadRequest<'a> {
     pub environment: &'a str,
     /// Who is asking.
     pub peer: Peer,
+    /// The `If-None-Match` header, if the request carried one.
+    pub if_none_match: Option<&'a str>,
+}
+
+/// A successful read: the answer and its tag, or only the tag when the
+/// caller already has this version (304; not a use of a limited token).
+pub enum Read<T> {
+    /// The answer (200).
+    Fresh {
+        /// What to send.
+        body: T,
+        /// Its entity tag.
+        etag: ETag,
+    },
+    /// The caller's `If-None-Match` names the current version (304).
+    NotModified(ETag),
 }
 
 /// A checked read: valid token, valid environment name.
@@ -180,7 +199,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     ///
     /// # Errors
     /// [`Error`] with the code to answer.
-    pub async fn get_secret(&self, request: ReadRequest<'_>, key: &str) -> Result<Zeroizing<String>, Error> {
+    pub async fn get_secret(&self, request: ReadRequest<'_>, key: &str) -> Result<Read<Zeroizing<String>>, Error> {
         let mut record = AuditRecord::new(AuditEvent::SecretAccess, request.peer.clone());
         record.environment = AuditRecord::echo(request.environment);
         record.set_key(key);
@@ -188,7 +207,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         let fetched = self.fetch(&request, key, &mut pending).await;
         let (mut record, lease) = pending.disarm();
         let Some(lease) = lease.filter(|_| fetched.is_ok()) else {
-            return audited(&self.audit, self.status_of, &mut record, fetched).await;
+            return audited_as(&self.audit, self.status_of, &mut record, fetched, Read::outcome).await;
         };
         // From here the use is settled even if the client goes away: the
         // task confirms it, then writes the success record (or the failure).
@@ -206,11 +225,11 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     ///
     /// # Errors
     /// [`Error`] with the code to answer.
-    pub async fn list_keys(&self, request: ReadRequest<'_>) -> Result<KeyList, Error> {
+    pub async fn list_keys(&self, request: ReadRequest<'_>) -> Result<Read<KeyList>, Error> {
         let mut record = AuditRecord::new(AuditEvent::KeyList, request.peer.clone());
         record.environment = AuditRecord::echo(request.environment);
         let listed = self.list(&request, &mut record).await;
-        self.audited(&mut record, listed).await
+        audited_as(&self.audit, self.status_of, &mut record, listed, Read::outcome).await
     }
 
     fn mint(
@@ -266,11 +285,16 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         request: &ReadRequest<'_>,
         raw_key: &str,
         pending: &mut PendingFetch<U>,
-    ) -> Result<Zeroizing<String>, Error> {
+    ) -> Result<Read<Zeroizing<String>>, Error> {
         let Authorized { claims, env } = self.authorize(request, &mut pending.record)?;
         let key: KeyPath = raw_key.parse().map_err(Error::BadKey)?;
         let claims = claims.claims();
         access::check_key(&claims.scope, &env, &key).map_err(Error::Forbidden)?;
+        if let Some(if_none_match) = request.if_none_match
+            && let Some(etag) = self.unchanged_value(&env, &key, claims, if_none_match).await?
+        {
+            return Ok(Read::NotModified(etag));
+        }
         if let Some(limit) = claims.usage_limit {
             pending.lease = Some(self.reserve(claims, limit).await?);
         }
@@ -279,7 +303,40 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             self.usage.release(lease).await.map_err(Error::Usage)?;
             pending.lease = None;
         }
-        value
+        let value = value?;
+        let etag = self.etags.tag(Covers::Value, env.as_str(), [(key.as_str(), value.as_str())]);
+        Ok(Read::Fresh { body: value, etag })
+    }
+
+    /// The value's tag when `if_none_match` names it (the caller has the
+    /// current value); `None` when the value must be sent. A used-up limited
+    /// token gets no 304: it is refused as it would be for the value.
+    async fn unchanged_value(
+        &self,
+        env: &EnvName,
+        key: &KeyPath,
+        claims: &Claims,
+        if_none_match: &str,
+    ) -> Result<Option<ETag>, Error> {
+        let value = self.lookup(env, key).await?;
+        let etag = self.etags.tag(Covers::Value, env.as_str(), [(key.as_str(), value.as_str())]);
+        if !etag.matched_by(if_none_match) {
+            return Ok(None);
+        }
+        self.check_not_used_up(claims).await?;
+        Ok(Some(etag))
+    }
+
+    /// Refuses a limited token whose every use is spent (or that the store
+    /// cannot vouch for, being younger than the token).
+    async fn check_not_used_up(&self, claims: &Claims) -> Result<(), Error> {
+        if let Some(limit) = claims.usage_limit {
+            self.check_birth(claims)?;
+            if self.usage.is_used_up(&claims.jti, limit).await.map_err(Error::Usage)? {
+                return Err(Error::UsageExhausted);
+            }
+        }
+        Ok(())
     }
 
     /// Leases one use of a limited token the store can count.
@@ -316,20 +373,21 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         Ok(Zeroizing::new(value.to_owned()))
     }
 
-    async fn list(&self, request: &ReadRequest<'_>, record: &mut AuditRecord) -> Result<KeyList, Error> {
+    async fn list(&self, request: &ReadRequest<'_>, record: &mut AuditRecord) -> Result<Read<KeyList>, Error> {
         let Authorized { claims, env } = self.authorize(request, record)?;
         let scope = &claims.claims().scope;
         access::check_env(scope, &env).map_err(Error::Forbidden)?;
-        // Listing is not a use, but a used-up token is no longer valid (CONTRACT §4).
-        if let Some(limit) = claims.claims().usage_limit {
-            self.check_birth(claims.claims())?;
-            if self.usage.is_used_up(&claims.claims().jti, limit).await.map_err(Error::Usage)? {
-                return Err(Error::UsageExhausted);
-            }
-        }
+        // Listing is not a use, but a used-up token is no longer valid (docs/API.md §4).
+        self.check_not_used_up(claims.claims()).await?;
         let tree = self.source.load(&env).await.map_err(Error::from_sops)?;
-        let keys = tree.keys().into_iter().filter(|k| scope.key_pattern.matches_str(k)).collect();
-        Ok(KeyList { environment: env.to_string(), keys })
+        let keys: Vec<String> = tree.keys().into_iter().filter(|k| scope.key_pattern.matches_str(k)).collect();
+        // The tag covers the values too: one poll of the list sees any change in scope.
+        let entries = keys.iter().filter_map(|k| Some((k.as_str(), tree.get(&k.parse().ok()?)?)));
+        let etag = self.etags.tag(Covers::List, env.as_str(), entries);
+        if request.if_none_match.is_some_and(|tags| etag.matched_by(tags)) {
+            return Ok(Read::NotModified(etag));
+        }
+        Ok(Read::Fresh { body: KeyList { environment: env.to_string(), keys }, etag })
     }
 
     async fn audited<T>(&self, record: &mut AuditRecord, result: Result<T, Error>) -> Result<T, Error> {
@@ -346,9 +404,22 @@ async fn audited<T>(
     record: &mut AuditRecord,
     result: Result<T, Error>,
 ) -> Result<T, Error> {
+    audited_as(audit, status_of, record, result, |_| SUCCESS).await
+}
+
+/// [`audited`] with the outcome and status of a success taken from the
+/// value (a read may be a 304).
+async fn audited_as<T>(
+    audit: &AuditWriter,
+    status_of: fn(ErrorCode) -> u16,
+    record: &mut AuditRecord,
+    result: Result<T, Error>,
+    outcome: impl FnOnce(&T) -> (&'static str, u16),
+) -> Result<T, Error> {
     match result {
         Ok(value) => {
-            record.finish("success", 200, None);
+            let (outcome, status) = outcome(&value);
+            record.finish(outcome, status, None);
             audit.write(record).await.map_err(Error::Audit)?;
             Ok(value)
         }
@@ -359,6 +430,21 @@ async fn audited<T>(
                 tracing::error!(error = %audit_err, "failed to audit a refused request");
             }
             Err(err)
+        }
+    }
+}
+
+/// Outcome and status of an answered request.
+const SUCCESS: (&str, u16) = ("success", 200);
+
+// === impl Read ===
+
+impl<T> Read<T> {
+    /// The audit outcome and status: `success` 200 or `not_modified` 304.
+    fn outcome(&self) -> (&'static str, u16) {
+        match self {
+            Self::Fresh { .. } => SUCCESS,
+            Self::NotModified(_) => ("not_modified", 304),
         }
     }
 }

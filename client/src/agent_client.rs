@@ -74,6 +74,14 @@ pub(crate) struct Minted {
     pub(crate) raw: Bytes,
 }
 
+/// What a conditional listing found.
+pub(crate) enum Listing {
+    /// The agent answered 304: nothing in scope changed since the tag.
+    Unchanged,
+    /// The keys, and the tag of this version if the agent sent one.
+    Keys { keys: Vec<KeyPath>, etag: Option<String> },
+}
+
 /// Largest answer read; secrets can be large, but not unbounded.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
@@ -147,14 +155,48 @@ impl AgentClient {
         Ok(Zeroizing::new(secret.value))
     }
 
+    /// `GET /api/v1/vault/{env}`, with `If-None-Match: etag` when given:
+    /// [`Listing::Unchanged`] on a 304, else the keys the token may read
+    /// (sorted) and the new tag.
+    ///
+    /// # Errors
+    /// Any [`Error`]; `Malformed` if the answer is not a key list of valid keys.
+    pub(crate) async fn list_keys_if_changed(
+        &self,
+        token: &AccessToken,
+        env: &EnvName,
+        etag: Option<&str>,
+    ) -> Result<Listing, Error> {
+        let path = format!("{VAULT_PREFIX}{env}");
+        let mut request = self.request(Method::GET, &path, Some(token), Bytes::new())?;
+        // A tag the agent sent is always a valid header value.
+        if let Some(value) = etag.and_then(|tag| header::HeaderValue::from_str(tag).ok()) {
+            request.headers_mut().insert(header::IF_NONE_MATCH, value);
+        }
+        let (status, headers, body) = self.round_trip(request).await?;
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Listing::Unchanged);
+        }
+        let body = self.success(status, body).map_err(|e| explained(e, token, env, None))?;
+        let keys = self.key_list(&body)?;
+        let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Listing::Keys { keys, etag })
+    }
+
     /// `GET /api/v1/vault/{env}`: the keys the token may read, sorted.
     ///
     /// # Errors
     /// Any [`Error`]; `Malformed` if the answer is not a key list of valid keys.
     pub(crate) async fn list_keys(&self, token: &AccessToken, env: &EnvName) -> Result<Vec<KeyPath>, Error> {
-        let path = format!("{VAULT_PREFIX}{env}");
-        let body = self.send(Method::GET, &path, Some(token)).await.map_err(|e| explained(e, token, env, None))?;
-        let list: KeyList = serde_json::from_slice(&body).map_err(|_| self.malformed("a key list"))?;
+        match self.list_keys_if_changed(token, env, None).await? {
+            Listing::Keys { keys, .. } => Ok(keys),
+            // No tag was sent, so a 304 is an answer to another question.
+            Listing::Unchanged => Err(self.malformed("a key list")),
+        }
+    }
+
+    fn key_list(&self, body: &[u8]) -> Result<Vec<KeyPath>, Error> {
+        let list: KeyList = serde_json::from_slice(body).map_err(|_| self.malformed("a key list"))?;
         list.keys.iter().map(|key| key.parse().map_err(|_| self.malformed("a list of valid keys"))).collect()
     }
 
@@ -185,16 +227,24 @@ impl AgentClient {
         token: Option<&AccessToken>,
         body: Bytes,
     ) -> Result<(StatusCode, Bytes), Error> {
-        let request = self.request(method.clone(), path, token, body)?;
+        let request = self.request(method, path, token, body)?;
+        let (status, _, body) = self.round_trip(request).await?;
+        Ok((status, body))
+    }
+
+    /// Sends `request`; the status, headers and whole body of the answer.
+    async fn round_trip(&self, request: Request<Full<Bytes>>) -> Result<(StatusCode, header::HeaderMap, Bytes), Error> {
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
         let response = self.http.request(request).await.map_err(|e| self.transport(e))?;
         let status = response.status();
         debug!(%method, path, status = status.as_u16(), "agent answered");
-        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_ANSWER_BYTES)
             .collect()
             .await
             .map_err(|source| Error::ReadBody { agent: self.name(), source })?
             .to_bytes();
-        Ok((status, body))
+        Ok((status, parts.headers, body))
     }
 
     fn success(&self, status: StatusCode, body: Bytes) -> Result<Bytes, Error> {

@@ -19,6 +19,7 @@ mod signals;
 
 use std::io::{self, IsTerminal};
 use std::process::Command;
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
@@ -101,6 +102,31 @@ impl Running {
                 self.forward(signal);
             }
         }
+    }
+
+    /// Sends `signal` to the command (`--on-change signal:NAME`).
+    ///
+    /// # Errors
+    /// What `kill` reports; the command is not reaped yet, so it exists.
+    pub(crate) fn signal(&self, signal: Signal) -> Result<(), Errno> {
+        debug!(%signal, pid = %self.pid, "signalling the child");
+        kill(self.pid, signal)
+    }
+
+    /// Stops the command: `stop`, then SIGKILL if it still runs after
+    /// `grace`; signals are passed on meanwhile. Returns its exit code.
+    ///
+    /// # Errors
+    /// [`Error::Wait`] if `waitpid` fails.
+    pub(crate) async fn stop(&self, signals: &mut Signals, stop: Signal, grace: Duration) -> Result<u8, Error> {
+        // If it has already ended, the signal reaches a zombie: harmless.
+        let _ = self.signal(stop);
+        if let Ok(code) = tokio::time::timeout(grace, self.wait(signals)).await {
+            return code;
+        }
+        debug!(pid = %self.pid, "the child outlived its stop timeout: SIGKILL");
+        let _ = self.signal(Signal::SIGKILL);
+        self.wait(signals).await
     }
 
     /// Reaps every child that has ended; the command's exit code if it did.

@@ -134,6 +134,35 @@ pub fn encrypt_yaml(recipient: &str, plain_yaml: &str, vault_dir: &Path, env: &s
     dest
 }
 
+/// Sets `key` (a top-level key) of the sops file `file` to the string
+/// `value` with the real `sops set`, decrypting with the age keys in
+/// `key_file`: how an operator rotates one secret in place.
+///
+/// # Panics
+/// If sops fails.
+pub fn sops_set(key_file: &Path, file: &Path, key: &str, value: &str) {
+    let scratch = tempfile::tempdir().expect("scratch home for sops");
+    let index = format!("[{}]", serde_json::Value::from(key));
+    let output = Command::new(bins::sops())
+        .env_clear()
+        .env("PATH", bins::child_path())
+        .env("HOME", scratch.path())
+        .env("SOPS_AGE_KEY_FILE", key_file)
+        .arg("set")
+        .arg(file)
+        .arg(&index)
+        .arg(serde_json::Value::from(value).to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("sops can be started");
+    assert!(
+        output.status.success(),
+        "sops set failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Copies an upstream fixture (e.g. `example.enc.yaml`) to
 /// `<vault_dir>/<env>.enc.yaml`.
 ///

@@ -60,7 +60,11 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
         let response = tokio::time::timeout(self.limits.request_timeout, self.dispatch(route, request, peer))
             .await
             .unwrap_or_else(|_| ApiError::of(ErrorCode::RequestTimeout).into_response());
-        let outcome = if response.status().is_success() { "success" } else { error_code_of(&response) };
+        let outcome = match response.status() {
+            status if status.is_success() => "success",
+            hyper::StatusCode::NOT_MODIFIED => "not_modified",
+            _ => error_code_of(&response),
+        };
         self.vault.metrics.observe(name, outcome, started.elapsed().as_secs_f64());
         Ok(response)
     }

@@ -51,6 +51,7 @@ async fn fixture() -> Fixture {
         policy: crate::access::MintPolicy::default(),
         metrics: Arc::new(crate::metrics::Metrics::new()),
         status_of: crate::http::error::status_of,
+        etags: crate::etag::EtagKey::random(),
     };
     Fixture { vault, audit_path, _dir: dir }
 }
@@ -65,8 +66,29 @@ impl Fixture {
     }
 
     async fn get(&self, token: &str, env: &str, key: &str) -> Result<String, ErrorCode> {
-        let request = ReadRequest { bearer: Some(token), environment: env, peer: Peer::Unknown };
-        self.vault.get_secret(request, key).await.map(|v| v.to_string()).map_err(|e| e.code())
+        match self.get_if(token, env, key, None).await? {
+            Read::Fresh { body, .. } => Ok(body),
+            Read::NotModified(_) => panic!("304 without If-None-Match"),
+        }
+    }
+
+    async fn get_if(
+        &self,
+        token: &str,
+        env: &str,
+        key: &str,
+        if_none_match: Option<&str>,
+    ) -> Result<Read<String>, ErrorCode> {
+        let request = ReadRequest { bearer: Some(token), environment: env, peer: Peer::Unknown, if_none_match };
+        match self.vault.get_secret(request, key).await.map_err(|e| e.code())? {
+            Read::Fresh { body, etag } => Ok(Read::Fresh { body: body.to_string(), etag }),
+            Read::NotModified(etag) => Ok(Read::NotModified(etag)),
+        }
+    }
+
+    async fn list_if(&self, token: &str, if_none_match: Option<&str>) -> Result<Read<KeyList>, ErrorCode> {
+        let request = ReadRequest { bearer: Some(token), environment: "dev", peer: Peer::Unknown, if_none_match };
+        self.vault.list_keys(request).await.map_err(|e| e.code())
     }
 
     fn audit(&self) -> Vec<Value> {
@@ -106,8 +128,7 @@ async fn every_attempt_is_audited_without_secrets() {
     let token = f.mint(json!({"subject": "alice", "environment": "dev", "key_pattern": "*"})).await;
     let _ = f.get(&token, "dev", "DB_PASS").await;
     let _ = f.get("bad", "dev", "DB_PASS").await;
-    let list = ReadRequest { bearer: Some(&token), environment: "dev", peer: Peer::Unknown };
-    let keys = f.vault.list_keys(list).await.expect("list");
+    let Ok(Read::Fresh { body: keys, .. }) = f.list_if(&token, None).await else { panic!("no list") };
     assert_eq!(keys.keys, ["API/stripe", "DB_PASS", "DB_URL"]);
     let lines = f.audit();
     let events: Vec<_> = lines.iter().map(|l| (l["event"].clone(), l["status_code"].clone())).collect();
@@ -137,4 +158,40 @@ async fn token_requests_are_validated() {
     let resp = f.vault.generate_token(&typed(&ok), Peer::Unknown, None).await.expect("mint");
     assert_eq!((resp.expires_in, resp.token_type.as_str()), (3600, "Bearer"));
     assert_eq!(resp.scope_details.usage_limit, None);
+}
+
+fn tag_of<T>(read: &Read<T>) -> String {
+    match read {
+        Read::Fresh { etag, .. } | Read::NotModified(etag) => etag.as_str().to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_304_is_audited_and_is_not_a_use() {
+    let f = fixture().await;
+    let token = f.mint(json!({"subject": "w", "environment": "dev", "key_pattern": "DB_*", "usage_limit": 1})).await;
+    let listed = f.list_if(&token, None).await.expect("list");
+    let list_tag = tag_of(&listed);
+    assert!(matches!(f.list_if(&token, Some(&list_tag)).await, Ok(Read::NotModified(_))));
+    assert!(matches!(f.list_if(&token, Some("\"other\"")).await, Ok(Read::Fresh { .. })));
+
+    // Tags of values differ per key and are not the list's.
+    let unlimited = f.mint(json!({"subject": "w", "environment": "dev", "key_pattern": "*"})).await;
+    let pass = tag_of(&f.get_if(&unlimited, "dev", "DB_PASS", None).await.expect("fresh"));
+    let url = tag_of(&f.get_if(&unlimited, "dev", "DB_URL", None).await.expect("fresh"));
+    assert!(pass != url && pass != list_tag);
+
+    // Conditional reads of the limited token's one use: 304s spend nothing.
+    for _ in 0..3 {
+        assert!(matches!(f.get_if(&token, "dev", "DB_PASS", Some(&pass)).await, Ok(Read::NotModified(_))));
+    }
+    assert_eq!(f.get(&token, "dev", "DB_PASS").await, Ok("hunter2".into()));
+    // Used up: no 304 either, and a mismatching tag is a refused fetch.
+    assert_eq!(f.get_if(&token, "dev", "DB_PASS", Some(&pass)).await.err(), Some(ErrorCode::Unauthorized));
+    assert_eq!(f.list_if(&token, Some(&list_tag)).await.err(), Some(ErrorCode::Unauthorized));
+
+    let not_modified = f.audit().into_iter().filter(|l| l["outcome"] == "not_modified").collect::<Vec<_>>();
+    assert_eq!(not_modified.len(), 4, "one list and three value 304s");
+    assert!(not_modified.iter().all(|l| l["status_code"] == 304 && l["error"].is_null()));
+    assert!(not_modified.iter().any(|l| l["event"] == "secret_access" && l["key"] == "DB_PASS"));
 }

@@ -39,8 +39,19 @@ impl AccessToken {
     /// The `exp` claim (Unix seconds) read from the JWT payload without
     /// checking the signature: for telling the user, never for deciding.
     pub(crate) fn expires_at(&self) -> Option<i64> {
-        let claims: serde_json::Value = serde_json::from_slice(&self.payload()?).ok()?;
-        claims.get("exp")?.as_i64()
+        self.claim("exp")?.as_i64()
+    }
+
+    /// The `usage_limit` claim, read like [`Self::expires_at`]: for refusing
+    /// early what the agent would refuse, never for allowing.
+    pub(crate) fn usage_limit(&self) -> Option<u64> {
+        self.claim("usage_limit")?.as_u64()
+    }
+
+    /// One claim of the unverified JWT payload.
+    fn claim(&self, name: &str) -> Option<serde_json::Value> {
+        let mut claims: serde_json::Value = serde_json::from_slice(&self.payload()?).ok()?;
+        Some(claims.get_mut(name)?.take())
     }
 
     /// The VANTA claims read from the JWT payload without checking the

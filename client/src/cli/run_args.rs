@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use clap::builder::BoolishValueParser;
 use clap::{Args, ValueEnum};
+use nix::sys::signal::Signal;
 use vanta_shared::defaults::RUN_SUBJECT;
 use vanta_shared::{EnvName, KeyPath, KeyPattern};
 
@@ -105,19 +106,50 @@ pub struct RunArgs {
     /// default); wins over --mask and VANTA_MASK.
     #[arg(long)]
     pub no_mask: bool,
+    /// Keep checking the secrets while the command runs, and act on a
+    /// change (--on-change); the minted tokens are renewed.
+    #[arg(long)]
+    pub watch: bool,
+
+    /// Seconds between two checks with --watch; each wait is up to 20 %
+    /// longer, at random, so that a fleet does not poll in step.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_WATCH_INTERVAL_SECS,
+        value_parser = clap::value_parser!(u32).range(1..=86_400),
+        requires = "watch"
+    )]
+    pub watch_interval: u32,
+
+    /// What a change does with --watch: 'restart' the command with the new
+    /// secrets; 'signal:NAME' (e.g. signal:SIGHUP) replaces the file and
+    /// sends NAME (--inject-as file only); 'exit' stops the command and
+    /// exits 75.
+    #[arg(long, value_name = "ACTION", default_value = "restart", requires = "watch")]
+    pub on_change: OnChange,
+
+    /// Signal that stops the command on a restart or exit with --watch.
+    #[arg(long, value_name = "SIGNAL", default_value = "SIGTERM", value_parser = parse_signal, requires = "watch")]
+    pub stop_signal: Signal,
+
+    /// Seconds to wait after the stop signal before SIGKILL, with --watch.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_STOP_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u32).range(..=3_600),
+        requires = "watch"
+    )]
+    pub stop_timeout: u32,
 
     /// Say nothing on stderr unless something fails.
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// The command to run and its arguments.
-    #[arg(
-        value_name = "COMMAND",
-        required = true,
-        num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// The command to run and its arguments: from `--` or the first word
+    /// that is not an option (an unknown option is a usage error).
+    #[arg(value_name = "COMMAND", required = true, num_args = 1.., trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
 
@@ -132,6 +164,17 @@ pub enum InjectAs {
     /// A named pipe whose path is in VANTA_SECRETS_FILE, readable once;
     /// the secrets never touch a disk.
     Fifo,
+}
+
+/// What `--watch` does when the secrets changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnChange {
+    /// Stop the command and start it again with the new secrets.
+    Restart,
+    /// Replace the file's content, then send this signal.
+    Signal(Signal),
+    /// Stop the command and exit with [`EXIT_ON_CHANGE`].
+    Exit,
 }
 
 /// The format of the secrets file or pipe.
@@ -172,6 +215,13 @@ pub enum NameError {
 
 /// Lifetime of the tokens `run-with-secrets` mints for itself.
 pub const DEFAULT_RUN_TTL_MINUTES: u32 = 5;
+/// Seconds between two checks of `--watch`.
+pub(super) const DEFAULT_WATCH_INTERVAL_SECS: u32 = 5;
+/// Seconds between the stop signal and SIGKILL.
+pub(super) const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
+/// Exit code of `--on-change exit` (EX_TEMPFAIL: "try again", for a
+/// supervisor that starts the container again).
+pub const EXIT_ON_CHANGE: u8 = 75;
 
 // === impl InjectAs ===
 
@@ -183,6 +233,33 @@ impl fmt::Display for InjectAs {
             Self::Fifo => "fifo",
         })
     }
+}
+
+// === impl OnChange ===
+
+impl FromStr for OnChange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "restart" => Ok(Self::Restart),
+            "exit" => Ok(Self::Exit),
+            _ => match s.strip_prefix("signal:") {
+                Some(name) => parse_signal(name).map(Self::Signal),
+                None => Err(format!("'{s}' is not an action: use restart, signal:NAME (e.g. signal:SIGHUP) or exit")),
+            },
+        }
+    }
+}
+
+/// A signal by name, `SIGHUP` or `HUP` (any case).
+///
+/// # Errors
+/// A name Linux does not know, in words.
+pub(super) fn parse_signal(name: &str) -> Result<Signal, String> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    full.parse().map_err(|_| format!("'{name}' is not a signal name (e.g. SIGHUP, SIGTERM, SIGUSR1)"))
 }
 
 // === impl FileFormat ===
@@ -252,6 +329,18 @@ mod tests {
         for bad in ["", "a//b", "K=", "K=1X", "K=A-B", "K=A=B", "=NAME"] {
             assert!(bad.parse::<KeySpec>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn on_change_actions_and_signal_names() {
+        assert_eq!("restart".parse::<OnChange>(), Ok(OnChange::Restart));
+        assert_eq!("exit".parse::<OnChange>(), Ok(OnChange::Exit));
+        assert_eq!("signal:SIGHUP".parse::<OnChange>(), Ok(OnChange::Signal(Signal::SIGHUP)));
+        assert_eq!("signal:usr1".parse::<OnChange>(), Ok(OnChange::Signal(Signal::SIGUSR1)));
+        for bad in ["", "signal:", "signal:NOPE", "reload", "Restart"] {
+            assert!(bad.parse::<OnChange>().is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_signal("term"), Ok(Signal::SIGTERM));
     }
 
     #[test]

@@ -66,6 +66,44 @@ fn run_takes_several_patterns_keys_and_names() {
 }
 
 #[test]
+fn run_options_end_at_the_first_word_that_is_not_one() {
+    let args = run_args(&["--key-pattern", "*", "sh", "-c", "exit 3", "--quiet"]).expect("valid");
+    assert_eq!(args.command, ["sh", "-c", "exit 3", "--quiet"]);
+    assert!(!args.quiet, "an option after the command is the command's");
+    let err = run_args(&["--key-pattern", "*", "--enviroment", "x", "--", "true"]).err().expect("refused");
+    assert_eq!(err.exit_code(), 2);
+    let text = err.to_string();
+    assert!(text.contains("unexpected argument '--enviroment'") && text.contains("'--environment'"), "{text}");
+    let err = run_args(&["--key-pattern", "*", "--no-such-flag", "true"]).err().expect("refused");
+    assert!(err.to_string().contains("'--no-such-flag'"), "{err}");
+}
+
+#[test]
+fn watch_options() {
+    let args = run_args(&["--key-pattern", "*", "--watch", "--", "true"]).expect("valid");
+    assert_eq!((args.watch_interval, args.on_change, args.stop_timeout), (5, OnChange::Restart, 10));
+    assert_eq!(args.stop_signal, nix::sys::signal::Signal::SIGTERM);
+    let args = run_args(&[
+        "--key-pattern",
+        "*",
+        "--watch",
+        "--watch-interval",
+        "60",
+        "--on-change",
+        "signal:HUP",
+        "--stop-signal",
+        "SIGINT",
+        "--stop-timeout",
+        "0",
+        "--",
+        "true",
+    ])
+    .expect("valid");
+    assert_eq!(args.on_change, OnChange::Signal(nix::sys::signal::Signal::SIGHUP));
+    assert_eq!((args.watch_interval, args.stop_timeout), (60, 0));
+}
+
+#[test]
 fn run_usage_errors() {
     for bad in [
         &["--", "true"][..],
@@ -76,6 +114,11 @@ fn run_usage_errors() {
         &["--key-pattern", "*", "--token", "t", "--ttl", "3", "--", "true"],
         &["--key-pattern", "*", "--inject-as", "disk", "--", "true"],
         &["--key-pattern", "*"],
+        &["--key-pattern", "*", "--watch-interval", "3", "--", "true"],
+        &["--key-pattern", "*", "--on-change", "exit", "--", "true"],
+        &["--key-pattern", "*", "--watch", "--on-change", "reload", "--", "true"],
+        &["--key-pattern", "*", "--watch", "--stop-signal", "SIGNOPE", "--", "true"],
+        &["--key-pattern", "*", "--watch", "--watch-interval", "0", "--", "true"],
     ] {
         let err = run_args(bad).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
         assert_eq!(err.exit_code(), 2, "{bad:?}");

@@ -4,23 +4,52 @@
 //!
 //! Steps, in order: check the options; catch signals (so that from here on
 //! the CLI only ends through its own code and `Drop` runs); fetch every
-//! value ([`fetch`]); only when all succeeded, hand them over ([`handover`])
-//! and start the command; wait for it while passing signals on, reaping
-//! orphans and serving the pipe; remove the private directory; exit with
-//! the command's code. A signal before the start aborts without running
-//! anything, with 128+N.
+//! value ([`fetch`], with the tokens of [`grant`]); only when all succeeded,
+//! hand them over ([`handover`]) and start the command; wait for it while
+//! passing signals on, reaping orphans and serving the pipe; remove the
+//! private directory; exit with the command's code. A signal before the
+//! start aborts without running anything, with 128+N.
+//!
+//! With `--watch`, while waiting, [`watch`] looks for changes; each one,
+//! a complete new set already in hand, restarts the command, replaces its
+//! file and signals it, or stops it and exits [`EXIT_ON_CHANGE`].
 
 mod fetch;
+mod grant;
 mod handover;
 mod masking;
+mod watch;
 
 use std::io::{self, Write};
+use std::time::Duration;
 
-use crate::agent_client::Target;
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+use self::handover::Handover;
+use self::watch::Watcher;
+use crate::agent_client::{AgentClient, Target};
 use crate::child::{self, Running, Signals};
-use crate::cli::RunArgs;
+use crate::cli::{EXIT_ON_CHANGE, OnChange, RunArgs};
 use crate::inject::fifo::Fifo;
+use crate::inject::private_dir::PrivateDir;
+use crate::mask::relay::{Prepared, Relay};
 use crate::output::report;
+
+/// A started command and what must live as long as it runs.
+struct Started {
+    running: Running,
+    /// Serves the named pipe; stopped first on drop.
+    _pipe: Option<Serving>,
+    /// Relays the command's output with the values masked (`--mask`);
+    /// drained once the command has ended.
+    relay: Option<Relay>,
+    /// The private directory (file and fifo modes); removed on drop.
+    dir: Option<PrivateDir>,
+}
+
+/// The task serving a named pipe; aborted on drop.
+struct Serving(JoinHandle<()>);
 
 /// Runs `run-with-secrets`; returns the command's exit code.
 ///
@@ -30,13 +59,13 @@ use crate::output::report;
 pub(crate) async fn run(target: &Target, args: RunArgs) -> anyhow::Result<u8> {
     handover::check_options(&args)?;
     let mut signals = Signals::install().map_err(child::Error::Signals)?;
+    let client = AgentClient::new(target)?;
     let fetched = tokio::select! {
-        fetched = fetch::fetch(target, &args) => fetched?,
+        fetched = fetch::fetch(&client, &args) => fetched?,
         signal = signals.recv() => return Err(child::Error::Interrupted { signal }.into()),
     };
-    let mut handover = handover::prepare(&args, &fetched)?;
-    let masked = masking::prepare(&args, &fetched, &mut handover)?;
-    drop(fetched);
+    let mut handover = handover::prepare(&args, &fetched.secrets, &fetched.grants)?;
+    let masked = masking::prepare(&args, &fetched.secrets, &fetched.grants, &mut handover)?;
     if let Some(signal) = signals.pending().await {
         // `handover` is dropped on the way out: its directory goes too.
         return Err(child::Error::Interrupted { signal }.into());
@@ -44,42 +73,137 @@ pub(crate) async fn run(target: &Target, args: RunArgs) -> anyhow::Result<u8> {
     if !args.quiet {
         say(&handover.report);
     }
-    let program = args.command.first().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-    let running = Running::spawn(handover.command, &program)?;
-    let relay = masked.map(|masked| masked.start());
-    let code = supervise(&running, &mut signals, handover.fifo).await;
-    if let Some(relay) = relay {
-        relay.finish().await;
+    if !args.watch {
+        // Without --watch nothing more is read: the values and the
+        // connection go before the command starts.
+        drop((fetched, client));
+        let started = start(handover, masked, &args)?;
+        // The directory goes when `started` does, after the command ended.
+        return Ok(started.wait(&mut signals).await?);
     }
-    let code = code?;
-    // The command has ended, whatever way: its directory goes now.
-    drop(handover.dir);
-    Ok(code)
+    let started = start(handover, masked, &args)?;
+    let watcher = Watcher::new(&client, &args, fetched);
+    watch(started, watcher, &mut signals, &args).await
 }
 
-/// Waits for the command while serving the pipe, if there is one; a pipe
-/// nobody read is simply dropped with the directory.
-async fn supervise(running: &Running, signals: &mut Signals, fifo: Option<Fifo>) -> Result<u8, child::Error> {
-    let wait = running.wait(signals);
-    let Some(fifo) = fifo else {
-        return wait.await;
-    };
-    tokio::pin!(wait);
-    let path = fifo.path().to_path_buf();
-    let serve = fifo.serve_once();
-    tokio::pin!(serve);
-    let mut serving = true;
+/// Starts the command of `handover`, serves its pipe if it has one and
+/// relays its output if it is masked.
+fn start(handover: Handover, masked: Option<Prepared>, args: &RunArgs) -> Result<Started, child::Error> {
+    let program = args.command.first().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let running = Running::spawn(handover.command, &program)?;
+    let pipe = handover.fifo.map(|fifo| Serving::spawn(fifo, &running));
+    let relay = masked.map(Prepared::start);
+    Ok(Started { running, _pipe: pipe, relay, dir: handover.dir })
+}
+
+/// Waits for the command while watching; returns its exit code, or
+/// [`EXIT_ON_CHANGE`] after `--on-change exit`.
+async fn watch(
+    mut started: Started,
+    mut watcher: Watcher<'_>,
+    signals: &mut Signals,
+    args: &RunArgs,
+) -> anyhow::Result<u8> {
+    let grace = Duration::from_secs(u64::from(args.stop_timeout));
+    let env = &args.environment;
     loop {
-        tokio::select! {
-            code = &mut wait => return code,
-            served = &mut serve, if serving => {
-                serving = false;
-                if let Err(err) = served {
-                    say(&[report::warning(&err.to_string())]);
+        let change = tokio::select! {
+            code = started.running.wait(signals) => {
+                started.drain_output().await;
+                return Ok(code?);
+            }
+            change = watcher.next_change() => change,
+        };
+        match args.on_change {
+            OnChange::Restart => {
+                // The new set is complete and handed over before the old command stops.
+                let prepared = handover::prepare(args, &change.secrets, watcher.grants()).and_then(|mut handover| {
+                    let masked = masking::prepare(args, &change.secrets, watcher.grants(), &mut handover)?;
+                    Ok((handover, masked))
+                });
+                let (handover, masked) = match prepared {
+                    Ok(prepared) => prepared,
+                    Err(err) => {
+                        watcher.reject(change, &err);
+                        continue;
+                    }
+                };
+                let code = started.running.stop(signals, args.stop_signal, grace).await?;
+                started.drain_output().await;
+                drop(started);
+                started = start(handover, masked, args)?;
+                watcher.note(format!(
+                    "secrets changed in '{env}': {}; restarted the command (the old one ended with {code})",
+                    change.summary
+                ));
+                watcher.adopt(change);
+            }
+            OnChange::Signal(signal) => {
+                let dir = started.dir.as_ref().context("--on-change signal: without a secrets file")?;
+                match handover::rewrite(args, dir, &change.secrets) {
+                    Ok(()) => {
+                        if let Err(errno) = started.running.signal(signal) {
+                            say(&[report::warning(&format!("failed to send {signal} to the command: {errno}"))]);
+                        }
+                        let line =
+                            format!("secrets changed in '{env}': {}; replaced the file, sent {signal}", change.summary);
+                        watcher.note(line);
+                        watcher.adopt(change);
+                    }
+                    Err(err) => watcher.reject(change, &err),
                 }
-                tracing::debug!(pipe = %path.display(), pid = %running.pid(), "named pipe served");
+            }
+            OnChange::Exit => {
+                started.running.stop(signals, args.stop_signal, grace).await?;
+                started.drain_output().await;
+                watcher.note(format!(
+                    "secrets changed in '{env}': {}; stopped the command, exiting with {EXIT_ON_CHANGE} \
+                     (--on-change exit)",
+                    change.summary
+                ));
+                return Ok(EXIT_ON_CHANGE);
             }
         }
+    }
+}
+
+// === impl Started ===
+
+impl Started {
+    /// Waits for the command, then for the last of its masked output.
+    async fn wait(mut self, signals: &mut Signals) -> Result<u8, child::Error> {
+        let code = self.running.wait(signals).await;
+        self.drain_output().await;
+        code
+    }
+
+    /// Relays what the ended command still had in its pipes.
+    async fn drain_output(&mut self) {
+        if let Some(relay) = self.relay.take() {
+            relay.finish().await;
+        }
+    }
+}
+
+// === impl Serving ===
+
+impl Serving {
+    /// Serves `fifo` to the command's first reader; a failure is a warning.
+    fn spawn(fifo: Fifo, running: &Running) -> Self {
+        let pid = running.pid();
+        Self(tokio::spawn(async move {
+            let path = fifo.path().to_path_buf();
+            if let Err(err) = fifo.serve_once().await {
+                say(&[report::warning(&err.to_string())]);
+            }
+            tracing::debug!(pipe = %path.display(), %pid, "named pipe served");
+        }))
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -103,6 +103,28 @@ impl PrivateDir {
         Ok(path)
     }
 
+    /// Replaces the content of file `name` atomically: the new content is
+    /// written and synced to a file beside it, which is then renamed over
+    /// it, so a reader sees the old file or the new one, never a mix.
+    ///
+    /// # Errors
+    /// [`Error::Write`]; the old file is then left as it was.
+    pub(crate) fn replace_file(&self, name: &str, content: &[u8]) -> Result<PathBuf, Error> {
+        let next = self.dir.path().join(format!(".{name}.next"));
+        let _ = fs::remove_file(&next);
+        let written = self.write_file(&format!(".{name}.next"), content).and_then(|path| {
+            let write_err = |source| Error::Write { path: path.display().to_string(), source };
+            File::open(&path).and_then(|file| file.sync_all()).map_err(write_err)?;
+            let target = self.dir.path().join(name);
+            fs::rename(&path, &target).map_err(write_err)?;
+            Ok(target)
+        });
+        if written.is_err() {
+            let _ = fs::remove_file(&next);
+        }
+        written
+    }
+
     /// Creates a named pipe `name` (mode 0600) in the directory.
     ///
     /// # Errors
@@ -175,6 +197,20 @@ mod tests {
         let path = dir.path().to_path_buf();
         drop(dir);
         assert!(!path.exists(), "directory left behind");
+    }
+
+    #[test]
+    fn a_file_is_replaced_whole_and_stays_private() {
+        let dir = PrivateDir::create(None).expect("dir");
+        let file = dir.write_file("secrets.env", b"A=\"1\"\n").expect("written");
+        let held = File::open(&file).expect("open");
+        assert_eq!(dir.replace_file("secrets.env", b"A=\"2\"\n").expect("replaced"), file);
+        assert_eq!(fs::read(&file).expect("read"), b"A=\"2\"\n");
+        assert_eq!(mode(&file), 0o600);
+        // An open handle keeps the old version whole: it was replaced, not rewritten.
+        assert_eq!(io::read_to_string(held).expect("old"), "A=\"1\"\n");
+        let names: Vec<_> = fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
+        assert_eq!(names, ["secrets.env"]);
     }
 
     #[test]

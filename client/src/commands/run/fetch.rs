@@ -4,85 +4,138 @@
 //! Everything that can be checked without the agent is checked first
 //! (patterns, renames, collisions, dangerous names of `--key`s). Then, over
 //! one keep-alive connection: one token per `--key-pattern` (or the given
-//! one), one listing per token, and only when every wanted key is listed,
-//! one request per value. A key that is missing fails the run before any
-//! value is fetched, and the error lists every such key.
+//! one), one listing per token, and only when every wanted key is listed
+//! and a limited token allows that many uses, one request per value. A key
+//! that is missing fails the run before any value is fetched, and the error
+//! lists every such key. With `--watch` the listings are asked again after
+//! the values, with the tags they had: a set read while the file changed is
+//! thrown away and read again, so no set mixes two versions.
 
 use anyhow::{Context, bail};
-use vanta_shared::api::GenerateTokenRequest;
-use vanta_shared::{KeyPath, KeyPattern};
+use vanta_shared::KeyPath;
 use zeroize::Zeroizing;
 
-use crate::agent_client::{AccessToken, AgentClient, Target};
+use super::grant::{self, Grant};
+use crate::agent_client::{AgentClient, Listing};
 use crate::cli::{InjectAs, RunArgs};
-use crate::commands::{TokenSource, checked, given_token, obtain_token};
 use crate::inject::env_vars::{self, Naming};
 
 /// One fetched secret and the variable name it goes by.
+#[derive(PartialEq, Eq)]
 pub(super) struct Secret {
     pub(super) key: KeyPath,
     pub(super) name: String,
     pub(super) value: Zeroizing<String>,
 }
 
-/// A token and what it may be used for.
-pub(super) struct Grant {
-    /// The pattern it was minted for; `None` for a given token.
-    pattern: Option<KeyPattern>,
-    token: AccessToken,
-    pub(super) source: TokenSource,
-}
-
 /// Everything fetched, ready to hand over.
 pub(super) struct Fetched {
     pub(super) secrets: Vec<Secret>,
     pub(super) grants: Vec<Grant>,
+    /// Each grant's listing tag, for `--watch`.
+    pub(super) tags: Vec<Option<String>>,
 }
 
-// === impl Grant ===
+/// How often a set is read again because the file changed while it was read.
+const CONSISTENT_TRIES: usize = 3;
 
-impl Grant {
-    /// The token, if it was given (for `--pass-token`).
-    pub(super) fn given(&self) -> Option<&AccessToken> {
-        matches!(self.source, TokenSource::Given).then_some(&self.token)
-    }
-
-    fn covers(&self, key: &KeyPath, args: &RunArgs) -> bool {
-        match &self.pattern {
-            Some(pattern) => pattern.matches(key),
-            None => args.key_patterns.iter().any(|p| p.matches(key)),
-        }
-    }
-}
-
-/// Picks the keys, gets the tokens and fetches every value. The client,
-/// and with it the connection, is gone when this returns.
+/// Picks the keys, gets the tokens and fetches every value.
 ///
 /// # Errors
 /// Anything that keeps a secret from being fetched; nothing is run then.
-pub(super) async fn fetch(target: &Target, args: &RunArgs) -> anyhow::Result<Fetched> {
+pub(super) async fn fetch(client: &AgentClient, args: &RunArgs) -> anyhow::Result<Fetched> {
+    let explicit = explicit_keys(args, &naming(args))?;
+    let grants = grant::grants(client, args, explicit.as_deref()).await?;
+    if args.watch
+        && let Some(limit) = grants.iter().find_map(|g| g.given()?.usage_limit())
+    {
+        bail!(
+            "--watch reads the secrets again after every change, and the given token allows only {limit} uses: \
+             give a token without a usage limit"
+        );
+    }
+    let (secrets, tags) = values(client, &grants, args).await?;
+    Ok(Fetched { secrets, grants, tags })
+}
+
+/// With `grants` in hand: lists the keys, checks them and fetches every
+/// value; with `--watch`, a complete set of one version of the file.
+///
+/// # Errors
+/// As [`fetch`]; also a file that kept changing while it was read.
+pub(super) async fn values(
+    client: &AgentClient,
+    grants: &[Grant],
+    args: &RunArgs,
+) -> anyhow::Result<(Vec<Secret>, Vec<Option<String>>)> {
     let naming = naming(args);
     let explicit = explicit_keys(args, &naming)?;
-    let client = AgentClient::new(target)?;
-    let grants = grants(&client, args, explicit.as_deref()).await?;
-    let listed = listed_keys(&client, &grants, args).await?;
-    let keys = match explicit {
-        Some(keys) => check_listed(&keys, &listed, args)?,
-        None if listed.is_empty() => {
-            bail!("no key of '{}' matches {} for this token; nothing to inject", args.environment, patterns(args))
+    for _ in 0..CONSISTENT_TRIES {
+        let (listed, tags) = listed_keys(client, grants, args).await?;
+        let keys = match &explicit {
+            Some(keys) => check_listed(keys, &listed, args)?,
+            None if listed.is_empty() => {
+                bail!("no key of '{}' matches {} for this token; nothing to inject", args.environment, patterns(args))
+            }
+            None => listed,
+        };
+        let names = check_names(&naming, &keys.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), args)?;
+        check_uses(grants, &keys, args)?;
+        let mut secrets = Vec::with_capacity(keys.len());
+        for (i, ((key, grant), name)) in keys.iter().zip(names).enumerate() {
+            let value = client.get_secret(&grants[*grant].token, &args.environment, key).await.with_context(|| {
+                let left: Vec<&str> = keys[i..].iter().map(|(k, _)| k.as_str()).collect();
+                format!("failed to fetch '{key}' from '{}' (not fetched: {})", args.environment, left.join(", "))
+            })?;
+            secrets.push(Secret { key: key.clone(), name, value });
         }
-        None => listed,
-    };
-    let names = check_names(&naming, &keys.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), args)?;
-    let mut secrets = Vec::with_capacity(keys.len());
-    for (i, ((key, grant), name)) in keys.iter().zip(names).enumerate() {
-        let value = client.get_secret(&grants[*grant].token, &args.environment, key).await.with_context(|| {
-            let left: Vec<&str> = keys[i..].iter().map(|(k, _)| k.as_str()).collect();
-            format!("failed to fetch '{key}' from '{}' (not fetched: {})", args.environment, left.join(", "))
-        })?;
-        secrets.push(Secret { key: key.clone(), name, value });
+        if !args.watch || unchanged_since(client, grants, &tags, args).await? {
+            return Ok((secrets, tags));
+        }
     }
-    Ok(Fetched { secrets, grants })
+    bail!("the secrets of '{}' changed {CONSISTENT_TRIES} times while being read; will try again", args.environment)
+}
+
+/// Refuses, before any value is fetched, a limited given token that cannot
+/// fetch every key (the agent would refuse the last ones). The CLI knows the
+/// limit, not what earlier runs spent: the agent still decides.
+fn check_uses(grants: &[Grant], keys: &[(KeyPath, usize)], args: &RunArgs) -> anyhow::Result<()> {
+    for (i, grant) in grants.iter().enumerate() {
+        let Some(limit) = grant.given().and_then(|token| token.usage_limit()) else { continue };
+        let needed: Vec<&str> = keys.iter().filter(|(_, g)| *g == i).map(|(k, _)| k.as_str()).collect();
+        if needed.len() as u64 > limit {
+            bail!(
+                "the given token allows {limit} uses and {} keys of '{}' match ({}); nothing was fetched: \
+                 use a token with a higher usage limit, or name fewer keys with --key",
+                needed.len(),
+                args.environment,
+                needed.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether every grant's listing still has the tag it had (an agent that
+/// sends no tags cannot tell: then yes).
+async fn unchanged_since(
+    client: &AgentClient,
+    grants: &[Grant],
+    tags: &[Option<String>],
+    args: &RunArgs,
+) -> anyhow::Result<bool> {
+    for (grant, tag) in grants.iter().zip(tags) {
+        let Some(tag) = tag else { continue };
+        let listing = client.list_keys_if_changed(&grant.token, &args.environment, Some(tag)).await;
+        if !matches!(listing.with_context(|| listing_context(args))?, Listing::Unchanged) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn listing_context(args: &RunArgs) -> String {
+    format!("failed to list the keys of '{}'", args.environment)
 }
 
 fn naming(args: &RunArgs) -> Naming<'_> {
@@ -123,54 +176,29 @@ fn check_names(naming: &Naming<'_>, keys: &[KeyPath], args: &RunArgs) -> anyhow:
     Ok(names)
 }
 
-/// The given token, or one minted per pattern that has work to do (with
-/// `--key`: as many uses as it has keys).
-async fn grants(client: &AgentClient, args: &RunArgs, explicit: Option<&[KeyPath]>) -> anyhow::Result<Vec<Grant>> {
-    if let Some(given) = given_token(args.token.clone(), args.token_file.as_deref())? {
-        return Ok(vec![Grant { pattern: None, token: checked(given)?, source: TokenSource::Given }]);
-    }
-    let mut grants = Vec::new();
-    for (i, pattern) in args.key_patterns.iter().enumerate() {
-        if args.key_patterns[..i].contains(pattern) {
-            continue;
-        }
-        // A key is fetched with the token of the first pattern it matches.
-        let first_match = |k: &&KeyPath| args.key_patterns.iter().position(|p| p.matches(k)) == Some(i);
-        let uses = explicit.map(|keys| keys.iter().filter(first_match).count() as u64);
-        if uses == Some(0) {
-            continue;
-        }
-        let (token, source) = obtain_token(client, None, mint(args, pattern, uses)).await?;
-        grants.push(Grant { pattern: Some(pattern.clone()), token, source });
-    }
-    Ok(grants)
-}
-
-fn mint(args: &RunArgs, pattern: &KeyPattern, usage_limit: Option<u64>) -> GenerateTokenRequest {
-    GenerateTokenRequest {
-        subject: args.subject.clone(),
-        environment: args.environment.clone(),
-        key_pattern: pattern.clone(),
-        ttl_minutes: Some(args.ttl),
-        usage_limit,
-    }
-}
-
 /// Every key a grant may read and covers, with the index of the first
-/// grant that does, in listing order (listing is not a use).
-async fn listed_keys(client: &AgentClient, grants: &[Grant], args: &RunArgs) -> anyhow::Result<Vec<(KeyPath, usize)>> {
-    let env = &args.environment;
+/// grant that does, in listing order (listing is not a use); and each
+/// grant's listing tag.
+async fn listed_keys(
+    client: &AgentClient,
+    grants: &[Grant],
+    args: &RunArgs,
+) -> anyhow::Result<(Vec<(KeyPath, usize)>, Vec<Option<String>>)> {
     let mut listed: Vec<(KeyPath, usize)> = Vec::new();
+    let mut tags = Vec::with_capacity(grants.len());
     for (i, grant) in grants.iter().enumerate() {
-        let keys =
-            client.list_keys(&grant.token, env).await.with_context(|| format!("failed to list the keys of '{env}'"))?;
+        let listing = client.list_keys_if_changed(&grant.token, &args.environment, None).await;
+        let Listing::Keys { keys, etag } = listing.with_context(|| listing_context(args))? else {
+            bail!("{}: the agent answered 304 to a listing without a tag", listing_context(args));
+        };
+        tags.push(etag);
         for key in keys.into_iter().filter(|k| grant.covers(k, args)) {
             if !listed.iter().any(|(k, _)| *k == key) {
                 listed.push((key, i));
             }
         }
     }
-    Ok(listed)
+    Ok((listed, tags))
 }
 
 /// `keys` with their grants if every one of them was listed; else an error

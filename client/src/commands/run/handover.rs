@@ -11,8 +11,9 @@ use anyhow::{Context, bail};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::fetch::{Fetched, Secret};
-use crate::cli::{FileFormat, InjectAs, RunArgs};
+use super::fetch::Secret;
+use super::grant::Grant;
+use crate::cli::{FileFormat, InjectAs, OnChange, RunArgs};
 use crate::commands::TokenSource;
 use crate::inject::environment::{self, PRISTINE_KEEP};
 use crate::inject::fifo::Fifo;
@@ -38,8 +39,22 @@ const SECRETS_FILE_VAR: &str = "VANTA_SECRETS_FILE";
 /// contacted.
 ///
 /// # Errors
-/// `--file-format` with env mode, `--pass-token` without a given token.
+/// `--file-format` with env mode, `--pass-token` without a given token,
+/// `--on-change signal:` without a file.
 pub(super) fn check_options(args: &RunArgs) -> anyhow::Result<()> {
+    if let OnChange::Signal(signal) = args.on_change
+        && args.inject_as != InjectAs::File
+    {
+        let why = match args.inject_as {
+            InjectAs::Env => "an environment cannot change under a running process",
+            _ => "a named pipe is read once",
+        };
+        bail!(
+            "--on-change signal:{signal} replaces the secrets file, so it needs --inject-as file ({why}); \
+             use --on-change restart with --inject-as {}",
+            args.inject_as
+        );
+    }
     if args.inject_as == InjectAs::Env && args.file_format.is_some() {
         bail!("--file-format applies to --inject-as file and fifo, not env");
     }
@@ -58,33 +73,33 @@ pub(super) fn check_options(args: &RunArgs) -> anyhow::Result<()> {
 /// A value an environment variable cannot hold, values a dotenv file
 /// cannot hold, or a directory, file or pipe that cannot be made (nothing
 /// is left behind then).
-pub(super) fn prepare(args: &RunArgs, fetched: &Fetched) -> anyhow::Result<Handover> {
+pub(super) fn prepare(args: &RunArgs, secrets: &[Secret], grants: &[Grant]) -> anyhow::Result<Handover> {
     let program = args.command.first().context("no command given")?;
-    let mut report = token_lines(fetched);
+    let mut report = token_lines(grants);
     let (dir, fifo, file) = match args.inject_as {
         InjectAs::Env => {
-            for secret in &fetched.secrets {
+            for secret in secrets {
                 env_vars::check_value(&secret.key, &secret.value)?;
             }
             (None, None, None)
         }
         InjectAs::File | InjectAs::Fifo => {
-            let (dir, fifo, path) = private_file(args, &fetched.secrets, &mut report)?;
+            let (dir, fifo, path) = private_file(args, secrets, &mut report)?;
             (Some(dir), fifo, Some(path))
         }
     };
     let set: Vec<(&str, &OsStr)> = match &file {
         Some(path) => vec![(SECRETS_FILE_VAR, path.as_os_str())],
-        None => fetched.secrets.iter().map(|s| (s.name.as_str(), OsStr::new(s.value.as_str()))).collect(),
+        None => secrets.iter().map(|s| (s.name.as_str(), OsStr::new(s.value.as_str()))).collect(),
     };
-    let pass = if args.pass_token { fetched.grants.iter().find_map(|g| g.given()) } else { None };
+    let pass = if args.pass_token { grants.iter().find_map(|g| g.given()) } else { None };
     let options = environment::Options {
         pristine: args.pristine.then_some(args.keep_env.as_slice()),
         set,
         token: pass.map(|token| token.expose()),
     };
     let env = environment::build(std::env::vars_os(), &options);
-    report.push(injected_line(args, fetched, file.as_deref()));
+    report.push(injected_line(args, secrets, file.as_deref()));
     report.extend(extra_lines(args, &env.overridden));
     let mut command = Command::new(program);
     command.args(&args.command[1..]).env_clear().envs(env.vars);
@@ -103,12 +118,7 @@ fn private_file(
     if swept > 0 {
         report.push(report::swept(swept, parent.unwrap_or(&std::env::temp_dir())));
     }
-    let entries: Vec<(&str, &str)> = secrets.iter().map(|s| (s.name.as_str(), s.value.as_str())).collect();
-    let format = args.file_format.unwrap_or(FileFormat::Dotenv);
-    let (content, name): (Zeroizing<String>, &str) = match format {
-        FileFormat::Dotenv => (dotenv::render(&entries)?, "secrets.env"),
-        FileFormat::Json => (json::render(&entries), "secrets.json"),
-    };
+    let (content, name) = render(args, secrets)?;
     let dir = PrivateDir::create(parent)?;
     if args.inject_as == InjectAs::Fifo {
         let path = dir.make_fifo(name)?;
@@ -118,9 +128,30 @@ fn private_file(
     Ok((dir, None, path))
 }
 
-fn token_lines(fetched: &Fetched) -> Vec<String> {
+/// Replaces the content of the secrets file in `dir` atomically
+/// (`--on-change signal:`).
+///
+/// # Errors
+/// Values the format cannot hold, or a file that cannot be written; the
+/// old file is then left as it was.
+pub(super) fn rewrite(args: &RunArgs, dir: &PrivateDir, secrets: &[Secret]) -> anyhow::Result<()> {
+    let (content, name) = render(args, secrets)?;
+    dir.replace_file(name, content.as_bytes())?;
+    Ok(())
+}
+
+/// The file's content in its format, and the file's name.
+fn render(args: &RunArgs, secrets: &[Secret]) -> anyhow::Result<(Zeroizing<String>, &'static str)> {
+    let entries: Vec<(&str, &str)> = secrets.iter().map(|s| (s.name.as_str(), s.value.as_str())).collect();
+    Ok(match args.file_format.unwrap_or(FileFormat::Dotenv) {
+        FileFormat::Dotenv => (dotenv::render(&entries)?, "secrets.env"),
+        FileFormat::Json => (json::render(&entries), "secrets.json"),
+    })
+}
+
+fn token_lines(grants: &[Grant]) -> Vec<String> {
     let now = OffsetDateTime::now_utc();
-    let lines = fetched.grants.iter().map(|grant| match (&grant.source, grant.given()) {
+    let lines = grants.iter().map(|grant| match (&grant.source, grant.given()) {
         (TokenSource::Minted { subject, scope, expires_in }, _) => {
             report::minted_token(subject, scope, *expires_in, now)
         }
@@ -129,14 +160,14 @@ fn token_lines(fetched: &Fetched) -> Vec<String> {
     lines.collect()
 }
 
-fn injected_line(args: &RunArgs, fetched: &Fetched, file: Option<&Path>) -> String {
+fn injected_line(args: &RunArgs, secrets: &[Secret], file: Option<&Path>) -> String {
     let format = args.file_format.unwrap_or(FileFormat::Dotenv).to_string();
     let mode = match (args.inject_as, file) {
         (InjectAs::Fifo, Some(path)) => Mode::Fifo { path, format: &format },
         (InjectAs::File, Some(path)) => Mode::File { path, format: &format },
         _ => Mode::Env,
     };
-    let pairs: Vec<(&str, &str)> = fetched.secrets.iter().map(|s| (s.key.as_str(), s.name.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = secrets.iter().map(|s| (s.key.as_str(), s.name.as_str())).collect();
     report::injected(&args.environment, &mode, &pairs)
 }
 

@@ -10,7 +10,8 @@
 
 use anyhow::Context;
 
-use super::fetch::Fetched;
+use super::fetch::Secret;
+use super::grant::Grant;
 use super::handover::Handover;
 use crate::cli::RunArgs;
 use crate::mask::relay::Prepared;
@@ -21,18 +22,22 @@ use crate::output::report;
 ///
 /// # Errors
 /// If the values cannot be compiled or a pipe cannot be made.
-pub(super) fn prepare(args: &RunArgs, fetched: &Fetched, handover: &mut Handover) -> anyhow::Result<Option<Prepared>> {
+pub(super) fn prepare(
+    args: &RunArgs,
+    secrets: &[Secret],
+    grants: &[Grant],
+    handover: &mut Handover,
+) -> anyhow::Result<Option<Prepared>> {
     if !wanted(args) {
         return Ok(None);
     }
-    let token = if args.pass_token { fetched.grants.iter().find_map(|g| g.given()) } else { None };
-    let values = fetched.secrets.iter().map(|s| s.value.as_str()).chain(token.map(|t| t.expose()));
+    let token = if args.pass_token { grants.iter().find_map(|g| g.given()) } else { None };
+    let values = secrets.iter().map(|s| s.value.as_str()).chain(token.map(|t| t.expose()));
     let patterns = Patterns::new(values)?;
     let prepared = Prepared::attach(&mut handover.command, patterns)
         .context("failed to make the pipes for masking the command's output")?;
-    let short: Vec<&str> =
-        fetched.secrets.iter().filter(|s| !mask::is_maskable(&s.value)).map(|s| s.name.as_str()).collect();
-    handover.report.push(report::masking(fetched.secrets.len() - short.len(), &short, mask::MIN_LEN));
+    let short: Vec<&str> = secrets.iter().filter(|s| !mask::is_maskable(&s.value)).map(|s| s.name.as_str()).collect();
+    handover.report.push(report::masking(secrets.len() - short.len(), &short, mask::MIN_LEN));
     Ok(Some(prepared))
 }
 

@@ -1,0 +1,128 @@
+//! `run-with-secrets`: the tokens it reads with, and how `--watch` keeps
+//! them alive (top layer, part of `commands::run`).
+//!
+//! Either the given token (`--token`, `VANTA_TOKEN`, `--token-file`) or one
+//! token minted per `--key-pattern`. With `--watch`, minted tokens have no
+//! usage limit (every change is read again) and are minted anew, same scope,
+//! at two thirds of their life; a token file is read again when its content
+//! changes, so a platform can rotate it.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use vanta_shared::api::GenerateTokenRequest;
+use vanta_shared::{KeyPath, KeyPattern};
+
+use crate::agent_client::{AccessToken, AgentClient};
+use crate::cli::RunArgs;
+use crate::commands::{TokenSource, checked, given_token, obtain_token};
+
+/// A token and what it may be used for.
+pub(super) struct Grant {
+    /// The pattern it was minted for; `None` for a given token.
+    pattern: Option<KeyPattern>,
+    pub(super) token: AccessToken,
+    pub(super) source: TokenSource,
+    /// When it was obtained: minted ones are renewed from here.
+    obtained: Instant,
+}
+
+// === impl Grant ===
+
+impl Grant {
+    /// The token, if it was given (for `--pass-token`).
+    pub(super) fn given(&self) -> Option<&AccessToken> {
+        matches!(self.source, TokenSource::Given).then_some(&self.token)
+    }
+
+    /// Whether `key` is read with this grant's token.
+    pub(super) fn covers(&self, key: &KeyPath, args: &RunArgs) -> bool {
+        match &self.pattern {
+            Some(pattern) => pattern.matches(key),
+            None => args.key_patterns.iter().any(|p| p.matches(key)),
+        }
+    }
+
+    /// Whether a minted token has lived two thirds of its life.
+    pub(super) fn renewal_due(&self, now: Instant) -> bool {
+        match &self.source {
+            TokenSource::Minted { expires_in, .. } => {
+                now >= self.obtained + Duration::from_secs(expires_in.saturating_mul(2) / 3)
+            }
+            TokenSource::Given => false,
+        }
+    }
+
+    /// Mints this grant's token anew, same scope. The old one stays in use
+    /// if that fails.
+    ///
+    /// # Errors
+    /// The failed mint.
+    pub(super) async fn renew(&mut self, client: &AgentClient, args: &RunArgs) -> anyhow::Result<()> {
+        let Some(pattern) = &self.pattern else { return Ok(()) };
+        let (token, source) = obtain_token(client, None, mint(args, pattern, None)).await?;
+        (self.token, self.source, self.obtained) = (token, source, Instant::now());
+        Ok(())
+    }
+
+    /// Reads `--token-file` again; whether it held a new token, now in use.
+    ///
+    /// # Errors
+    /// An unreadable file or an unusable token; the old one stays in use.
+    pub(super) fn reread(&mut self, args: &RunArgs) -> anyhow::Result<bool> {
+        let (TokenSource::Given, Some(path)) = (&self.source, args.token_file.as_deref()) else {
+            return Ok(false);
+        };
+        let raw = given_token(None, Some(path))?.context("no token file")?;
+        if raw == self.token.expose() {
+            return Ok(false);
+        }
+        self.token = checked(raw)?;
+        self.obtained = Instant::now();
+        Ok(true)
+    }
+}
+
+/// The given token, or one minted per pattern that has work to do (with
+/// `--key` and without `--watch`: as many uses as it has keys).
+///
+/// # Errors
+/// An unreadable or unusable given token, a failed mint.
+pub(super) async fn grants(
+    client: &AgentClient,
+    args: &RunArgs,
+    explicit: Option<&[KeyPath]>,
+) -> anyhow::Result<Vec<Grant>> {
+    let now = Instant::now();
+    if let Some(given) = given_token(args.token.clone(), args.token_file.as_deref())? {
+        let grant = Grant { pattern: None, token: checked(given)?, source: TokenSource::Given, obtained: now };
+        return Ok(vec![grant]);
+    }
+    let mut grants = Vec::new();
+    for (i, pattern) in args.key_patterns.iter().enumerate() {
+        if args.key_patterns[..i].contains(pattern) {
+            continue;
+        }
+        // A key is fetched with the token of the first pattern it matches.
+        let first_match = |k: &&KeyPath| args.key_patterns.iter().position(|p| p.matches(k)) == Some(i);
+        let uses = explicit.map(|keys| keys.iter().filter(first_match).count() as u64);
+        if uses == Some(0) {
+            continue;
+        }
+        // A watch reads every change again: its tokens are not limited.
+        let limit = if args.watch { None } else { uses };
+        let (token, source) = obtain_token(client, None, mint(args, pattern, limit)).await?;
+        grants.push(Grant { pattern: Some(pattern.clone()), token, source, obtained: now });
+    }
+    Ok(grants)
+}
+
+fn mint(args: &RunArgs, pattern: &KeyPattern, usage_limit: Option<u64>) -> GenerateTokenRequest {
+    GenerateTokenRequest {
+        subject: args.subject.clone(),
+        environment: args.environment.clone(),
+        key_pattern: pattern.clone(),
+        ttl_minutes: Some(args.ttl),
+        usage_limit,
+    }
+}
