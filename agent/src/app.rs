@@ -21,7 +21,7 @@ use crate::config::{Args, Config};
 use crate::http::Router;
 use crate::metrics::Metrics;
 use crate::peer::Peer;
-use crate::sops::{CachedSource, SopsCommand};
+use crate::sops::{CachedSource, SecretSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
 use crate::transport::{TcpServer, UnixSocket};
 use crate::usage::SqliteUsageStore;
@@ -111,6 +111,9 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     };
     let (audit, audit_task) = AuditWriter::open(sink).await.context("failed to open the audit log")?;
     let vault = Arc::new(build_vault(&config, usage, audit)?);
+    if let Err(problem) = vault.source.check_ready() {
+        tracing::warn!(problem = %problem, "the secrets files need attention (run `vanta-agent doctor`)");
+    }
     let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;

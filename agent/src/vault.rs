@@ -112,12 +112,19 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         Ok(minted.0)
     }
 
-    /// Checks that sops and the files directory are usable, the audit log is
-    /// being written and the usage store answers.
+    /// Checks that sops and the files directory are usable, that not every
+    /// environment tried so far failed to decrypt, that the audit log is
+    /// being written and the usage store answers. Runs no sops.
     pub async fn readiness(&self) -> Readiness {
         let audit = if self.audit.is_healthy() { Ok(()) } else { Err("the last audit write failed".to_owned()) };
         let usage = self.usage.ping().await.map_err(|err| err.to_string());
-        Readiness { checks: vec![("sops", self.source.check_ready()), ("audit", audit), ("usage_store", usage)] }
+        let checks = vec![
+            ("sops", self.source.check_ready()),
+            ("decryption", self.source.check_decryption()),
+            ("audit", audit),
+            ("usage_store", usage),
+        ];
+        Readiness { checks }
     }
 
     /// Returns the value of `key` in the request's environment, counting a

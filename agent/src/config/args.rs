@@ -23,7 +23,7 @@ pub struct Args {
     /// File mode of the socket, in octal: who may connect (and so mint tokens).
     #[arg(long, env = "VANTA_AGENT_SOCKET_MODE", default_value = "0660")]
     pub socket_mode: String,
-    /// Directory of `{environment}.enc.yaml` SOPS files.
+    /// Directory of SOPS files: `{environment}.enc.yaml` (or `.yml`, `.json`, `.env`, `.ini`), one per environment.
     #[arg(long, env = "VANTA_SOPS_FILES_PATH")]
     pub sops_files_path: Option<PathBuf>,
     /// The sops executable (a path, or a name looked up on PATH).

@@ -6,6 +6,8 @@
 
 mod common;
 mod dotenv;
+mod formats;
+mod logs;
 
 mod audit;
 mod auth;
