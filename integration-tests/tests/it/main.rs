@@ -37,6 +37,7 @@ mod security_request_header;
 mod security_rotation;
 mod security_tokens;
 mod security_usage;
+mod sops_failures;
 mod sops_runs;
 mod tls;
 mod tokens;
