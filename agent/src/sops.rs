@@ -2,7 +2,8 @@
 //!
 //! [`files`] finds an environment's one file and its format; [`command`]
 //! runs the real `sops` binary (no shell, minimal environment, a deadline);
-//! [`failure`] names why it failed and what to check; [`tree`] turns its
+//! [`failure`] names why it failed and what to check; [`keys`] surveys the
+//! key material sops will see; [`tree`] turns its
 //! output into a lookup tree; [`cache`] keeps decrypted trees between
 //! requests and remembers the last outcome per environment. Nothing here
 //! re-implements SOPS cryptography, knows about tokens, or decides who may
@@ -12,6 +13,7 @@ pub mod cache;
 pub mod command;
 pub mod failure;
 pub mod files;
+pub mod keys;
 pub mod tree;
 
 use std::future::Future;
@@ -39,5 +41,10 @@ pub trait SecretSource: Send + Sync + 'static {
     /// from past attempts only.
     fn check_decryption(&self) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Things worth a warning that do not make the agent unready.
+    fn readiness_warning(&self) -> Option<String> {
+        None
     }
 }

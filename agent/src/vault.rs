@@ -58,6 +58,8 @@ pub struct Vault<S, U> {
 pub struct Readiness {
     /// `(check, outcome)` in a fixed order.
     pub checks: Vec<(&'static str, Result<(), String>)>,
+    /// `(topic, warning)`: worth saying, but not a reason to be unready.
+    pub warnings: Vec<(&'static str, String)>,
 }
 
 impl Readiness {
@@ -124,7 +126,8 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             ("audit", audit),
             ("usage_store", usage),
         ];
-        Readiness { checks }
+        let warnings = self.source.readiness_warning().map(|w| ("key_material", w)).into_iter().collect();
+        Readiness { checks, warnings }
     }
 
     /// Returns the value of `key` in the request's environment, counting a

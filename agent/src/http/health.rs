@@ -19,7 +19,9 @@ pub fn healthz() -> Response {
 }
 
 /// 200 `{"status": "ready", "checks": {...}}`, or 503 with the error body
-/// fields and the failing checks.
+/// fields and the failing checks; `warnings` when there is something to say
+/// that does not make the agent unready. No check's text names a path: the
+/// probe is unauthenticated, also over TCP.
 pub async fn readyz<S: SecretSource, U: UsageStore>(vault: &Vault<S, U>) -> Response {
     let readiness = vault.readiness().await;
     let mut checks = Map::new();
@@ -30,13 +32,20 @@ pub async fn readyz<S: SecretSource, U: UsageStore>(vault: &Vault<S, U>) -> Resp
         };
         checks.insert((*name).to_owned(), value);
     }
-    if readiness.is_ready() {
-        return json_response(StatusCode::OK, &json!({"status": "ready", "checks": checks}));
+    let mut body = if readiness.is_ready() {
+        json!({"status": "ready", "checks": checks})
+    } else {
+        let failing: Vec<&str> = readiness.checks.iter().filter(|(_, o)| o.is_err()).map(|(n, _)| *n).collect();
+        json!({"error": "not_ready", "message": format!("not ready: {}", failing.join(", ")),
+               "status": "not_ready", "checks": checks})
+    };
+    if !readiness.warnings.is_empty() {
+        let warnings: Map<String, Value> =
+            readiness.warnings.iter().map(|(topic, text)| ((*topic).to_owned(), Value::from(text.as_str()))).collect();
+        body["warnings"] = Value::Object(warnings);
     }
-    let failing: Vec<&str> = readiness.checks.iter().filter(|(_, o)| o.is_err()).map(|(n, _)| *n).collect();
-    let body = json!({"error": "not_ready", "message": format!("not ready: {}", failing.join(", ")),
-                      "status": "not_ready", "checks": checks});
-    json_response(StatusCode::SERVICE_UNAVAILABLE, &body)
+    let status = if readiness.is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    json_response(status, &body)
 }
 
 /// The Prometheus text exposition.

@@ -97,6 +97,11 @@ impl CachedSource {
         Self { sops, ttl, slots: Mutex::new(HashMap::new()), counters: CacheCounters::default() }
     }
 
+    /// The sops runner.
+    pub fn command(&self) -> &SopsCommand {
+        &self.sops
+    }
+
     /// The counters, to register with the metrics.
     pub fn counters(&self) -> &CacheCounters {
         &self.counters
@@ -269,6 +274,10 @@ impl SecretSource for CachedSource {
 
     fn check_decryption(&self) -> Result<(), String> {
         CachedSource::check_decryption(self)
+    }
+
+    fn readiness_warning(&self) -> Option<String> {
+        self.sops.key_material().absent_warning()
     }
 
     async fn load(&self, env: &EnvName) -> Result<Arc<Tree>, SopsError> {

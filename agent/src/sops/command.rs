@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use super::failure::{Cause, KeyTypes, screen_stderr};
 use super::files::{self, EnvFile, Unresolved};
+use super::keys::KeyMaterial;
 use super::{SecretSource, Tree};
 
 /// How to run sops: which binary, with which environment, for how long.
@@ -127,6 +128,11 @@ impl SopsCommand {
         EnvFile::resolve(&self.files_dir, env).map_err(|u| SopsError::from_unresolved(u, env))
     }
 
+    /// The key material sops will see (names and counts only).
+    pub fn key_material(&self) -> KeyMaterial {
+        KeyMaterial::survey(&self.env)
+    }
+
     /// The files directory.
     pub fn files_dir(&self) -> &Path {
         &self.files_dir
@@ -158,6 +164,44 @@ impl SopsCommand {
         Err(format!("{}: {}: {}", Cause::AmbiguousFiles, Cause::AmbiguousFiles.describe(), ambiguous.join("; ")))
     }
 
+    /// sops' version line (`sops 3.11.0`), asked without the network check.
+    ///
+    /// # Errors
+    /// [`SopsError::Spawn`], [`SopsError::Timeout`], or
+    /// [`SopsError::Decrypt`] with [`Cause::SopsFailed`] if it exits non-zero.
+    pub async fn version(&self) -> Result<String, SopsError> {
+        let output = self.output(self.command().args(["--version", "--disable-version-check"])).await?;
+        if !output.status.success() {
+            return Err(SopsError::Decrypt { cause: Cause::SopsFailed, tried: KeyTypes::default(), stderr: None });
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        Ok(text.lines().next().unwrap_or_default().trim().to_owned())
+    }
+
+    /// Runs `command` to its end within the deadline.
+    async fn output(&self, command: &mut Command) -> Result<std::process::Output, SopsError> {
+        let child = command.spawn().map_err(SopsError::Spawn)?;
+        // On timeout the future, and with it the child, is dropped: kill_on_drop
+        // sends SIGKILL and tokio reaps it in the background.
+        tokio::time::timeout(self.timeout, child.wait_with_output())
+            .await
+            .map_err(|_| SopsError::Timeout(self.timeout))?
+            .map_err(SopsError::Spawn)
+    }
+
+    /// sops with our environment and stdio, arguments still to add.
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.bin);
+        command
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
     /// Decrypts `env`'s file and parses it.
     ///
     /// # Errors
@@ -186,23 +230,11 @@ impl SopsCommand {
         known: impl IntoIterator<Item = &'a str>,
     ) -> Result<Zeroizing<Vec<u8>>, SopsError> {
         let (input, output) = (file.format.input_type(), file.format.output_type());
-        let child = Command::new(&self.bin)
-            .args(["decrypt", "--input-type", input, "--output-type", output, "--"])
-            .arg(&file.path)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(SopsError::Spawn)?;
-        // On timeout the future, and with it the child, is dropped: kill_on_drop
-        // sends SIGKILL and tokio reaps it in the background.
-        let output = tokio::time::timeout(self.timeout, child.wait_with_output())
-            .await
-            .map_err(|_| SopsError::Timeout(self.timeout))?
-            .map_err(SopsError::Spawn)?;
+        let output = self
+            .output(
+                self.command().args(["decrypt", "--input-type", input, "--output-type", output, "--"]).arg(&file.path),
+            )
+            .await?;
         let stdout = Zeroizing::new(output.stdout);
         if output.status.success() {
             return Ok(stdout);

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod doctor;
 mod dotenv;
 mod formats;
 mod logs;

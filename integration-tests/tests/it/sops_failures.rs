@@ -221,3 +221,36 @@ fn a_failure_after_success_is_warned_about_again() {
     assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 500);
     assert_eq!(warnings_for(&agent, "dev").len(), 2, "{:?}", log_records(&agent));
 }
+
+#[test]
+fn readyz_over_tcp_names_causes_but_no_path() {
+    let builder = builder().secrets("dev", DEV_YAML).foreign_secrets("prod", DEV_YAML).secrets("twice", DEV_YAML);
+    fs::write(builder.paths().vault.join("twice.enc.json"), "{}").unwrap();
+    let sops = builder.paths().root.join("sops-copy");
+    fs::copy(bins::sops(), &sops).unwrap();
+    let agent = builder
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .arg("--sops-bin")
+        .arg(&sops)
+        .args(["--listen-tcp", "127.0.0.1:0", "--insecure-tcp"])
+        .start();
+    let token = agent.mint_for("prod", "*");
+    assert_eq!(agent.get_secret("prod", "DATABASE_URL", &token).status, 500);
+    fs::remove_file(&sops).unwrap();
+    let mut stream = std::net::TcpStream::connect(agent.tcp_addr()).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let ready = vanta_integration_tests::http::exchange(&mut stream, "GET", "/readyz", &[], None).unwrap();
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    let body = ready.json();
+    let checks = &body["checks"];
+    assert!(checks["sops"].as_str().is_some_and(|c| c.starts_with("sops_unavailable")), "{body}");
+    assert!(checks["decryption"].as_str().is_some_and(|c| c.contains("prod: no_matching_key")), "{body}");
+    assert!(body["warnings"]["key_material"].as_str().is_some_and(|w| w.contains("SOPS_AGE_KEY_FILE")), "{body}");
+    let text = ready.text();
+    for path in [agent.paths().root.display().to_string(), "/tmp".to_owned(), "/usr".to_owned()] {
+        assert!(!text.contains(&path), "a path ({path}) in /readyz over TCP: {text}");
+    }
+    // The start-up log said the same, once, with the fix.
+    let records = log_records(&agent);
+    assert!(records.iter().any(|r| r["fields"]["message"] == "key material for sops"), "{records:?}");
+}
