@@ -5,7 +5,7 @@
 //! exit codes are documented and stable; its wording is not). The stderr is
 //! logged only after it has been screened: capped, on one line, and dropped
 //! entirely if it holds any word of what sops printed on stdout or any value
-//! the agent decrypted from that environment before; for a malformed file,
+//! of the environment's previous decryption still cached; for a malformed file,
 //! quoted fragments (which parsers copy from the file) are cut out.
 
 use std::fmt;
