@@ -164,7 +164,7 @@ impl CachedSource {
         }
         health.warned = Some((cause, Instant::now()));
         let check = err.hint().unwrap_or_default();
-        let stderr = err.stderr().unwrap_or("(withheld or empty)");
+        let stderr = err.stderr().unwrap_or("(none)");
         tracing::warn!(env = %env, cause = %cause, error = %err, check = %check, sops_stderr = %stderr,
                        "failed to decrypt the environment's secrets file");
     }

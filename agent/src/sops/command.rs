@@ -50,7 +50,7 @@ pub enum SopsError {
         cause: Cause,
         /// Key types sops tried (for [`Cause::NoMatchingKey`]).
         tried: KeyTypes,
-        /// sops' stderr, screened for logging; `None` if withheld.
+        /// sops' stderr, screened for logging; `None` if empty.
         stderr: Option<String>,
     },
     /// sops did not finish within the deadline and was killed.

@@ -43,6 +43,8 @@ const EXIT_DECRYPTING_MAC: i32 = 24;
 const EXIT_DECRYPTING_TREE: i32 = 25;
 /// The longest stderr excerpt that is logged, in bytes.
 const STDERR_CAP: usize = 1024;
+/// Logged instead of a stderr that holds decrypted content.
+pub const STDERR_WITHHELD: &str = "(withheld: it contains decrypted content)";
 /// Values shorter than this are not searched for in stderr: `1` or `true`
 /// would match everywhere and withhold every message.
 const MIN_SCREENED_VALUE: usize = 4;
@@ -194,8 +196,8 @@ fn check_for(kind: &str) -> &'static str {
     }
 }
 
-/// sops' stderr made fit for a log line, or `None` if it must not be logged
-/// (it might hold decrypted content). `known` are values decrypted from the
+/// sops' stderr made fit for a log line: [`STDERR_WITHHELD`] if it must not
+/// be logged (it might hold decrypted content), `None` if it is empty. `known` are values decrypted from the
 /// same environment before, if any; `stdout` is what this run printed.
 pub fn screen_stderr<'a>(
     stderr: &[u8],
@@ -211,7 +213,7 @@ pub fn screen_stderr<'a>(
         .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ':' | '=' | ',' | '{' | '}' | '[' | ']'))
         .filter(|w| w.len() >= MIN_SCREENED_VALUE);
     if needles.any(|v| text.contains(v)) || stdout_words.any(|w| text.contains(w)) {
-        return None;
+        return Some(STDERR_WITHHELD.to_owned());
     }
     let text = if matches!(cause, Cause::MalformedFile | Cause::SopsFailed) { cut_quotes(&text) } else { text.into() };
     let mut line = text.split_whitespace().filter(|w| *w != "|" && *w != "-").collect::<Vec<_>>().join(" ");
@@ -282,8 +284,10 @@ mod tests {
     #[test]
     fn stderr_is_withheld_when_it_holds_decrypted_content() {
         let stderr = b"Error: value s3cr3t-value is odd";
-        assert_eq!(screen_stderr(stderr, b"", Cause::SopsFailed, ["s3cr3t-value"]), None);
-        assert_eq!(screen_stderr(stderr, b"KEY: s3cr3t-value\n", Cause::SopsFailed, []), None);
+        let withheld = Some(STDERR_WITHHELD.to_owned());
+        assert_eq!(screen_stderr(stderr, b"", Cause::SopsFailed, ["s3cr3t-value"]), withheld);
+        assert_eq!(screen_stderr(stderr, b"KEY: s3cr3t-value\n", Cause::SopsFailed, []), withheld);
+        assert_eq!(screen_stderr(b" \n", b"", Cause::SopsFailed, []), None);
         assert_eq!(screen_stderr(b"Error: ok", b"a", Cause::SopsFailed, ["1", "true"]).as_deref(), Some("Error: ok"));
     }
 

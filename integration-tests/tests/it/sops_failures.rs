@@ -254,3 +254,28 @@ fn readyz_over_tcp_names_causes_but_no_path() {
     let records = log_records(&agent);
     assert!(records.iter().any(|r| r["fields"]["message"] == "key material for sops"), "{records:?}");
 }
+
+#[test]
+fn a_sops_stderr_that_quotes_a_cached_value_is_withheld() {
+    // A stand-in that serves the file until it says BROKEN, then fails with a
+    // message quoting the value it served before.
+    let builder = builder().env("VANTA_CACHE_TTL_SECONDS", "60");
+    let vault = builder.paths().vault.clone();
+    fs::write(vault.join("dev.enc.yaml"), "KEY: cached-value-q4z9\n").unwrap();
+    let body = "for last; do :; done\n\
+                if grep -q BROKEN \"$last\"; then echo 'Error near cached-value-q4z9 in line 1' >&2; exit 1; fi\n\
+                cat \"$last\"";
+    let sops = fake_sops(&builder.paths().root, body);
+    let agent = builder.arg("--sops-bin").arg(&sops).start();
+    let token = agent.mint_for("dev", "*");
+    assert_eq!(agent.secret_value("dev", "KEY", &token), "cached-value-q4z9");
+    let replacement = vault.join("next");
+    fs::write(&replacement, "BROKEN\n").unwrap();
+    fs::rename(&replacement, vault.join("dev.enc.yaml")).unwrap();
+    assert_error(&agent.get_secret("dev", "KEY", &token), 500, "decryption_failed");
+    let warnings = warnings_for(&agent, "dev");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["cause"], "sops_failed", "{warnings:?}");
+    assert_eq!(warnings[0]["sops_stderr"], "(withheld: it contains decrypted content)");
+    assert!(!agent.stderr_text().contains("cached-value-q4z9"), "the value reached the log");
+}
