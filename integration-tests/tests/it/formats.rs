@@ -186,3 +186,16 @@ fn two_files_for_one_environment_are_refused_not_picked() {
     assert_eq!(warnings.len(), 1, "one warning for two refused requests: {warnings:?}");
     assert_eq!(warnings[0]["cause"], "ambiguous_files");
 }
+
+#[test]
+fn ini_keys_outside_a_section_are_default_keys_even_when_sops_prints_default_twice() {
+    // sops prints this file's DEFAULT section twice: once for the keys before
+    // the first section, once for the explicit [DEFAULT].
+    let ini = "top = t1-top\n[DEFAULT]\nalso = a2-also\n[s]\nk = v3-k\n";
+    let agent = TestAgent::builder().secrets_as("ini", "ini", ini).start();
+    let token = agent.mint_for("ini", "*");
+    let keys = ok_json(&agent.list_keys("ini", &token));
+    assert_eq!(keys["keys"], json!(["DEFAULT/also", "DEFAULT/top", "s/k"]));
+    assert_eq!(agent.secret_value("ini", "DEFAULT/top", &token), "t1-top");
+    assert_eq!(agent.secret_value("ini", "DEFAULT/also", &token), "a2-also");
+}
