@@ -108,7 +108,14 @@ fn check_writable_parent<W: Write>(report: &mut Report<W>, check: &str, path: &P
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let existing = parent.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
     let writable = existing.is_dir() && access(existing, AccessFlags::W_OK | AccessFlags::X_OK).is_ok();
+    let mode = std::fs::metadata(existing).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
+    let open_to_all = mode.is_ok_and(|m| m & 0o002 != 0 && m & 0o1000 == 0);
     match (writable, existing == parent) {
+        (true, true) if open_to_all => report.warn(
+            check,
+            format!("{} is writable by every user (no sticky bit)", parent.display()),
+            "any local user could replace or delete what the agent keeps there: chmod o-w",
+        ),
         (true, true) => report.ok(check, format!("{} is writable", parent.display())),
         (true, false) => report.ok(check, format!("{} will be created", parent.display())),
         (false, _) => report.fail(

@@ -123,3 +123,13 @@ fn a_foreign_state_store_and_a_socket_under_a_file_fail() {
     assert!(line(&stdout, "FAIL", "state store").contains("not a SQLite database"), "{stdout}");
     assert!(line(&stdout, "FAIL", "socket directory").contains("not a writable directory"), "{stdout}");
 }
+
+#[test]
+fn a_world_writable_socket_directory_is_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let builder = dev_builder();
+    let run = builder.paths().root.join("run");
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o777)).unwrap();
+    let stdout = doctor(builder, 0);
+    assert!(line(&stdout, "warn", "socket directory").contains("writable by every user"), "{stdout}");
+}
