@@ -22,7 +22,7 @@ use crate::config::{Args, Config};
 use crate::etag::EtagKey;
 use crate::http::{Limits, Router};
 use crate::metrics::Metrics;
-use crate::sops::{CachedSource, SopsCommand};
+use crate::sops::{CachedSource, SecretSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
 use crate::transport::{Listeners, TcpServer, UnixSocket};
 use crate::usage::{Store, StoreTask, UsageStore};
@@ -122,6 +122,7 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     };
     let (audit, audit_task) = AuditWriter::open(sink).await.context("failed to open the audit log")?;
     let vault = Arc::new(build_vault(&config, usage, audit)?);
+    warn_about_sops_setup(&vault.source);
     let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
@@ -269,6 +270,18 @@ fn reload_tls(tcp: Option<&TcpServer>) {
         Some(Err(err)) => {
             tracing::error!(error = %format!("{:#}", anyhow::Error::new(err)), "SIGHUP: TLS reload failed; keeping the old certificate")
         }
+    }
+}
+
+/// Start-up warnings (never fatal: files and keys can be fixed while the
+/// agent runs, and sops may find keys the agent cannot see).
+fn warn_about_sops_setup(source: &CachedSource) {
+    if let Err(problem) = source.check_ready() {
+        tracing::warn!(problem = %problem, "the secrets files need attention (run `vanta-agent doctor`)");
+    }
+    let material = source.command().key_material();
+    for problem in material.problems.iter().map(String::as_str).chain(material.absent_warning().as_deref()) {
+        tracing::warn!(problem = %problem, "key material for sops");
     }
 }
 

@@ -17,7 +17,7 @@ use vanta_shared::{EnvName, KeyPattern};
 mod args;
 mod secrets;
 
-pub use args::Args;
+pub use args::{Args, Command};
 use secrets::{checked_key, read_key, read_previous_keys, read_secret_file};
 
 /// The checked configuration. Holds the JWT keys, so it has no `Debug`.

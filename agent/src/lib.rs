@@ -15,13 +15,15 @@
 //!   [`transport`] (the Unix socket listener).
 //! - L2: [`vault`], the use cases, ordering the steps the contract orders.
 //! - L3: [`http`], routes and the one error-to-status table.
-//! - L4: [`app`], wiring, serving and orderly shutdown.
+//! - L4: [`app`], wiring, serving and orderly shutdown; [`doctor`], the
+//!   `vanta-agent doctor` checks.
 #![forbid(unsafe_code)]
 
 pub mod access;
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod doctor;
 pub mod etag;
 pub mod hardening;
 pub mod http;

@@ -4,10 +4,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vanta_agent::{app, config::Args, logging};
+use vanta_agent::config::{Args, Command};
+use vanta_agent::{app, doctor, logging};
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Doctor) = args.command {
+        return doctor::main(args);
+    }
     logging::init();
     match app::main(args) {
         Ok(()) => ExitCode::SUCCESS,

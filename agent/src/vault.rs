@@ -94,6 +94,8 @@ pub struct RefusedMint<'a> {
 pub struct Readiness {
     /// `(check, outcome)` in a fixed order.
     pub checks: Vec<(&'static str, Result<(), String>)>,
+    /// `(topic, warning)`: worth saying, but not a reason to be unready.
+    pub warnings: Vec<(&'static str, String)>,
 }
 
 impl Readiness {
@@ -186,12 +188,20 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         }
     }
 
-    /// Checks that sops and the files directory are usable, the audit log is
-    /// being written and the usage store answers.
+    /// Checks that sops and the files directory are usable, that not every
+    /// environment tried so far failed to decrypt, that the audit log is
+    /// being written and the usage store answers. Runs no sops.
     pub async fn readiness(&self) -> Readiness {
         let audit = if self.audit.is_healthy() { Ok(()) } else { Err("the last audit write failed".to_owned()) };
         let usage = self.usage.ping().await.map_err(|err| err.to_string());
-        Readiness { checks: vec![("sops", self.source.check_ready()), ("audit", audit), ("usage_store", usage)] }
+        let checks = vec![
+            ("sops", self.source.check_ready()),
+            ("decryption", self.source.check_decryption()),
+            ("audit", audit),
+            ("usage_store", usage),
+        ];
+        let warnings = self.source.readiness_warning().map(|w| ("key_material", w)).into_iter().collect();
+        Readiness { checks, warnings }
     }
 
     /// Returns the value of `key` in the request's environment, counting a

@@ -110,18 +110,36 @@ pub fn write_private(path: &Path, contents: &[u8]) {
 /// # Panics
 /// If sops fails.
 pub fn encrypt_yaml(recipient: &str, plain_yaml: &str, vault_dir: &Path, env: &str) -> PathBuf {
+    encrypt_as(recipient, "yaml", plain_yaml, vault_dir, env)
+}
+
+/// Encrypts `plain` (in the format of file extension `ext`: `yaml`, `yml`,
+/// `json`, `env` or `ini`) to `recipient` with the real sops and writes it to
+/// `<vault_dir>/<env>.enc.<ext>`, in the same format. The plaintext lives only
+/// in a scratch directory that is removed before this returns.
+///
+/// # Panics
+/// If `ext` is not one of those or sops fails.
+pub fn encrypt_as(recipient: &str, ext: &str, plain: &str, vault_dir: &Path, env: &str) -> PathBuf {
+    let sops_type = match ext {
+        "yaml" | "yml" => "yaml",
+        "json" => "json",
+        "env" => "dotenv",
+        "ini" => "ini",
+        other => panic!("sops reads no format with extension {other}"),
+    };
     let scratch = tempfile::tempdir().expect("scratch dir for plaintext");
-    let plain = scratch.path().join("plain.yaml");
-    write_private(&plain, plain_yaml.as_bytes());
-    let dest = vault_dir.join(format!("{env}.enc.yaml"));
+    let plain_path = scratch.path().join(format!("plain.{ext}"));
+    write_private(&plain_path, plain.as_bytes());
+    let dest = vault_dir.join(format!("{env}.enc.{ext}"));
     let output = Command::new(bins::sops())
         .env_clear()
         .env("PATH", bins::child_path())
         .env("HOME", scratch.path())
         .current_dir(scratch.path())
-        .args(["encrypt", "--age", recipient, "--input-type", "yaml", "--output-type", "yaml", "--output"])
+        .args(["encrypt", "--age", recipient, "--input-type", sops_type, "--output-type", sops_type, "--output"])
         .arg(&dest)
-        .arg(&plain)
+        .arg(&plain_path)
         .stdin(Stdio::null())
         .output()
         .expect("sops can be started");

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use vanta_shared::{EnvName, KeyPattern, defaults};
 
 /// Raw command line of `vanta-agent`; every flag has an environment variable.
@@ -17,13 +17,16 @@ use vanta_shared::{EnvName, KeyPattern, defaults};
     after_help = AFTER_HELP
 )]
 pub struct Args {
+    /// What to run instead of serving; none: serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Unix socket to listen on (its parent directory is created if missing).
     #[arg(long, env = "VANTA_AGENT_SOCKET", default_value = defaults::SOCKET_PATH)]
     pub socket: PathBuf,
     /// File mode of the socket, in octal: who may connect (and so mint tokens).
     #[arg(long, env = "VANTA_AGENT_SOCKET_MODE", default_value = "0660")]
     pub socket_mode: String,
-    /// Directory of `{environment}.enc.yaml` SOPS files.
+    /// Directory of SOPS files: `{environment}.enc.yaml` (or `.yml`, `.json`, `.env`, `.ini`), one per environment.
     #[arg(long, env = "VANTA_SOPS_FILES_PATH")]
     pub sops_files_path: Option<PathBuf>,
     /// The sops executable (a path, or a name looked up on PATH).
@@ -110,6 +113,22 @@ pub struct Args {
     #[arg(long, env = "VANTA_REQUIRE_REQUEST_HEADER")]
     pub require_request_header: bool,
 }
+
+/// Subcommands of `vanta-agent`. They take the same flags and variables as
+/// the agent itself, given before the subcommand's name.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the configuration, socket directory, state store, sops, the key
+    /// material sops will see and every environment file; one line per check,
+    /// exit 1 if any fails. Prints no secret value.
+    #[command(after_help = DOCTOR_HELP)]
+    Doctor,
+}
+
+const DOCTOR_HELP: &str = "\
+Run it first when something does not work, as the agent's user and with the agent's environment:
+  kubectl exec deploy/app -c vanta-agent -- vanta-agent doctor
+  VANTA_SOPS_FILES_PATH=/etc/vanta/secrets vanta-agent --state-path /var/lib/vanta/usage.db doctor";
 
 const DEFAULT_STATE_PATH: &str = "/var/lib/vanta/usage.db";
 

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::StatusCode;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use vanta_shared::ErrorCode;
 use vanta_shared::api::Health;
 
@@ -21,7 +21,9 @@ pub fn healthz() -> Response {
 }
 
 /// 200 `{"status": "ready", "checks": {...}}`, or 503 with the error body
-/// fields and the failing checks.
+/// fields and the failing checks; `warnings` when there is something to say
+/// that does not make the agent unready. No check's text names a path: the
+/// probe is unauthenticated, also over TCP.
 pub async fn readyz<S: SecretSource, U: UsageStore>(vault: &Vault<S, U>) -> Response {
     let readiness = vault.readiness().await;
     let mut checks = Map::new();
@@ -32,11 +34,18 @@ pub async fn readyz<S: SecretSource, U: UsageStore>(vault: &Vault<S, U>) -> Resp
         };
         checks.insert((*name).to_owned(), value);
     }
+    let mut extra = Map::new();
+    if !readiness.warnings.is_empty() {
+        let warnings: Map<String, Value> =
+            readiness.warnings.iter().map(|(topic, text)| ((*topic).to_owned(), Value::from(text.as_str()))).collect();
+        extra.insert("warnings".to_owned(), Value::Object(warnings));
+    }
     if readiness.is_ready() {
-        return json_response(StatusCode::OK, &json!({"status": "ready", "checks": checks}));
+        extra.insert("status".to_owned(), Value::from("ready"));
+        extra.insert("checks".to_owned(), Value::Object(checks));
+        return json_response(StatusCode::OK, &extra);
     }
     let failing: Vec<&str> = readiness.checks.iter().filter(|(_, o)| o.is_err()).map(|(n, _)| *n).collect();
-    let mut extra = Map::new();
     extra.insert("status".to_owned(), Value::from("not_ready"));
     extra.insert("checks".to_owned(), Value::Object(checks));
     let (_, message) = answer(ErrorCode::NotReady);

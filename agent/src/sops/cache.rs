@@ -8,6 +8,11 @@
 //!
 //! Concurrent misses for one environment share one sops run (single flight,
 //! one async lock per environment); environments never wait for each other.
+//!
+//! The cache also remembers how the last attempt of each environment ended:
+//! a failure is logged as one warning per environment and cause (again only
+//! after [`WARN_EVERY`], or after a success), and readiness fails while every
+//! environment tried so far failed, without running sops per probe.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -17,6 +22,8 @@ use std::time::{Duration, Instant};
 use prometheus_client::metrics::counter::Counter;
 use vanta_shared::EnvName;
 
+use super::failure::Cause;
+use super::files::{EnvFile, Format};
 use super::{SecretSource, SopsCommand, SopsError, Tree};
 
 /// A [`SecretSource`] that runs [`SopsCommand`] only when it must.
@@ -47,6 +54,18 @@ struct Slot {
     current: Mutex<Option<Entry>>,
     /// Held while decrypting, so that concurrent misses wait for one run.
     refill: tokio::sync::Mutex<()>,
+    /// How the last attempt ended, and the last warning logged.
+    health: Mutex<Health>,
+}
+
+/// One environment's last outcome, for readiness and rate-limited warnings.
+#[derive(Default)]
+struct Health {
+    /// `None`: never tried (or its file is gone); `Some(None)`: the last
+    /// attempt succeeded; `Some(Some(cause))`: it failed.
+    last: Option<Option<Cause>>,
+    /// The cause last warned about, and when.
+    warned: Option<(Cause, Instant)>,
 }
 
 #[derive(Clone)]
@@ -59,12 +78,16 @@ struct Entry {
 /// What identifies one version of a file without reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Fingerprint {
+    format: Format,
     dev: u64,
     ino: u64,
     size: u64,
     mtime_ns: i128,
     ctime_ns: i128,
 }
+
+/// A failure already warned about is warned about again after this long.
+const WARN_EVERY: Duration = Duration::from_secs(300);
 
 // === impl CachedSource ===
 
@@ -74,19 +97,76 @@ impl CachedSource {
         Self { sops, ttl, slots: Mutex::new(HashMap::new()), counters: CacheCounters::default() }
     }
 
+    /// The sops runner.
+    pub fn command(&self) -> &SopsCommand {
+        &self.sops
+    }
+
     /// The counters, to register with the metrics.
     pub fn counters(&self) -> &CacheCounters {
         &self.counters
     }
 
-    /// Runs sops, counting the run and its failure.
-    async fn decrypt(&self, env: &EnvName) -> Result<Tree, SopsError> {
+    /// Runs sops, counting the run and its failure. `previous` is the tree
+    /// last decrypted from this environment: sops' stderr is not logged if it
+    /// holds any of its values.
+    async fn decrypt(&self, file: &EnvFile, previous: Option<Arc<Tree>>) -> Result<Tree, SopsError> {
         self.counters.runs.inc();
-        let result = self.sops.decrypt(env).await;
+        let known = previous.as_deref().map(Tree::values).into_iter().flatten();
+        let result = self.sops.decrypt_file(file, known).await;
         if result.is_err() {
             self.counters.failures.inc();
         }
         result
+    }
+
+    /// Why decryption looks broken: every environment tried so far failed
+    /// on its last attempt. Runs no sops.
+    ///
+    /// # Errors
+    /// The failing environments and their causes.
+    pub fn check_decryption(&self) -> Result<(), String> {
+        let Ok(slots) = self.slots.lock() else { return Ok(()) };
+        let mut failing = Vec::new();
+        for (env, slot) in slots.iter() {
+            match slot.health.lock().map(|h| h.last) {
+                Ok(Some(None)) => return Ok(()),
+                Ok(Some(Some(cause))) => failing.push(format!("{env}: {cause}")),
+                _ => {}
+            }
+        }
+        if failing.is_empty() {
+            return Ok(());
+        }
+        failing.sort();
+        Err(format!("the last decryption of every environment tried failed ({})", failing.join(", ")))
+    }
+
+    /// Records how a load ended; logs a failure once per cause and
+    /// environment (again after [`WARN_EVERY`] or a success in between).
+    fn note(&self, env: &EnvName, slot: &Slot, result: Result<(), &SopsError>) {
+        let mut health = slot.health.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let err = match result {
+            Ok(()) => {
+                *health = Health { last: Some(None), warned: None };
+                return;
+            }
+            Err(err) => err,
+        };
+        let Some(cause) = err.cause() else {
+            // No file: not an attempt to decrypt, and not a reason to be unready.
+            health.last = None;
+            return;
+        };
+        health.last = Some(Some(cause));
+        if health.warned.is_some_and(|(c, at)| c == cause && at.elapsed() < WARN_EVERY) {
+            return;
+        }
+        health.warned = Some((cause, Instant::now()));
+        let check = err.hint().unwrap_or_default();
+        let stderr = err.stderr().unwrap_or("(none)");
+        tracing::warn!(env = %env, cause = %cause, error = %err, check = %check, sops_stderr = %stderr,
+                       "failed to decrypt the environment's secrets file");
     }
 
     /// Drops every entry older than the TTL, so decrypted values of idle
@@ -116,11 +196,12 @@ impl CachedSource {
     async fn refill(&self, env: &EnvName, slot: &Slot) -> Result<Arc<Tree>, SopsError> {
         let _single_flight = slot.refill.lock().await;
         // Whoever held the lock before us may have just loaded this version.
-        let fingerprint = self.fingerprint(env)?;
+        let (file, fingerprint) = self.fingerprint(env)?;
         if let Some(tree) = self.fresh(slot, fingerprint) {
             return Ok(tree);
         }
-        let decrypted = self.decrypt(env).await;
+        let previous = slot.current.lock().ok().and_then(|c| c.as_ref().map(|e| Arc::clone(&e.tree)));
+        let decrypted = self.decrypt(&file, previous).await;
         let mut current = slot.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match decrypted {
             Ok(tree) => {
@@ -136,19 +217,53 @@ impl CachedSource {
         }
     }
 
-    fn fingerprint(&self, env: &EnvName) -> Result<Fingerprint, SopsError> {
-        let meta = std::fs::metadata(self.sops.file_for(env)).map_err(|_| SopsError::NoFile)?;
+    fn fingerprint(&self, env: &EnvName) -> Result<(EnvFile, Fingerprint), SopsError> {
+        let file = self.sops.file_for(env)?;
+        let meta = std::fs::metadata(&file.path).map_err(|_| SopsError::NoFile)?;
         if !meta.is_file() {
             return Err(SopsError::NoFile);
         }
         let nanos = |secs: i64, ns: i64| i128::from(secs) * 1_000_000_000 + i128::from(ns);
-        Ok(Fingerprint {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: nanos(meta.mtime(), meta.mtime_nsec()),
-            ctime_ns: nanos(meta.ctime(), meta.ctime_nsec()),
-        })
+        let format = file.format;
+        Ok((
+            file,
+            Fingerprint {
+                format,
+                dev: meta.dev(),
+                ino: meta.ino(),
+                size: meta.size(),
+                mtime_ns: nanos(meta.mtime(), meta.mtime_nsec()),
+                ctime_ns: nanos(meta.ctime(), meta.ctime_nsec()),
+            },
+        ))
+    }
+
+    /// Loads without recording the outcome.
+    async fn load_unnoted(&self, env: &EnvName, slot: &Slot) -> Result<Arc<Tree>, SopsError> {
+        if self.ttl.is_zero() {
+            self.counters.misses.inc();
+            let (file, _) = self.fingerprint(env)?;
+            return self.decrypt(&file, None).await.map(Arc::new);
+        }
+        let fingerprint = match self.fingerprint(env) {
+            Ok((_, fingerprint)) => fingerprint,
+            Err(err) => {
+                if let Ok(mut current) = slot.current.lock() {
+                    *current = None;
+                }
+                return Err(err);
+            }
+        };
+        match self.fresh(slot, fingerprint) {
+            Some(tree) => {
+                self.counters.hits.inc();
+                Ok(tree)
+            }
+            None => {
+                self.counters.misses.inc();
+                self.refill(env, slot).await
+            }
+        }
     }
 }
 
@@ -157,31 +272,19 @@ impl SecretSource for CachedSource {
         self.sops.check_ready()
     }
 
+    fn check_decryption(&self) -> Result<(), String> {
+        CachedSource::check_decryption(self)
+    }
+
+    fn readiness_warning(&self) -> Option<String> {
+        self.sops.key_material().absent_warning()
+    }
+
     async fn load(&self, env: &EnvName) -> Result<Arc<Tree>, SopsError> {
-        if self.ttl.is_zero() {
-            self.counters.misses.inc();
-            return self.decrypt(env).await.map(Arc::new);
-        }
         let slot = self.slot(env);
-        let fingerprint = match self.fingerprint(env) {
-            Ok(fingerprint) => fingerprint,
-            Err(err) => {
-                if let Ok(mut current) = slot.current.lock() {
-                    *current = None;
-                }
-                return Err(err);
-            }
-        };
-        match self.fresh(&slot, fingerprint) {
-            Some(tree) => {
-                self.counters.hits.inc();
-                Ok(tree)
-            }
-            None => {
-                self.counters.misses.inc();
-                self.refill(env, &slot).await
-            }
-        }
+        let result = self.load_unnoted(env, &slot).await;
+        self.note(env, &slot, result.as_ref().map(drop));
+        result
     }
 }
 

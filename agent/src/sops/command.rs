@@ -1,8 +1,9 @@
 //! Running `sops decrypt` on one environment file.
 //!
-//! The whole file is decrypted to YAML and parsed here rather than asking
-//! sops for one key with `--extract`: a key can then never become part of an
-//! sops expression, and one run serves key listing and any later fetch.
+//! The whole file is decrypted and parsed here rather than asking sops for
+//! one key with `--extract`: a key can then never become part of an sops
+//! expression, and one run serves key listing and any later fetch. A failed
+//! run is classified into a [`Cause`] from sops' exit code and stderr.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,9 @@ use tokio::process::Command;
 use vanta_shared::EnvName;
 use zeroize::Zeroizing;
 
+use super::failure::{Cause, KeyTypes, screen_stderr};
+use super::files::{self, EnvFile, Unresolved};
+use super::keys::KeyMaterial;
 use super::{SecretSource, Tree};
 
 /// How to run sops: which binary, with which environment, for how long.
@@ -26,47 +30,121 @@ pub struct SopsCommand {
     env: Arc<Vec<(OsString, OsString)>>,
 }
 
-/// Why an environment could not be decrypted.
+/// Why an environment could not be decrypted. The text is the cause in
+/// words (for the audit log); it never holds a path, a value or sops' output.
 #[derive(Debug, thiserror::Error)]
 pub enum SopsError {
-    /// There is no `{env}.enc.yaml`.
+    /// There is no `{env}.enc.{yaml,yml,json,env,ini}`.
     #[error("no secrets file for this environment")]
     NoFile,
-    /// sops ran and failed (wrong key, MAC mismatch, not a sops file).
-    #[error("sops failed to decrypt the file (exit code {code:?})")]
+    /// More than one file for the environment: a configuration error.
+    #[error("{}: {}: {}", Cause::AmbiguousFiles, Cause::AmbiguousFiles.describe(), .files)]
+    Ambiguous {
+        /// The files' names (no directory).
+        files: String,
+    },
+    /// sops ran and failed; why, classified.
+    #[error("{cause}: {}{}", .cause.describe(), tried_suffix(.tried))]
     Decrypt {
-        /// sops' exit code; `None` if it died of a signal.
-        code: Option<i32>,
+        /// The classified cause.
+        cause: Cause,
+        /// Key types sops tried (for [`Cause::NoMatchingKey`]).
+        tried: KeyTypes,
+        /// sops' stderr, screened for logging; `None` if empty.
+        stderr: Option<String>,
     },
     /// sops did not finish within the deadline and was killed.
-    #[error("sops did not finish within {0:?}")]
+    #[error("{}: sops did not finish within {} s and was killed", Cause::TimedOut, .0.as_secs())]
     Timeout(Duration),
     /// sops could not be started at all.
-    #[error("failed to start sops")]
+    #[error("{}: failed to start sops", Cause::SopsUnavailable)]
     Spawn(#[source] std::io::Error),
-    /// sops printed something that is not a YAML document.
-    #[error("failed to parse sops output")]
+    /// sops printed something that cannot be read as a tree.
+    #[error("{}: failed to parse sops output", Cause::UnexpectedOutput)]
     Output(#[source] super::tree::TreeError),
 }
 
 /// sops exit code for "could not read the input file".
 const SOPS_EXIT_CANNOT_READ_INPUT: i32 = 2;
 
+// === impl SopsError ===
+
+impl SopsError {
+    /// The stable cause; `None` when the environment simply has no file.
+    pub fn cause(&self) -> Option<Cause> {
+        match self {
+            Self::NoFile => None,
+            Self::Ambiguous { .. } => Some(Cause::AmbiguousFiles),
+            Self::Decrypt { cause, .. } => Some(*cause),
+            Self::Timeout(_) => Some(Cause::TimedOut),
+            Self::Spawn(_) => Some(Cause::SopsUnavailable),
+            Self::Output(_) => Some(Cause::UnexpectedOutput),
+        }
+    }
+
+    /// What the operator should check, if this is a failure.
+    pub fn hint(&self) -> Option<String> {
+        let tried = match self {
+            Self::Decrypt { tried, .. } => tried.clone(),
+            _ => KeyTypes::default(),
+        };
+        self.cause().map(|cause| cause.hint(&tried))
+    }
+
+    /// sops' screened stderr, if there is one to log.
+    pub fn stderr(&self) -> Option<&str> {
+        match self {
+            Self::Decrypt { stderr, .. } => stderr.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn from_unresolved(unresolved: Unresolved, env: &EnvName) -> Self {
+        match unresolved {
+            Unresolved::Missing => Self::NoFile,
+            Unresolved::Ambiguous(exts) => Self::Ambiguous { files: files::file_names(env, &exts) },
+        }
+    }
+}
+
+fn tried_suffix(tried: &KeyTypes) -> String {
+    if tried.is_empty() { String::new() } else { format!(" (tried: {tried})") }
+}
+
 // === impl SopsCommand ===
 
 impl SopsCommand {
-    /// Runs `bin` on `{files_dir}/{env}.enc.yaml` with exactly `env` as its
-    /// environment, killing it after `timeout`.
+    /// Runs `bin` on `{files_dir}/{env}.enc.{yaml,yml,json,env,ini}` with
+    /// exactly `env` as its environment, killing it after `timeout`.
     pub fn new(bin: PathBuf, files_dir: PathBuf, timeout: Duration, env: Vec<(OsString, OsString)>) -> Self {
         Self { bin, files_dir, timeout, env: Arc::new(env) }
     }
 
-    /// The file that holds environment `env`.
-    pub fn file_for(&self, env: &EnvName) -> PathBuf {
-        self.files_dir.join(format!("{env}.enc.yaml"))
+    /// The one file that holds environment `env`.
+    ///
+    /// # Errors
+    /// [`SopsError::NoFile`] or [`SopsError::Ambiguous`].
+    pub fn file_for(&self, env: &EnvName) -> Result<EnvFile, SopsError> {
+        EnvFile::resolve(&self.files_dir, env).map_err(|u| SopsError::from_unresolved(u, env))
     }
 
-    /// Whether sops is an executable file and the files directory readable.
+    /// The key material sops will see (names and counts only).
+    pub fn key_material(&self) -> KeyMaterial {
+        KeyMaterial::survey(&self.env)
+    }
+
+    /// The files directory.
+    pub fn files_dir(&self) -> &Path {
+        &self.files_dir
+    }
+
+    /// The sops executable.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// Whether sops is an executable file, the files directory readable and
+    /// no environment has two files. Names no path: `/readyz` may be public.
     ///
     /// # Errors
     /// What is wrong, for `/readyz`.
@@ -74,11 +152,54 @@ impl SopsCommand {
         let executable = std::fs::metadata(&self.bin)
             .is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0);
         if !executable {
-            return Err(format!("sops at {} is not an executable file", self.bin.display()));
+            return Err(format!("{}: sops is not an executable file (check --sops-bin)", Cause::SopsUnavailable));
         }
-        std::fs::read_dir(&self.files_dir)
-            .map(drop)
-            .map_err(|err| format!("cannot read {}: {err}", self.files_dir.display()))
+        let scanned = files::scan(&self.files_dir)
+            .map_err(|err| format!("cannot read the secrets directory (--sops-files-path): {}", err.kind()))?;
+        let ambiguous: Vec<String> =
+            scanned.iter().filter(|(_, exts)| exts.len() > 1).map(|(env, exts)| files::file_names(env, exts)).collect();
+        if ambiguous.is_empty() {
+            return Ok(());
+        }
+        Err(format!("{}: {}: {}", Cause::AmbiguousFiles, Cause::AmbiguousFiles.describe(), ambiguous.join("; ")))
+    }
+
+    /// sops' version line (`sops 3.11.0`), asked without the network check.
+    ///
+    /// # Errors
+    /// [`SopsError::Spawn`], [`SopsError::Timeout`], or
+    /// [`SopsError::Decrypt`] with [`Cause::SopsFailed`] if it exits non-zero.
+    pub async fn version(&self) -> Result<String, SopsError> {
+        let output = self.output(self.command().args(["--version", "--disable-version-check"])).await?;
+        if !output.status.success() {
+            return Err(SopsError::Decrypt { cause: Cause::SopsFailed, tried: KeyTypes::default(), stderr: None });
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        Ok(text.lines().next().unwrap_or_default().trim().to_owned())
+    }
+
+    /// Runs `command` to its end within the deadline.
+    async fn output(&self, command: &mut Command) -> Result<std::process::Output, SopsError> {
+        let child = command.spawn().map_err(SopsError::Spawn)?;
+        // On timeout the future, and with it the child, is dropped: kill_on_drop
+        // sends SIGKILL and tokio reaps it in the background.
+        tokio::time::timeout(self.timeout, child.wait_with_output())
+            .await
+            .map_err(|_| SopsError::Timeout(self.timeout))?
+            .map_err(SopsError::Spawn)
+    }
+
+    /// sops with our environment and stdio, arguments still to add.
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.bin);
+        command
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
     }
 
     /// Decrypts `env`'s file and parses it.
@@ -86,43 +207,48 @@ impl SopsCommand {
     /// # Errors
     /// [`SopsError`] saying which step failed.
     pub async fn decrypt(&self, env: &EnvName) -> Result<Tree, SopsError> {
-        let path = self.file_for(env);
-        if !path.is_file() {
-            return Err(SopsError::NoFile);
-        }
-        let output = self.run(&path).await?;
-        Tree::parse(&output).map_err(SopsError::Output)
+        self.decrypt_file(&self.file_for(env)?, std::iter::empty()).await
     }
 
-    async fn run(&self, path: &Path) -> Result<Zeroizing<Vec<u8>>, SopsError> {
-        let child = Command::new(&self.bin)
-            .args(["decrypt", "--input-type", "yaml", "--output-type", "yaml", "--"])
-            .arg(path)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(SopsError::Spawn)?;
-        // On timeout the future, and with it the child, is dropped: kill_on_drop
-        // sends SIGKILL and tokio reaps it in the background.
-        let output = tokio::time::timeout(self.timeout, child.wait_with_output())
-            .await
-            .map_err(|_| SopsError::Timeout(self.timeout))?
-            .map_err(SopsError::Spawn)?;
+    /// Decrypts `file` and parses it; `known` are values decrypted from it
+    /// before, which sops' stderr must not contain to be logged.
+    ///
+    /// # Errors
+    /// [`SopsError`] saying which step failed.
+    pub async fn decrypt_file<'a>(
+        &self,
+        file: &EnvFile,
+        known: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Tree, SopsError> {
+        let output = self.run(file, known).await?;
+        Tree::parse_output(file.format, &output).map_err(SopsError::Output)
+    }
+
+    async fn run<'a>(
+        &self,
+        file: &EnvFile,
+        known: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Zeroizing<Vec<u8>>, SopsError> {
+        let (input, output) = (file.format.input_type(), file.format.output_type());
+        let output = self
+            .output(
+                self.command().args(["decrypt", "--input-type", input, "--output-type", output, "--"]).arg(&file.path),
+            )
+            .await?;
         let stdout = Zeroizing::new(output.stdout);
         if output.status.success() {
             return Ok(stdout);
         }
-        // sops' stderr may quote file content; it is counted, never logged.
-        tracing::debug!(code = ?output.status.code(), stderr_bytes = output.stderr.len(), "sops failed");
-        match output.status.code() {
+        let code = output.status.code();
+        if code == Some(SOPS_EXIT_CANNOT_READ_INPUT) && !file.path.is_file() {
             // The file vanished between the check and the run.
-            Some(SOPS_EXIT_CANNOT_READ_INPUT) if !path.is_file() => Err(SopsError::NoFile),
-            code => Err(SopsError::Decrypt { code }),
+            return Err(SopsError::NoFile);
         }
+        let text = String::from_utf8_lossy(&output.stderr);
+        let cause = Cause::classify(code, &text);
+        let tried = KeyTypes::from_stderr(&text);
+        let stderr = screen_stderr(&output.stderr, &stdout, cause, known);
+        Err(SopsError::Decrypt { cause, tried, stderr })
     }
 }
 

@@ -2,13 +2,19 @@
 //!
 //! Leaves keep the exact text sops printed for them, so numbers and booleans
 //! come back as sops prints them (`1.234568e+09`, `true`) and strings byte for
-//! byte (CONTRACT §7). `null`, lists and aliases are not secrets. Values are
-//! held in zeroizing buffers, and the type has no `Debug`.
+//! byte (docs/VAULT_ACCESS_SYSTEM_README.md, "Secret files"). `null`, lists
+//! and aliases are not secrets. Nested maps (JSON objects, INI sections) are
+//! `section/key`. Values are held in zeroizing buffers, and the type has no
+//! `Debug`. sops' YAML output is read here, its JSON output in [`json`].
+
+mod json;
 
 use vanta_shared::KeyPath;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{ScanError, TScalarStyle};
 use zeroize::Zeroizing;
+
+use super::files::Format;
 
 /// A decrypted environment file.
 pub struct Tree {
@@ -57,6 +63,12 @@ pub enum TreeError {
         /// Where the parser stopped.
         line: usize,
     },
+    /// Not JSON (position only).
+    #[error("sops output is not valid JSON (line {line})")]
+    Json {
+        /// Where the parser stopped.
+        line: usize,
+    },
     /// The document is not a mapping at the top, or nests absurdly deep.
     #[error("sops output has an unexpected shape")]
     Shape,
@@ -70,6 +82,23 @@ const MAX_DEPTH: usize = 64;
 // === impl Tree ===
 
 impl Tree {
+    /// Parses what sops printed for a file of `format` (see
+    /// [`Format::output_type`]).
+    ///
+    /// # Errors
+    /// [`TreeError`] if it is not one mapping of that syntax.
+    pub fn parse_output(format: Format, output: &[u8]) -> Result<Self, TreeError> {
+        if !format.prints_json() {
+            return Self::parse(output);
+        }
+        let text = std::str::from_utf8(output).map_err(|_| TreeError::Utf8)?;
+        let mut root = json::parse(text)?;
+        if let Node::Map(entries) = &mut root {
+            entries.retain(|(k, _)| k != SOPS_METADATA_KEY);
+        }
+        Ok(Self { root })
+    }
+
     /// Parses sops' YAML output.
     ///
     /// # Errors
@@ -117,6 +146,13 @@ impl Tree {
         }
     }
 
+    /// Every leaf value (to check that a log line holds none of them).
+    pub fn values(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        collect_values(&self.root, &mut out);
+        out
+    }
+
     /// Every leaf's key path, sorted. Keys no [`KeyPath`] could name (spaces,
     /// slashes, other characters) are left out: they could not be fetched.
     pub fn keys(&self) -> Vec<String> {
@@ -124,6 +160,14 @@ impl Tree {
         collect_keys(&self.root, &mut String::new(), &mut out);
         out.sort();
         out
+    }
+}
+
+fn collect_values<'a>(node: &'a Node, out: &mut Vec<&'a str>) {
+    match node {
+        Node::Leaf(value) => out.push(value.as_str()),
+        Node::NotSecret(_) => {}
+        Node::Map(entries) => entries.iter().for_each(|(_, child)| collect_values(child, out)),
     }
 }
 
@@ -186,7 +230,7 @@ impl Events<'_> {
             let first = self.next()?;
             let value = self.node(first, depth)?;
             if let Some(key) = key {
-                entries.push((key, value));
+                insert(&mut entries, key, value);
             }
         }
     }
@@ -204,6 +248,23 @@ impl Events<'_> {
                 _ => {}
             }
         }
+    }
+}
+
+/// Adds an entry to a map. A key seen twice (sops prints an INI file's
+/// `DEFAULT` section twice, once empty) merges two maps, else the later wins.
+fn insert(entries: &mut Vec<(String, Node)>, key: String, value: Node) {
+    let Some(existing) = entries.iter_mut().find(|(k, _)| *k == key) else {
+        entries.push((key, value));
+        return;
+    };
+    match (&mut existing.1, value) {
+        (Node::Map(old), Node::Map(new)) => {
+            for (k, v) in new {
+                insert(old, k, v);
+            }
+        }
+        (slot, value) => *slot = value,
     }
 }
 

@@ -89,7 +89,9 @@ impl Error {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NoEnvironment | Self::NoSuchKey(_) | Self::Sops(SopsError::NoFile) => ErrorCode::NotFound,
             Self::Sops(SopsError::Timeout(_)) => ErrorCode::SopsTimeout,
-            Self::Sops(SopsError::Decrypt { .. } | SopsError::Output(_)) => ErrorCode::DecryptionFailed,
+            Self::Sops(SopsError::Decrypt { .. } | SopsError::Output(_) | SopsError::Ambiguous { .. }) => {
+                ErrorCode::DecryptionFailed
+            }
             Self::Audit(_) => ErrorCode::AuditUnavailable,
             Self::Sops(SopsError::Spawn(_)) | Self::Usage(_) | Self::Issue(_) => ErrorCode::Internal,
         }

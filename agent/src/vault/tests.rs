@@ -8,7 +8,7 @@ use vanta_shared::ErrorCode;
 
 use super::*;
 use crate::audit::{AuditSink, AuditWriter};
-use crate::sops::{SopsError, Tree};
+use crate::sops::{Cause, SopsError, Tree};
 use crate::token::{JwtKey, JwtKeys};
 use crate::usage::SqliteStore;
 
@@ -21,7 +21,9 @@ impl SecretSource for FakeSource {
             "dev" => {
                 Ok(Arc::new(Tree::parse(b"DB_URL: pg://x\nDB_PASS: hunter2\nAPI:\n  stripe: sk\n").expect("yaml")))
             }
-            "broken" => Err(SopsError::Decrypt { code: Some(128) }),
+            "broken" => {
+                Err(SopsError::Decrypt { cause: Cause::NoMatchingKey, tried: Default::default(), stderr: None })
+            }
             _ => Err(SopsError::NoFile),
         }
     }

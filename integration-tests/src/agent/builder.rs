@@ -62,6 +62,13 @@ impl AgentBuilder {
         self
     }
 
+    /// Encrypts `plain`, in the format of extension `ext` (`json`, `env`,
+    /// `ini`, `yaml`, `yml`), with this agent's age key into `<vault>/<env>.enc.<ext>`.
+    pub fn secrets_as(self, env: &str, ext: &str, plain: &str) -> Self {
+        fixtures::encrypt_as(self.age.recipient(), ext, plain, &self.paths.vault, env);
+        self
+    }
+
     /// Encrypts `yaml` to `recipient` (e.g. the upstream age test key).
     pub fn secrets_to(self, recipient: &str, env: &str, yaml: &str) -> Self {
         fixtures::encrypt_yaml(recipient, yaml, &self.paths.vault, env);

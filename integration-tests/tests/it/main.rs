@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod doctor;
 mod dotenv;
+mod formats;
+mod logs;
 
 mod audit;
 mod auth;
@@ -43,6 +46,7 @@ mod security_request_header;
 mod security_rotation;
 mod security_tokens;
 mod security_usage;
+mod sops_failures;
 mod sops_runs;
 mod tls;
 mod tokens;

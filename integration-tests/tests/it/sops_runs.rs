@@ -15,7 +15,7 @@ use crate::common::{DEV_YAML, assert_error, dev_builder, dev_value};
 
 /// Writes an executable `sh` script standing in for sops. It answers
 /// `--version` like sops, in case the agent checks its sops at start-up.
-fn fake_sops(dir: &Path, body: &str) -> PathBuf {
+pub(crate) fn fake_sops(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("fake-sops");
     let script = format!("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'sops 3.11.0'; exit 0; fi\n{body}\n");
     fs::write(&path, script).unwrap();

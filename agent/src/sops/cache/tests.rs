@@ -128,3 +128,24 @@ async fn concurrent_misses_share_one_run_and_envs_do_not_wait_for_each_other() {
     assert_eq!(f.runs(), 2, "one run for dev's 20 concurrent misses, one for other");
     assert!(Path::new(&f.bin()).exists());
 }
+
+#[tokio::test]
+async fn readiness_follows_the_last_attempt_of_each_environment() {
+    let f = fixture();
+    for ttl in [Duration::ZERO, Duration::from_secs(60)] {
+        f.write("dev", "KEY: one\n");
+        f.write("bad", "BROKEN\n");
+        let source = f.source(ttl);
+        assert_eq!(source.check_decryption(), Ok(()), "nothing tried yet");
+        assert!(value(&source, "missing").await.is_err());
+        assert_eq!(source.check_decryption(), Ok(()), "a missing file is not a failed decryption");
+        assert!(value(&source, "bad").await.is_err());
+        let problem = source.check_decryption().expect_err("only failures so far");
+        assert!(problem.contains("bad: no_matching_key"), "{problem}");
+        value(&source, "dev").await.expect("load");
+        assert_eq!(source.check_decryption(), Ok(()), "one environment decrypts");
+        f.write("dev", "BROKEN\n");
+        assert!(value(&source, "dev").await.is_err());
+        assert!(source.check_decryption().is_err(), "every environment's last attempt failed");
+    }
+}

@@ -1,4 +1,5 @@
 use super::*;
+use crate::sops::files::Format;
 
 fn tree(yaml: &str) -> Tree {
     Tree::parse(yaml.as_bytes()).expect("valid yaml")
@@ -116,4 +117,65 @@ fn empty_and_bad_documents() {
     assert!(matches!(Tree::parse(&[0xff, 0xfe]), Err(TreeError::Utf8)));
     let deep = "a:\n".to_string() + &(1..80).map(|i| format!("{}a:\n", "  ".repeat(i))).collect::<String>();
     assert!(matches!(Tree::parse(deep.as_bytes()), Err(TreeError::Shape)));
+}
+
+fn json_tree(format: Format, json: &str) -> Tree {
+    Tree::parse_output(format, json.as_bytes()).expect("valid json")
+}
+
+/// Shaped like `sops decrypt --output-type json` of a `.enc.json` file.
+const JSON_SAMPLE: &str = r#"{
+	"DATABASE_URL": "postgres://u:p@h/db?x=1&y=$HOME #c",
+	"BIG": 1234567890123,
+	"FLOAT": 3.14,
+	"FLAG": true,
+	"ESCAPED": "tab\there \u003c\"q\"\u003e\nnext",
+	"NUL": null,
+	"LIST": [1, {"a": "b"}],
+	"API_KEYS": {"stripe": "sk_test_123", "nested": {"deep": "v"}},
+	"sops": {"mac": "ENC[...]"}
+}"#;
+
+#[test]
+fn json_leaves_keep_sops_text_and_nest_as_paths() {
+    let t = json_tree(Format::Json, JSON_SAMPLE);
+    let cases = [
+        ("DATABASE_URL", Some("postgres://u:p@h/db?x=1&y=$HOME #c")),
+        ("BIG", Some("1234567890123")),
+        ("FLOAT", Some("3.14")),
+        ("FLAG", Some("true")),
+        ("ESCAPED", Some("tab\there <\"q\">\nnext")),
+        ("API_KEYS/stripe", Some("sk_test_123")),
+        ("API_KEYS/nested/deep", Some("v")),
+        ("NUL", None),
+        ("LIST", None),
+        ("API_KEYS", None),
+        ("sops/mac", None),
+    ];
+    for (key, want) in cases {
+        assert_eq!(get(&t, key), want, "{key}");
+    }
+    assert_eq!(
+        t.keys(),
+        ["API_KEYS/nested/deep", "API_KEYS/stripe", "BIG", "DATABASE_URL", "ESCAPED", "FLAG", "FLOAT"]
+    );
+}
+
+#[test]
+fn an_ini_default_section_printed_twice_is_merged() {
+    // sops prints an INI file's DEFAULT section once empty, then filled.
+    let ini = r#"{"DEFAULT": {}, "DEFAULT": {"root": "r1"}, "database": {"url": "u1", "port": "5432"}}"#;
+    let t = json_tree(Format::Ini, ini);
+    assert_eq!(t.keys(), ["DEFAULT/root", "database/port", "database/url"]);
+    let yaml = tree("DEFAULT: {}\nDEFAULT:\n    root: r1\n");
+    assert_eq!(get(&yaml, "DEFAULT/root"), Some("r1"));
+}
+
+#[test]
+fn bad_json_documents() {
+    assert!(json_tree(Format::Dotenv, "").keys().is_empty());
+    assert!(matches!(Tree::parse_output(Format::Json, b"[1, 2]"), Err(TreeError::Shape)));
+    assert!(matches!(Tree::parse_output(Format::Json, b"{\"a\": "), Err(TreeError::Json { .. })));
+    let deep = "{\"a\":".repeat(80) + "\"x\"" + &"}".repeat(80);
+    assert!(Tree::parse_output(Format::Json, deep.as_bytes()).is_err());
 }

@@ -1,0 +1,217 @@
+//! `vanta-agent doctor` (layer L4, beside [`crate::app`]): checks what the
+//! agent needs, one line per check, without serving or changing anything.
+//!
+//! It reads the same flags and variables as the agent, then checks the
+//! configuration, the socket directory, the state store, the audit log's
+//! directory, sops and its version, the key material sops will see, and
+//! decrypts every environment file with the real sops. A line is `ok`,
+//! `warn` (worth knowing, not fatal) or `FAIL` (what is wrong — what to do).
+//! It never prints a value or a key name: only counts.
+
+use std::fmt::Display;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use nix::unistd::{AccessFlags, access};
+
+use crate::config::{Args, Config};
+use crate::sops::files::{self, EnvFile};
+use crate::sops::{SopsCommand, SopsError};
+
+/// Counts failures while it prints.
+struct Report<W: Write> {
+    out: W,
+    failed: usize,
+}
+
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+// === impl Report ===
+
+impl<W: Write> Report<W> {
+    fn line(&mut self, status: &str, check: &str, text: &dyn Display) {
+        // A closed stdout must not turn into a panic; the exit code still tells.
+        let _ = writeln!(self.out, "{status:<4}  {check}: {text}");
+    }
+
+    fn ok(&mut self, check: &str, text: impl Display) {
+        self.line("ok", check, &text);
+    }
+
+    fn warn(&mut self, check: &str, problem: impl Display, fix: impl Display) {
+        self.line("warn", check, &format!("{problem} — {fix}"));
+    }
+
+    fn fail(&mut self, check: &str, problem: impl Display, fix: impl Display) {
+        self.failed += 1;
+        self.line("FAIL", check, &format!("{problem} — {fix}"));
+    }
+}
+
+/// Runs every check against this process's flags and environment; exit 0 if
+/// none failed, 1 otherwise.
+pub fn main(args: Args) -> ExitCode {
+    let stdout = std::io::stdout();
+    let mut report = Report { out: stdout.lock(), failed: 0 };
+    run(args, &mut report);
+    if report.failed == 0 {
+        report.ok("summary", "every check passed");
+        ExitCode::SUCCESS
+    } else {
+        let count = report.failed;
+        report.line("FAIL", "summary", &format!("{count} check(s) failed"));
+        ExitCode::from(1)
+    }
+}
+
+fn run<W: Write>(args: Args, report: &mut Report<W>) {
+    let config = match Config::from_process(args) {
+        Ok(config) => config,
+        Err(err) => {
+            report.fail(
+                "configuration",
+                err,
+                "fix the flag or variable named; other checks need a valid configuration",
+            );
+            return;
+        }
+    };
+    report.ok("configuration", "valid");
+    check_writable_parent(report, "socket directory", &config.socket, "--socket (VANTA_AGENT_SOCKET)");
+    check_state(report, &config.state_path);
+    if let Some(audit) = &config.audit_path {
+        check_writable_parent(report, "audit log", audit, "--audit-log (VANTA_AUDIT_LOG)");
+    }
+    let sops = SopsCommand::new(
+        config.sops_bin.clone(),
+        config.sops_files_path.clone(),
+        config.sops_timeout,
+        config.sops_env.clone(),
+    );
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return report.fail("runtime", err, "the process cannot start threads or timers"),
+    };
+    runtime.block_on(async {
+        if check_sops(report, &sops).await {
+            check_keys(report, &sops);
+            check_environments(report, &sops).await;
+        }
+    });
+}
+
+/// The directory `path` goes in must be writable, or creatable below the
+/// nearest existing ancestor.
+fn check_writable_parent<W: Write>(report: &mut Report<W>, check: &str, path: &Path, flag: &str) {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let existing = parent.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
+    let writable = existing.is_dir() && access(existing, AccessFlags::W_OK | AccessFlags::X_OK).is_ok();
+    let mode = std::fs::metadata(existing).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
+    let open_to_all = mode.is_ok_and(|m| m & 0o002 != 0 && m & 0o1000 == 0);
+    match (writable, existing == parent) {
+        (true, true) if open_to_all => report.warn(
+            check,
+            format!("{} is writable by every user (no sticky bit)", parent.display()),
+            "any local user could replace or delete what the agent keeps there: chmod o-w",
+        ),
+        (true, true) => report.ok(check, format!("{} is writable", parent.display())),
+        (true, false) => report.ok(check, format!("{} will be created", parent.display())),
+        (false, _) => report.fail(
+            check,
+            format!("{} is not a writable directory", existing.display()),
+            format!("create it for the agent's user, or change {flag}"),
+        ),
+    }
+}
+
+fn check_state<W: Write>(report: &mut Report<W>, state: &Path) {
+    const FLAG: &str = "--state-path (VANTA_STATE_PATH)";
+    if !state.exists() {
+        return check_writable_parent(report, "state store", state, FLAG);
+    }
+    let mut header = [0u8; SQLITE_HEADER.len()];
+    let readable = std::fs::File::open(state).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
+    let writable = access(state, AccessFlags::R_OK | AccessFlags::W_OK).is_ok();
+    match readable {
+        Err(err) => report.fail("state store", format!("{} cannot be read ({err})", state.display()), FLAG),
+        Ok(()) if header != SQLITE_HEADER => report.fail(
+            "state store",
+            format!("{} is not a SQLite database", state.display()),
+            format!("point {FLAG} at the agent's usage.db, or at a new path"),
+        ),
+        Ok(()) if !writable => report.fail(
+            "state store",
+            format!("{} is not writable", state.display()),
+            "give the agent's user write access to it",
+        ),
+        Ok(()) => report.ok("state store", format!("{} is a writable SQLite database", state.display())),
+    }
+}
+
+/// Whether sops runs at all; the checks after it need it.
+async fn check_sops<W: Write>(report: &mut Report<W>, sops: &SopsCommand) -> bool {
+    match sops.version().await {
+        Ok(version) => {
+            report.ok("sops", format!("{version} at {}", sops.bin().display()));
+            true
+        }
+        Err(err) => {
+            let fix = err.hint().unwrap_or_default();
+            report.fail("sops", format!("{} does not run: {err}", sops.bin().display()), fix);
+            false
+        }
+    }
+}
+
+fn check_keys<W: Write>(report: &mut Report<W>, sops: &SopsCommand) {
+    let material = sops.key_material();
+    for problem in &material.problems {
+        report.fail("key material", problem, "fix or unset the variable; sops would fail on it");
+    }
+    match material.absent_warning() {
+        Some(warning) => report.warn("key material", warning, "set SOPS_AGE_KEY_FILE (or GNUPGHOME) for the agent"),
+        None => report.ok("key material", material.found.join(", ")),
+    }
+}
+
+async fn check_environments<W: Write>(report: &mut Report<W>, sops: &SopsCommand) {
+    let dir = sops.files_dir();
+    let scanned = match files::scan(dir) {
+        Ok(scanned) => scanned,
+        Err(err) => {
+            return report.fail(
+                "secrets directory",
+                format!("{} cannot be read: {err}", dir.display()),
+                "check --sops-files-path (VANTA_SOPS_FILES_PATH) and its permissions",
+            );
+        }
+    };
+    if scanned.is_empty() {
+        return report.warn(
+            "secrets directory",
+            format!("{} holds no {{environment}}.enc.{{yaml,yml,json,env,ini}} file", dir.display()),
+            "add the sops-encrypted files, or fix --sops-files-path",
+        );
+    }
+    report.ok("secrets directory", format!("{} environment(s) in {}", scanned.len(), dir.display()));
+    for env in scanned.keys() {
+        let check = format!("environment {env}");
+        let decrypted = match sops.file_for(env) {
+            Ok(file) => decrypt(sops, &file).await,
+            Err(err) => Err(err),
+        };
+        match decrypted {
+            Ok(text) => report.ok(&check, text),
+            Err(err) => report.fail(&check, &err, err.hint().unwrap_or_default()),
+        }
+    }
+}
+
+/// `N keys (file name)`: counts only, never a key or a value.
+async fn decrypt(sops: &SopsCommand, file: &EnvFile) -> Result<String, SopsError> {
+    let tree = sops.decrypt_file(file, std::iter::empty()).await?;
+    let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(format!("{} key(s) decrypted from {name}", tree.keys().len()))
+}
