@@ -16,7 +16,6 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::bins;
 use crate::fixtures::{AgeKey, GnupgHome};
 use crate::http;
 use crate::process;
@@ -54,6 +53,8 @@ pub struct AgentPaths {
 /// A running (or stopped) `vanta-agent`. Killed and reaped on drop.
 pub struct TestAgent {
     child: Option<Child>,
+    /// The `vanta-agent` executable (a staged copy when run as another user).
+    program: PathBuf,
     env: Vec<(OsString, OsString)>,
     args: Vec<OsString>,
     /// Run as this (uid, gid) instead of the test's own user.
@@ -119,7 +120,7 @@ impl TestAgent {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(bins::agent());
+        let mut cmd = Command::new(&self.program);
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).args(&self.args).current_dir(&self.paths.root);
         if let Some((uid, gid)) = self.run_as {
             cmd.uid(uid).gid(gid);
@@ -139,7 +140,7 @@ impl TestAgent {
         let append = |p: &Path| fs::OpenOptions::new().create(true).append(true).open(p).expect("log file");
         let mut cmd = self.command();
         cmd.stdin(Stdio::null()).stdout(append(&self.paths.stdout)).stderr(append(&self.paths.stderr)).process_group(0);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bins::agent().display()));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", self.program.display()));
         self.child = Some(child);
         let socket = self.paths.socket.clone();
         process::poll_until(START_DEADLINE, "vanta-agent to answer GET /healthz or exit", || {
