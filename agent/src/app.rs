@@ -15,12 +15,12 @@ use tokio_rustls::TlsAcceptor;
 
 use self::connections::Connections;
 
-use crate::access::MintPolicy;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::config::{Args, Config};
 use crate::http::Router;
 use crate::metrics::Metrics;
 use crate::peer::Peer;
+use crate::policy::{FlagCeiling, LivePolicy, Policy};
 use crate::sops::{CachedSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
 use crate::transport::{TcpServer, UnixSocket};
@@ -104,13 +104,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 }
 
 async fn start(config: Config) -> anyhow::Result<Started> {
+    let policy = minting_policy(&config)?;
     let usage = open_usage_store(&config)?;
     let sink = match &config.audit_path {
         None => AuditSink::Stdout,
         Some(path) => AuditSink::File { path: path.clone(), fsync: config.audit_fsync },
     };
     let (audit, audit_task) = AuditWriter::open(sink).await.context("failed to open the audit log")?;
-    let vault = Arc::new(build_vault(&config, usage, audit)?);
+    let vault = Arc::new(build_vault(&config, usage, audit, policy)?);
     let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
@@ -139,7 +140,36 @@ fn open_usage_store(config: &Config) -> anyhow::Result<SqliteUsageStore> {
     })
 }
 
-fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> anyhow::Result<AgentVault> {
+/// The policy file's rules, or the one rule of the `--mint-*` flags.
+fn minting_policy(config: &Config) -> anyhow::Result<Policy> {
+    let Some(path) = &config.policy_file else {
+        return Ok(Policy::from_flags(FlagCeiling {
+            environments: config.mint_environments.clone(),
+            key_patterns: config.mint_key_patterns.clone(),
+            max_usage_limit: config.mint_max_usage_limit,
+            uids: config.mint_uids.clone(),
+        }));
+    };
+    let policy = Policy::load(path).context("invalid policy file (--policy-file)")?;
+    tracing::info!(file = %path.display(), rules = policy.rules().len(), "minting policy loaded");
+    Ok(policy)
+}
+
+/// Re-reads the policy file on SIGHUP; a broken file keeps the policy in force.
+fn reload_policy(policy: &LivePolicy) {
+    match policy.reload() {
+        None => {}
+        Some(Ok(fresh)) => tracing::info!(rules = fresh.rules().len(), "minting policy reloaded"),
+        Some(Err(err)) => tracing::error!(error = %err, "minting policy not reloaded; keeping the previous one"),
+    }
+}
+
+fn build_vault(
+    config: &Config,
+    usage: SqliteUsageStore,
+    audit: AuditWriter,
+    policy: Policy,
+) -> anyhow::Result<AgentVault> {
     let source = CachedSource::new(
         SopsCommand::new(
             config.sops_bin.clone(),
@@ -162,13 +192,8 @@ fn build_vault(config: &Config, usage: SqliteUsageStore, audit: AuditWriter) -> 
         audit,
         ttl: TtlPolicy { default_minutes: config.default_ttl_minutes, max_minutes: config.max_ttl_minutes },
         metrics: Arc::new(metrics),
-        policy: MintPolicy {
-            environments: config.mint_environments.clone(),
-            key_patterns: config.mint_key_patterns.clone(),
-            max_usage_limit: config.mint_max_usage_limit,
-            uids: config.mint_uids.clone(),
-            tcp_admin_token: config.admin_token.clone(),
-        },
+        policy: LivePolicy::new(policy),
+        admin_token: config.admin_token.clone(),
     })
 }
 
@@ -191,6 +216,7 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
             Some(()) = hangups.recv() => {
                 vault.audit.reopen();
                 reload_tls(tcp.as_ref());
+                reload_policy(&vault.policy);
             }
             () = connections.reap_one() => {}
             Ok(free) = Arc::clone(&slots).acquire_owned(), if slot.is_none() => slot = Some(free),

@@ -1,15 +1,20 @@
-//! `vanta-agent` entry point: parse flags, start logging, run, map the
-//! outcome to an exit code (2 for start-up errors, 1 for runtime errors).
+//! `vanta-agent` entry point: parse flags, start logging, run (or run a
+//! subcommand), map the outcome to an exit code (2 for start-up errors, 1
+//! for runtime errors).
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use vanta_agent::{app, config::Args, logging};
+use vanta_agent::{app, commands, config::Args, logging};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
     logging::init();
-    match app::main(args) {
+    let outcome = match args.command.take() {
+        Some(command) => commands::run(command),
+        None => app::main(args),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("vanta-agent: error: {:#}", err.error());

@@ -5,6 +5,7 @@
 //! reserved before the fetch and confirmed only once the 200 is certain; the
 //! audit record written before a secret or token leaves. No HTTP here.
 
+mod caller;
 mod error;
 
 use std::sync::Arc;
@@ -15,11 +16,15 @@ use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, Sc
 use vanta_shared::{EnvName, KeyPath, Scope};
 use zeroize::Zeroizing;
 
+use secrecy::SecretSlice;
+
+pub use self::caller::Identified;
 pub use self::error::Error;
-use crate::access::{self, MintAsk, MintPolicy};
+use crate::access;
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
 use crate::metrics::Metrics;
 use crate::peer::Peer;
+use crate::policy::{LivePolicy, MintAsk, Rule};
 use crate::sops::SecretSource;
 use crate::token::issue::MintRequest;
 use crate::token::{TokenIssuer, TokenValidator, VerifiedClaims};
@@ -48,8 +53,10 @@ pub struct Vault<S, U> {
     pub audit: AuditWriter,
     /// Token lifetimes.
     pub ttl: TtlPolicy,
-    /// Who may mint what.
-    pub policy: MintPolicy,
+    /// Who may mint what (reloaded on SIGHUP).
+    pub policy: LivePolicy,
+    /// The credential that makes a TCP caller the admin.
+    pub admin_token: Option<SecretSlice<u8>>,
     /// Request and token metrics.
     pub metrics: Arc<Metrics>,
 }
@@ -87,7 +94,9 @@ struct Authorized {
 
 impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     /// Mints a token from a parsed JSON body (or the transport's reason why
-    /// there is none), auditing the attempt.
+    /// there is none), auditing the attempt with who asked: the caller is
+    /// attested and its policy rule found first, but a bad body is still
+    /// answered 400 before any 403.
     ///
     /// # Errors
     /// [`Error`] with the code to answer.
@@ -103,7 +112,9 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             record.environment = value.get("environment").and_then(Value::as_str).and_then(AuditRecord::echo);
             record.set_key_pattern(value.get("key_pattern").and_then(Value::as_str));
         }
-        let minted = body.and_then(|value| self.mint(&value, &record.client, credential));
+        let identified = self.identify(&record.client, credential).await;
+        record.set_caller(identified.exe.as_deref(), identified.rule_name());
+        let minted = body.and_then(|value| self.mint(&value, identified.rule));
         if let Ok(response) = &minted {
             record.jti = Some(response.1.clone());
         }
@@ -153,26 +164,20 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         self.audited(&mut record, listed).await
     }
 
-    fn mint(
-        &self,
-        body: &Value,
-        peer: &Peer,
-        credential: Option<&str>,
-    ) -> Result<(GenerateTokenResponse, String), Error> {
+    fn mint(&self, body: &Value, rule: Result<Rule, Error>) -> Result<(GenerateTokenResponse, String), Error> {
         let request = GenerateTokenRequest::from_json(body).map_err(Error::Validation)?;
-        let ask = MintAsk {
-            peer,
-            environment: &request.environment,
-            key_pattern: &request.key_pattern,
-            usage_limit: request.usage_limit,
-            credential,
-        };
-        self.policy.check(&ask).map_err(Error::Forbidden)?;
         let ttl_minutes = request.ttl_minutes.unwrap_or(self.ttl.default_minutes);
         if ttl_minutes > self.ttl.max_minutes {
             let message = format!("ttl_minutes must be between 1 and {}", self.ttl.max_minutes);
             return Err(Error::Validation(vanta_shared::api::FieldError::field("ttl_minutes", message)));
         }
+        let ask = MintAsk {
+            environment: &request.environment,
+            key_pattern: &request.key_pattern,
+            ttl_minutes,
+            usage_limit: request.usage_limit,
+        };
+        rule?.check_mint(&ask).map_err(Error::Refused)?;
         let scope = Scope::read_only(request.environment, request.key_pattern);
         let ttl = Duration::from_secs(u64::from(ttl_minutes) * 60);
         let mint = MintRequest { subject: request.subject, scope, ttl, usage_limit: request.usage_limit };

@@ -151,3 +151,20 @@ fn sops_is_found_on_path() {
     assert_eq!(resolve_executable(Path::new("sops"), Some(&path_var)), Some(s.dir.path().join("sops")));
     assert_eq!(resolve_executable(Path::new("sops"), None), None);
 }
+
+#[test]
+fn a_policy_file_excludes_the_mint_flags() {
+    let s = setup();
+    let env = [("VANTA_JWT_SECRET_KEY", KEY)];
+    let alone = s.config(&["--policy-file", "/etc/vanta/policy.toml"], &env).expect("valid");
+    assert_eq!(alone.policy_file.as_deref(), Some(Path::new("/etc/vanta/policy.toml")));
+    for flag in [
+        "--mint-allowed-environments=dev",
+        "--mint-allowed-key-patterns=A_*",
+        "--mint-max-usage-limit=3",
+        "--mint-allowed-uids=0",
+    ] {
+        let both = s.config(&["--policy-file", "/etc/vanta/policy.toml", flag], &env);
+        assert!(matches!(both, Err(ConfigError::Conflict("--policy-file", _))), "{flag}");
+    }
+}

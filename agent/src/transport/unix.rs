@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::peer::Peer;
+use crate::peer::{Peer, start_time_from_stat};
 
 /// A bound socket, and the identity of its file so we only ever remove our own.
 pub struct UnixSocket {
@@ -68,14 +68,19 @@ impl UnixSocket {
         &self.path
     }
 
-    /// Accepts one connection and reads its peer's credentials.
+    /// Accepts one connection and reads its peer's credentials, with the
+    /// peer process's start time so that a later attestation can tell it
+    /// from another process given the same pid.
     ///
     /// # Errors
     /// The accept error (the caller decides whether it is fatal).
     pub async fn accept(&self) -> std::io::Result<(UnixStream, Peer)> {
         let (stream, _) = self.listener.accept().await?;
         let peer = match stream.peer_cred() {
-            Ok(cred) => Peer::Unix { uid: cred.uid(), gid: cred.gid(), pid: cred.pid() },
+            Ok(cred) => {
+                let started = cred.pid().and_then(start_time);
+                Peer::Unix { uid: cred.uid(), gid: cred.gid(), pid: cred.pid(), started }
+            }
             Err(_) => Peer::Unknown,
         };
         Ok((stream, peer))
@@ -93,6 +98,12 @@ impl UnixSocket {
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BindError {
     let path = path.to_owned();
     move |source| BindError::Io { action, path, source }
+}
+
+/// The start time of process `pid`, `None` if it is gone already.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    start_time_from_stat(&stat)
 }
 
 fn file_name(path: &Path) -> String {

@@ -8,7 +8,9 @@ use vanta_shared::env_name::EnvNameError;
 use vanta_shared::key_path::KeyPathError;
 
 use crate::access::Denied;
+use crate::attest::AttestError;
 use crate::audit::AuditError;
+use crate::policy::Refusal;
 use crate::sops::SopsError;
 use crate::token::{InvalidToken, IssueError};
 use crate::usage::UsageError;
@@ -44,6 +46,13 @@ pub enum Error {
     /// Outside the token's scope.
     #[error(transparent)]
     Forbidden(Denied),
+    /// The minting policy refuses this caller or this request.
+    #[error(transparent)]
+    Refused(Refusal),
+    /// The local caller could not be attested (it exited, or its pid was
+    /// reused), so no rule can be applied.
+    #[error("caller not attested")]
+    Unattested(#[source] AttestError),
     /// The environment has no such leaf.
     #[error("no such key, or the key is not a leaf value")]
     NoSuchKey,
@@ -71,7 +80,7 @@ impl Error {
             Self::BodyTooLarge => ErrorCode::PayloadTooLarge,
             Self::Validation(_) => ErrorCode::ValidationError,
             Self::MissingToken | Self::InvalidToken(_) | Self::UsageExhausted => ErrorCode::Unauthorized,
-            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Forbidden(_) | Self::Refused(_) | Self::Unattested(_) => ErrorCode::Forbidden,
             Self::NoSuchKey | Self::Sops(SopsError::NoFile) => ErrorCode::NotFound,
             Self::Sops(SopsError::Timeout(_)) => ErrorCode::SopsTimeout,
             Self::Sops(SopsError::Decrypt { .. } | SopsError::Output(_)) => ErrorCode::DecryptionFailed,

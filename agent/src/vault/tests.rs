@@ -47,7 +47,8 @@ async fn fixture() -> Fixture {
         usage: SqliteUsageStore::in_memory().expect("usage"),
         audit,
         ttl: TtlPolicy { default_minutes: 15, max_minutes: 60 },
-        policy: crate::access::MintPolicy::default(),
+        policy: crate::policy::LivePolicy::new(crate::policy::Policy::from_flags(Default::default())),
+        admin_token: None,
         metrics: Arc::new(crate::metrics::Metrics::new()),
     };
     Fixture { vault, audit_path, _dir: dir }
