@@ -31,6 +31,7 @@ mod run_terminal;
 mod secrets;
 mod security_hygiene;
 mod security_minting;
+mod security_policy;
 mod security_request_header;
 mod security_rotation;
 mod security_tokens;
