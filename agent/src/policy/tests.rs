@@ -167,3 +167,10 @@ fn a_reload_with_a_broken_file_keeps_the_policy_in_force() {
     assert_eq!(live.get().rules()[0].name, "two");
     assert!(LivePolicy::new(Policy::from_flags(FlagCeiling::default())).reload().is_none());
 }
+
+#[test]
+fn the_shipped_kubernetes_policy_loads() {
+    let rules = file::parse(include_str!("../../../k8s/examples/per-node/policy.toml")).expect("valid policy");
+    let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["payments", "search-indexer"]);
+}
