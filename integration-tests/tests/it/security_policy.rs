@@ -10,11 +10,11 @@ use std::process::Command;
 
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
-use vanta_integration_tests::agent::{AgentBuilder, TestAgent};
-use vanta_integration_tests::bins;
+use vanta_integration_tests::agent::{AgentBuilder, GENERATE_PATH, TestAgent};
 use vanta_integration_tests::cli::Cli;
 use vanta_integration_tests::process::{self, DEADLINE};
 use vanta_integration_tests::staged::Staged;
+use vanta_integration_tests::{bins, tls};
 
 use crate::common::{assert_cli_error_line, assert_error};
 
@@ -277,4 +277,42 @@ fn policy_check_and_explain_show_the_rules_as_understood() {
     let broken = run(&["policy", "check", file.to_str().unwrap()]);
     assert_eq!(broken.code(), Some(2));
     assert!(assert_cli_error_line(&broken).contains("missing field `environments`"));
+}
+
+#[test]
+fn over_tcp_only_an_admin_token_rule_covers_and_only_with_the_credential() {
+    let me = nix::unistd::geteuid().as_raw();
+    let staged = Staged::new();
+    let policy = format!(
+        "[[rule]]\nname = \"me\"\nuids = [{me}]\nenvironments = [\"dev\"]\nkey_patterns = [\"*\"]\n\n\
+         [[rule]]\nname = \"ci\"\nadmin_token = true\nenvironments = [\"dev\"]\nkey_patterns = [\"CI_*\"]\n"
+    );
+    let builder = policy_builder(&staged, &policy);
+    let admin = "admin-credential-for-tcp-0123456789-abcdef";
+    let file = builder.paths().root.join("admin-token");
+    fs::write(&file, admin).unwrap();
+    let agent =
+        builder.env("VANTA_ADMIN_TOKEN_FILE", &file).args(["--listen-tcp", "127.0.0.1:0", "--insecure-tcp"]).start();
+    let mint = |pattern: &str, auth: Option<&str>| {
+        let body = json!({"subject": "ci", "environment": "dev", "key_pattern": pattern}).to_string();
+        let bearer = auth.map(|a| format!("Bearer {a}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(bearer) = &bearer {
+            headers.push(("Authorization", bearer));
+        }
+        tls::plain_request(agent.tcp_addr(), "POST", GENERATE_PATH, &headers, Some(body.as_bytes())).unwrap()
+    };
+    let cases =
+        [("CI_*", None, 403, None), ("CI_*", Some(admin), 200, Some("ci")), ("*", Some(admin), 403, Some("ci"))];
+    for (n, (pattern, auth, status, rule)) in cases.into_iter().enumerate() {
+        assert_eq!(mint(pattern, auth).status, status, "{pattern} {auth:?}");
+        let record = last_generate(&agent, n + 1);
+        assert_eq!(
+            (&record["client"], &record["rule"], &record["exe"]),
+            (&json!("127.0.0.1"), &json!(rule), &Value::Null)
+        );
+    }
+    // The socket is not covered by the admin rule: the local caller gets rule "me".
+    assert_eq!(agent.generate(&json!({"subject": "me", "environment": "dev", "key_pattern": "*"})).status, 200);
+    assert_eq!(last_generate(&agent, 4)["rule"], json!("me"));
 }
