@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 use self::connections::Connections;
 
+use crate::attest::Attestor;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::config::{Args, Config};
 use crate::http::Router;
@@ -112,7 +113,10 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     };
     let (audit, audit_task) = AuditWriter::open(sink).await.context("failed to open the audit log")?;
     let vault = Arc::new(build_vault(&config, usage, audit, policy)?);
-    let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
+    let mut socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
+    if vault.policy.get().needs_attestation() {
+        socket.record_start_times();
+    }
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
     let router = Router::new(Arc::clone(&vault), config.require_request_header);
@@ -194,6 +198,7 @@ fn build_vault(
         metrics: Arc::new(metrics),
         policy: LivePolicy::new(policy),
         admin_token: config.admin_token.clone(),
+        attestor: Attestor::default(),
     })
 }
 

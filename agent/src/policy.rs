@@ -176,6 +176,11 @@ impl Policy {
         self.rules.iter().any(|r| r.selectors.exe_sha256.is_some())
     }
 
+    /// Whether some rule selects on user or group names (worth looking up).
+    pub fn needs_names(&self) -> bool {
+        self.rules.iter().any(|r| r.selectors.users.is_some() || r.selectors.groups.is_some())
+    }
+
     /// The first rule that covers `who`.
     ///
     /// # Errors

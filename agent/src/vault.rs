@@ -21,6 +21,7 @@ use secrecy::SecretSlice;
 pub use self::caller::Identified;
 pub use self::error::Error;
 use crate::access;
+use crate::attest::Attestor;
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
 use crate::metrics::Metrics;
 use crate::peer::Peer;
@@ -57,6 +58,8 @@ pub struct Vault<S, U> {
     pub policy: LivePolicy,
     /// The credential that makes a TCP caller the admin.
     pub admin_token: Option<SecretSlice<u8>>,
+    /// Attests local callers (and remembers executables' hashes).
+    pub attestor: Attestor,
     /// Request and token metrics.
     pub metrics: Arc<Metrics>,
 }

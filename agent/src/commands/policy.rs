@@ -32,7 +32,8 @@ pub(super) fn run(command: PolicyCommand) -> anyhow::Result<()> {
 fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
     let policy = Policy::load(&args.policy_file).context("invalid policy file")?;
     let caller = match (args.pid, args.uid) {
-        (Some(pid), _) => attest::attest_pid(pid, policy.needs_exe_hash())
+        (Some(pid), _) => attest::Attestor::default()
+            .attest_pid(pid, attest::Wants { names: true, exe_hash: policy.needs_exe_hash() })
             .with_context(|| format!("failed to attest process {pid}"))?,
         (None, Some(uid)) => {
             let mut caller = Caller {

@@ -18,6 +18,8 @@ pub struct UnixSocket {
     listener: UnixListener,
     path: PathBuf,
     inode: u64,
+    /// Read each peer's start time at accept (for attestation).
+    start_times: bool,
 }
 
 /// Why the socket could not be bound.
@@ -60,7 +62,14 @@ impl UnixSocket {
         std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(mode)).map_err(io("chmod", &staging))?;
         std::fs::rename(&staging, path).map_err(io("rename socket to", path))?;
         let inode = std::fs::metadata(path).map_err(io("stat", path))?.ino();
-        Ok(Self { listener, path: path.to_owned(), inode })
+        Ok(Self { listener, path: path.to_owned(), inode, start_times: false })
+    }
+
+    /// Reads each peer process's start time when its connection is accepted
+    /// (one small `/proc` read per connection), so that attestation can tell
+    /// the caller from another process given the same pid later.
+    pub fn record_start_times(&mut self) {
+        self.start_times = true;
     }
 
     /// The socket's path.
@@ -69,8 +78,7 @@ impl UnixSocket {
     }
 
     /// Accepts one connection and reads its peer's credentials, with the
-    /// peer process's start time so that a later attestation can tell it
-    /// from another process given the same pid.
+    /// peer process's start time when [`UnixSocket::record_start_times`] asked.
     ///
     /// # Errors
     /// The accept error (the caller decides whether it is fatal).
@@ -78,7 +86,7 @@ impl UnixSocket {
         let (stream, _) = self.listener.accept().await?;
         let peer = match stream.peer_cred() {
             Ok(cred) => {
-                let started = cred.pid().and_then(start_time);
+                let started = cred.pid().filter(|_| self.start_times).and_then(start_time);
                 Peer::Unix { uid: cred.uid(), gid: cred.gid(), pid: cred.pid(), started }
             }
             Err(_) => Peer::Unknown,

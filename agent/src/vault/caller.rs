@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::{Error, Vault};
 use crate::access;
-use crate::attest::{self, AttestError, Credentials};
+use crate::attest::{AttestError, Credentials, Wants};
 use crate::peer::{Caller, Peer};
 use crate::policy::{Policy, Rule, Who};
 use crate::sops::SecretSource;
@@ -34,7 +34,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     pub async fn identify(&self, peer: &Peer, credential: Option<&str>) -> Identified {
         let policy = self.policy.get();
         let caller = match peer {
-            Peer::Unix { uid, gid, pid, started } => match attested(&policy, *uid, *gid, *pid, *started).await {
+            Peer::Unix { uid, gid, pid, started } => match self.attested(&policy, *uid, *gid, *pid, *started).await {
                 Ok(caller) => Some(caller),
                 Err(err) => return Identified { exe: None, rule: Err(err) },
             },
@@ -70,31 +70,40 @@ impl Identified {
     }
 }
 
-/// The attested caller; without a policy file, the peer credentials alone
-/// when attestation fails.
-async fn attested(
-    policy: &Arc<Policy>,
-    uid: u32,
-    gid: u32,
-    pid: Option<i32>,
-    started: Option<u64>,
-) -> Result<Caller, Error> {
-    let bare = Caller { pid, uid, gid, ..Caller::default() };
-    let outcome = match pid {
-        Some(pid) => {
-            let (creds, hash) = (Credentials { pid, uid, gid, started }, policy.needs_exe_hash());
-            tokio::task::spawn_blocking(move || attest::attest(creds, hash))
-                .await
-                .unwrap_or(Err(AttestError::Exited(pid)))
-        }
-        None => Err(AttestError::NoPid),
-    };
-    match outcome {
-        Ok(caller) => Ok(caller),
-        Err(err) if policy.needs_attestation() => Err(Error::Unattested(err)),
-        Err(err) => {
-            tracing::debug!(error = %err, "caller not attested; the flags' rule uses the peer credentials");
-            Ok(bare)
+// === impl Vault (attestation) ===
+
+impl<S: SecretSource, U: UsageStore> Vault<S, U> {
+    /// The attested caller; without a policy file, the peer credentials
+    /// alone when attestation fails. Only hashing runs off the workers.
+    async fn attested(
+        &self,
+        policy: &Arc<Policy>,
+        uid: u32,
+        gid: u32,
+        pid: Option<i32>,
+        started: Option<u64>,
+    ) -> Result<Caller, Error> {
+        let wants = Wants { names: policy.needs_names(), exe_hash: policy.needs_exe_hash() };
+        let outcome = match pid {
+            // With a policy file the socket records every peer's start time:
+            // none means the caller was gone before it was accepted.
+            Some(pid) if started.is_none() && policy.needs_attestation() => Err(AttestError::Exited(pid)),
+            Some(pid) if wants.exe_hash => {
+                let (attestor, creds) = (self.attestor.clone(), Credentials { pid, uid, gid, started });
+                tokio::task::spawn_blocking(move || attestor.attest(creds, wants))
+                    .await
+                    .unwrap_or(Err(AttestError::Exited(pid)))
+            }
+            Some(pid) => self.attestor.attest(Credentials { pid, uid, gid, started }, wants),
+            None => Err(AttestError::NoPid),
+        };
+        match outcome {
+            Ok(caller) => Ok(caller),
+            Err(err) if policy.needs_attestation() => Err(Error::Unattested(err)),
+            Err(err) => {
+                tracing::debug!(error = %err, "caller not attested; the flags' rule uses the peer credentials");
+                Ok(Caller { pid, uid, gid, ..Caller::default() })
+            }
         }
     }
 }

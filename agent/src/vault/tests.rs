@@ -49,6 +49,7 @@ async fn fixture() -> Fixture {
         ttl: TtlPolicy { default_minutes: 15, max_minutes: 60 },
         policy: crate::policy::LivePolicy::new(crate::policy::Policy::from_flags(Default::default())),
         admin_token: None,
+        attestor: crate::attest::Attestor::default(),
         metrics: Arc::new(crate::metrics::Metrics::new()),
     };
     Fixture { vault, audit_path, _dir: dir }
