@@ -134,3 +134,25 @@ async fn token_requests_are_validated() {
     assert_eq!((resp.expires_in, resp.token_type.as_str()), (3600, "Bearer"));
     assert_eq!(resp.scope_details.usage_limit, None);
 }
+
+#[tokio::test]
+async fn revoking_is_gated_by_the_callers_rule() {
+    let mut f = fixture().await;
+    let flags = f.vault.identify(&Peer::Unknown, None).await;
+    assert_eq!(flags.rule_name().as_deref(), Some(crate::policy::FLAGS_RULE));
+    assert_eq!(flags.may_revoke().map(|_| ()).map_err(|e| e.code()), Err(ErrorCode::Forbidden));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("policy.toml");
+    let rule = "environments = [\"dev\"]\nkey_patterns = [\"*\"]\n";
+    let text = format!("[[rule]]\nname = \"ops\"\nadmin_token = true\nmay_revoke = true\n{rule}");
+    std::fs::write(&path, text).expect("write");
+    f.vault.policy = crate::policy::LivePolicy::new(crate::policy::Policy::load(&path).expect("policy"));
+    f.vault.admin_token = Some(SecretSlice::from(b"admin-credential-0123456789-0123456789".to_vec()));
+    let tcp = Peer::Tcp([127, 0, 0, 1].into());
+    let admin = f.vault.identify(&tcp, Some("admin-credential-0123456789-0123456789")).await;
+    assert_eq!(admin.may_revoke().map(|r| r.name).map_err(|e| e.code()), Ok("ops".to_owned()));
+    let stranger = f.vault.identify(&tcp, Some("wrong")).await;
+    assert!(matches!(stranger.may_revoke(), Err(Error::Refused(crate::policy::Refusal::NotAdmin))));
+    let unknown = f.vault.identify(&Peer::Unknown, None).await;
+    assert!(matches!(unknown.may_revoke(), Err(Error::Refused(crate::policy::Refusal::NoRule))));
+}
