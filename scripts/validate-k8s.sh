@@ -21,7 +21,12 @@
 #      as a native sidecar (init container with restartPolicy Always) with its
 #      three probes, the socket shared through an emptyDir that the app mounts
 #      read-only, the keys mounted in the agent only, the same sidecar spec
-#      everywhere, and no usable key committed.
+#      everywhere, a minting ceiling that names environments and key patterns
+#      and never grants `*`, and no usable key committed. A per-node agent
+#      (a DaemonSet whose regular container is vanta-agent) may use hostPID and
+#      the one hostPath directory of its socket, must mint by a policy file
+#      from a ConfigMap (no --mint-* flags), and its clients mount that
+#      directory read-only.
 # Every file under k8s/ (other than Markdown) must be used by a kustomization,
 # so nothing escapes validation. Then a self-test breaks a copy of the tree in
 # several ways and fails unless each broken copy is rejected.
@@ -105,6 +110,8 @@ RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral"
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 HASH_SUFFIX = re.compile(r"^-[a-z0-9]{10}$")
 AGE_IDENTITY = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]{50,}")
+# The host directory of the per-node agent's socket: the only hostPath allowed.
+NODE_RUN_DIR = "/run/vanta-node"
 
 
 def rel(path):
@@ -269,10 +276,57 @@ def env_value(c, name):
     return None
 
 
-def check_sidecar(pod, where, report, sidecars):
+def is_node_agent(kind, pod):
+    """A per-node agent: a DaemonSet whose regular container is vanta-agent."""
+    return kind == "DaemonSet" and any(c.get("name") == AGENT for c in pod.get("containers") or [])
+
+
+def check_mint_scope(agent, where, report):
+    """The agent names what may be minted: a policy file, or environments and
+    key patterns, never the pattern `*`."""
+    if env_value(agent, "VANTA_POLICY_FILE"):
+        return
+    if not env_value(agent, "VANTA_MINT_ALLOWED_ENVIRONMENTS"):
+        report.fail(where, "sets no VANTA_MINT_ALLOWED_ENVIRONMENTS (or VANTA_POLICY_FILE): it would mint for any environment")
+    patterns = env_value(agent, "VANTA_MINT_ALLOWED_KEY_PATTERNS")
+    if not patterns:
+        report.fail(where, "sets no VANTA_MINT_ALLOWED_KEY_PATTERNS (or VANTA_POLICY_FILE): it would mint any key")
+    elif "*" in [p.strip() for p in patterns.split(",")]:
+        report.fail(where, "VANTA_MINT_ALLOWED_KEY_PATTERNS grants `*`: name the keys the app reads")
+
+
+def check_node_agent(pod, where, report):
+    agent = next(c for c in pod.get("containers") or [] if c.get("name") == AGENT)
+    aw = f"{where} container {AGENT}"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        if not agent.get(probe):
+            report.fail(aw, f"has no {probe}")
+    if not pod.get("hostPID"):
+        report.fail(where, "a per-node agent needs hostPID: true to attest callers in other pods")
+    volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+    policy = env_value(agent, "VANTA_POLICY_FILE")
+    if not policy:
+        report.fail(aw, "a per-node agent must mint by a policy file (VANTA_POLICY_FILE): deny by default")
+    else:
+        mount = next((m for m in agent.get("volumeMounts") or []
+                      if policy.startswith(m.get("mountPath", "").rstrip("/") + "/")), None)
+        if mount is None or "configMap" not in (volumes.get(mount.get("name")) or {}):
+            report.fail(aw, f"VANTA_POLICY_FILE={policy} is not on a ConfigMap volume")
+    for e in agent.get("env") or []:
+        if e.get("name", "").startswith("VANTA_MINT_"):
+            report.fail(aw, f"{e.get('name')} cannot be combined with a policy file")
+    socket = env_value(agent, "VANTA_AGENT_SOCKET") or ""
+    if not socket.startswith(NODE_RUN_DIR + "/"):
+        report.fail(aw, f"the socket {socket or '(default)'} is not in {NODE_RUN_DIR}, the node's socket directory")
+
+
+def check_sidecar(kind, pod, where, report, sidecars):
     inits = pod.get("initContainers") or []
     mains = pod.get("containers") or []
     agents = [c for c in inits if c.get("name") == AGENT]
+    if is_node_agent(kind, pod):
+        check_node_agent(pod, where, report)
+        return
     if any(c.get("name") == AGENT for c in mains):
         report.fail(where, f"{AGENT} is a regular container (a classic sidecar keeps a Job from finishing); "
                            "make it an init container with restartPolicy: Always")
@@ -292,6 +346,7 @@ def check_sidecar(pod, where, report, sidecars):
     mode = env_value(agent, "VANTA_AGENT_SOCKET_MODE") or "0660"
     if not re.fullmatch(r"0?[0-7]{3}", mode) or mode[-1] != "0":
         report.fail(aw, f"socket mode {mode} lets anyone in the pod's user namespace connect; use 0660")
+    check_mint_scope(agent, aw, report)
 
     volumes = {v.get("name"): v for v in pod.get("volumes") or []}
     agent_mounts = {m.get("mountPath"): m for m in agent.get("volumeMounts") or []}
@@ -340,8 +395,9 @@ def check_sidecar(pod, where, report, sidecars):
 
 
 def check_pod(kind, pod, where, report, sidecars):
+    node_agent = is_node_agent(kind, pod)
     for flag in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod.get(flag):
+        if pod.get(flag) and not (flag == "hostPID" and node_agent):
             report.fail(where, f"{flag} must not be set")
     if pod.get("automountServiceAccountToken") is not False:
         report.fail(where, "automountServiceAccountToken must be false (nothing here talks to the API server)")
@@ -352,7 +408,9 @@ def check_pod(kind, pod, where, report, sidecars):
         if size is not None and quantity(size) is None:
             report.fail(where, f"volume {v.get('name')!r}: sizeLimit {size!r} is not a Kubernetes quantity")
         types = set(v) - {"name"}
-        if not types <= RESTRICTED_VOLUMES:
+        if types == {"hostPath"} and dig(v, "hostPath", "path") == NODE_RUN_DIR:
+            check_node_socket_mounts(pod, v.get("name"), node_agent, where, report)
+        elif not types <= RESTRICTED_VOLUMES:
             report.fail(where, f"volume {v.get('name')!r} of type {sorted(types)} is not allowed by the restricted profile")
     containers = (pod.get("initContainers") or []) + (pod.get("containers") or [])
     seen = set()
@@ -367,7 +425,16 @@ def check_pod(kind, pod, where, report, sidecars):
         check_container(c, pod, cw, report)
     if kind in ("Job", "CronJob") and pod.get("restartPolicy") not in ("Never", "OnFailure"):
         report.fail(where, "a Job's pod needs restartPolicy Never or OnFailure")
-    check_sidecar(pod, where, report, sidecars)
+    check_sidecar(kind, pod, where, report, sidecars)
+
+
+def check_node_socket_mounts(pod, volume, node_agent, where, report):
+    """Only the per-node agent writes the node's socket directory."""
+    for c in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+        writer = node_agent and c.get("name") == AGENT
+        for m in c.get("volumeMounts") or []:
+            if m.get("name") == volume and not writer and m.get("readOnly") is not True:
+                report.fail(f"{where} container {c.get('name')}", f"must mount {NODE_RUN_DIR} ({volume!r}) readOnly")
 
 
 def references(pod):
@@ -501,6 +568,19 @@ BREAKAGES = [
      "CHANGE-ME-not-a-real-key", "CHANGE-ME-but-now-32-bytes-or-more-long", "usable JWT key"),
     ("an age identity committed", "base/example-keys/age-keys.txt",
      "# EXAMPLE PLACEHOLDER", "AGE-SECRET-KEY-1" + "QQQQPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L" * 2, "real private key"),
+    ("a sidecar that may mint any key", "base/deployment.yaml",
+     "              value: DATABASE_*\n", "              value: \"*\"\n", "grants `*`"),
+    ("a sidecar without a key-pattern ceiling", "examples/job/job.yaml",
+     "            - name: VANTA_MINT_ALLOWED_KEY_PATTERNS\n              value: DATABASE_*\n", "", "would mint any key"),
+    ("a per-node agent without a policy file", "examples/per-node/daemonset.yaml",
+     "            - name: VANTA_POLICY_FILE\n", "            - name: VANTA_POLICY_FILX\n", "must mint by a policy file"),
+    ("a per-node agent without hostPID", "examples/per-node/daemonset.yaml",
+     "      hostPID: true\n", "", "needs hostPID"),
+    ("a hostPath other than the socket directory", "examples/per-node/payments.yaml",
+     "            path: /run/vanta-node\n", "            path: /var/run\n", "not allowed by the restricted profile"),
+    ("a client that can write the node's socket directory", "examples/per-node/payments.yaml",
+     "              mountPath: /run/vanta-node\n              readOnly: true\n", "              mountPath: /run/vanta-node\n",
+     "readOnly"),
     ("a stray manifest", None, None, None, "not used by any kustomization"),
 ]
 

@@ -16,12 +16,13 @@ use anyhow::Context;
 
 use self::connections::Connections;
 
-use crate::access::MintPolicy;
+use crate::attest::Attestor;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::config::{Args, Config};
 use crate::etag::EtagKey;
 use crate::http::{Limits, Router};
 use crate::metrics::Metrics;
+use crate::policy::{FlagCeiling, LivePolicy, Policy};
 use crate::sops::{CachedSource, SecretSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
 use crate::transport::{Listeners, TcpServer, UnixSocket};
@@ -115,15 +116,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 }
 
 async fn start(config: Config) -> anyhow::Result<Started> {
+    let policy = minting_policy(&config)?;
     let (usage, usage_task) = open_usage_store(&config)?;
     let sink = match &config.audit_path {
         None => AuditSink::Stdout,
         Some(path) => AuditSink::File { path: path.clone(), fsync: config.audit_fsync },
     };
     let (audit, audit_task) = AuditWriter::open(sink).await.context("failed to open the audit log")?;
-    let vault = Arc::new(build_vault(&config, usage, audit)?);
+    let vault = Arc::new(build_vault(&config, usage, audit, policy)?);
     warn_about_sops_setup(&vault.source);
-    let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
+    let mut socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
+    if vault.policy.get().needs_attestation() {
+        socket.record_start_times();
+    }
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
     let listeners = Listeners::new(socket, config.max_connections, tcp, config.max_tcp_connections);
@@ -182,7 +187,31 @@ fn prepare_state_file(path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("failed to create the usage store {} with mode 0600", path.display()))
 }
 
-fn build_vault(config: &Config, usage: Store, audit: AuditWriter) -> anyhow::Result<AgentVault> {
+/// The policy file's rules, or the one rule of the `--mint-*` flags.
+fn minting_policy(config: &Config) -> anyhow::Result<Policy> {
+    let Some(path) = &config.policy_file else {
+        return Ok(Policy::from_flags(FlagCeiling {
+            environments: config.mint_environments.clone(),
+            key_patterns: config.mint_key_patterns.clone(),
+            max_usage_limit: config.mint_max_usage_limit,
+            uids: config.mint_uids.clone(),
+        }));
+    };
+    let policy = Policy::load(path).context("invalid policy file (--policy-file)")?;
+    tracing::info!(file = %path.display(), rules = policy.rules().len(), "minting policy loaded");
+    Ok(policy)
+}
+
+/// Re-reads the policy file on SIGHUP; a broken file keeps the policy in force.
+fn reload_policy(policy: &LivePolicy) {
+    match policy.reload() {
+        None => {}
+        Some(Ok(fresh)) => tracing::info!(rules = fresh.rules().len(), "minting policy reloaded"),
+        Some(Err(err)) => tracing::error!(error = %err, "minting policy not reloaded; keeping the previous one"),
+    }
+}
+
+fn build_vault(config: &Config, usage: Store, audit: AuditWriter, policy: Policy) -> anyhow::Result<AgentVault> {
     let source = CachedSource::new(
         SopsCommand::new(
             config.sops_bin.clone(),
@@ -207,13 +236,9 @@ fn build_vault(config: &Config, usage: Store, audit: AuditWriter) -> anyhow::Res
         ttl: TtlPolicy { default_minutes: config.default_ttl_minutes, max_minutes: config.max_ttl_minutes },
         metrics: Arc::new(metrics),
         etags: EtagKey::random(),
-        policy: MintPolicy {
-            environments: config.mint_environments.clone(),
-            key_patterns: config.mint_key_patterns.clone(),
-            max_usage_limit: config.mint_max_usage_limit,
-            uids: config.mint_uids.clone(),
-            tcp_admin_token: config.admin_token.clone(),
-        },
+        policy: LivePolicy::new(policy),
+        admin_token: config.admin_token.clone(),
+        attestor: Attestor::default(),
         status_of: crate::http::error::status_of,
     })
 }
@@ -233,6 +258,7 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
             Some(()) = hangups.recv() => {
                 vault.audit.reopen();
                 reload_tls(listeners.tcp());
+                reload_policy(&vault.policy);
             }
             () = connections.reap_one() => {}
             accepted = listeners.accept() => match accepted {

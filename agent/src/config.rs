@@ -17,7 +17,7 @@ use vanta_shared::{EnvName, KeyPattern};
 mod args;
 mod secrets;
 
-pub use args::{Args, Command};
+pub use args::{Args, Command, ExplainArgs, PolicyCommand};
 use secrets::{checked_key, read_key, read_previous_keys, read_secret_file};
 
 /// The checked configuration. Holds the JWT keys, so it has no `Debug`.
@@ -66,6 +66,9 @@ pub struct Config {
     pub mint_max_usage_limit: Option<u64>,
     /// Minting ceiling: caller uids (`None`: any).
     pub mint_uids: Option<Vec<u32>>,
+    /// The per-caller policy file, instead of the `--mint-*` ceiling (loaded
+    /// and checked by `app` before anything binds).
+    pub policy_file: Option<PathBuf>,
     /// Demand `X-Vanta-Request: true`.
     pub require_request_header: bool,
     /// The optional TCP listener.
@@ -206,6 +209,13 @@ impl Config {
         if args.usage_lease_seconds <= args.sops_timeout_seconds {
             return Err(invalid("--usage-lease-seconds", "must be longer than --sops-timeout-seconds".into()));
         }
+        let mint_flag_set = args.mint_allowed_environments.is_some()
+            || args.mint_allowed_key_patterns.is_some()
+            || args.mint_max_usage_limit.is_some()
+            || args.mint_allowed_uids.is_some();
+        if args.policy_file.is_some() && mint_flag_set {
+            return Err(ConfigError::Conflict("--policy-file", "the --mint-* flags"));
+        }
         if args.max_connections == 0 {
             return Err(invalid("--max-connections", "must be at least 1".into()));
         }
@@ -239,6 +249,7 @@ impl Config {
             mint_key_patterns: args.mint_allowed_key_patterns,
             mint_max_usage_limit: args.mint_max_usage_limit,
             mint_uids: args.mint_allowed_uids,
+            policy_file: args.policy_file,
             require_request_header: args.require_request_header,
         })
     }

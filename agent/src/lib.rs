@@ -9,19 +9,23 @@
 //! - L0, plain data: [`peer`] (and the `vanta-shared` crate).
 //! - L1, leaves: [`config`] (flags and env), [`logging`], [`shutdown`],
 //!   [`hardening`], [`token`] (issue and validate JWTs), [`etag`] (tags
-//!   of read answers), [`access`]
-//!   (scope checks), [`sops`] (run sops, parse its output), [`usage`]
+//!   of read answers), [`access`] (scope checks, the admin credential),
+//!   [`attest`] (what the kernel says about a local caller), [`policy`]
+//!   (per-caller minting rules), [`sops`] (run sops, parse its output), [`usage`]
 //!   (durable use counts), [`audit`] (JSONL records and their writer),
 //!   [`transport`] (the Unix socket listener).
 //! - L2: [`vault`], the use cases, ordering the steps the contract orders.
 //! - L3: [`http`], routes and the one error-to-status table.
 //! - L4: [`app`], wiring, serving and orderly shutdown; [`doctor`], the
-//!   `vanta-agent doctor` checks.
+//!   `vanta-agent doctor` checks; [`commands`], the other subcommands that
+//!   do not serve (`policy check`, `policy explain`).
 #![forbid(unsafe_code)]
 
 pub mod access;
 pub mod app;
+pub mod attest;
 pub mod audit;
+pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod etag;
@@ -30,6 +34,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod peer;
+pub mod policy;
 pub mod shutdown;
 pub mod sops;
 pub mod token;

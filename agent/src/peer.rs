@@ -1,10 +1,13 @@
-//! Who is calling: the peer of a connection (layer L0, plain data).
+//! Who is calling: the peer of a connection, and a local caller as the
+//! kernel describes it (layer L0, plain data; no I/O).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-/// The other end of a connection, as the audit log records it (CONTRACT §5).
+/// The other end of a connection, as the audit log records it
+/// (docs/VAULT_ACCESS_SYSTEM_README.md, "Audit log").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Peer {
@@ -16,9 +19,62 @@ pub enum Peer {
         gid: u32,
         /// Process id, when the kernel reports one.
         pid: Option<i32>,
+        /// The process's start time (clock ticks after boot), read when the
+        /// connection was accepted: attestation refuses a process at the same
+        /// pid that started at another time (pid reuse). Not audited.
+        #[serde(skip)]
+        started: Option<u64>,
     },
     /// A TCP client, by IP address.
     Tcp(IpAddr),
     /// Credentials could not be read (should not happen on Linux).
     Unknown,
+}
+
+/// A local caller, attested from the kernel: the peer credentials of its
+/// connection and what `/proc/PID/` says about the process. Nothing here
+/// comes from the request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// Process id (`None` when described by hand).
+    pub pid: Option<i32>,
+    /// Effective user id.
+    pub uid: u32,
+    /// Effective (primary) group id.
+    pub gid: u32,
+    /// Supplementary group ids.
+    pub groups: Vec<u32>,
+    /// The user name of `uid`, if the agent's user database has one.
+    pub user: Option<String>,
+    /// The names of `gid` and `groups` that the agent's group database has.
+    pub group_names: Vec<String>,
+    /// The executable (`/proc/PID/exe`), if readable.
+    pub exe: Option<PathBuf>,
+    /// SHA-256 of the executable, lower-case hex, when a rule asks for it.
+    pub exe_sha256: Option<String>,
+    /// The cgroup path (the cgroup v2 line of `/proc/PID/cgroup`).
+    pub cgroup: Option<String>,
+}
+
+/// The start time (field 22 of `/proc/PID/stat`, clock ticks after boot),
+/// from the text of that file. Fields are counted after the last `)`, since
+/// the command name in field 2 may itself hold spaces and parentheses.
+pub fn start_time_from_stat(stat: &str) -> Option<u64> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    // After the name come field 3 (state) onwards: field 22 is the 20th.
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_is_field_22_even_with_odd_command_names() {
+        let rest = "S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 424242 20 21";
+        assert_eq!(start_time_from_stat(&format!("77 (sleep) {rest}")), Some(424_242));
+        assert_eq!(start_time_from_stat(&format!("77 (a) b) (c) {rest}")), Some(424_242));
+        assert_eq!(start_time_from_stat("77 (sleep) S 1 2"), None);
+        assert_eq!(start_time_from_stat("garbage"), None);
+    }
 }

@@ -7,6 +7,7 @@
 //! token leaves; a fetch abandoned by its client releases its lease and is
 //! audited `aborted` (`vault/pending.rs`). No HTTP here.
 
+mod caller;
 mod error;
 mod pending;
 
@@ -18,12 +19,17 @@ use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, Sc
 use vanta_shared::{Claims, EnvName, ErrorCode, KeyPath, Scope};
 use zeroize::Zeroizing;
 
+use secrecy::SecretSlice;
+
+pub use self::caller::Identified;
 pub use self::error::Error;
-use crate::access::{self, MintAsk, MintPolicy};
+use crate::access;
+use crate::attest::Attestor;
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
 use crate::etag::{Covers, ETag, EtagKey};
 use crate::metrics::Metrics;
 use crate::peer::Peer;
+use crate::policy::{LivePolicy, MintAsk, Refusal, Rule};
 use crate::sops::SecretSource;
 use crate::token::issue::MintRequest;
 use crate::token::{TokenIssuer, TokenValidator, VerifiedClaims};
@@ -65,8 +71,12 @@ pub struct Vault<S, U> {
     pub audit: AuditWriter,
     /// Token lifetimes.
     pub ttl: TtlPolicy,
-    /// Who may mint what.
-    pub policy: MintPolicy,
+    /// Who may mint what (reloaded on SIGHUP).
+    pub policy: LivePolicy,
+    /// The credential that makes a TCP caller the admin.
+    pub admin_token: Option<SecretSlice<u8>>,
+    /// Attests local callers (and remembers executables' hashes).
+    pub attestor: Attestor,
     /// Request and token metrics.
     pub metrics: Arc<Metrics>,
     /// The HTTP status answered for each code: the HTTP layer's one table,
@@ -140,7 +150,8 @@ struct Authorized {
 // === impl Vault ===
 
 impl<S: SecretSource, U: UsageStore> Vault<S, U> {
-    /// Mints a token for a checked request, auditing the attempt.
+    /// Mints a token for a checked request, auditing the attempt with who
+    /// asked: the caller is attested and its policy rule found first.
     ///
     /// # Errors
     /// [`Error`] with the code to answer.
@@ -154,7 +165,9 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         record.subject = AuditRecord::echo(&request.subject);
         record.environment = AuditRecord::echo(request.environment.as_str());
         record.set_key_pattern(Some(request.key_pattern.as_str()));
-        let minted = self.mint(request, &record.client, credential);
+        let identified = self.identify(&record.client, credential).await;
+        record.set_caller(identified.exe.as_deref(), identified.rule_name());
+        let minted = self.mint(request, identified.rule);
         if let Ok(response) = &minted {
             record.jti = Some(response.1.clone());
         }
@@ -167,11 +180,13 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     /// all (a TCP caller needs the admin credential); a refusal is audited.
     ///
     /// # Errors
-    /// [`Error::Forbidden`] when the caller may not mint.
+    /// [`Error::Refused`] when the caller may not mint.
     pub async fn screen_minter(&self, peer: &Peer, credential: Option<&str>) -> Result<(), Error> {
-        let Err(denied) = self.policy.check_caller(peer, credential) else { return Ok(()) };
+        if !matches!(peer, Peer::Tcp(_)) || access::is_admin_credential(self.admin_token.as_ref(), credential) {
+            return Ok(());
+        }
         let mut record = AuditRecord::new(AuditEvent::TokenGenerate, peer.clone());
-        self.audited(&mut record, Err(Error::Forbidden(denied))).await
+        self.audited(&mut record, Err(Error::Refused(Refusal::NotAdmin))).await
     }
 
     /// Audits a token request the HTTP layer refused.
@@ -245,22 +260,20 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     fn mint(
         &self,
         request: &GenerateTokenRequest,
-        peer: &Peer,
-        credential: Option<&str>,
+        rule: Result<Rule, Error>,
     ) -> Result<(GenerateTokenResponse, String), Error> {
-        let ask = MintAsk {
-            peer,
-            environment: &request.environment,
-            key_pattern: &request.key_pattern,
-            usage_limit: request.usage_limit,
-            credential,
-        };
-        self.policy.check(&ask).map_err(Error::Forbidden)?;
         let ttl_minutes = request.ttl_minutes.unwrap_or(self.ttl.default_minutes);
         if ttl_minutes > self.ttl.max_minutes {
             let message = format!("ttl_minutes must be between 1 and {}", self.ttl.max_minutes);
             return Err(Error::Validation(vanta_shared::api::FieldError::field("ttl_minutes", message)));
         }
+        let ask = MintAsk {
+            environment: &request.environment,
+            key_pattern: &request.key_pattern,
+            ttl_minutes,
+            usage_limit: request.usage_limit,
+        };
+        rule?.check_mint(&ask).map_err(Error::Refused)?;
         let scope = Scope::read_only(request.environment.clone(), request.key_pattern.clone());
         let ttl = Duration::from_secs(u64::from(ttl_minutes) * 60);
         let mint = MintRequest { subject: request.subject.clone(), scope, ttl, usage_limit: request.usage_limit };

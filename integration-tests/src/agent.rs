@@ -54,6 +54,8 @@ pub struct AgentPaths {
 /// A running (or stopped) `vanta-agent`. Killed and reaped on drop.
 pub struct TestAgent {
     child: Option<Child>,
+    /// The `vanta-agent` executable (a staged copy when run as another user).
+    program: PathBuf,
     env: Vec<(OsString, OsString)>,
     args: Vec<OsString>,
     /// Run as this (uid, gid) instead of the test's own user.
@@ -122,10 +124,10 @@ impl TestAgent {
 
     fn command(&self) -> Command {
         let mut cmd = match self.umask {
-            None => Command::new(bins::agent()),
+            None => Command::new(&self.program),
             Some(mask) => {
                 let mut wrapped = Command::new(bins::helper("with-umask"));
-                wrapped.arg(format!("{mask:o}")).arg(bins::agent());
+                wrapped.arg(format!("{mask:o}")).arg(&self.program);
                 wrapped
             }
         };
@@ -148,7 +150,7 @@ impl TestAgent {
         let append = |p: &Path| fs::OpenOptions::new().create(true).append(true).open(p).expect("log file");
         let mut cmd = self.command();
         cmd.stdin(Stdio::null()).stdout(append(&self.paths.stdout)).stderr(append(&self.paths.stderr)).process_group(0);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bins::agent().display()));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", self.program.display()));
         self.child = Some(child);
         let socket = self.paths.socket.clone();
         process::poll_until(START_DEADLINE, "vanta-agent to answer GET /healthz or exit", || {

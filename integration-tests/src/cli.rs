@@ -36,6 +36,10 @@ pub struct Cli {
     via: SocketVia,
     env: Vec<(OsString, OsString)>,
     home: PathBuf,
+    /// The executable (the build's `vanta-cli` unless a copy is given).
+    program: PathBuf,
+    /// Run as this (uid, gid) instead of the test's own user.
+    run_as: Option<(u32, u32)>,
 }
 
 /// A `vanta-cli` still running, its stdout readable line by line.
@@ -54,7 +58,29 @@ impl Cli {
     /// A client for the agent on `socket`, told via `--socket`.
     pub fn new(socket: &Path) -> Self {
         let home = std::env::temp_dir();
-        Self { socket: socket.to_path_buf(), via: SocketVia::Flag, env: Vec::new(), home }
+        Self {
+            socket: socket.to_path_buf(),
+            via: SocketVia::Flag,
+            env: Vec::new(),
+            home,
+            program: bins::cli(),
+            run_as: None,
+        }
+    }
+
+    /// Runs `program` (e.g. a [`crate::staged::Staged`] copy) instead of the
+    /// build's `vanta-cli`.
+    pub fn program(mut self, program: &Path) -> Self {
+        self.program = program.to_path_buf();
+        self
+    }
+
+    /// Runs the client as `uid`:`gid` (the test must be root; the program,
+    /// the socket and HOME must be reachable by that user: see
+    /// [`crate::staged`]).
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Self {
+        self.run_as = Some((uid, gid));
+        self
     }
 
     /// Tells the client the socket via `VANTA_AGENT_SOCKET` instead.
@@ -72,8 +98,11 @@ impl Cli {
     /// The client's command line, environment cleared as for every run,
     /// for tests that wire its stdio themselves.
     pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
-        let mut cmd = Command::new(bins::cli());
+        let mut cmd = Command::new(&self.program);
         cmd.env_clear().env("PATH", bins::child_path()).env("HOME", &self.home);
+        if let Some((uid, gid)) = self.run_as {
+            cmd.uid(uid).gid(gid);
+        }
         match self.via {
             SocketVia::Flag => {
                 cmd.arg("--socket").arg(&self.socket);

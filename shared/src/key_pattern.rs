@@ -52,6 +52,27 @@ impl KeyPattern {
     pub fn matches_str(&self, raw: &str) -> bool {
         self.matcher.matches(raw)
     }
+
+    /// Whether every key `requested` can match is provably matched by this
+    /// pattern. Proven cases: this is `*`; the two are equal; `requested` is
+    /// a literal key that this matches; this is a literal prefix followed by
+    /// one `*` and `requested` starts with that prefix. Anything else is
+    /// `false`, even if it might be narrower: a grant covers only what can be
+    /// proved.
+    pub fn covers(&self, requested: &KeyPattern) -> bool {
+        let (allowed_text, requested_text) = (self.as_str(), requested.as_str());
+        let is_literal = |p: &str| !p.contains(['*', '?']);
+        if allowed_text == "*" || allowed_text == requested_text {
+            return true;
+        }
+        if is_literal(requested_text) {
+            return self.matches_str(requested_text);
+        }
+        match allowed_text.strip_suffix('*') {
+            Some(prefix) if is_literal(prefix) => requested_text.starts_with(prefix),
+            _ => false,
+        }
+    }
 }
 
 impl FromStr for KeyPattern {
@@ -135,6 +156,30 @@ mod tests {
         ];
         for (p, k, want) in cases {
             assert_eq!(pattern(p).matches(&key(k)), want, "{p} vs {k}");
+        }
+    }
+
+    #[test]
+    fn containment_is_proven_or_refused() {
+        let cases = [
+            ("*", "anything/*", true),
+            ("DB_*", "DB_*", true),
+            ("DB_*", "DB_URL", true),
+            ("DB_*", "DB_PROD_*", true),
+            ("DB_*", "DB_?", true),
+            ("API_KEYS/*", "API_KEYS/stripe", true),
+            ("DB_*", "*", false),
+            ("DB_*", "D*", false),
+            ("DB_*", "API_URL", false),
+            ("DB_URL", "DB_*", false),
+            ("DB_?", "DB_1", true),
+            ("DB_?", "DB_?", true),
+            ("DB_?", "DB_*", false),
+            ("*_URL", "DB_*", false),
+            ("*_URL", "DB_URL", true),
+        ];
+        for (allowed, requested, want) in cases {
+            assert_eq!(pattern(allowed).covers(&pattern(requested)), want, "{allowed} ⊇ {requested}");
         }
     }
 

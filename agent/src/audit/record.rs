@@ -42,6 +42,13 @@ pub struct AuditRecord {
     key_pattern: Option<Option<String>>,
     /// Who asked.
     pub client: Peer,
+    /// The caller's executable: present (maybe `null`) on token generation only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exe: Option<Option<String>>,
+    /// The policy rule that covered the caller (`null`: none did): present on
+    /// token generation only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<Option<String>>,
     /// `success` or the error code.
     pub outcome: String,
     /// The HTTP status answered.
@@ -72,6 +79,8 @@ impl AuditRecord {
             key: (!generates).then_some(None),
             key_pattern: generates.then_some(None),
             client,
+            exe: generates.then_some(None),
+            rule: generates.then_some(None),
             outcome: String::new(),
             status_code: 0,
             error: None,
@@ -111,6 +120,13 @@ impl AuditRecord {
         self.key_pattern = Some(pattern.and_then(Self::echo));
     }
 
+    /// Sets who asked to mint: the attested executable and the rule that
+    /// covered the caller (token generation).
+    pub fn set_caller(&mut self, exe: Option<&std::path::Path>, rule: Option<String>) {
+        self.exe = Some(exe.map(|p| p.to_string_lossy().into_owned()));
+        self.rule = Some(rule);
+    }
+
     /// Fills in the outcome.
     pub fn finish(&mut self, outcome: &str, status_code: u16, error: Option<String>) {
         self.outcome = outcome.to_owned();
@@ -139,7 +155,8 @@ mod tests {
 
     #[test]
     fn secret_access_has_every_field() {
-        let mut r = AuditRecord::new(AuditEvent::SecretAccess, Peer::Unix { uid: 1, gid: 2, pid: Some(3) });
+        let mut r =
+            AuditRecord::new(AuditEvent::SecretAccess, Peer::Unix { uid: 1, gid: 2, pid: Some(3), started: Some(4) });
         r.environment = AuditRecord::echo("dev");
         r.set_key("A/B");
         r.finish("not_found", 404, Some("no such key".into()));
@@ -152,7 +169,7 @@ mod tests {
         assert_eq!(v["event"], "secret_access");
         assert_eq!(v["client"], serde_json::json!({"uid": 1, "gid": 2, "pid": 3}));
         assert!(v["jti"].is_null());
-        assert!(v.get("key_pattern").is_none());
+        assert!(v.get("key_pattern").is_none() && v.get("exe").is_none() && v.get("rule").is_none());
         assert!(v["timestamp"].as_str().expect("string").ends_with('Z'));
     }
 
@@ -175,6 +192,10 @@ mod tests {
         let v = parse(&r);
         assert!(v.get("key").is_none());
         assert!(v["key_pattern"].is_null());
+        assert!(v["exe"].is_null() && v["rule"].is_null(), "{v}");
+        r.set_caller(Some(std::path::Path::new("/usr/bin/payments")), Some("payments".into()));
+        let v = parse(&r);
+        assert_eq!((v["exe"].as_str(), v["rule"].as_str()), (Some("/usr/bin/payments"), Some("payments")));
         assert_eq!(v["client"], "127.0.0.1");
     }
 

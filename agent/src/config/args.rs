@@ -80,6 +80,10 @@ pub struct Args {
     /// Minting policy: Unix uids allowed to mint on the socket (comma-separated; default any).
     #[arg(long, env = "VANTA_MINT_ALLOWED_UIDS", value_delimiter = ',')]
     pub mint_allowed_uids: Option<Vec<u32>>,
+    /// Per-caller minting policy: a TOML file of rules (reloaded on SIGHUP);
+    /// replaces the --mint-* flags. Check one with `vanta-agent policy check FILE`.
+    #[arg(long, env = "VANTA_POLICY_FILE")]
+    pub policy_file: Option<PathBuf>,
     /// Also serve HTTPS on this `host:port` (needs --tls-cert and --tls-key).
     #[arg(long, env = "VANTA_LISTEN_TCP")]
     pub listen_tcp: Option<SocketAddr>,
@@ -114,8 +118,9 @@ pub struct Args {
     pub require_request_header: bool,
 }
 
-/// Subcommands of `vanta-agent`. They take the same flags and variables as
-/// the agent itself, given before the subcommand's name.
+/// Subcommands of `vanta-agent`; without one, the agent serves. They take
+/// the same flags and variables as the agent itself, given before the
+/// subcommand's name.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the configuration, socket directory, state store, sops, the key
@@ -123,6 +128,49 @@ pub enum Command {
     /// exit 1 if any fails. Prints no secret value.
     #[command(after_help = DOCTOR_HELP)]
     Doctor,
+    /// Check a minting policy file, or explain which rule covers a caller.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// `vanta-agent policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file and print its rules as the agent understands them.
+    #[command(after_help = "Example:\n  vanta-agent policy check /etc/vanta/policy.toml")]
+    Check {
+        /// The policy file.
+        file: PathBuf,
+    },
+    /// Say which rule covers a caller and what it may mint.
+    #[command(
+        after_help = "Examples:\n  vanta-agent policy explain --policy-file /etc/vanta/policy.toml --pid 4242\n  \
+        vanta-agent policy explain --policy-file /etc/vanta/policy.toml --uid 1001 --exe /usr/local/bin/payments-api"
+    )]
+    Explain(ExplainArgs),
+}
+
+/// `vanta-agent policy explain`: a live process, or a caller described by hand.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The policy file.
+    #[arg(long, env = "VANTA_POLICY_FILE")]
+    pub policy_file: PathBuf,
+    /// A running process to attest (as the agent would its caller).
+    #[arg(long, conflicts_with_all = ["uid", "gid", "exe", "cgroup"], required_unless_present = "uid")]
+    pub pid: Option<i32>,
+    /// The caller's uid (by hand).
+    #[arg(long)]
+    pub uid: Option<u32>,
+    /// The caller's primary gid (by hand; default: the uid).
+    #[arg(long)]
+    pub gid: Option<u32>,
+    /// The caller's executable path (by hand).
+    #[arg(long)]
+    pub exe: Option<PathBuf>,
+    /// The caller's cgroup path (by hand).
+    #[arg(long)]
+    pub cgroup: Option<String>,
 }
 
 const DOCTOR_HELP: &str = "\

@@ -178,3 +178,20 @@ fn inline_key_material_is_named_but_key_files_are_not() {
     let c = s.config(&[], &env).expect("valid");
     assert_eq!(c.inline_key_vars, ["SOPS_AGE_KEY", "AWS_SECRET_ACCESS_KEY", "VAULT_TOKEN"]);
 }
+
+#[test]
+fn a_policy_file_excludes_the_mint_flags() {
+    let s = setup();
+    let env = [("VANTA_JWT_SECRET_KEY", KEY)];
+    let alone = s.config(&["--policy-file", "/etc/vanta/policy.toml"], &env).expect("valid");
+    assert_eq!(alone.policy_file.as_deref(), Some(Path::new("/etc/vanta/policy.toml")));
+    for flag in [
+        "--mint-allowed-environments=dev",
+        "--mint-allowed-key-patterns=A_*",
+        "--mint-max-usage-limit=3",
+        "--mint-allowed-uids=0",
+    ] {
+        let both = s.config(&["--policy-file", "/etc/vanta/policy.toml", flag], &env);
+        assert!(matches!(both, Err(ConfigError::Conflict("--policy-file", _))), "{flag}");
+    }
+}

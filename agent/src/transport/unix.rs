@@ -11,13 +11,15 @@ use std::path::{Path, PathBuf};
 
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::peer::Peer;
+use crate::peer::{Peer, start_time_from_stat};
 
 /// A bound socket, and the identity of its file so we only ever remove our own.
 pub struct UnixSocket {
     listener: UnixListener,
     path: PathBuf,
     inode: u64,
+    /// Read each peer's start time at accept (for attestation).
+    start_times: bool,
 }
 
 /// Why the socket could not be bound.
@@ -77,7 +79,14 @@ impl UnixSocket {
         std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(mode)).map_err(io("chmod", &staging))?;
         std::fs::rename(&staging, path).map_err(io("rename socket to", path))?;
         let inode = std::fs::metadata(path).map_err(io("stat", path))?.ino();
-        Ok(Self { listener, path: path.to_owned(), inode })
+        Ok(Self { listener, path: path.to_owned(), inode, start_times: false })
+    }
+
+    /// Reads each peer process's start time when its connection is accepted
+    /// (one small `/proc` read per connection), so that attestation can tell
+    /// the caller from another process given the same pid later.
+    pub fn record_start_times(&mut self) {
+        self.start_times = true;
     }
 
     /// The socket's path.
@@ -85,14 +94,18 @@ impl UnixSocket {
         &self.path
     }
 
-    /// Accepts one connection and reads its peer's credentials.
+    /// Accepts one connection and reads its peer's credentials, with the
+    /// peer process's start time when [`UnixSocket::record_start_times`] asked.
     ///
     /// # Errors
     /// The accept error (the caller decides whether it is fatal).
     pub async fn accept(&self) -> std::io::Result<(UnixStream, Peer)> {
         let (stream, _) = self.listener.accept().await?;
         let peer = match stream.peer_cred() {
-            Ok(cred) => Peer::Unix { uid: cred.uid(), gid: cred.gid(), pid: cred.pid() },
+            Ok(cred) => {
+                let started = cred.pid().filter(|_| self.start_times).and_then(start_time);
+                Peer::Unix { uid: cred.uid(), gid: cred.gid(), pid: cred.pid(), started }
+            }
             Err(_) => Peer::Unknown,
         };
         Ok((stream, peer))
@@ -110,6 +123,12 @@ impl UnixSocket {
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BindError {
     let path = path.to_owned();
     move |source| BindError::Io { action, path, source }
+}
+
+/// The start time of process `pid`, `None` if it is gone already.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    start_time_from_stat(&stat)
 }
 
 fn file_name(path: &Path) -> String {

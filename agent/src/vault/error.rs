@@ -8,7 +8,9 @@ use vanta_shared::env_name::EnvNameError;
 use vanta_shared::key_path::KeyPathError;
 
 use crate::access::Denied;
+use crate::attest::AttestError;
 use crate::audit::AuditError;
+use crate::policy::Refusal;
 use crate::sops::{Missing, SopsError};
 use crate::token::{InvalidToken, IssueError};
 use crate::usage::UsageError;
@@ -47,6 +49,13 @@ pub enum Error {
     /// Outside the token's scope.
     #[error(transparent)]
     Forbidden(Denied),
+    /// The minting policy refuses this caller or this request.
+    #[error(transparent)]
+    Refused(Refusal),
+    /// The local caller could not be attested (it exited, or its pid was
+    /// reused), so no rule can be applied.
+    #[error("caller not attested")]
+    Unattested(#[source] AttestError),
     /// The environment has no secrets file.
     #[error("no such environment")]
     NoEnvironment,
@@ -86,7 +95,7 @@ impl Error {
             Self::MissingToken | Self::InvalidToken(_) | Self::UsageExhausted | Self::IssuedBeforeStore { .. } => {
                 ErrorCode::Unauthorized
             }
-            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Forbidden(_) | Self::Refused(_) | Self::Unattested(_) => ErrorCode::Forbidden,
             Self::NoEnvironment | Self::NoSuchKey(_) | Self::Sops(SopsError::NoFile) => ErrorCode::NotFound,
             Self::Sops(SopsError::Timeout(_)) => ErrorCode::SopsTimeout,
             Self::Sops(SopsError::Decrypt { .. } | SopsError::Output(_) | SopsError::Ambiguous { .. }) => {

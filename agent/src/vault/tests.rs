@@ -50,7 +50,9 @@ async fn fixture() -> Fixture {
         usage_rules: UsageRules { lease: Duration::from_secs(60), leeway: Duration::from_secs(30) },
         audit,
         ttl: TtlPolicy { default_minutes: 15, max_minutes: 60 },
-        policy: crate::access::MintPolicy::default(),
+        policy: crate::policy::LivePolicy::new(crate::policy::Policy::from_flags(Default::default())),
+        admin_token: None,
+        attestor: crate::attest::Attestor::default(),
         metrics: Arc::new(crate::metrics::Metrics::new()),
         status_of: crate::http::error::status_of,
         etags: crate::etag::EtagKey::random(),
@@ -196,4 +198,26 @@ async fn a_304_is_audited_and_is_not_a_use() {
     assert_eq!(not_modified.len(), 4, "one list and three value 304s");
     assert!(not_modified.iter().all(|l| l["status_code"] == 304 && l["error"].is_null()));
     assert!(not_modified.iter().any(|l| l["event"] == "secret_access" && l["key"] == "DB_PASS"));
+}
+
+#[tokio::test]
+async fn revoking_is_gated_by_the_callers_rule() {
+    let mut f = fixture().await;
+    let flags = f.vault.identify(&Peer::Unknown, None).await;
+    assert_eq!(flags.rule_name().as_deref(), Some(crate::policy::FLAGS_RULE));
+    assert_eq!(flags.may_revoke().map(|_| ()).map_err(|e| e.code()), Err(ErrorCode::Forbidden));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("policy.toml");
+    let rule = "environments = [\"dev\"]\nkey_patterns = [\"*\"]\n";
+    let text = format!("[[rule]]\nname = \"ops\"\nadmin_token = true\nmay_revoke = true\n{rule}");
+    std::fs::write(&path, text).expect("write");
+    f.vault.policy = crate::policy::LivePolicy::new(crate::policy::Policy::load(&path).expect("policy"));
+    f.vault.admin_token = Some(SecretSlice::from(b"admin-credential-0123456789-0123456789".to_vec()));
+    let tcp = Peer::Tcp([127, 0, 0, 1].into());
+    let admin = f.vault.identify(&tcp, Some("admin-credential-0123456789-0123456789")).await;
+    assert_eq!(admin.may_revoke().map(|r| r.name).map_err(|e| e.code()), Ok("ops".to_owned()));
+    let stranger = f.vault.identify(&tcp, Some("wrong")).await;
+    assert!(matches!(stranger.may_revoke(), Err(Error::Refused(crate::policy::Refusal::NotAdmin))));
+    let unknown = f.vault.identify(&Peer::Unknown, None).await;
+    assert!(matches!(unknown.may_revoke(), Err(Error::Refused(crate::policy::Refusal::NoRule))));
 }

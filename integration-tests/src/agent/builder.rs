@@ -12,10 +12,12 @@ use std::process::ExitStatus;
 use super::{AgentPaths, START_DEADLINE, TestAgent};
 use crate::fixtures::{self, AgeKey, GnupgHome};
 use crate::process::{self, Finished};
-use crate::{bins, jwt};
+use crate::{bins, jwt, staged};
 
 /// Test-process variable that sets the agent's `--cache-ttl-seconds` for a whole run.
 pub(crate) const CACHE_TTL_TEST_VAR: &str = "VANTA_TEST_CACHE_TTL_SECONDS";
+
+const SOPS_BIN_VAR: &str = "VANTA_SOPS_BIN";
 
 /// Configures and starts a [`TestAgent`].
 pub struct AgentBuilder {
@@ -126,7 +128,9 @@ impl AgentBuilder {
     }
 
     /// Runs the agent as `uid`:`gid` (the test must be root): its whole
-    /// directory is handed to that user when the agent starts.
+    /// directory is handed to that user when the agent starts, and the agent
+    /// and `sops` it runs are copies in that directory, so the user need not
+    /// reach the checkout or the tool directory.
     pub fn run_as(mut self, uid: u32, gid: u32) -> Self {
         self.run_as = Some((uid, gid));
         self
@@ -154,7 +158,7 @@ impl AgentBuilder {
             ("VANTA_JWT_SECRET_KEY".into(), jwt::TEST_JWT_KEY.into()),
             ("VANTA_SOPS_FILES_PATH".into(), p.vault.clone().into()),
             (Self::SOCKET_VAR.into(), p.socket.clone().into()),
-            ("VANTA_SOPS_BIN".into(), bins::sops().into()),
+            (SOPS_BIN_VAR.into(), bins::sops().into()),
             ("VANTA_AUDIT_LOG".into(), p.audit.clone().into()),
             ("VANTA_STATE_PATH".into(), p.state.clone().into()),
             ("SOPS_AGE_KEY_FILE".into(), p.age_keys.clone().into()),
@@ -177,12 +181,24 @@ impl AgentBuilder {
     }
 
     fn into_agent(self) -> TestAgent {
+        let mut env = self.environment();
+        let mut program = bins::agent();
         if let Some((uid, gid)) = self.run_as {
+            // That user may not reach the build's target/ or the tool's sops:
+            // run copies from the agent's own directory, which it will own.
+            let bin = self.paths.root.join("bin");
+            program = staged::copy_program(&program, &bin.join("vanta-agent"));
+            if !self.env.iter().any(|(k, _)| k == SOPS_BIN_VAR) {
+                let sops = staged::copy_program(&bins::sops(), &bin.join("sops"));
+                env.retain(|(k, _)| k != SOPS_BIN_VAR);
+                env.push((SOPS_BIN_VAR.into(), sops.into()));
+            }
             chown_tree(&self.paths.root, uid, gid);
         }
         TestAgent {
             child: None,
-            env: self.environment(),
+            program,
+            env,
             args: self.args,
             run_as: self.run_as,
             umask: self.umask,

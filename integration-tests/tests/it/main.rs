@@ -42,6 +42,7 @@ mod security_hygiene;
 mod security_inputs;
 mod security_minting;
 mod security_permissions;
+mod security_policy;
 mod security_request_header;
 mod security_rotation;
 mod security_tokens;

@@ -1,0 +1,285 @@
+//! Caller attestation (layer L1): what the kernel says about the process on
+//! the other end of a Unix socket connection.
+//!
+//! The uid and gid are the connection's peer credentials (fixed by the kernel
+//! at `connect`); the rest is read from `/proc/PID/`: supplementary groups,
+//! the executable, its SHA-256 (only when a rule asks for it) and the cgroup.
+//! The process's start time is read before and after, and must equal the one
+//! read when the connection was accepted: a process that exited, or another
+//! process that was given the same pid, is refused, never guessed.
+//!
+//! Reading `/proc` is quick (in-memory files); hashing an executable is not,
+//! so [`Attestor`] remembers each file's hash by its identity (device, inode,
+//! size, ctime, which any change to the file moves), and callers hash off the
+//! async workers. User and group names (NSS lookups) are read only when
+//! asked for. Knows nothing of rules.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use nix::unistd::{Gid, Group, Uid, User};
+use sha2::{Digest, Sha256};
+
+use crate::peer::{Caller, start_time_from_stat};
+
+/// The peer credentials a connection was accepted with.
+#[derive(Debug, Clone, Copy)]
+pub struct Credentials {
+    /// Process id.
+    pub pid: i32,
+    /// Effective user id at connect.
+    pub uid: u32,
+    /// Effective group id at connect.
+    pub gid: u32,
+    /// Start time read at accept; `None`: not recorded, so only the reads
+    /// of this attestation are checked against each other.
+    pub started: Option<u64>,
+}
+
+/// What to find out beyond ids, executable path and cgroup.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wants {
+    /// User and group names (NSS lookups).
+    pub names: bool,
+    /// The executable's SHA-256.
+    pub exe_hash: bool,
+}
+
+/// Attests callers; remembers executables' hashes. Cheap to clone (shared).
+#[derive(Debug, Clone, Default)]
+pub struct Attestor {
+    hashes: Arc<Mutex<HashMap<FileId, String>>>,
+}
+
+/// A file's identity: any write to it moves its ctime, which no caller can set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    ctime: i64,
+    ctime_nsec: i64,
+}
+
+/// Most executables' hashes remembered; the memory is dropped when full.
+const MAX_HASHES: usize = 1024;
+
+/// Why a caller could not be attested. Goes to the audit log only.
+#[derive(Debug, thiserror::Error)]
+pub enum AttestError {
+    /// The process is gone (it exited before or during attestation).
+    #[error("caller process {0} exited before it could be attested")]
+    Exited(i32),
+    /// The kernel gave no pid for the connection.
+    #[error("the connection's peer credentials carry no pid")]
+    NoPid,
+    /// The pid now names a process that started at another time.
+    #[error("caller pid {0} was reused by another process")]
+    Reused(i32),
+    /// A `/proc` file could not be read for another reason.
+    #[error("failed to read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+// === impl Attestor ===
+
+impl Attestor {
+    /// Attests the peer of an accepted connection.
+    ///
+    /// # Errors
+    /// [`AttestError`] when the process exited, its pid was reused, or `/proc`
+    /// cannot be read.
+    pub fn attest(&self, creds: Credentials, wants: Wants) -> Result<Caller, AttestError> {
+        let Credentials { pid, uid, gid, started } = creds;
+        let before = start_time(pid)?;
+        if started.is_some_and(|at_accept| at_accept != before) {
+            return Err(AttestError::Reused(pid));
+        }
+        let caller = self.describe(pid, uid, gid, wants)?;
+        if start_time(pid)? != before {
+            return Err(AttestError::Reused(pid));
+        }
+        Ok(caller)
+    }
+
+    /// Attests a running process by pid alone (for `policy explain --pid`):
+    /// the uid and gid are its effective ones from `/proc/PID/status`.
+    ///
+    /// # Errors
+    /// As [`Attestor::attest`].
+    pub fn attest_pid(&self, pid: i32, wants: Wants) -> Result<Caller, AttestError> {
+        let started = Some(start_time(pid)?);
+        let status = read(pid, "status")?;
+        let (uid, gid) = (status_id(&status, "Uid:"), status_id(&status, "Gid:"));
+        let missing =
+            || AttestError::Read { path: proc_path(pid, "status"), source: io::ErrorKind::InvalidData.into() };
+        let creds = Credentials { pid, uid: uid.ok_or_else(missing)?, gid: gid.ok_or_else(missing)?, started };
+        self.attest(creds, wants)
+    }
+
+    fn describe(&self, pid: i32, uid: u32, gid: u32, wants: Wants) -> Result<Caller, AttestError> {
+        let status = read(pid, "status")?;
+        let groups = status_list(&status, "Groups:");
+        let exe = fs::read_link(proc_path(pid, "exe")).ok();
+        let exe_sha256 = if wants.exe_hash { self.sha256(&proc_path(pid, "exe")).ok() } else { None };
+        let cgroup = cgroup_path(&read(pid, "cgroup")?);
+        let mut caller = Caller { pid: Some(pid), uid, gid, groups, exe, exe_sha256, cgroup, ..Caller::default() };
+        if wants.names {
+            name_ids(&mut caller);
+        }
+        Ok(caller)
+    }
+
+    /// The hash of the file at `path`, remembered by the file's identity; a
+    /// file that changes while it is hashed is not remembered.
+    fn sha256(&self, path: &str) -> io::Result<String> {
+        let id = file_id(&fs::metadata(path)?);
+        let known = self.hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned();
+        if let Some(hash) = known {
+            return Ok(hash);
+        }
+        let hash = sha256_file(path)?;
+        if file_id(&fs::metadata(path)?) == id {
+            let mut hashes = self.hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if hashes.len() >= MAX_HASHES {
+                hashes.clear();
+            }
+            hashes.insert(id, hash.clone());
+        }
+        Ok(hash)
+    }
+}
+
+fn file_id(meta: &fs::Metadata) -> FileId {
+    FileId { dev: meta.dev(), ino: meta.ino(), size: meta.size(), ctime: meta.ctime(), ctime_nsec: meta.ctime_nsec() }
+}
+
+/// Fills in the user and group names the agent's databases know.
+pub fn name_ids(caller: &mut Caller) {
+    caller.user = User::from_uid(Uid::from_raw(caller.uid)).ok().flatten().map(|u| u.name);
+    let gids = std::iter::once(caller.gid).chain(caller.groups.iter().copied());
+    caller.group_names =
+        gids.filter_map(|g| Group::from_gid(Gid::from_raw(g)).ok().flatten().map(|g| g.name)).collect();
+}
+
+fn start_time(pid: i32) -> Result<u64, AttestError> {
+    let stat = read(pid, "stat")?;
+    start_time_from_stat(&stat)
+        .ok_or_else(|| AttestError::Read { path: proc_path(pid, "stat"), source: io::ErrorKind::InvalidData.into() })
+}
+
+fn proc_path(pid: i32, file: &str) -> String {
+    format!("/proc/{pid}/{file}")
+}
+
+fn read(pid: i32, file: &str) -> Result<String, AttestError> {
+    let path = proc_path(pid, file);
+    fs::read_to_string(&path).map_err(|source| match source.raw_os_error() {
+        Some(nix::libc::ENOENT | nix::libc::ESRCH) => AttestError::Exited(pid),
+        _ => AttestError::Read { path, source },
+    })
+}
+
+/// The effective id (second column) of a `Uid:`/`Gid:` line.
+fn status_id(status: &str, field: &str) -> Option<u32> {
+    status_list(status, field).get(1).copied()
+}
+
+fn status_list(status: &str, field: &str) -> Vec<u32> {
+    let line = status.lines().find_map(|l| l.strip_prefix(field)).unwrap_or_default();
+    line.split_whitespace().filter_map(|n| n.parse().ok()).collect()
+}
+
+/// The cgroup v2 path (`0::/…`), else the path of the first v1 line.
+fn cgroup_path(text: &str) -> Option<String> {
+    let path_of = |line: &str| line.splitn(3, ':').nth(2).map(str::to_owned);
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_owned))
+        .or_else(|| text.lines().next().and_then(path_of))
+}
+
+fn sha256_file(path: &str) -> io::Result<String> {
+    let mut file = fs::File::open(Path::new(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attests_this_process_and_refuses_a_wrong_start_time() {
+        let pid = i32::try_from(std::process::id()).expect("pid fits");
+        let attestor = Attestor::default();
+        let me = attestor.attest_pid(pid, Wants { names: true, exe_hash: true }).expect("this process can be attested");
+        assert_eq!(me.uid, nix::unistd::geteuid().as_raw());
+        assert_eq!(me.exe, std::env::current_exe().ok());
+        let exe_bytes = fs::read(std::env::current_exe().expect("exe")).expect("read exe");
+        let want: String = Sha256::digest(&exe_bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(me.exe_sha256.as_deref(), Some(want.as_str()));
+        assert!(me.cgroup.is_some());
+        assert!(me.user.is_some(), "the test's user has a name");
+        let again = attestor.attest_pid(pid, Wants::default()).expect("attested");
+        assert_eq!((again.exe_sha256, again.user), (None, None), "only what is asked for");
+        assert_eq!(attestor.hashes.lock().expect("lock").len(), 1, "the hash is remembered");
+        let started = start_time(pid).expect("start time");
+        let creds = Credentials { pid, uid: me.uid, gid: me.gid, started: Some(started + 1) };
+        assert!(matches!(attestor.attest(creds, Wants::default()), Err(AttestError::Reused(_))));
+        let unrecorded = Credentials { started: None, ..creds };
+        assert!(attestor.attest(unrecorded, Wants::default()).is_ok(), "no accept-time check");
+    }
+
+    #[test]
+    fn a_process_that_is_gone_is_refused() {
+        let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+        let pid = i32::try_from(child.id()).expect("pid fits");
+        child.wait().expect("reap");
+        let creds = Credentials { pid, uid: 0, gid: 0, started: Some(1) };
+        let attested = Attestor::default().attest(creds, Wants::default());
+        assert!(matches!(attested, Err(AttestError::Exited(_) | AttestError::Reused(_))));
+    }
+
+    #[test]
+    fn a_changed_file_is_hashed_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("prog");
+        fs::write(&path, b"one").expect("write");
+        let attestor = Attestor::default();
+        let path_text = path.to_str().expect("utf-8");
+        let first = attestor.sha256(path_text).expect("hash");
+        fs::write(&path, b"two").expect("write");
+        let second = attestor.sha256(path_text).expect("hash");
+        assert_ne!(first, second);
+        let want: String = Sha256::digest(b"two").iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(second, want);
+    }
+
+    #[test]
+    fn cgroup_and_status_lines_are_parsed() {
+        assert_eq!(cgroup_path("0::/kubepods/pod1234/abc\n").as_deref(), Some("/kubepods/pod1234/abc"));
+        assert_eq!(cgroup_path("12:cpu,cpuacct:/docker/x\n1:name=systemd:/y\n").as_deref(), Some("/docker/x"));
+        let status = "Name:\tx\nUid:\t0\t1001\t1001\t1001\nGid:\t5\t6\t6\t6\nGroups:\t10 20 \n";
+        assert_eq!(status_id(status, "Uid:"), Some(1001));
+        assert_eq!(status_id(status, "Gid:"), Some(6));
+        assert_eq!(status_list(status, "Groups:"), vec![10, 20]);
+    }
+}

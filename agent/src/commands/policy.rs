@@ -1,0 +1,57 @@
+//! `vanta-agent policy check FILE` and `vanta-agent policy explain`.
+
+use anyhow::Context;
+
+use crate::attest;
+use crate::config::{ExplainArgs, PolicyCommand};
+use crate::peer::Caller;
+use crate::policy::{CallerLine, Policy, Who};
+
+/// Runs one `policy` subcommand.
+///
+/// # Errors
+/// A policy file that does not load, or a process that cannot be attested.
+pub(super) fn run(command: PolicyCommand) -> anyhow::Result<()> {
+    match command {
+        PolicyCommand::Check { file } => {
+            let policy = Policy::load(&file).context("invalid policy file")?;
+            println!(
+                "{}: {} rules, tried in this order; a caller no rule covers is refused",
+                file.display(),
+                policy.rules().len()
+            );
+            for rule in policy.rules() {
+                println!("{rule}");
+            }
+            Ok(())
+        }
+        PolicyCommand::Explain(args) => explain(&args),
+    }
+}
+
+fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
+    let policy = Policy::load(&args.policy_file).context("invalid policy file")?;
+    let caller = match (args.pid, args.uid) {
+        (Some(pid), _) => attest::Attestor::default()
+            .attest_pid(pid, attest::Wants { names: true, exe_hash: policy.needs_exe_hash() })
+            .with_context(|| format!("failed to attest process {pid}"))?,
+        (None, Some(uid)) => {
+            let mut caller = Caller {
+                uid,
+                gid: args.gid.unwrap_or(uid),
+                exe: args.exe.clone(),
+                cgroup: args.cgroup.clone(),
+                ..Caller::default()
+            };
+            attest::name_ids(&mut caller);
+            caller
+        }
+        (None, None) => anyhow::bail!("give --pid, or --uid (with --exe, --cgroup, --gid as known)"),
+    };
+    println!("caller: {}", CallerLine(&caller));
+    match policy.rule_for(Who::Local(&caller)) {
+        Ok(rule) => println!("covered by {rule}"),
+        Err(refusal) => println!("refused: {refusal} (deny by default)"),
+    }
+    Ok(())
+}
