@@ -7,7 +7,6 @@
 
 mod error;
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -18,7 +17,6 @@ use zeroize::Zeroizing;
 pub use self::error::Error;
 use crate::access::{self, MintAsk, MintPolicy};
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
-use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::sops::SecretSource;
 use crate::token::issue::MintRequest;
@@ -50,8 +48,6 @@ pub struct Vault<S, U> {
     pub ttl: TtlPolicy,
     /// Who may mint what.
     pub policy: MintPolicy,
-    /// Request and token metrics.
-    pub metrics: Arc<Metrics>,
     /// The HTTP status answered for each code: the HTTP layer's one table,
     /// handed over by `app`, so that audit records name the real status.
     pub status_of: fn(ErrorCode) -> u16,
@@ -121,9 +117,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         if let Ok(response) = &minted {
             record.jti = Some(response.1.clone());
         }
-        let minted = self.audited(&mut record, minted).await?;
-        self.metrics.tokens_minted.inc();
-        Ok(minted.0)
+        self.audited(&mut record, minted).await.map(|(response, _)| response)
     }
 
     /// Checks, from the request's head alone, that this caller may mint at

@@ -12,20 +12,23 @@ use vanta_shared::api::{HEALTHZ_PATH, METRICS_PATH, READYZ_PATH, REQUEST_HEADER,
 
 use super::error::ApiError;
 use super::{Limits, MAX_HEADER_BYTES, Response, health, secrets, tokens};
+use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::sops::SecretSource;
 use crate::usage::UsageStore;
 use crate::vault::Vault;
 
-/// Routes requests to the use cases. Cheap to clone (one per connection).
+/// Routes requests to the use cases and counts them. Cheap to clone (one
+/// per connection).
 pub struct Router<S, U> {
     vault: Arc<Vault<S, U>>,
     limits: Limits,
+    metrics: Arc<Metrics>,
 }
 
 impl<S, U> Clone for Router<S, U> {
     fn clone(&self) -> Self {
-        Self { vault: Arc::clone(&self.vault), limits: self.limits }
+        Self { vault: Arc::clone(&self.vault), limits: self.limits, metrics: Arc::clone(&self.metrics) }
     }
 }
 
@@ -41,9 +44,10 @@ enum Route<'a> {
 // === impl Router ===
 
 impl<S: SecretSource, U: UsageStore> Router<S, U> {
-    /// A router over `vault` that holds requests to `limits`.
-    pub fn new(vault: Arc<Vault<S, U>>, limits: Limits) -> Self {
-        Self { vault, limits }
+    /// A router over `vault` that holds requests to `limits`, counts them in
+    /// `metrics` and serves `metrics` on `/metrics`.
+    pub fn new(vault: Arc<Vault<S, U>>, limits: Limits, metrics: Arc<Metrics>) -> Self {
+        Self { vault, limits, metrics }
     }
 
     /// Answers one request from `peer`. Never fails: every error is a response.
@@ -60,8 +64,12 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
         let response = tokio::time::timeout(self.limits.request_timeout, self.dispatch(route, request, peer))
             .await
             .unwrap_or_else(|_| ApiError::of(ErrorCode::RequestTimeout).into_response());
-        let outcome = if response.status().is_success() { "success" } else { error_code_of(&response) };
-        self.vault.metrics.observe(name, outcome, started.elapsed().as_secs_f64());
+        let success = response.status().is_success();
+        let outcome = if success { "success" } else { error_code_of(&response) };
+        self.metrics.observe(name, outcome, started.elapsed().as_secs_f64());
+        if success && name == Route::Generate.name() {
+            self.metrics.tokens_minted.inc();
+        }
         Ok(response)
     }
 
@@ -77,7 +85,7 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
         match (route, method) {
             (Route::Health, Method::GET | Method::HEAD) => health::healthz(),
             (Route::Ready, Method::GET | Method::HEAD) => health::readyz(&self.vault).await,
-            (Route::Metrics, Method::GET) => health::metrics(&self.vault),
+            (Route::Metrics, Method::GET) => health::metrics(&self.metrics),
             (Route::Generate, Method::POST) => tokens::generate(&self.vault, request, peer, &self.limits).await,
             (Route::Read { environment, key }, Method::GET) => {
                 secrets::read(&self.vault, request.headers(), environment, key, peer).await

@@ -48,7 +48,6 @@ async fn fixture() -> Fixture {
         audit,
         ttl: TtlPolicy { default_minutes: 15, max_minutes: 60 },
         policy: crate::access::MintPolicy::default(),
-        metrics: Arc::new(crate::metrics::Metrics::new()),
         status_of: crate::http::error::status_of,
     };
     Fixture { vault, audit_path, _dir: dir }
