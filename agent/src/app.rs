@@ -77,12 +77,19 @@ impl AppError {
     }
 }
 
-/// Validates `args`, then runs the agent on a new runtime until SIGTERM/SIGINT.
+/// Checks `args` against the process environment.
+///
+/// # Errors
+/// [`AppError::Startup`] naming what is wrong.
+pub fn configure(args: Args) -> Result<Config, AppError> {
+    Config::from_process(args).context("invalid configuration").map_err(AppError::Startup)
+}
+
+/// Runs the agent on a new runtime until SIGTERM/SIGINT.
 ///
 /// # Errors
 /// [`AppError`] saying whether start-up or serving failed.
-pub fn main(args: Args) -> Result<(), AppError> {
-    let config = Config::from_process(args).context("invalid configuration").map_err(AppError::Startup)?;
+pub fn main(config: Config) -> Result<(), AppError> {
     if !config.inline_key_vars.is_empty() {
         tracing::warn!(
             variables = %config.inline_key_vars.join(","),
