@@ -6,15 +6,16 @@
 //! audit record written before a secret or token leaves. No HTTP here.
 
 mod error;
+mod refused;
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
 use vanta_shared::{EnvName, ErrorCode, KeyPath, Scope};
 use zeroize::Zeroizing;
 
 pub use self::error::Error;
+pub use self::refused::RefusedMint;
 use crate::access::{self, MintAsk, MintPolicy};
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
 use crate::peer::Peer;
@@ -51,20 +52,6 @@ pub struct Vault<S, U> {
     /// The HTTP status answered for each code: the HTTP layer's one table,
     /// handed over by `app`, so that audit records name the real status.
     pub status_of: fn(ErrorCode) -> u16,
-}
-
-/// A token request the HTTP layer refused before the use case (body
-/// unreadable, too large, too slow, or its fields invalid): audited like
-/// every other attempt.
-pub struct RefusedMint<'a> {
-    /// Who asked.
-    pub peer: Peer,
-    /// The body as sent, when it was JSON: its names are echoed.
-    pub body: Option<&'a Value>,
-    /// The code answered.
-    pub code: ErrorCode,
-    /// What was wrong, for the audit record.
-    pub detail: &'a str,
 }
 
 /// The outcome of each readiness check, `Err` saying what is wrong.
@@ -118,31 +105,6 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             record.jti = Some(response.1.clone());
         }
         self.audited(&mut record, minted).await.map(|(response, _)| response)
-    }
-
-    /// Checks, from the request's head alone, that this caller may mint at
-    /// all (a TCP caller needs the admin credential); a refusal is audited.
-    ///
-    /// # Errors
-    /// [`Error::Forbidden`] when the caller may not mint.
-    pub async fn screen_minter(&self, peer: &Peer, credential: Option<&str>) -> Result<(), Error> {
-        let Err(denied) = self.policy.check_caller(peer, credential) else { return Ok(()) };
-        let mut record = AuditRecord::new(AuditEvent::TokenGenerate, peer.clone());
-        self.audited(&mut record, Err(Error::Forbidden(denied))).await
-    }
-
-    /// Audits a token request the HTTP layer refused.
-    pub async fn refuse_mint(&self, refused: RefusedMint<'_>) {
-        let mut record = AuditRecord::new(AuditEvent::TokenGenerate, refused.peer);
-        let field = |name| refused.body.and_then(|v| v.get(name)).and_then(Value::as_str);
-        record.subject = field("subject").and_then(AuditRecord::echo);
-        record.environment = field("environment").and_then(AuditRecord::echo);
-        record.set_key_pattern(field("key_pattern"));
-        let code = refused.code;
-        record.finish(code.as_str(), (self.status_of)(code), Some(refused.detail.to_owned()));
-        if let Err(audit_err) = self.audit.write(&record).await {
-            tracing::error!(error = %audit_err, "failed to audit a refused request");
-        }
     }
 
     /// Checks that sops and the files directory are usable, the audit log is

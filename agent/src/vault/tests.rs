@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use secrecy::SecretSlice;
-use serde_json::json;
+use serde_json::{Value, json};
 use vanta_shared::ErrorCode;
 
 use super::*;
