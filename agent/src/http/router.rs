@@ -58,7 +58,7 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
         let started = Instant::now();
         let path = request.uri().path().to_owned();
         let route = route(&path);
-        let name = route.name();
+        let (name, mints) = (route.name(), matches!(route, Route::Generate));
         // The whole exchange after the head (body, decryption, audit) has one
         // deadline; hyper's header timeout covers the head.
         let response = tokio::time::timeout(self.limits.request_timeout, self.dispatch(route, request, peer))
@@ -67,7 +67,7 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
         let success = response.status().is_success();
         let outcome = if success { "success" } else { error_code_of(&response) };
         self.metrics.observe(name, outcome, started.elapsed().as_secs_f64());
-        if success && name == Route::Generate.name() {
+        if success && mints {
             self.metrics.tokens_minted.inc();
         }
         Ok(response)
