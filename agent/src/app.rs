@@ -10,11 +10,12 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 
 use self::connections::Connections;
+use self::housekeeping::Housekeeping;
 
 use crate::attest::Attestor;
 use crate::audit::{AuditSink, AuditWriter};
@@ -23,10 +24,11 @@ use crate::etag::EtagKey;
 use crate::http::{Limits, Router};
 use crate::metrics::Metrics;
 use crate::policy::{FlagCeiling, LivePolicy, Policy};
+use crate::shutdown::ShutdownSignals;
 use crate::sops::{CachedSource, SecretSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
 use crate::transport::{Listeners, TcpServer, UnixSocket};
-use crate::usage::{Store, StoreTask, UsageStore};
+use crate::usage::{Store, StoreTask};
 use crate::vault::{TtlPolicy, UsageRules, Vault};
 
 /// How the agent stopped.
@@ -39,6 +41,7 @@ pub enum AppError {
 }
 
 mod connections;
+mod housekeeping;
 
 type AgentVault = Vault<CachedSource, Store>;
 
@@ -57,10 +60,6 @@ const STATE_DIR_MODE: u32 = 0o700;
 const STATE_FILE_MODE: u32 = 0o600;
 /// How long in-flight requests may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often expired tokens' use counts are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(300);
-/// How often decrypted files past the cache TTL are dropped from memory.
-const EVICT_EVERY: Duration = Duration::from_secs(5);
 
 // === impl AppError ===
 
@@ -81,12 +80,19 @@ impl AppError {
     }
 }
 
-/// Validates `args`, then runs the agent on a new runtime until SIGTERM/SIGINT.
+/// Checks `args` against the process environment.
+///
+/// # Errors
+/// [`AppError::Startup`] naming what is wrong.
+pub fn configure(args: Args) -> Result<Config, AppError> {
+    Config::from_process(args).context("invalid configuration").map_err(AppError::Startup)
+}
+
+/// Runs the agent on a new runtime until SIGTERM/SIGINT.
 ///
 /// # Errors
 /// [`AppError`] saying whether start-up or serving failed.
-pub fn main(args: Args) -> Result<(), AppError> {
-    let config = Config::from_process(args).context("invalid configuration").map_err(AppError::Startup)?;
+pub fn main(config: Config) -> Result<(), AppError> {
     if !config.inline_key_vars.is_empty() {
         tracing::warn!(
             variables = %config.inline_key_vars.join(","),
@@ -98,11 +104,15 @@ pub fn main(args: Args) -> Result<(), AppError> {
         tracing::warn!(error = %err, "failed to disable core dumps");
     }
     let runtime = tokio::runtime::Runtime::new().context("failed to start the runtime").map_err(AppError::Startup)?;
-    runtime.block_on(run(config, async {
-        match crate::shutdown::signal_received().await {
-            Ok(name) => tracing::info!(signal = name, "shutting down"),
-            Err(err) => tracing::error!(error = %err, "failed to listen for signals"),
-        }
+    // Before anything is bound: a SIGTERM as soon as the socket answers must
+    // stop the agent in order, not kill it.
+    let signals = {
+        let _entered = runtime.enter();
+        ShutdownSignals::install().context("failed to listen for signals").map_err(AppError::Startup)?
+    };
+    runtime.block_on(run(config, async move {
+        let name = signals.received().await;
+        tracing::info!(signal = name, "shutting down");
     }))
 }
 
@@ -137,7 +147,8 @@ async fn start(config: Config) -> anyhow::Result<Started> {
         body_timeout: config.body_timeout,
         request_timeout: config.request_timeout,
     };
-    let router = Router::new(Arc::clone(&vault), limits);
+    let metrics = Arc::new(register_metrics(&vault.source, &vault.audit));
+    let router = Router::new(Arc::clone(&vault), limits, metrics);
     Ok(Started { vault, router, listeners, audit_task, usage_task })
 }
 
@@ -202,15 +213,6 @@ fn minting_policy(config: &Config) -> anyhow::Result<Policy> {
     Ok(policy)
 }
 
-/// Re-reads the policy file on SIGHUP; a broken file keeps the policy in force.
-fn reload_policy(policy: &LivePolicy) {
-    match policy.reload() {
-        None => {}
-        Some(Ok(fresh)) => tracing::info!(rules = fresh.rules().len(), "minting policy reloaded"),
-        Some(Err(err)) => tracing::error!(error = %err, "minting policy not reloaded; keeping the previous one"),
-    }
-}
-
 fn build_vault(config: &Config, usage: Store, audit: AuditWriter, policy: Policy) -> anyhow::Result<AgentVault> {
     let source = CachedSource::new(
         SopsCommand::new(
@@ -221,7 +223,6 @@ fn build_vault(config: &Config, usage: Store, audit: AuditWriter, policy: Policy
         ),
         config.cache_ttl,
     );
-    let metrics = register_metrics(&source, &audit);
     let current = JwtKey::new(config.jwt_key.clone()).context("invalid VANTA_JWT_SECRET_KEY")?;
     let previous = config.previous_jwt_keys.iter().map(|k| JwtKey::new(k.clone())).collect::<Result<Vec<_>, _>>();
     let keys = Arc::new(JwtKeys::new(current, previous.context("invalid VANTA_JWT_PREVIOUS_KEYS")?));
@@ -234,7 +235,6 @@ fn build_vault(config: &Config, usage: Store, audit: AuditWriter, policy: Policy
         usage_rules: UsageRules { lease: config.usage_lease, leeway: config.clock_leeway },
         audit,
         ttl: TtlPolicy { default_minutes: config.default_ttl_minutes, max_minutes: config.max_ttl_minutes },
-        metrics: Arc::new(metrics),
         etags: EtagKey::random(),
         policy: LivePolicy::new(policy),
         admin_token: config.admin_token.clone(),
@@ -245,21 +245,12 @@ fn build_vault(config: &Config, usage: Store, audit: AuditWriter, policy: Policy
 
 async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let Started { vault, router, mut listeners, audit_task, usage_task } = started;
+    let housekeeping = Housekeeping::start(Arc::clone(&vault), listeners.tcp().and_then(TcpServer::reloader))?;
     let mut connections = Connections::new();
-    let mut prune = tokio::time::interval(PRUNE_EVERY);
-    let mut evict = tokio::time::interval(EVICT_EVERY);
-    let mut hangups = crate::shutdown::hangups().context("failed to listen for SIGHUP")?;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            _ = prune.tick() => prune_expired(&vault.usage).await,
-            _ = evict.tick() => vault.source.evict_expired(),
-            Some(()) = hangups.recv() => {
-                vault.audit.reopen();
-                reload_tls(listeners.tcp());
-                reload_policy(&vault.policy);
-            }
             () = connections.reap_one() => {}
             accepted = listeners.accept() => match accepted {
                 Ok(accepted) => connections.serve(accepted, router.clone()),
@@ -271,6 +262,7 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
     listeners.unix().remove();
     listeners.close_tcp();
     connections.drain(DRAIN_TIMEOUT).await;
+    housekeeping.stop().await;
     // The audit writer ends once the last handle (inside the vault) is gone.
     drop((vault, router, listeners));
     if tokio::time::timeout(DRAIN_TIMEOUT, audit_task).await.is_err() {
@@ -287,16 +279,6 @@ async fn accept_failed(err: std::io::Error) {
     // Out of file descriptors and the like: back off, keep serving.
     tracing::warn!(error = %err, "failed to accept a connection");
     tokio::time::sleep(Duration::from_millis(50)).await;
-}
-
-fn reload_tls(tcp: Option<&TcpServer>) {
-    match tcp.map(TcpServer::reload) {
-        None => tracing::debug!("SIGHUP: no TLS listener to reload"),
-        Some(Ok(())) => tracing::info!("SIGHUP: TLS certificate reloaded"),
-        Some(Err(err)) => {
-            tracing::error!(error = %format!("{:#}", anyhow::Error::new(err)), "SIGHUP: TLS reload failed; keeping the old certificate")
-        }
-    }
 }
 
 /// Start-up warnings (never fatal: files and keys can be fixed while the
@@ -322,14 +304,4 @@ fn register_metrics(source: &CachedSource, audit: &AuditWriter) -> Metrics {
     metrics.register_counter("audit_records_written", "audit records written", written.written.clone());
     metrics.register_counter("audit_records_failed", "audit records that could not be written", written.failed.clone());
     metrics
-}
-
-async fn prune_expired(usage: &Store) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
-    match usage.prune(now.as_secs().saturating_sub(3600), now_ms).await {
-        Ok(0) => {}
-        Ok(n) => tracing::debug!(rows = n, "pruned use counts of expired tokens"),
-        Err(err) => tracing::warn!(error = %err, "failed to prune the usage store"),
-    }
 }

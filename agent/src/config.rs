@@ -17,7 +17,7 @@ use vanta_shared::{EnvName, KeyPattern};
 mod args;
 mod secrets;
 
-pub use args::{Args, Command, ExplainArgs, PolicyCommand};
+pub use args::{Args, Command, ExplainArgs, LogFormat, PolicyCommand};
 use secrets::{checked_key, read_key, read_previous_keys, read_secret_file};
 
 /// The checked configuration. Holds the JWT keys, so it has no `Debug`.
@@ -85,6 +85,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Credential TCP callers must present to mint (from `VANTA_ADMIN_TOKEN_FILE`).
     pub admin_token: Option<SecretSlice<u8>>,
+    /// Diagnostic log filter (checked to parse).
+    pub log_filter: String,
+    /// Diagnostic log format.
+    pub log_format: LogFormat,
     /// Names (never values) of variables handed to sops that carry key
     /// material inline: sops children can be read by processes of the same
     /// uid, so `app` warns about them at start-up.
@@ -231,6 +235,8 @@ impl Config {
             sops_files_path,
             sops_bin,
             sops_timeout: Duration::from_secs(args.sops_timeout_seconds),
+            log_filter: checked_log_filter(args.log)?,
+            log_format: args.log_format,
             inline_key_vars: inline_key_vars(&sops_env(env)),
             sops_env: sops_env(env),
             cache_ttl: Duration::from_secs(args.cache_ttl_seconds),
@@ -354,6 +360,15 @@ fn sops_env(env: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
         })
         .cloned()
         .collect()
+}
+
+/// The log filter, if `tracing` can parse it: a typo must not silently log
+/// everything or nothing.
+fn checked_log_filter(filter: String) -> Result<String, ConfigError> {
+    match tracing_subscriber::EnvFilter::try_new(&filter) {
+        Ok(_) => Ok(filter),
+        Err(err) => Err(invalid("--log (VANTA_LOG)", format!("'{filter}' is not a log filter: {err}"))),
+    }
 }
 
 /// The variables of `env` whose names say they hold a key, secret, token,

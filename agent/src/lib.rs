@@ -7,18 +7,23 @@
 //! # Layout
 //! Lower layers never use higher ones, and leaves never use each other.
 //! - L0, plain data: [`peer`] (and the `vanta-shared` crate).
-//! - L1, leaves: [`config`] (flags and env), [`logging`], [`shutdown`],
-//!   [`hardening`], [`token`] (issue and validate JWTs), [`etag`] (tags
-//!   of read answers), [`access`] (scope checks, the admin credential),
-//!   [`attest`] (what the kernel says about a local caller), [`policy`]
-//!   (per-caller minting rules), [`sops`] (run sops, parse its output), [`usage`]
-//!   (durable use counts), [`audit`] (JSONL records and their writer),
-//!   [`transport`] (the Unix socket listener).
+//! - L1, leaves: [`config`] (flags and environment in, a checked `Config`
+//!   out), [`logging`] (stderr, set from that configuration), [`shutdown`]
+//!   (signals), [`hardening`] (no core dumps, not dumpable), [`metrics`]
+//!   (the Prometheus registry), [`token`] (issue and validate JWTs),
+//!   [`etag`] (tags of read answers), [`access`] (scope checks, the admin
+//!   credential), [`attest`] (what the kernel says about a local caller),
+//!   [`policy`] (per-caller minting rules), [`sops`] (run sops, cache and
+//!   parse its output), [`usage`] (durable use counts), [`audit`] (JSONL
+//!   records and their writer task), [`transport`] (the Unix socket and TCP
+//!   listeners behind one accept, a connection cap per listener).
 //! - L2: [`vault`], the use cases, ordering the steps the contract orders.
-//! - L3: [`http`], routes and the one error-to-status table.
-//! - L4: [`app`], wiring, serving and orderly shutdown; [`doctor`], the
-//!   `vanta-agent doctor` checks; [`commands`], the other subcommands that
-//!   do not serve (`policy check`, `policy explain`).
+//! - L3: [`http`], routes, request limits and deadlines, the one error
+//!   table, request metrics.
+//! - L4: [`app`], wiring: serving connections, housekeeping in its own task,
+//!   orderly shutdown; `app::run(config, shutdown)` for in-process tests.
+//!   [`doctor`], the `vanta-agent doctor` checks; [`commands`], the other
+//!   subcommands that do not serve (`policy check`, `policy explain`).
 #![forbid(unsafe_code)]
 
 pub mod access;

@@ -1,13 +1,19 @@
 //! Diagnostic logging to stderr (layer L1). Audit records never go here, and
-//! stdout stays free for them (`--audit-log -`).
+//! stdout stays free for them (`--audit-log -`). The settings come from the
+//! checked configuration (`--log`, `--log-format`); nothing is read here.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::ParseError;
 
-/// Installs the subscriber: filter from `VANTA_LOG` (default `info`), format
-/// from `VANTA_LOG_FORMAT` (`plain` or `json`).
-pub fn init() {
-    let filter = EnvFilter::try_from_env("VANTA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the subscriber: `filter` in `tracing` directive syntax (the
+/// configuration has checked it), JSON lines when `json`, else plain text.
+///
+/// # Errors
+/// If `filter` does not parse.
+pub fn init(filter: &str, json: bool) -> Result<(), ParseError> {
+    let filter = EnvFilter::try_new(filter)?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let json = std::env::var("VANTA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // Fails only when a subscriber is already installed (tests): keep that one.
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    Ok(())
 }

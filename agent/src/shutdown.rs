@@ -1,25 +1,39 @@
 //! Process signals (layer L1): shutdown on the first SIGTERM or SIGINT,
 //! reload on SIGHUP.
 
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// Waits for SIGTERM or SIGINT.
-///
-/// # Errors
-/// If the signal handlers cannot be installed.
-pub async fn signal_received() -> std::io::Result<&'static str> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => Ok("SIGTERM"),
-        _ = int.recv() => Ok("SIGINT"),
+/// Handlers for SIGTERM and SIGINT, installed when made: a signal that
+/// arrives before anyone waits is still seen (and does not kill the process).
+pub struct ShutdownSignals {
+    term: Signal,
+    int: Signal,
+}
+
+// === impl ShutdownSignals ===
+
+impl ShutdownSignals {
+    /// Installs the handlers; call inside the runtime, before serving.
+    ///
+    /// # Errors
+    /// If the signal handlers cannot be installed.
+    pub fn install() -> std::io::Result<Self> {
+        Ok(Self { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+    }
+
+    /// Waits for the first SIGTERM or SIGINT and names it.
+    pub async fn received(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }
 
-/// A stream of SIGHUPs (reload the TLS certificate).
+/// A stream of SIGHUPs (reopen the audit file, reload the TLS certificate).
 ///
 /// # Errors
 /// If the handler cannot be installed.
-pub fn hangups() -> std::io::Result<tokio::signal::unix::Signal> {
+pub fn hangups() -> std::io::Result<Signal> {
     signal(SignalKind::hangup())
 }

@@ -11,5 +11,5 @@ pub mod tcp;
 pub mod unix;
 
 pub use listeners::{Accepted, Conn, Listeners};
-pub use tcp::{TcpServer, TlsError};
+pub use tcp::{TcpServer, TlsError, TlsReloader};
 pub use unix::{BindError, UnixSocket};

@@ -10,11 +10,10 @@
 mod caller;
 mod error;
 mod pending;
+mod refused;
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
 use vanta_shared::{Claims, EnvName, ErrorCode, KeyPath, Scope};
 use zeroize::Zeroizing;
@@ -23,13 +22,13 @@ use secrecy::SecretSlice;
 
 pub use self::caller::Identified;
 pub use self::error::Error;
+pub use self::refused::RefusedMint;
 use crate::access;
 use crate::attest::Attestor;
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
 use crate::etag::{Covers, ETag, EtagKey};
-use crate::metrics::Metrics;
 use crate::peer::Peer;
-use crate::policy::{LivePolicy, MintAsk, Refusal, Rule};
+use crate::policy::{LivePolicy, MintAsk, Rule};
 use crate::sops::SecretSource;
 use crate::token::issue::MintRequest;
 use crate::token::{TokenIssuer, TokenValidator, VerifiedClaims};
@@ -77,27 +76,11 @@ pub struct Vault<S, U> {
     pub admin_token: Option<SecretSlice<u8>>,
     /// Attests local callers (and remembers executables' hashes).
     pub attestor: Attestor,
-    /// Request and token metrics.
-    pub metrics: Arc<Metrics>,
     /// The HTTP status answered for each code: the HTTP layer's one table,
     /// handed over by `app`, so that audit records name the real status.
     pub status_of: fn(ErrorCode) -> u16,
     /// Keys the entity tags of read answers.
     pub etags: EtagKey,
-}
-
-/// A token request the HTTP layer refused before the use case (body
-/// unreadable, too large, too slow, or its fields invalid): audited like
-/// every other attempt.
-pub struct RefusedMint<'a> {
-    /// Who asked.
-    pub peer: Peer,
-    /// The body as sent, when it was JSON: its names are echoed.
-    pub body: Option<&'a Value>,
-    /// The code answered.
-    pub code: ErrorCode,
-    /// What was wrong, for the audit record.
-    pub detail: &'a str,
 }
 
 /// The outcome of each readiness check, `Err` saying what is wrong.
@@ -171,36 +154,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         if let Ok(response) = &minted {
             record.jti = Some(response.1.clone());
         }
-        let minted = self.audited(&mut record, minted).await?;
-        self.metrics.tokens_minted.inc();
-        Ok(minted.0)
-    }
-
-    /// Checks, from the request's head alone, that this caller may mint at
-    /// all (a TCP caller needs the admin credential); a refusal is audited.
-    ///
-    /// # Errors
-    /// [`Error::Refused`] when the caller may not mint.
-    pub async fn screen_minter(&self, peer: &Peer, credential: Option<&str>) -> Result<(), Error> {
-        if !matches!(peer, Peer::Tcp(_)) || access::is_admin_credential(self.admin_token.as_ref(), credential) {
-            return Ok(());
-        }
-        let mut record = AuditRecord::new(AuditEvent::TokenGenerate, peer.clone());
-        self.audited(&mut record, Err(Error::Refused(Refusal::NotAdmin))).await
-    }
-
-    /// Audits a token request the HTTP layer refused.
-    pub async fn refuse_mint(&self, refused: RefusedMint<'_>) {
-        let mut record = AuditRecord::new(AuditEvent::TokenGenerate, refused.peer);
-        let field = |name| refused.body.and_then(|v| v.get(name)).and_then(Value::as_str);
-        record.subject = field("subject").and_then(AuditRecord::echo);
-        record.environment = field("environment").and_then(AuditRecord::echo);
-        record.set_key_pattern(field("key_pattern"));
-        let code = refused.code;
-        record.finish(code.as_str(), (self.status_of)(code), Some(refused.detail.to_owned()));
-        if let Err(audit_err) = self.audit.write(&record).await {
-            tracing::error!(error = %audit_err, "failed to audit a refused request");
-        }
+        self.audited(&mut record, minted).await.map(|(response, _)| response)
     }
 
     /// Checks that sops and the files directory are usable, that not every

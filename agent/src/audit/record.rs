@@ -24,8 +24,10 @@ pub enum AuditEvent {
 /// unknown for an event are `null`.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRecord {
-    /// RFC 3339, UTC.
-    pub timestamp: String,
+    /// When the request came in; written as RFC 3339, UTC. A time that cannot
+    /// be written so fails the whole record, never writes an empty one.
+    #[serde(serialize_with = "rfc3339")]
+    pub timestamp: OffsetDateTime,
     /// What happened.
     pub event: AuditEvent,
     /// The token's `jti` (the new token's, for generation).
@@ -67,7 +69,7 @@ const MAX_ECHO: usize = 512;
 impl AuditRecord {
     /// A record of `event` by `client`, timestamped now, outcome to be set.
     pub fn new(event: AuditEvent, client: Peer) -> Self {
-        let timestamp = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+        let timestamp = OffsetDateTime::now_utc();
         // CONTRACT §5: `key` for fetches and lists, `key_pattern` for generation.
         let generates = event == AuditEvent::TokenGenerate;
         Self {
@@ -135,11 +137,20 @@ impl AuditRecord {
     }
 
     /// The record as one JSON line, newline included.
-    pub fn to_line(&self) -> Vec<u8> {
-        let mut line = serde_json::to_vec(self).unwrap_or_default();
+    ///
+    /// # Errors
+    /// If the record cannot be encoded (a timestamp RFC 3339 cannot hold):
+    /// the caller must treat the record as not written.
+    pub fn to_line(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut line = serde_json::to_vec(self)?;
         line.push(b'\n');
-        line
+        Ok(line)
     }
+}
+
+fn rfc3339<S: serde::Serializer>(time: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+    let text = time.format(&Rfc3339).map_err(serde::ser::Error::custom)?;
+    serializer.serialize_str(&text)
 }
 
 #[cfg(test)]
@@ -147,7 +158,7 @@ mod tests {
     use super::*;
 
     fn parse(record: &AuditRecord) -> serde_json::Value {
-        let line = record.to_line();
+        let line = record.to_line().expect("encodable");
         assert_eq!(line.last(), Some(&b'\n'));
         assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
         serde_json::from_slice(&line).expect("json line")
@@ -177,7 +188,7 @@ mod tests {
     fn fields_come_in_contract_order_and_lists_have_a_null_key() {
         let mut r = AuditRecord::new(AuditEvent::KeyList, Peer::Unknown);
         r.finish("success", 200, None);
-        let line = String::from_utf8(r.to_line()).expect("utf-8");
+        let line = String::from_utf8(r.to_line().expect("encodable")).expect("utf-8");
         let order =
             ["timestamp", "event", "jti", "subject", "environment", "key", "client", "outcome", "status_code", "error"];
         let positions: Vec<usize> = order.iter().map(|f| line.find(&format!("\"{f}\":")).expect(f)).collect();
@@ -197,6 +208,15 @@ mod tests {
         let v = parse(&r);
         assert_eq!((v["exe"].as_str(), v["rule"].as_str()), (Some("/usr/bin/payments"), Some("payments")));
         assert_eq!(v["client"], "127.0.0.1");
+    }
+
+    #[test]
+    fn a_timestamp_rfc3339_cannot_hold_fails_the_record() {
+        let mut r = AuditRecord::new(AuditEvent::KeyList, Peer::Unknown);
+        // RFC 3339 has no room for an offset with seconds.
+        let odd = time::UtcOffset::from_hms(0, 0, 1).expect("a valid offset");
+        r.timestamp = r.timestamp.to_offset(odd);
+        assert!(r.to_line().is_err(), "no record with an empty or wrong timestamp");
     }
 
     #[test]

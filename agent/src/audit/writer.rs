@@ -69,6 +69,9 @@ pub enum AuditError {
     /// The write failed.
     #[error("failed to write the audit record")]
     Write,
+    /// The record could not be encoded as a JSON line; nothing was written.
+    #[error("failed to encode the audit record")]
+    Encode(#[source] serde_json::Error),
 }
 
 enum Message {
@@ -109,7 +112,11 @@ impl AuditWriter {
     /// [`AuditError`] if it was not written.
     pub async fn write(&self, record: &AuditRecord) -> Result<(), AuditError> {
         let (ack, done) = oneshot::channel();
-        let message = Message::Record { line: record.to_line(), ack };
+        let line = record.to_line().map_err(|err| {
+            self.counters.failed.inc();
+            AuditError::Encode(err)
+        })?;
+        let message = Message::Record { line, ack };
         self.tx.send(message).await.map_err(|_| AuditError::Stopped)?;
         done.await.map_err(|_| AuditError::Stopped)?
     }

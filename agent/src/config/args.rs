@@ -112,6 +112,13 @@ pub struct Args {
     /// body and sops timeouts.
     #[arg(long, env = "VANTA_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
+    /// Diagnostic log filter, in `tracing` directive syntax (`info`,
+    /// `vanta_agent=debug`, ...); an invalid filter stops start-up.
+    #[arg(long, env = "VANTA_LOG", default_value = "info")]
+    pub log: String,
+    /// Diagnostic log format on stderr.
+    #[arg(long, env = "VANTA_LOG_FORMAT", value_enum, ignore_case = true, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
     /// Refuse (412) requests without the header `X-Vanta-Request: true`, so a
     /// confused deputy (an SSRF in a local service) cannot reach the agent.
     #[arg(long, env = "VANTA_REQUIRE_REQUEST_HEADER")]
@@ -178,6 +185,15 @@ Run it first when something does not work, as the agent's user and with the agen
   kubectl exec deploy/app -c vanta-agent -- vanta-agent doctor
   VANTA_SOPS_FILES_PATH=/etc/vanta/secrets vanta-agent --state-path /var/lib/vanta/usage.db doctor";
 
+/// How diagnostic logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
 const DEFAULT_STATE_PATH: &str = "/var/lib/vanta/usage.db";
 
 const AFTER_HELP: &str = "\
@@ -188,7 +204,7 @@ Secrets are read from the environment only, never from flags:
   VANTA_JWT_PREVIOUS_KEYS_FILE  the same, from a file
   VANTA_ADMIN_TOKEN_FILE      credential (>= 32 bytes) that TCP callers must send as a Bearer to mint
 sops gets only the variables its key backends need (SOPS_*, GNUPGHOME, AWS_*, ...).
-Logging: VANTA_LOG (filter, default info), VANTA_LOG_FORMAT (plain|json), to stderr.
+Logging goes to stderr (--log / VANTA_LOG, --log-format / VANTA_LOG_FORMAT); stdout carries only audit records.
 
 Example:
   VANTA_JWT_SECRET_KEY_FILE=/etc/vanta/jwt.key SOPS_AGE_KEY_FILE=/etc/vanta/age.txt \\

@@ -11,6 +11,7 @@ use vanta_shared::api::Health;
 
 use super::error::{ApiError, answer};
 use super::{Response, json_response};
+use crate::metrics::Metrics;
 use crate::sops::SecretSource;
 use crate::usage::UsageStore;
 use crate::vault::Vault;
@@ -53,8 +54,8 @@ pub async fn readyz<S: SecretSource, U: UsageStore>(vault: &Vault<S, U>) -> Resp
 }
 
 /// The Prometheus text exposition.
-pub fn metrics<S: SecretSource, U: UsageStore>(vault: &Vault<S, U>) -> Response {
-    let mut response = hyper::Response::new(Full::new(Bytes::from(vault.metrics.render())));
+pub fn metrics(metrics: &Metrics) -> Response {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(metrics.render())));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response
 }

@@ -12,20 +12,23 @@ use vanta_shared::api::{HEALTHZ_PATH, METRICS_PATH, READYZ_PATH, REQUEST_HEADER,
 
 use super::error::ApiError;
 use super::{Limits, MAX_HEADER_BYTES, Response, health, secrets, tokens};
+use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::sops::SecretSource;
 use crate::usage::UsageStore;
 use crate::vault::Vault;
 
-/// Routes requests to the use cases. Cheap to clone (one per connection).
+/// Routes requests to the use cases and counts them. Cheap to clone (one
+/// per connection).
 pub struct Router<S, U> {
     vault: Arc<Vault<S, U>>,
     limits: Limits,
+    metrics: Arc<Metrics>,
 }
 
 impl<S, U> Clone for Router<S, U> {
     fn clone(&self) -> Self {
-        Self { vault: Arc::clone(&self.vault), limits: self.limits }
+        Self { vault: Arc::clone(&self.vault), limits: self.limits, metrics: Arc::clone(&self.metrics) }
     }
 }
 
@@ -41,9 +44,10 @@ enum Route<'a> {
 // === impl Router ===
 
 impl<S: SecretSource, U: UsageStore> Router<S, U> {
-    /// A router over `vault` that holds requests to `limits`.
-    pub fn new(vault: Arc<Vault<S, U>>, limits: Limits) -> Self {
-        Self { vault, limits }
+    /// A router over `vault` that holds requests to `limits`, counts them in
+    /// `metrics` and serves `metrics` on `/metrics`.
+    pub fn new(vault: Arc<Vault<S, U>>, limits: Limits, metrics: Arc<Metrics>) -> Self {
+        Self { vault, limits, metrics }
     }
 
     /// Answers one request from `peer`. Never fails: every error is a response.
@@ -54,7 +58,7 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
         let started = Instant::now();
         let path = request.uri().path().to_owned();
         let route = route(&path);
-        let name = route.name();
+        let (name, mints) = (route.name(), matches!(route, Route::Generate));
         // The whole exchange after the head (body, decryption, audit) has one
         // deadline; hyper's header timeout covers the head.
         let response = tokio::time::timeout(self.limits.request_timeout, self.dispatch(route, request, peer))
@@ -65,7 +69,10 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
             hyper::StatusCode::NOT_MODIFIED => "not_modified",
             _ => error_code_of(&response),
         };
-        self.vault.metrics.observe(name, outcome, started.elapsed().as_secs_f64());
+        self.metrics.observe(name, outcome, started.elapsed().as_secs_f64());
+        if response.status().is_success() && mints {
+            self.metrics.tokens_minted.inc();
+        }
         Ok(response)
     }
 
@@ -81,7 +88,7 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
         match (route, method) {
             (Route::Health, Method::GET | Method::HEAD) => health::healthz(),
             (Route::Ready, Method::GET | Method::HEAD) => health::readyz(&self.vault).await,
-            (Route::Metrics, Method::GET) => health::metrics(&self.vault),
+            (Route::Metrics, Method::GET) => health::metrics(&self.metrics),
             (Route::Generate, Method::POST) => tokens::generate(&self.vault, request, peer, &self.limits).await,
             (Route::Read { environment, key }, Method::GET) => {
                 secrets::read(&self.vault, request.headers(), environment, key, peer).await

@@ -20,7 +20,13 @@ use crate::peer::Peer;
 /// A bound TCP listener, with TLS unless configured as plain loopback HTTP.
 pub struct TcpServer {
     listener: TcpListener,
-    tls: Option<TlsFiles>,
+    tls: Option<Arc<TlsFiles>>,
+}
+
+/// Reloads a [`TcpServer`]'s certificate and key from another task.
+#[derive(Clone)]
+pub struct TlsReloader {
+    files: Arc<TlsFiles>,
 }
 
 /// The certificate and key files, and the acceptor built from them.
@@ -64,7 +70,7 @@ impl TcpServer {
         let tls = match tls {
             Some((cert, key)) => {
                 let acceptor = RwLock::new(load_acceptor(cert, key)?);
-                Some(TlsFiles { cert: cert.to_owned(), key: key.to_owned(), acceptor })
+                Some(Arc::new(TlsFiles { cert: cert.to_owned(), key: key.to_owned(), acceptor }))
             }
             None => None,
         };
@@ -108,9 +114,26 @@ impl TcpServer {
     /// # Errors
     /// Why the new material is unusable.
     pub fn reload(&self) -> Result<(), TlsError> {
-        let Some(files) = &self.tls else { return Ok(()) };
-        let fresh = load_acceptor(&files.cert, &files.key)?;
-        *files.acceptor.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+        self.reloader().map_or(Ok(()), |reloader| reloader.reload())
+    }
+
+    /// A handle that reloads this server's TLS material; `None` for plain HTTP.
+    pub fn reloader(&self) -> Option<TlsReloader> {
+        self.tls.as_ref().map(|files| TlsReloader { files: Arc::clone(files) })
+    }
+}
+
+// === impl TlsReloader ===
+
+impl TlsReloader {
+    /// Re-reads the certificate and key (on SIGHUP). New connections use
+    /// them; on failure the old ones stay in use.
+    ///
+    /// # Errors
+    /// Why the new material is unusable.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = load_acceptor(&self.files.cert, &self.files.key)?;
+        *self.files.acceptor.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
         Ok(())
     }
 }

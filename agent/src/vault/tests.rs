@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use secrecy::SecretSlice;
-use serde_json::json;
+use serde_json::{Value, json};
 use vanta_shared::ErrorCode;
 
 use super::*;
@@ -53,7 +53,6 @@ async fn fixture() -> Fixture {
         policy: crate::policy::LivePolicy::new(crate::policy::Policy::from_flags(Default::default())),
         admin_token: None,
         attestor: crate::attest::Attestor::default(),
-        metrics: Arc::new(crate::metrics::Metrics::new()),
         status_of: crate::http::error::status_of,
         etags: crate::etag::EtagKey::random(),
     };

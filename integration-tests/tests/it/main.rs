@@ -22,6 +22,7 @@ mod cli_token;
 mod helpers;
 mod lifecycle;
 mod listing;
+mod logging;
 mod ops;
 mod run_completions;
 mod run_dotenv_python;
