@@ -18,7 +18,9 @@
 //!
 //! The helper binaries in `src/bin/` (`age-keygen`, `print-env`, `exit-with`,
 //! `trap-signals`, `sleep-secs`, `report-secrets-file`) are children for
-//! `vanta-cli run-with-secrets`; `age-keygen` also serves `make demo`.
+//! `vanta-cli run-with-secrets`; `age-keygen` also serves `make demo`;
+//! `hand-off-connection` is a caller that is gone by the time its request is
+//! attested (the minting policy's pid-reuse tests).
 #![forbid(unsafe_code)]
 
 pub mod agent;

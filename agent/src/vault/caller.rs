@@ -1,10 +1,10 @@
 //! Who asks to mint (or revoke), and which policy rule covers them.
 //!
-//! A local caller is attested from the kernel (off the async workers: it
-//! reads `/proc` and may hash the executable). With a policy file a caller
-//! that cannot be attested is refused; the `--mint-*` flags' rule decides on
-//! the peer credentials alone, so there a failed attestation only leaves the
-//! executable unknown in the audit record. A TCP caller is the admin if it
+//! A local caller is attested from the kernel (a few quick `/proc` reads;
+//! hashing an executable, when a rule asks, runs off the async workers).
+//! With a policy file a caller that cannot be attested is refused; the
+//! `--mint-*` flags' rule decides on the peer credentials alone, so there a
+//! failed attestation only leaves the executable unknown in the audit record. A TCP caller is the admin if it
 //! sent the admin credential, else it is refused.
 
 use std::path::PathBuf;
