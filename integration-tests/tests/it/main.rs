@@ -9,6 +9,7 @@ mod dotenv;
 
 mod audit;
 mod auth;
+mod cli_colour;
 mod cli_completions;
 mod cli_get;
 mod cli_hardening;
