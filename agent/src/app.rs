@@ -109,9 +109,11 @@ async fn start(config: Config) -> anyhow::Result<Started> {
         None => AuditSink::Stdout,
         Some(path) => AuditSink::File { path: path.clone(), fsync: config.audit_fsync },
     };
-    let (audit, audit_task) = AuditWriter::open(sink).await.context("failed to open the audit log")?;
+    let (audit, audit_task) =
+        AuditWriter::open(sink).await.context("failed to open the audit log (set --audit-log or VANTA_AUDIT_LOG)")?;
     let vault = Arc::new(build_vault(&config, usage, audit)?);
-    let socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
+    let socket = UnixSocket::bind(&config.socket, config.socket_mode)
+        .context("failed to listen on the socket (set --socket or VANTA_AGENT_SOCKET)")?;
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
     let router = Router::new(Arc::clone(&vault), config.require_request_header);
@@ -121,7 +123,12 @@ async fn start(config: Config) -> anyhow::Result<Started> {
 async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
     let Some(tcp) = &config.tcp else { return Ok(None) };
     let tls = tcp.tls.as_ref().map(|(cert, key)| (cert.as_path(), key.as_path()));
-    let server = TcpServer::bind(tcp.addr, tls).await.with_context(|| format!("failed to listen on {}", tcp.addr))?;
+    let server = TcpServer::bind(tcp.addr, tls).await.with_context(|| {
+        format!(
+            "failed to listen on {} (set --listen-tcp, --tls-cert and --tls-key, or their VANTA_ variables)",
+            tcp.addr
+        )
+    })?;
     let addr = server.local_addr().map_or_else(|_| tcp.addr.to_string(), |a| a.to_string());
     let scheme = if server.is_tls() { "https" } else { "http (insecure, loopback only)" };
     tracing::info!(addr = %addr, scheme, "listening");
@@ -131,8 +138,9 @@ async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
 fn open_usage_store(config: &Config) -> anyhow::Result<SqliteUsageStore> {
     let path = &config.state_path;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("failed to create the state directory {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!("failed to create the state directory {} (set --state-path or VANTA_STATE_PATH)", parent.display())
+        })?;
     }
     SqliteUsageStore::open(path).with_context(|| {
         format!("failed to open the usage store {} (set --state-path or VANTA_STATE_PATH; a corrupt store is never reset silently)", path.display())

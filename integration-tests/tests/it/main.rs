@@ -40,6 +40,7 @@ mod security_rotation;
 mod security_tokens;
 mod security_usage;
 mod sops_runs;
+mod startup_hints;
 mod tls;
 mod tokens;
 mod upstream;
