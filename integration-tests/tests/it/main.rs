@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod docs_troubleshooting;
 mod dotenv;
 
 mod audit;
