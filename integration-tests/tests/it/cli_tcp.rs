@@ -303,3 +303,22 @@ fn a_self_signed_ca_certificate_given_as_ca_cert_is_accepted_as_curl_does() {
     );
     assert!(line.contains("put this very certificate in --ca-cert"), "{line}");
 }
+
+#[test]
+fn a_broken_answer_is_said_in_words() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("not-an-agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut head = [0u8; 512];
+        let _ = conn.read(&mut head);
+        let _ = conn.write_all(b"garbage\r\n\r\n");
+    });
+    let finished = Cli::new(&socket).run(&["health"]);
+    server.join().unwrap();
+    let line = assert_cli_error_line(&finished);
+    assert!(line.starts_with(&format!("vanta-cli: error: failed to talk to the agent at {}: ", s(&socket))), "{line}");
+    assert!(!line.contains("client error") && !line.contains("SendRequest"), "no Rust debug names: {line}");
+}
