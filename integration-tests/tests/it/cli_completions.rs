@@ -1,11 +1,14 @@
 //! Completion scripts in real shells (operator guide, "completions and
 //! man"): bash completes the options of every subcommand with the
-//! hyphenated binary name (clap-rs/clap#6421 worked around), fish too; zsh
-//! loads the script and registers it. zsh and fish come from
-//! `make tools` (scripts/install-tools.sh).
+//! hyphenated binary name (clap-rs/clap#6421 worked around), and so do fish
+//! and an interactive zsh on a pty. zsh and fish come from `make tools`
+//! (scripts/install-tools.sh).
 
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
 
 use vanta_integration_tests::cli::Cli;
 use vanta_integration_tests::process::{self, DEADLINE};
@@ -60,6 +63,64 @@ fn bash_completes_the_options_of_every_subcommand() {
             assert!(got.contains(word), "{words:?}: {word} not in {got:?}");
         }
     }
+}
+
+/// Reads `from` until `needle` has appeared in everything read, or the
+/// deadline passes; returns everything read.
+fn read_until(from: &mpsc::Receiver<Vec<u8>>, seen: &mut String, needle: &str) -> bool {
+    let deadline = Instant::now() + DEADLINE;
+    while !seen.contains(needle) {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else { return false };
+        match from.recv_timeout(left) {
+            Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+#[test]
+fn an_interactive_zsh_completes_subcommand_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let zsh = script(dir.path(), "zsh");
+    // `script` gives zsh a terminal, as a user's; TERM=dumb keeps the screen plain.
+    let mut shell = Command::new("script")
+        .args(["-qec", "zsh -f -i", "/dev/null"])
+        .env_clear()
+        .env("PATH", vanta_integration_tests::bins::child_path())
+        .env("TERM", "dumb")
+        .env("HOME", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut input, mut output) = (shell.stdin.take().unwrap(), shell.stdout.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = output.read(&mut buf) {
+            if tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    // The marker is printed computed, so the echoed command line does not match it.
+    let init = format!("autoload -Uz compinit; compinit -u -D; source {zsh}; print ready-$((6*7))\n");
+    input.write_all(init.as_bytes()).unwrap();
+    let ready = read_until(&rx, &mut seen, "ready-42");
+    input.write_all(b"vanta-cli get --\t\t").unwrap();
+    let listed = ready && read_until(&rx, &mut seen, "--token-file");
+    let _ = input.write_all(b"\x03exit\n");
+    drop(input);
+    if process::wait_with_deadline(&mut shell, DEADLINE).is_none() {
+        let _ = shell.kill();
+        let _ = shell.wait();
+    }
+    let _ = reader.join();
+    assert!(ready, "zsh loaded the script: {seen:?}");
+    assert!(listed && seen.contains("--environment") && seen.contains("--subject"), "zsh listed: {seen:?}");
 }
 
 #[test]
