@@ -35,3 +35,9 @@ if ! command -v gpg >/dev/null 2>&1; then
   echo "installing gnupg (apt)" >&2
   (apt-get update -qq && apt-get install -y -qq gnupg) >&2
 fi
+
+# zsh and fish, to test the completion scripts in real shells (about 30 s of apt).
+if ! command -v zsh >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then
+  echo "installing zsh and fish (apt)" >&2
+  (apt-get update -qq && apt-get install -y -qq zsh fish) >&2
+fi

@@ -132,10 +132,12 @@ async fn start(config: Config) -> anyhow::Result<Started> {
         None => AuditSink::Stdout,
         Some(path) => AuditSink::File { path: path.clone(), fsync: config.audit_fsync },
     };
-    let (audit, audit_task) = AuditWriter::open(sink).await.context("failed to open the audit log")?;
+    let (audit, audit_task) =
+        AuditWriter::open(sink).await.context("failed to open the audit log (set --audit-log or VANTA_AUDIT_LOG)")?;
     let vault = Arc::new(build_vault(&config, usage, audit, policy)?);
     warn_about_sops_setup(&vault.source);
-    let mut socket = UnixSocket::bind(&config.socket, config.socket_mode).context("failed to listen on the socket")?;
+    let mut socket = UnixSocket::bind(&config.socket, config.socket_mode)
+        .context("failed to listen on the socket (set --socket or VANTA_AGENT_SOCKET)")?;
     if vault.policy.get().needs_attestation() {
         socket.record_start_times();
     }
@@ -155,7 +157,12 @@ async fn start(config: Config) -> anyhow::Result<Started> {
 async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
     let Some(tcp) = &config.tcp else { return Ok(None) };
     let tls = tcp.tls.as_ref().map(|(cert, key)| (cert.as_path(), key.as_path()));
-    let server = TcpServer::bind(tcp.addr, tls).await.with_context(|| format!("failed to listen on {}", tcp.addr))?;
+    let server = TcpServer::bind(tcp.addr, tls).await.with_context(|| {
+        format!(
+            "failed to listen on {} (set --listen-tcp, --tls-cert and --tls-key, or their VANTA_ variables)",
+            tcp.addr
+        )
+    })?;
     let addr = server.local_addr().map_or_else(|_| tcp.addr.to_string(), |a| a.to_string());
     let scheme = if server.is_tls() { "https" } else { "http (insecure, loopback only)" };
     tracing::info!(addr = %addr, scheme, "listening");
@@ -187,7 +194,12 @@ fn prepare_state_file(path: &Path) -> anyhow::Result<()> {
             .mode(STATE_DIR_MODE)
             .create(parent)
             .and_then(|()| std::fs::set_permissions(parent, Permissions::from_mode(STATE_DIR_MODE)))
-            .with_context(|| format!("failed to create the state directory {}", parent.display()))?;
+            .with_context(|| {
+                format!(
+                    "failed to create the state directory {} (set --state-path or VANTA_STATE_PATH)",
+                    parent.display()
+                )
+            })?;
     }
     std::fs::OpenOptions::new()
         .create(true)

@@ -113,8 +113,9 @@ pub enum ConfigError {
     /// Two settings that exclude each other are both set.
     #[error("set only one of {0} and {1}")]
     Conflict(&'static str, &'static str),
-    /// A setting has a value that cannot work.
-    #[error("{name}: {problem}")]
+    /// A setting has a value that cannot work; a flag is shown with its
+    /// variable, so the operator can change whichever they set.
+    #[error("{}: {problem}", with_variable(name))]
     Invalid {
         /// The flag or variable.
         name: &'static str,
@@ -258,6 +259,17 @@ impl Config {
             policy_file: args.policy_file,
             require_request_header: args.require_request_header,
         })
+    }
+}
+
+/// `--flag (VANTA_FLAG)` for a flag that has a variable, else `name`.
+fn with_variable(name: &str) -> String {
+    let command = <Args as clap::CommandFactory>::command();
+    let long = name.strip_prefix("--");
+    let arg = command.get_arguments().find(|arg| long.is_some() && arg.get_long() == long);
+    match arg.and_then(clap::Arg::get_env) {
+        Some(var) => format!("{name} ({})", var.to_string_lossy()),
+        None => name.to_owned(),
     }
 }
 

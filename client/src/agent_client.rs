@@ -286,7 +286,7 @@ impl AgentClient {
         let connect = Some(&source).filter(|e| e.is_connect()).and_then(|e| ConnectError::from_chain(e));
         match connect {
             Some(reason) => Error::Connect { agent: self.name(), over_tcp: self.over_tcp(), source: reason },
-            None => Error::Transport { agent: self.name(), source },
+            None => Error::Transport { agent: self.name(), source: (&source).into() },
         }
     }
 

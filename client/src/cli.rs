@@ -118,7 +118,9 @@ pub enum OutputFormat {
     Text,
     /// The agent's JSON answer, as received.
     Json,
-    /// The bare token and a newline, for `TOKEN=$(...)`.
+    /// The bare token and a newline, for a shell's command substitution.
+    // No `$(` here: clap_complete leaves it unescaped in fish's
+    // double-quoted descriptions, where fish runs it.
     Token,
 }
 

@@ -96,7 +96,7 @@ fn tls_hint(failure: &TlsFailure) -> &'static str {
         }
         TlsFailure::WrongName { .. } => "use a --url whose host is named in the agent's certificate, or reissue it",
         TlsFailure::CaUsedAsEndEntity => {
-            "give the agent a server certificate signed by that CA (--tls-cert), and the CA to --ca-cert"
+            "give the agent a server certificate signed by a CA of --ca-cert, or put this very certificate in --ca-cert"
         }
         TlsFailure::NotTls => {
             "is that port the agent's TLS listener? an agent started with --insecure-tcp needs http://"

@@ -38,8 +38,13 @@ pub enum Leaf {
     Expired,
     /// As `Valid`, but for `vanta.example` only.
     OtherName,
-    /// No leaf: the CA certificate itself (with the CA's key) is served.
+    /// A CA certificate signed by the CA, for `localhost` and `127.0.0.1`.
+    SubCa,
+    /// No leaf: the CA certificate itself (with the CA's key) is served,
+    /// for `localhost` and `127.0.0.1` (as `openssl req -x509` makes one).
     TheCa,
+    /// As `TheCa`, but for `vanta.example` only.
+    TheCaOtherName,
 }
 
 /// A TLS client trusting one CA, speaking one protocol version.
@@ -67,14 +72,18 @@ impl Pki {
     /// If rcgen fails (it does not for these parameters).
     pub fn generate_with(ca_name: &str, leaf: Leaf) -> Self {
         // A CA served as the agent's own certificate carries the agent's names.
-        let ca_names = if leaf == Leaf::TheCa { vec!["localhost".to_owned(), "127.0.0.1".to_owned()] } else { vec![] };
+        let ca_names = match leaf {
+            Leaf::TheCa => vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            Leaf::TheCaOtherName => vec!["vanta.example".to_owned()],
+            _ => vec![],
+        };
         let mut ca_params = CertificateParams::new(ca_names).expect("valid names");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.distinguished_name.push(DnType::CommonName, ca_name);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
         let ca_key = KeyPair::generate().expect("a CA key");
         let ca_cert = ca_params.self_signed(&ca_key).expect("a self-signed CA");
-        if leaf == Leaf::TheCa {
+        if matches!(leaf, Leaf::TheCa | Leaf::TheCaOtherName) {
             let (chain_pem, key_pem) = (ca_cert.pem(), ca_key.serialize_pem());
             return Self { ca: ca_cert.der().clone(), chain_pem, key_pem };
         }
@@ -85,6 +94,9 @@ impl Pki {
         };
         let mut leaf_params = CertificateParams::new(names).expect("valid names");
         leaf_params.distinguished_name.push(DnType::CommonName, "vanta-agent test leaf");
+        if leaf == Leaf::SubCa {
+            leaf_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
         if leaf == Leaf::Expired {
             leaf_params.not_before = rcgen::date_time_ymd(2020, 1, 1);
             leaf_params.not_after = rcgen::date_time_ymd(2021, 1, 1);

@@ -39,7 +39,7 @@ pub(crate) enum Error {
     Transport {
         agent: String,
         #[source]
-        source: hyper_util::client::legacy::Error,
+        source: Broken,
     },
     /// The answer's body could not be read (or was too large).
     #[error("failed to read the answer of the agent at {agent}")]
@@ -96,6 +96,23 @@ pub(crate) enum Error {
         #[source]
         source: hyper::http::Error,
     },
+}
+
+/// Why an exchange broke: the causes under hyper-util's own error, whose
+/// text is a Rust debug name (`client error (SendRequest)`), in words.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Broken(String);
+
+// === impl Broken ===
+
+impl From<&hyper_util::client::legacy::Error> for Broken {
+    fn from(err: &hyper_util::client::legacy::Error) -> Self {
+        let causes: Vec<String> =
+            std::iter::successors(std::error::Error::source(err), |e| e.source()).map(ToString::to_string).collect();
+        let text = if causes.is_empty() { "the exchange failed".to_owned() } else { causes.join(": ") };
+        Self(one_line(&text, MAX_DETAIL_CHARS))
+    }
 }
 
 /// An error body with any `error` string, for codes this client does not know.

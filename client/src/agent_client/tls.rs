@@ -4,17 +4,20 @@
 //! [`TlsFailure`], a failed handshake in words.
 //!
 //! Trusted CAs: exactly the certificates of `--ca-cert` when given (like
-//! `curl --cacert`), else the system's (`rustls-native-certs`: the OS store,
-//! `SSL_CERT_FILE`, `SSL_CERT_DIR`).
+//! `curl --cacert`, including a self-signed CA certificate that the agent
+//! serves as its own: `pinned`), else the system's (`rustls-native-certs`:
+//! the OS store, `SSL_CERT_FILE`, `SSL_CERT_DIR`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, InvalidDnsNameError, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 
 mod failure;
+mod pinned;
 
 pub(crate) use failure::TlsFailure;
 
@@ -58,17 +61,19 @@ pub(crate) enum TlsSetupError {
 /// # Errors
 /// [`TlsSetupError`] if the CAs cannot be loaded.
 pub(super) fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, TlsSetupError> {
-    let roots = match ca_file {
-        Some(path) => roots_from_file(path)?,
-        None => system_roots()?,
-    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(TlsSetupError::Config)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
+        .map_err(TlsSetupError::Config)?;
+    let Some(path) = ca_file else {
+        return Ok(builder.with_root_certificates(system_roots()?).with_no_client_auth());
+    };
+    let (roots, pinned) = roots_from_file(path)?;
+    let chained = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| TlsSetupError::BadCa { path: path.to_owned(), source: e.into() })?;
+    let verifier = Arc::new(pinned::PinnedOrChained { chained, pinned });
+    Ok(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth())
 }
 
 /// The name the agent's certificate must carry: the URL's host.
@@ -79,17 +84,21 @@ pub(super) fn server_name(host: &str) -> Result<ServerName<'static>, TlsSetupErr
     ServerName::try_from(host.to_owned()).map_err(|source| TlsSetupError::ServerName { host: host.to_owned(), source })
 }
 
-fn roots_from_file(path: &Path) -> Result<RootCertStore, TlsSetupError> {
+/// The CAs of a PEM file, and its certificates as they are (for pinning).
+fn roots_from_file(path: &Path) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), TlsSetupError> {
     let pem = std::fs::read(path).map_err(|source| TlsSetupError::ReadCa { path: path.to_owned(), source })?;
     let bad = |source: Box<dyn std::error::Error + Send + Sync>| TlsSetupError::BadCa { path: path.to_owned(), source };
     let mut roots = RootCertStore::empty();
+    let mut certs = Vec::new();
     for cert in CertificateDer::pem_slice_iter(&pem) {
-        roots.add(cert.map_err(|e| bad(e.into()))?).map_err(|e| bad(e.into()))?;
+        let cert = cert.map_err(|e| bad(e.into()))?;
+        roots.add(cert.clone()).map_err(|e| bad(e.into()))?;
+        certs.push(cert);
     }
     if roots.is_empty() {
         return Err(TlsSetupError::EmptyCa { path: path.to_owned() });
     }
-    Ok(roots)
+    Ok((roots, certs))
 }
 
 fn system_roots() -> Result<RootCertStore, TlsSetupError> {

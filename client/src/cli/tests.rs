@@ -156,3 +156,34 @@ fn bad_names_are_usage_errors() {
         assert_eq!(err.exit_code(), 2);
     }
 }
+
+#[test]
+fn a_token_on_the_command_line_is_noticed_but_not_one_for_the_command() {
+    let parse = |argv: &[&str]| Cli::try_parse_args(argv.iter().copied()).expect("valid").token_in_argv;
+    assert!(parse(&["vanta-cli", "get", "--environment", "dev", "K", "--token", "t"]));
+    assert!(parse(&[
+        "vanta-cli",
+        "run-with-secrets",
+        "--environment",
+        "dev",
+        "--key-pattern",
+        "*",
+        "--token",
+        "t",
+        "--",
+        "x"
+    ]));
+    assert!(!parse(&[
+        "vanta-cli",
+        "run-with-secrets",
+        "--environment",
+        "dev",
+        "--key-pattern",
+        "*",
+        "--",
+        "x",
+        "--token",
+        "t"
+    ]));
+    assert!(!parse(&["vanta-cli", "list", "--environment", "dev"]));
+}

@@ -27,7 +27,7 @@ pub(crate) async fn run(target: &Target, args: ListArgs) -> anyhow::Result<u8> {
     let client = AgentClient::new(target)?;
     let pattern = match args.key_pattern {
         Some(pattern) => pattern,
-        None => EVERY_KEY.parse::<KeyPattern>().context("'*' is a key pattern")?,
+        None => EVERY_KEY.parse::<KeyPattern>().expect("'*' is a valid key pattern"),
     };
     let mint = GenerateTokenRequest {
         subject: args.token.subject,

@@ -239,7 +239,8 @@ fn tls_failures_are_said_in_words_with_their_fix() {
     let cases = [
         (Leaf::Expired, "the agent's certificate expired at 2021-01-01T00:00:00Z", "renew the agent's certificate"),
         (Leaf::OtherName, "the agent's certificate is not valid for the name 127.0.0.1", "whose host is named in"),
-        (Leaf::TheCa, "the agent presents a CA certificate as its server certificate", "a server certificate signed"),
+        (Leaf::SubCa, "the agent presents a CA certificate as its server certificate", "a server certificate signed"),
+        (Leaf::TheCaOtherName, "the agent's certificate is not valid for the name 127.0.0.1", "whose host is named in"),
     ];
     for (leaf, words, fix) in cases {
         let builder = TestAgent::builder();
@@ -268,4 +269,56 @@ fn tls_failures_are_said_in_words_with_their_fix() {
         assert_cli_error_line(&tcp_cli(&plain.paths().root).run(&["--url", &url, "--ca-cert", s(&ca), "health"]));
     assert!(line.contains("TLS handshake failed: the agent did not answer in TLS"), "{line}");
     assert!(line.contains("needs http://"), "{line}");
+}
+
+#[test]
+fn a_self_signed_ca_certificate_given_as_ca_cert_is_accepted_as_curl_does() {
+    use vanta_integration_tests::tls::Leaf;
+    let builder = dev_builder();
+    let root = builder.paths().root.clone();
+    let pki = Pki::generate_with("vanta self-signed", Leaf::TheCa);
+    let (cert, key, pinned) = (root.join("tls/chain.pem"), root.join("tls/key.pem"), root.join("pinned.pem"));
+    pki.write(&cert, &key);
+    fs::write(&pinned, &pki.chain_pem).unwrap();
+    let agent =
+        builder.args(["--listen-tcp", "127.0.0.1:0", "--tls-cert"]).arg(&cert).arg("--tls-key").arg(&key).start();
+    let token = agent.mint_for("dev", "*");
+    let cli = tcp_cli(&root).env("VANTA_TOKEN", &token);
+    for url in [
+        format!("https://127.0.0.1:{}", agent.tcp_addr().port()),
+        format!("https://localhost:{}", agent.tcp_addr().port()),
+    ] {
+        let finished = cli.run(&["--url", &url, "--ca-cert", s(&pinned), "get", "--environment", "dev", "INT"]);
+        assert_ok(&finished);
+        assert_eq!(finished.stdout_text(), "42", "{url}");
+    }
+    // Pinning is exact: with another self-signed CA certificate, the agent's is refused.
+    let other = root.join("other.pem");
+    fs::write(&other, Pki::generate_with("another self-signed", Leaf::TheCa).chain_pem).unwrap();
+    let url = format!("https://127.0.0.1:{}", agent.tcp_addr().port());
+    let line = assert_cli_error_line(&cli.run(&["--url", &url, "--ca-cert", s(&other), "health"]));
+    assert!(
+        line.contains("TLS handshake failed: the agent presents a CA certificate as its server certificate"),
+        "{line}"
+    );
+    assert!(line.contains("put this very certificate in --ca-cert"), "{line}");
+}
+
+#[test]
+fn a_broken_answer_is_said_in_words() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("not-an-agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut head = [0u8; 512];
+        let _ = conn.read(&mut head);
+        let _ = conn.write_all(b"garbage\r\n\r\n");
+    });
+    let finished = Cli::new(&socket).run(&["health"]);
+    server.join().unwrap();
+    let line = assert_cli_error_line(&finished);
+    assert!(line.starts_with(&format!("vanta-cli: error: failed to talk to the agent at {}: ", s(&socket))), "{line}");
+    assert!(!line.contains("client error") && !line.contains("SendRequest"), "no Rust debug names: {line}");
 }

@@ -4,14 +4,10 @@
 // In tests a panic is a failed test, with its location: unwrap is fine here.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-mod doctor;
-mod dotenv;
-mod formats;
-mod logs;
-
 mod audit;
 mod auth;
+mod cli_colour;
+mod cli_completions;
 mod cli_get;
 mod cli_hardening;
 mod cli_list;
@@ -19,10 +15,16 @@ mod cli_run;
 mod cli_signals;
 mod cli_tcp;
 mod cli_token;
+mod common;
+mod docs_troubleshooting;
+mod doctor;
+mod dotenv;
+mod formats;
 mod helpers;
 mod lifecycle;
 mod listing;
 mod logging;
+mod logs;
 mod ops;
 mod run_completions;
 mod run_dotenv_python;
@@ -50,6 +52,7 @@ mod security_tokens;
 mod security_usage;
 mod sops_failures;
 mod sops_runs;
+mod startup_hints;
 mod tls;
 mod tokens;
 mod upstream;

@@ -89,15 +89,12 @@ impl fmt::Display for TlsFailure {
             }
             Self::NotValidYet { not_before: None } => f.write_str("the agent's certificate is not valid yet"),
             Self::WrongName { expected, presented } => {
-                f.write_str("the agent's certificate is not valid for ")?;
-                match expected {
-                    Some(name) => write!(f, "the name {name}")?,
-                    None => f.write_str("the URL's host")?,
+                let name = expected.as_ref().map_or_else(|| "the URL's host".to_owned(), |n| format!("the name {n}"));
+                if presented.is_empty() {
+                    write!(f, "the agent's certificate is not valid for {name}")
+                } else {
+                    write!(f, "the agent's certificate is not valid for {name} (it names {})", presented.join(", "))
                 }
-                if !presented.is_empty() {
-                    write!(f, " (it names {})", presented.join(", "))?;
-                }
-                Ok(())
             }
             Self::UnknownIssuer => f.write_str("the agent's certificate is not signed by a trusted CA"),
             Self::CaUsedAsEndEntity => f.write_str("the agent presents a CA certificate as its server certificate"),

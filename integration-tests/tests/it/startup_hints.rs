@@ -1,0 +1,35 @@
+//! Start-up errors name the setting to change, as a flag and its variable
+//! (operator guide, "Troubleshooting"): exit 2 and one line.
+
+use std::fs;
+
+use vanta_integration_tests::agent::TestAgent;
+
+/// The one `vanta-agent: error:` line of a start-up that fails.
+fn startup_error(builder: vanta_integration_tests::agent::AgentBuilder) -> String {
+    let (finished, _agent) = builder.run_to_exit();
+    let stderr = finished.stderr_text();
+    assert_eq!(finished.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("vanta-agent: error: ")).collect();
+    assert_eq!(lines.len(), 1, "one error line: {stderr}");
+    lines[0].to_owned()
+}
+
+#[test]
+fn start_up_errors_name_the_flag_and_the_variable() {
+    let builder = TestAgent::builder();
+    let blocker = builder.paths().root.join("a-file");
+    fs::write(&blocker, "not a directory").unwrap();
+    let line = startup_error(builder.env("VANTA_STATE_PATH", blocker.join("state/usage.db")));
+    assert!(line.contains("failed to create the state directory"), "{line}");
+    assert!(line.contains("(set --state-path or VANTA_STATE_PATH)"), "{line}");
+
+    let builder = TestAgent::builder();
+    let blocker = builder.paths().root.join("a-file");
+    fs::write(&blocker, "not a directory").unwrap();
+    let line = startup_error(builder.env("VANTA_AUDIT_LOG", blocker.join("audit.jsonl")));
+    assert!(line.contains("failed to open the audit log (set --audit-log or VANTA_AUDIT_LOG)"), "{line}");
+
+    let line = startup_error(TestAgent::builder().args(["--sops-timeout-seconds", "0"]));
+    assert!(line.contains("--sops-timeout-seconds (VANTA_SOPS_TIMEOUT_SECONDS): must be at least 1"), "{line}");
+}
