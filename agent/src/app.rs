@@ -143,6 +143,7 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     }
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
+    warn_if_new_store(&config, &vault.usage);
     let listeners = Listeners::new(socket, config.max_connections, tcp, config.max_tcp_connections);
     let limits = Limits {
         require_request_header: config.require_request_header,
@@ -172,16 +173,20 @@ async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
 fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)> {
     let path = &config.state_path;
     prepare_state_file(path)?;
-    let opened = Store::open_sqlite(path).with_context(|| {
+    Store::open_sqlite(path).with_context(|| {
         format!("failed to open the usage store {} (set --state-path or VANTA_STATE_PATH; a corrupt store is never reset silently)", path.display())
-    })?;
-    if opened.0.is_new() {
+    })
+}
+
+/// Said once the agent is up (a start-up error stays one line): a store
+/// created now knows no earlier use.
+fn warn_if_new_store(config: &Config, usage: &Store) {
+    if usage.is_new() {
         tracing::warn!(
-            store = %path.display(),
+            store = %config.state_path.display(),
             "created a new usage store: limited tokens issued before now are refused (see the operator guide, \"Usage limits\")"
         );
     }
-    Ok(opened)
 }
 
 /// Creates the state directory 0700 and the database file 0600 whatever the

@@ -5,6 +5,7 @@
 //! container runs as root); without it they say so and stop.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -36,8 +37,12 @@ fn policy_agent(staged: &Staged, policy: &str) -> TestAgent {
 }
 
 fn policy_builder(staged: &Staged, policy: &str) -> AgentBuilder {
-    let socket = staged.path().join("run/agent.sock");
-    let builder = TestAgent::builder().socket(&socket).args(["--socket-mode", "0666"]);
+    // A per-host agent's socket directory is the operator's, open to the
+    // services that call it (the agent creates its own 0750).
+    let run = staged.path().join("run");
+    fs::create_dir_all(&run).unwrap();
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o755)).unwrap();
+    let builder = TestAgent::builder().socket(&run.join("agent.sock")).args(["--socket-mode", "0666"]);
     let file = builder.paths().root.join("policy.toml");
     fs::write(&file, policy).unwrap();
     builder.arg("--policy-file").arg(&file)
