@@ -24,6 +24,7 @@ use tokio::net::unix::pipe::Receiver;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::debug;
+use zeroize::Zeroizing;
 
 use super::{Masker, Patterns};
 
@@ -126,7 +127,8 @@ async fn pass_on<W: AsyncWrite + Unpin>(
     masker: &mut Masker,
     ended: &mut watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let mut buf = vec![0; CHUNK];
+    // What is read may hold values: wiped when the relay ends.
+    let mut buf = Zeroizing::new(vec![0; CHUNK]);
     let mut masked = Vec::with_capacity(CHUNK + 1024);
     loop {
         tokio::select! {
