@@ -49,8 +49,12 @@ enum Out {
     Stderr,
 }
 
-/// Bytes read from a pipe at a time.
-const CHUNK: usize = 64 * 1024;
+/// Bytes read from a pipe at a time, at most.
+const CHUNK: usize = 256 * 1024;
+
+/// The size asked for the command's pipes (Linux's largest unprivileged
+/// one): a chatty command then hands over more per wake-up of the relay.
+const PIPE_SIZE: i32 = 1024 * 1024;
 
 /// What is taken from a pipe after the command ended when its size is not
 /// known: Linux's largest unprivileged pipe.
@@ -188,9 +192,14 @@ async fn write<W: AsyncWrite + Unpin>(out: &mut W, masked: &mut Vec<u8>) -> io::
     Ok(())
 }
 
-/// A pipe: (read end, write end), both closed on exec.
+/// A pipe: (read end, write end), both closed on exec, of [`PIPE_SIZE`]
+/// if the system allows (the default size otherwise).
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(pipe2(OFlag::O_CLOEXEC)?)
+    let (read, write) = pipe2(OFlag::O_CLOEXEC)?;
+    if let Err(errno) = fcntl(read.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_SIZE)) {
+        debug!(%errno, "keeping the default pipe size");
+    }
+    Ok((read, write))
 }
 
 /// Whether file descriptors `a` and `b` are the same file.
