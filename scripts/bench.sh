@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmark suite. Builds the release binaries, sets up a
 # throw-away vault (age key + sops file with 5 keys) in a temp dir, runs the
-# workloads W1-W5 several times each, and writes docs/PERFORMANCE.md with the
+# workloads W1-W6 several times each, and writes docs/PERFORMANCE.md with the
 # medians (bench-report, vanta-bench crate).
 #
 #   W1  cached GET of one secret, 1 and 32 keep-alive connections, against
