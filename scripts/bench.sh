@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmark suite. Builds the release binaries, sets up a
 # throw-away vault (age key + sops file with 5 keys) in a temp dir, runs the
-# workloads W1-W5 several times each, and writes docs/PERFORMANCE.md with the
+# workloads W1-W6 several times each, and writes docs/PERFORMANCE.md with the
 # medians (bench-report, vanta-bench crate).
 #
 #   W1  cached GET of one secret, 1 and 32 keep-alive connections, against
@@ -11,10 +11,13 @@
 #   W3  vanta-cli run-with-secrets (5 keys into `true`) vs sops exec-env
 #   W4  agent RSS idle and after 100,000 requests; binary sizes
 #   W5  agent start-up until /healthz answers
+#   W6  run-with-secrets relaying 100 MiB of log lines, --mask vs --no-mask
 #
 # Knobs (environment): BENCH_RUNS (5), BENCH_NOCACHE_RUNS (3), BENCH_SECS (3),
 # BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20),
-# BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
+# BENCH_W6_RUNS (5), BENCH_W6_MIB (100), BENCH_ONLY=w6 (only W6: agent, vault and
+# report, the other workloads skipped), BENCH_OUT (docs/PERFORMANCE.md),
+# BENCH_KEEP=1 keeps the temp dir.
 # Every started process is stopped on exit; every wait has a deadline.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,12 +31,15 @@ secs="${BENCH_SECS:-3}"
 warmup="${BENCH_WARMUP_SECS:-0.5}"
 w3_runs="${BENCH_W3_RUNS:-30}"
 w5_runs="${BENCH_W5_RUNS:-20}"
+w6_runs="${BENCH_W6_RUNS:-5}"
+w6_mib="${BENCH_W6_MIB:-100}"
+only="${BENCH_ONLY:-}"
 suite_start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vanta-bench.XXXXXX")
 results="$work/results"
-mkdir -p "$results"/{w1,w2,w3} "$work/vault"
+mkdir -p "$results"/{w1,w2,w3,w6} "$work/vault"
 pids=()
 
 cleanup() {
@@ -121,6 +127,9 @@ if [ "$busy" = 1 ]; then
   echo "  note: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs before the runs; expect noisy numbers" >&2
 fi
 
+# W1-W5 are skipped with BENCH_ONLY=w6 (the block is not indented, to keep its history readable).
+if [ "$only" != w6 ]; then
+
 # --- W1 -----------------------------------------------------------------------
 say "W1: GET one secret, c=1 and c=32, $runs rounds of ${secs}s (+${warmup}s warm-up), interleaved"
 for round in $(seq 1 "$runs"); do
@@ -204,6 +213,34 @@ mapfile -t w5_args < <(agent_args w5)
 timeout 300 "$bin/startup-time" --socket "$work/w5.sock" --runs "$w5_runs" -- "$bin/vanta-agent" "${w5_args[@]}" \
   > "$results/w5.json" 2>"$work/w5.log"
 
+fi # W1-W5
+
+# --- W6 -----------------------------------------------------------------------
+say "W6: run-with-secrets relaying $w6_mib MiB of log lines, --mask vs --no-mask, $w6_runs rounds"
+w6() { # MODE-FLAG MIB: one run into a pipe read by cat (a CI runner's log reader)
+  timeout 300 "$bin/vanta-cli" run-with-secrets -q --environment dev --key-pattern 'K*' "$1" -- \
+    "$bin/lines-out" --mib "$2" --var K1 | cat
+}
+# Once by hand: the value must come through unmasked, and not at all masked.
+w6 --no-mask 1 > "$work/w6-plain.txt"
+w6 --mask 1 > "$work/w6-masked.txt"
+grep -q 'token=bench-secret-value-1-' "$work/w6-plain.txt" || { echo "W6: the plain run lost the value" >&2; exit 1; }
+if grep -q 'bench-secret-value' "$work/w6-masked.txt"; then echo "W6: --mask let a value through" >&2; exit 1; fi
+grep -q 'token=<concealed by vanta>' "$work/w6-masked.txt" || { echo "W6: --mask did not mask" >&2; exit 1; }
+declare -A w6_times=([plain]="" [masked]="")
+for round in $(seq 1 "$w6_runs"); do
+  for pair in "plain|--no-mask" "masked|--mask"; do
+    t0=$(date +%s%N)
+    w6 "${pair#*|}" "$w6_mib" > /dev/null
+    t1=$(date +%s%N)
+    w6_times[${pair%%|*}]+="${w6_times[${pair%%|*}]:+,}$(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.6f", ns / 1e9 }')"
+  done
+  echo "  round $round/$w6_runs done" >&2
+done
+for mode in plain masked; do
+  printf '{"results":[{"command":"%s","times":[%s]}]}\n' "$mode" "${w6_times[$mode]}" > "$results/w6/$mode.json"
+done
+
 # --- report -------------------------------------------------------------------
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -223,6 +260,8 @@ timeout 300 "$bin/startup-time" --socket "$work/w5.sock" --runs "$w5_runs" -- "$
   echo "warmup=$warmup"
   echo "w3_runs=$w3_runs"
   echo "w5_runs=$w5_runs"
+  echo "w6_runs=$w6_runs"
+  echo "w6_mib=$w6_mib"
   echo "build_secs=$build_secs"
   echo "suite_secs=$(($(date +%s) - suite_start))"
 } > "$results/machine.txt"

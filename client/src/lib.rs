@@ -15,6 +15,8 @@
 //! - `child`: spawn the command, forward signals, reap orphans, map its exit
 //!   status.
 //! - `hardening`: not dumpable, no core file, before any command.
+//! - `mask`: `run-with-secrets --mask`: replace injected values in the
+//!   command's stdout and stderr while relaying them.
 //! - `output`: summary and report text, the terminal newline policy.
 //! - [`endpoint`] and `vanta_shared`: plain validated data; the agent's
 //!   socket or URL; names, patterns, API bodies, defaults.

@@ -25,6 +25,8 @@ pub(crate) struct Patterns {
     searcher: AhoCorasick,
     /// The same patterns, to find a value's start at the end of a chunk.
     patterns: Vec<Zeroizing<Vec<u8>>>,
+    /// Most output a masker keeps back (see [`MIN_HELD_LIMIT`]).
+    held_limit: usize,
 }
 
 /// One stream's masking state. No `Debug`: the held-back end may be the
@@ -50,6 +52,12 @@ pub(crate) const PLACEHOLDER: &[u8] = b"<concealed by vanta>";
 /// `1` or `true` would garble every line of output.
 pub(crate) const MIN_LEN: usize = 6;
 
+/// A masker keeps back at most this much, or twice the longest value if
+/// that is more. Only an endless run of overlapping values (`000000` in a
+/// stream of zeros) gets there: then all of it is passed on as one
+/// placeholder rather than held in memory until the stream ends.
+const MIN_HELD_LIMIT: usize = 1024 * 1024;
+
 // === impl Patterns ===
 
 impl Patterns {
@@ -73,7 +81,8 @@ impl Patterns {
             .match_kind(MatchKind::Standard)
             .build(patterns.iter().map(|p| p.as_slice()))
             .map_err(Error::Build)?;
-        Ok(Self { searcher, patterns })
+        let longest = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
+        Ok(Self { searcher, patterns, held_limit: MIN_HELD_LIMIT.max(2 * longest) })
     }
 
     /// The byte ranges of `buf` covered by a value, sorted, overlapping
@@ -143,20 +152,28 @@ impl Masker {
         if let Some(span) = spans.iter().find(|span| span.start < cut && cut < span.end) {
             cut = span.start;
         }
-        write_masked(&self.pending[..cut], spans.iter().filter(|span| span.end <= cut), out);
+        let done = spans.iter().filter(|span| span.end <= cut).cloned();
+        if self.pending.len() - cut > self.patterns.held_limit {
+            // All the kept end goes, as one placeholder: masking too much
+            // is safe, passing on part of a value is not.
+            write_masked(&self.pending, done.chain(std::iter::once(cut..self.pending.len())), out);
+            self.pending.clear();
+            return;
+        }
+        write_masked(&self.pending[..cut], done, out);
         self.pending.drain(..cut);
     }
 
     /// The stream has ended: appends the rest to `out`, masked.
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
         let spans = self.patterns.spans(&self.pending);
-        write_masked(&self.pending, spans.iter(), out);
+        write_masked(&self.pending, spans.into_iter(), out);
         self.pending.clear();
     }
 }
 
 /// Appends `buf` to `out` with each of `spans` replaced by [`PLACEHOLDER`].
-fn write_masked<'a>(buf: &[u8], spans: impl Iterator<Item = &'a Range<usize>>, out: &mut Vec<u8>) {
+fn write_masked(buf: &[u8], spans: impl Iterator<Item = Range<usize>>, out: &mut Vec<u8>) {
     let mut at = 0;
     for span in spans {
         out.extend_from_slice(&buf[at..span.start]);

@@ -30,6 +30,7 @@ pub(super) fn results(doc: &mut Doc, r: &Results) {
     w3(doc, r);
     w4(doc, r);
     w5(doc, r);
+    w6(doc, r);
 }
 
 fn targets(doc: &mut Doc, r: &Results) {
@@ -92,6 +93,7 @@ fn method(doc: &mut Doc, r: &Results) {
     doc.line(format!("- W3: `hyperfine -N` ({} runs after 3 warm-ups; a plain timing loop when hyperfine is missing) of `vanta-cli run-with-secrets --environment dev --key-pattern 'K*' -- true` (mint a token, list, fetch 5 keys, exec) against `sops exec-env dev.enc.yaml true`, both injecting the same 5 keys.", r.machine("w3_runs")));
     doc.line("- W4: a fresh agent; `VmRSS` from `/proc/PID/status` one second after `/healthz` answers, then after 100,000 cached `GET`s on 32 connections (`VmHWM` is the peak).");
     doc.line(format!("- W5: `startup-time` spawns the agent {} times and polls `GET /healthz` every 0.2 ms from just before the spawn until the first 200.", r.machine("w5_runs")));
+    doc.line(format!("- W6: `vanta-cli run-with-secrets -q --environment dev --key-pattern 'K*' [--mask | --no-mask] -- lines-out --mib {mib} | cat > /dev/null`, {} rounds, the two modes alternating: `lines-out` (this workspace, `bench/`) writes {mib} MiB of ~100-byte log lines through a 64 KiB buffer, one in 1,000 with the value of `K1` in it; `cat` stands for a CI runner reading a pipe. Throughput is {mib} MiB over the wall time of the whole run (token, fetch and start-up included, ~10 ms).", r.machine("w6_runs"), mib = r.machine("w6_mib")));
     doc.line("");
     doc.line(NOISE);
     doc.line("");
@@ -184,6 +186,21 @@ fn w5(doc: &mut Doc, r: &Results) {
     doc.line("| starts | median | min | max |");
     doc.line("|---|---|---|---|");
     doc.line(format!("| {} | {} | {} | {} |", s.runs_us.len(), us(s.median_us), us(s.min_us), us(s.max_us)));
+    doc.line("");
+}
+
+fn w6(doc: &mut Doc, r: &Results) {
+    doc.line(format!("## W6: `run-with-secrets --mask`, {} MiB of log lines", r.machine("w6_mib")));
+    doc.line("");
+    doc.line("| output | runs | median time | MiB/s (median) | min–max |");
+    doc.line("|---|---|---|---|---|");
+    for (key, name) in
+        [("plain", "`--no-mask`: the command writes to the pipe"), ("masked", "`--mask`: relayed, masked")]
+    {
+        let (Some(times), Some((med, lo, hi))) = (r.w6.get(key), r.w6_throughput(key)) else { continue };
+        let time = median(times).unwrap_or(f64::NAN);
+        doc.line(format!("| {name} | {} | {} | {med:.0} | {lo:.0}–{hi:.0} |", times.len(), us(time * 1e6)));
+    }
     doc.line("");
 }
 

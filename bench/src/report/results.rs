@@ -4,7 +4,8 @@
 //! Layout: `machine.txt` (`key=value` lines), `w1/<server>-c<N>/run-<round>.json`
 //! and `w2/c<N>/run-<round>.json` (`vanta-load` reports), `w3/{cli,sops}.json`
 //! (hyperfine's `--export-json`, or the same shape from the script's loop),
-//! `w4.json`, `w4-load.json`, `w5.json` (`startup-time`). A missing workload
+//! `w4.json`, `w4-load.json`, `w5.json` (`startup-time`), `w6/{plain,masked}.json`
+//! (the script's loop, hyperfine's shape). A missing workload
 //! is reported as missing, not as an error.
 
 use std::collections::BTreeMap;
@@ -37,6 +38,8 @@ pub struct Results {
     pub w4_load: Option<LoadReport>,
     /// W5 start-ups.
     pub w5: Option<StartupReport>,
+    /// W6 wall times in seconds of relaying `w6_mib` MiB: `plain`, `masked`.
+    pub w6: BTreeMap<String, Vec<f64>>,
 }
 
 /// `w4.json`.
@@ -115,14 +118,11 @@ impl Results {
             let c = name.trim_start_matches('c').parse().with_context(|| format!("w2/{name}: bad name"))?;
             results.w2.insert(c, runs);
         }
-        for tool in ["cli", "sops"] {
-            if let Some(h) = read_json::<Hyperfine>(&dir.join(format!("w3/{tool}.json")))? {
-                results.w3.insert(tool.to_owned(), h.results.into_iter().flat_map(|r| r.times).collect());
-            }
-        }
+        results.w3 = read_times(&dir.join("w3"), &["cli", "sops"])?;
         results.w4 = read_json(&dir.join("w4.json"))?;
         results.w4_load = read_json(&dir.join("w4-load.json"))?;
         results.w5 = read_json(&dir.join("w5.json"))?;
+        results.w6 = read_times(&dir.join("w6"), &["plain", "masked"])?;
         Ok(results)
     }
 
@@ -134,6 +134,15 @@ impl Results {
     /// W1 medians for `server` at `c` connections.
     pub fn w1(&self, server: &str, c: u32) -> Option<Agg> {
         self.w1.get(&(server.to_owned(), c)).and_then(Agg::of)
+    }
+
+    /// W6: MiB/s of the median run of `mode` (`plain`, `masked`), with the
+    /// slowest and fastest run's.
+    pub fn w6_throughput(&self, mode: &str) -> Option<(f64, f64, f64)> {
+        let mib: f64 = self.machine.get("w6_mib")?.parse().ok()?;
+        let times = self.w6.get(mode)?;
+        let (fastest, slowest) = times.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+        Some((mib / median(times)?, mib / slowest, mib / fastest))
     }
 
     /// Median over rounds of `a`'s requests/s divided by `b`'s in the same
@@ -196,6 +205,18 @@ fn read_run_dirs(dir: &Path) -> anyhow::Result<Vec<(String, Runs)>> {
         found.push((name, runs));
     }
     Ok(found)
+}
+
+/// `<name>.json` of `dir` for each of `names` that exists: the times of
+/// its runs, in seconds.
+fn read_times(dir: &Path, names: &[&str]) -> anyhow::Result<BTreeMap<String, Vec<f64>>> {
+    let mut times = BTreeMap::new();
+    for name in names {
+        if let Some(h) = read_json::<Hyperfine>(&dir.join(format!("{name}.json")))? {
+            times.insert((*name).to_owned(), h.results.into_iter().flat_map(|r| r.times).collect());
+        }
+    }
+    Ok(times)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {

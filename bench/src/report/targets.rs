@@ -51,6 +51,11 @@ pub fn checks(r: &Results) -> Vec<Check> {
             r.w4.as_ref().map(|m| (mib(m.after_kib), m.after_kib < 20 * 1024)),
         ),
         check("W5", "start-up to /healthz < 50 ms", r.w5.as_ref().map(|s| (us(s.median_us), s.median_us < 50_000.0))),
+        check(
+            "W6",
+            "run-with-secrets --mask relays ≥ 200 MiB/s",
+            r.w6_throughput("masked").map(|(mibs, _, _)| (format!("{mibs:.0} MiB/s"), mibs >= 200.0)),
+        ),
     ]
 }
 
@@ -89,5 +94,17 @@ mod tests {
         assert_eq!(met[..4], [Some(true), Some(true), Some(false), Some(true)]);
         assert!(met[4..].iter().all(Option::is_none));
         assert_eq!(checks[1].measured, "60%");
+    }
+
+    #[test]
+    fn mask_throughput_is_the_size_over_the_median_time() {
+        let mut results = Results::default();
+        results.machine.insert("w6_mib".to_owned(), "100".to_owned());
+        results.w6.insert("masked".to_owned(), vec![0.4, 0.8, 0.25]);
+        assert_eq!(results.w6_throughput("masked"), Some((250.0, 125.0, 400.0)));
+        let w6 = checks(&results).pop().expect("the W6 row is last");
+        assert_eq!((w6.measured.as_str(), w6.met), ("250 MiB/s", Some(true)));
+        results.w6.insert("masked".to_owned(), vec![0.6]);
+        assert_eq!(checks(&results).pop().and_then(|c| c.met), Some(false));
     }
 }

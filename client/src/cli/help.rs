@@ -114,7 +114,10 @@ Examples:
   # JSON through a named pipe on a tmpfs, nothing else in the environment:
   vanta-cli run-with-secrets --environment prod --key-pattern 'APP_*' \\
       --inject-as fifo --file-format json --secrets-dir /dev/shm --pristine \\
-      -- sh -c 'exec ./app --secrets-from \"$VANTA_SECRETS_FILE\"'";
+      -- sh -c 'exec ./app --secrets-from \"$VANTA_SECRETS_FILE\"'
+
+  # In CI: no injected value reaches the job log (VANTA_MASK=1 does the same):
+  vanta-cli run-with-secrets --environment ci --key-pattern '*' --mask -- make deploy";
 
 pub(super) const HEALTH_ABOUT: &str = "\
 Check that the agent answers (or is ready to serve); for probes.

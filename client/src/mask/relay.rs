@@ -24,6 +24,7 @@ use tokio::net::unix::pipe::Receiver;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::debug;
+use zeroize::Zeroizing;
 
 use super::{Masker, Patterns};
 
@@ -48,8 +49,12 @@ enum Out {
     Stderr,
 }
 
-/// Bytes read from a pipe at a time.
-const CHUNK: usize = 64 * 1024;
+/// Bytes read from a pipe at a time, at most.
+const CHUNK: usize = 256 * 1024;
+
+/// The size asked for the command's pipes (Linux's largest unprivileged
+/// one): a chatty command then hands over more per wake-up of the relay.
+const PIPE_SIZE: i32 = 1024 * 1024;
 
 /// What is taken from a pipe after the command ended when its size is not
 /// known: Linux's largest unprivileged pipe.
@@ -126,7 +131,8 @@ async fn pass_on<W: AsyncWrite + Unpin>(
     masker: &mut Masker,
     ended: &mut watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let mut buf = vec![0; CHUNK];
+    // What is read may hold values: wiped when the relay ends.
+    let mut buf = Zeroizing::new(vec![0; CHUNK]);
     let mut masked = Vec::with_capacity(CHUNK + 1024);
     loop {
         tokio::select! {
@@ -186,9 +192,14 @@ async fn write<W: AsyncWrite + Unpin>(out: &mut W, masked: &mut Vec<u8>) -> io::
     Ok(())
 }
 
-/// A pipe: (read end, write end), both closed on exec.
+/// A pipe: (read end, write end), both closed on exec, of [`PIPE_SIZE`]
+/// if the system allows (the default size otherwise).
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(pipe2(OFlag::O_CLOEXEC)?)
+    let (read, write) = pipe2(OFlag::O_CLOEXEC)?;
+    if let Err(errno) = fcntl(read.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_SIZE)) {
+        debug!(%errno, "keeping the default pipe size");
+    }
+    Ok((read, write))
 }
 
 /// Whether file descriptors `a` and `b` are the same file.

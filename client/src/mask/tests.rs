@@ -131,3 +131,21 @@ fn a_value_written_byte_by_byte_with_other_text_is_masked() {
     let input = "a ghp_github_55 ghp_github_55Z ghp_github_55Zextra ghp_github_55Zextr ghp_github_55Z";
     assert_eq!(masked(&values, input), format!("a ghp_github_55 {P} {P} {P}extr {P}"));
 }
+
+#[test]
+fn an_endless_run_of_overlapping_values_is_not_held_forever() {
+    let patterns = patterns(&["abcabc"]);
+    let mut masker = Masker::new(Arc::clone(&patterns));
+    let mut out = Vec::new();
+    let run = "abc".repeat(20_000);
+    for _ in 0..30 {
+        masker.push(run.as_bytes(), &mut out);
+        assert!(masker.pending.len() <= patterns.held_limit + run.len(), "kept back {}", masker.pending.len());
+    }
+    assert!(!out.is_empty(), "the run was passed on before its end");
+    masker.push(b" end", &mut out);
+    masker.finish(&mut out);
+    let text = String::from_utf8(out).expect("UTF-8");
+    assert!(!text.contains("abcab") && !text.contains("bcabc"), "nothing of the value came through");
+    assert!(text.ends_with(&format!("{P} end")), "{}", &text[text.len().saturating_sub(60)..]);
+}

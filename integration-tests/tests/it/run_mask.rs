@@ -183,3 +183,15 @@ fn a_reader_that_goes_away_ends_the_command_by_sigpipe_as_without_mask() {
         assert_eq!(killed_by(&status), None, "{flags:?}: the CLI itself exits with the code");
     }
 }
+
+#[test]
+fn a_passed_token_is_masked_too() {
+    let agent = app_agent();
+    let token = agent.mint_for("app", "*");
+    let cmd = [helper("mask-probe"), "--pieces".into(), "9".into(), "VANTA_TOKEN".into(), "MARK".into()];
+    let cli = Cli::new(agent.socket()).env("VANTA_TOKEN", &token);
+    let finished = cli.run(&run_args("MARK", &["--mask", "--pass-token"], &refs(&cmd)));
+    assert_code(&finished, 0);
+    assert_eq!(finished.stdout_text(), format!("VANTA_TOKEN={P}\nMARK={P}\nend\n"));
+    assert!(!finished.stderr_text().contains(&token), "{}", finished.stderr_text());
+}

@@ -2,7 +2,7 @@
 //! `pty`): the command gets the terminal unchanged (an interactive `sh`
 //! works, `cat` echoes), and Ctrl-C / Ctrl-\ reach it once, from the
 //! terminal, not a second time from the CLI; a SIGTERM sent to the CLI is
-//! still forwarded.
+//! still forwarded. With `--mask` (explicit), only stdin stays the terminal.
 
 use std::process::Command;
 
@@ -57,10 +57,15 @@ print(json.dumps({"output": out.decode("utf-8", "replace"), "code": os.waitstatu
 
 /// Runs `vanta-cli run-with-secrets ... -- cmd` on a terminal.
 fn on_terminal(agent: &TestAgent, cmd: &[&str], steps: &Value) -> (String, Option<i64>) {
+    on_terminal_with(agent, &["-q"], cmd, steps)
+}
+
+/// [`on_terminal`] with other flags than `-q`.
+fn on_terminal_with(agent: &TestAgent, flags: &[&str], cmd: &[&str], steps: &Value) -> (String, Option<i64>) {
     let mut driver = Command::new("python3");
     driver.env_clear().env("PATH", bins::child_path()).env("HOME", &agent.paths().home).env("TERM", "dumb");
     driver.args(["-c", DRIVER]).arg(steps.to_string()).arg(bins::cli()).arg("--socket").arg(agent.socket());
-    driver.args(run_args("*", &["-q"], cmd));
+    driver.args(run_args("*", flags, cmd));
     let finished = output_with_deadline(&mut driver, DEADLINE);
     assert_eq!(finished.code(), Some(0), "the pty driver failed: {}", finished.stderr_text());
     let report: Value = serde_json::from_slice(&finished.stdout).expect("the driver prints JSON");
@@ -109,4 +114,23 @@ fn cat_echoes_what_is_typed() {
         json!([["sleep", 0.3], ["write", "typed line\n"], ["wait", "typed line\r\ntyped line"], ["write", "\u{4}"]]);
     let (output, code) = on_terminal(&agent, &["cat"], &steps);
     assert_eq!(code, Some(0), "{output}");
+}
+
+/// `--mask`, given explicitly, takes stdout and stderr off the terminal to
+/// mask them; stdin stays the terminal. Without it the command keeps all.
+#[test]
+fn with_mask_only_stdin_stays_the_terminal() {
+    let agent = app_agent();
+    let script = r#"test -t 0 && echo stdin-tty; test -t 1 && echo stdout-tty; test -t 1 || echo stdout-pipe
+        echo "[$MARK]"; read -r line; echo "got $line""#;
+    let steps = json!([["wait", "]"], ["write", "typed\n"], ["wait", "got typed"]]);
+    let (output, code) = on_terminal_with(&agent, &["-q", "--mask"], &["sh", "-c", script], &steps);
+    assert_eq!(code, Some(0), "{output}");
+    for want in ["stdin-tty", "stdout-pipe", "[<concealed by vanta>]", "got typed"] {
+        assert!(output.contains(want), "{want}: {output}");
+    }
+    assert!(!output.contains("marker-value-8c"), "{output}");
+    let (output, code) = on_terminal(&agent, &["sh", "-c", script], &steps);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("stdout-tty") && output.contains("[marker-value-8c]"), "{output}");
 }
