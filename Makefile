@@ -33,7 +33,7 @@ test: tools lint k8s build
 api-conformance: tools build
 	@bash scripts/api-conformance.sh
 
-## bench: benchmark suite W1–W5 (release build, throw-away vault); writes docs/PERFORMANCE.md (7–9 min)
+## bench: benchmark suite W1–W6 (release build, throw-away vault); writes docs/PERFORMANCE.md (7–9 min)
 bench: tools
 	@bash scripts/bench.sh
 

@@ -11,8 +11,11 @@
 #   W3  vanta-cli run-with-secrets (5 keys into `true`) vs sops exec-env
 #   W4  agent RSS idle and after 100,000 requests; binary sizes
 #   W5  agent start-up until /healthz answers
+#   W6  cached GET with a usage_limit token beside an unlimited one on the
+#       same agent, per usage store backend, interleaved round by round
 #
-# Knobs (environment): BENCH_RUNS (5), BENCH_NOCACHE_RUNS (3), BENCH_SECS (3),
+# Knobs (environment): BENCH_WORKLOADS ("w1 w2 w3 w4 w5 w6": which to run),
+# BENCH_RUNS (5), BENCH_NOCACHE_RUNS (3), BENCH_SECS (3),
 # BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20),
 # BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
 # Every started process is stopped on exit; every wait has a deadline.
@@ -28,12 +31,14 @@ secs="${BENCH_SECS:-3}"
 warmup="${BENCH_WARMUP_SECS:-0.5}"
 w3_runs="${BENCH_W3_RUNS:-30}"
 w5_runs="${BENCH_W5_RUNS:-20}"
+workloads=" ${BENCH_WORKLOADS:-w1 w2 w3 w4 w5 w6} "
+want() { [[ "$workloads" == *" $1 "* ]]; }
 suite_start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vanta-bench.XXXXXX")
 results="$work/results"
-mkdir -p "$results"/{w1,w2,w3} "$work/vault"
+mkdir -p "$results"/{w1,w2,w3,w6} "$work/vault"
 pids=()
 
 cleanup() {
@@ -122,6 +127,7 @@ if [ "$busy" = 1 ]; then
 fi
 
 # --- W1 -----------------------------------------------------------------------
+if want w1; then
 say "W1: GET one secret, c=1 and c=32, $runs rounds of ${secs}s (+${warmup}s warm-up), interleaved"
 for round in $(seq 1 "$runs"); do
   order=(ceiling cached)
@@ -135,8 +141,10 @@ for round in $(seq 1 "$runs"); do
   : > "$work/cached-audit.jsonl" # bounded disk use; the agent appends (O_APPEND)
   echo "  round $round/$runs done" >&2
 done
+fi
 
 # --- W2 -----------------------------------------------------------------------
+if want w2; then
 say "W2: POST /api/v1/vault/tokens/generate, c=1 and c=32, $runs rounds"
 for round in $(seq 1 "$runs"); do
   for c in 1 32; do
@@ -145,8 +153,10 @@ for round in $(seq 1 "$runs"); do
   done
   : > "$work/cached-audit.jsonl"
 done
+fi
 
 # --- W3 -----------------------------------------------------------------------
+if want w3; then
 say "W3: vanta-cli run-with-secrets vs sops exec-env, 5 keys into true"
 # Once by hand: the CLI must really inject the 5 keys (and sops too).
 "$bin/vanta-cli" run-with-secrets --environment dev --key-pattern 'K*' -- \
@@ -178,8 +188,10 @@ else
       > "$results/w3/${pair%%|*}.json"
   done
 fi
+fi
 
 # --- W4 -----------------------------------------------------------------------
+if want w4; then
 say "W4: RSS of a fresh agent idle, then after 100,000 cached GETs (c=32)"
 rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 start_agent w4
@@ -197,12 +209,42 @@ printf '{"idle_kib":%s,"idle_anon_kib":%s,"after_kib":%s,"after_anon_kib":%s,"pe
   "$idle_kib" "$idle_anon_kib" "$after_kib" "$after_anon_kib" "$hwm_kib" "$audited" > "$results/w4.json"
 printf '"agent_bytes":%s,"cli_bytes":%s,"shared_libs":"%s"}\n' \
   "$(stat -c %s "$bin/vanta-agent")" "$(stat -c %s "$bin/vanta-cli")" "$libs" >> "$results/w4.json"
+fi
 
 # --- W5 -----------------------------------------------------------------------
+if want w5; then
 say "W5: agent start-up until /healthz answers, $w5_runs starts"
 mapfile -t w5_args < <(agent_args w5)
 timeout 300 "$bin/startup-time" --socket "$work/w5.sock" --runs "$w5_runs" -- "$bin/vanta-agent" "${w5_args[@]}" \
   > "$results/w5.json" 2>"$work/w5.log"
+fi
+
+# --- W6 -----------------------------------------------------------------------
+if want w6; then
+say "W6: GET with a usage_limit token vs an unlimited one, same agent, c=1 and c=32, $runs rounds"
+start_agent w6sqlite
+# Minted after the agent's store was born (older limited tokens are refused);
+# a limit no run can reach.
+limited=$(VANTA_AGENT_SOCKET="$work/w6sqlite.sock" "$bin/vanta-cli" token generate --subject bench \
+  --environment dev --key-pattern 'K*' --ttl 60 --usage-limit 1000000000 --output token)
+for tok in "$token" "$limited"; do
+  load "$work/prime-w6.json" "$work/w6sqlite.sock" --path "$secret_path" -H "authorization: Bearer $tok" --requests 1
+done
+for round in $(seq 1 "$runs"); do
+  order=(unlimited limited)
+  if [ $((round % 2)) = 0 ]; then order=(limited unlimited); fi
+  for c in 1 32; do
+    for kind in "${order[@]}"; do
+      tok=$token
+      if [ "$kind" = limited ]; then tok=$limited; fi
+      load "$results/w6/$kind-sqlite-c$c/run-$round.json" "$work/w6sqlite.sock" --path "$secret_path" \
+        -H "authorization: Bearer $tok" -c "$c" --duration-secs "$secs" --warmup-secs "$warmup"
+    done
+  done
+  : > "$work/w6sqlite-audit.jsonl"
+  echo "  round $round/$runs done" >&2
+done
+fi
 
 # --- report -------------------------------------------------------------------
 {

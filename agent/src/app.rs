@@ -157,7 +157,7 @@ fn build_vault(config: &Config, usage: Store, audit: AuditWriter) -> anyhow::Res
         ),
         config.cache_ttl,
     );
-    let metrics = register_metrics(&source, &audit);
+    let metrics = register_metrics(&source, &audit, &usage);
     let current = JwtKey::new(config.jwt_key.clone()).context("invalid VANTA_JWT_SECRET_KEY")?;
     let previous = config.previous_jwt_keys.iter().map(|k| JwtKey::new(k.clone())).collect::<Result<Vec<_>, _>>();
     let keys = Arc::new(JwtKeys::new(current, previous.context("invalid VANTA_JWT_PREVIOUS_KEYS")?));
@@ -261,7 +261,7 @@ fn reload_tls(tcp: Option<&TcpServer>) {
 }
 
 /// The metrics registry, with the counters the cache and the audit writer keep.
-fn register_metrics(source: &CachedSource, audit: &AuditWriter) -> Metrics {
+fn register_metrics(source: &CachedSource, audit: &AuditWriter, usage: &Store) -> Metrics {
     let mut metrics = Metrics::new();
     let (cache, written) = (source.counters(), audit.counters());
     metrics.register_counter("sops_runs", "sops decryptions started", cache.runs.clone());
@@ -270,6 +270,10 @@ fn register_metrics(source: &CachedSource, audit: &AuditWriter) -> Metrics {
     metrics.register_counter("cache_misses", "loads that needed a decryption", cache.misses.clone());
     metrics.register_counter("audit_records_written", "audit records written", written.written.clone());
     metrics.register_counter("audit_records_failed", "audit records that could not be written", written.failed.clone());
+    let store = usage.metrics();
+    metrics.register_counter("usage_store_errors", "usage store operations that failed", store.errors.clone());
+    let help = "usage store operation latency, queueing and commit included";
+    metrics.register_histogram("usage_store_duration_seconds", help, store.latency.clone());
     metrics
 }
 

@@ -16,6 +16,10 @@ mod sqlite;
 
 use std::future::Future;
 use std::path::Path;
+use std::time::Instant;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
 pub use self::sqlite::SqliteStore;
 
@@ -98,11 +102,27 @@ pub enum UsageError {
     Stopped,
 }
 
-/// The backend chosen at start-up.
+/// The backend chosen at start-up, with the metrics every backend shares.
 #[derive(Clone)]
-pub enum Store {
+pub struct Store {
+    backend: Backend,
+    metrics: StoreMetrics,
+}
+
+#[derive(Clone)]
+enum Backend {
     /// One SQLite file on this host.
     Sqlite(SqliteStore),
+}
+
+/// What `/metrics` shows of the store: failed operations and the latency of
+/// every operation (`app` registers them).
+#[derive(Clone)]
+pub struct StoreMetrics {
+    /// Operations that failed (the store did not answer or refused).
+    pub errors: Counter,
+    /// Seconds per operation, queueing and commit included.
+    pub latency: Histogram,
 }
 
 /// Resolves when the store's worker has closed its connection (shutdown).
@@ -125,6 +145,15 @@ impl StoreTask {
     }
 }
 
+// === impl StoreMetrics ===
+
+impl StoreMetrics {
+    fn new() -> Self {
+        // 20 µs .. ~1.2 s: a lease without fsync at the bottom, a hung store at the top.
+        Self { errors: Counter::default(), latency: Histogram::new(exponential_buckets(0.000_02, 3.0, 11)) }
+    }
+}
+
 // === impl Store ===
 
 impl Store {
@@ -134,57 +163,73 @@ impl Store {
     /// [`UsageError`] if it cannot be opened, is corrupt, or is not ours.
     pub fn open_sqlite(path: &Path) -> Result<(Self, StoreTask), UsageError> {
         let (store, task) = SqliteStore::open(path)?;
-        Ok((Self::Sqlite(store), task))
+        Ok((Self { backend: Backend::Sqlite(store), metrics: StoreMetrics::new() }, task))
     }
 
     /// Whether the store was created by this start (it knows no earlier use).
     pub fn is_new(&self) -> bool {
-        match self {
-            Self::Sqlite(s) => s.is_new(),
+        match &self.backend {
+            Backend::Sqlite(s) => s.is_new(),
         }
+    }
+
+    /// The store's error count and latency, for `/metrics`.
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
+    }
+
+    /// Runs one operation, counting its time and whether it failed.
+    async fn measured<T>(&self, op: impl Future<Output = Result<T, UsageError>>) -> Result<T, UsageError> {
+        let started = Instant::now();
+        let result = op.await;
+        self.metrics.latency.observe(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            self.metrics.errors.inc();
+        }
+        result
     }
 }
 
 impl UsageStore for Store {
     async fn reserve(&self, ask: &UseAsk, now_ms: u64) -> Result<Reservation, UsageError> {
-        match self {
-            Self::Sqlite(s) => s.reserve(ask, now_ms).await,
+        match &self.backend {
+            Backend::Sqlite(s) => self.measured(s.reserve(ask, now_ms)).await,
         }
     }
 
     async fn confirm(&self, lease: &Lease, now_ms: u64) -> Result<(), UsageError> {
-        match self {
-            Self::Sqlite(s) => s.confirm(lease, now_ms).await,
+        match &self.backend {
+            Backend::Sqlite(s) => self.measured(s.confirm(lease, now_ms)).await,
         }
     }
 
     async fn release(&self, lease: &Lease) -> Result<(), UsageError> {
-        match self {
-            Self::Sqlite(s) => s.release(lease).await,
+        match &self.backend {
+            Backend::Sqlite(s) => self.measured(s.release(lease)).await,
         }
     }
 
     async fn is_used_up(&self, jti: &str, limit: u64) -> Result<bool, UsageError> {
-        match self {
-            Self::Sqlite(s) => s.is_used_up(jti, limit).await,
+        match &self.backend {
+            Backend::Sqlite(s) => self.measured(s.is_used_up(jti, limit)).await,
         }
     }
 
     async fn prune(&self, expired_before: u64, now_ms: u64) -> Result<u64, UsageError> {
-        match self {
-            Self::Sqlite(s) => s.prune(expired_before, now_ms).await,
+        match &self.backend {
+            Backend::Sqlite(s) => self.measured(s.prune(expired_before, now_ms)).await,
         }
     }
 
     async fn ping(&self) -> Result<(), UsageError> {
-        match self {
-            Self::Sqlite(s) => s.ping().await,
+        match &self.backend {
+            Backend::Sqlite(s) => self.measured(s.ping()).await,
         }
     }
 
     fn born_at(&self) -> u64 {
-        match self {
-            Self::Sqlite(s) => s.born_at(),
+        match &self.backend {
+            Backend::Sqlite(s) => s.born_at(),
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum ErrorCode {
     Internal,
     /// 503: the audit record could not be written, so nothing was served.
     AuditUnavailable,
+    /// 503: the usage store did not answer, so a token with a usage limit
+    /// was not served (tokens without one still are).
+    UsageStoreUnavailable,
     /// 504: sops did not finish in time.
     SopsTimeout,
 }
@@ -53,7 +56,7 @@ impl ErrorCode {
             Self::ValidationError => 422,
             Self::HeadersTooLarge => 431,
             Self::DecryptionFailed | Self::Internal => 500,
-            Self::AuditUnavailable => 503,
+            Self::AuditUnavailable | Self::UsageStoreUnavailable => 503,
             Self::SopsTimeout => 504,
         }
     }
@@ -73,6 +76,7 @@ impl ErrorCode {
             Self::DecryptionFailed => "decryption_failed",
             Self::Internal => "internal",
             Self::AuditUnavailable => "audit_unavailable",
+            Self::UsageStoreUnavailable => "usage_store_unavailable",
             Self::SopsTimeout => "sops_timeout",
         }
     }
@@ -103,6 +107,7 @@ mod tests {
             ErrorCode::DecryptionFailed,
             ErrorCode::Internal,
             ErrorCode::AuditUnavailable,
+            ErrorCode::UsageStoreUnavailable,
             ErrorCode::SopsTimeout,
         ] {
             let json = serde_json::to_value(code).expect("serialize");

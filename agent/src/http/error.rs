@@ -73,6 +73,9 @@ fn public_message(code: ErrorCode) -> &'static str {
         ErrorCode::DecryptionFailed => "the secrets file could not be decrypted",
         ErrorCode::Internal => "internal error",
         ErrorCode::AuditUnavailable => "the audit log cannot be written; nothing is served until it can",
+        ErrorCode::UsageStoreUnavailable => {
+            "the usage store cannot be reached; tokens with a usage limit are not served until it can"
+        }
         ErrorCode::SopsTimeout => "decryption did not finish in time",
     }
 }

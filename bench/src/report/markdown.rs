@@ -30,6 +30,7 @@ pub(super) fn results(doc: &mut Doc, r: &Results) {
     w3(doc, r);
     w4(doc, r);
     w5(doc, r);
+    w6(doc, r);
 }
 
 fn targets(doc: &mut Doc, r: &Results) {
@@ -120,6 +121,32 @@ fn w1(doc: &mut Doc, r: &Results) {
     ] {
         let cell = |c| r.paired_ratio(a, b, c).map_or("–".to_owned(), ratio);
         doc.line(format!("| {label} | {} | {} |", cell(1), cell(32)));
+    }
+    doc.line("");
+}
+
+fn w6(doc: &mut Doc, r: &Results) {
+    doc.line("## W6: `GET` with a `usage_limit` token beside an unlimited one, same agent");
+    doc.line("");
+    load_header(doc, "token, store");
+    for c in [1, 32] {
+        for ((config, conns), runs) in &r.w6 {
+            if let (true, Some(agg)) = (*conns == c, Agg::of(runs)) {
+                load_row(doc, &format!("{config}, c={c}"), &agg);
+            }
+        }
+    }
+    doc.line("");
+    doc.line("Limited / unlimited requests/s (median of the per-round ratios):");
+    doc.line("");
+    doc.line("| store | c=1 | c=32 |");
+    doc.line("|---|---|---|");
+    let stores: std::collections::BTreeSet<&str> =
+        r.w6.keys().filter_map(|(config, _)| config.strip_prefix("limited-")).collect();
+    for store in stores {
+        let (a, b) = (format!("limited-{store}"), format!("unlimited-{store}"));
+        let cell = |c| r.w6_ratio(&a, &b, c).map_or("–".to_owned(), ratio);
+        doc.line(format!("| {store} | {} | {} |", cell(1), cell(32)));
     }
     doc.line("");
 }

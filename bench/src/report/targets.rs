@@ -51,6 +51,16 @@ pub fn checks(r: &Results) -> Vec<Check> {
             r.w4.as_ref().map(|m| (mib(m.after_kib), m.after_kib < 20 * 1024)),
         ),
         check("W5", "start-up to /healthz < 50 ms", r.w5.as_ref().map(|s| (us(s.median_us), s.median_us < 50_000.0))),
+        check(
+            "W6",
+            "limited token, SQLite, c=32: ≥ 0.5× the unlimited token's requests/s",
+            r.w6_ratio("limited-sqlite", "unlimited-sqlite", 32).map(|x| (format!("{x:.2}×"), x >= 0.5)),
+        ),
+        check(
+            "W6",
+            "limited token, SQLite, c=1: p50 < 0.5 ms",
+            r.w6("limited-sqlite", 1).map(|a| (us(a.p50), a.p50 < 500.0)),
+        ),
     ]
 }
 

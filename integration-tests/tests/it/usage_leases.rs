@@ -196,3 +196,17 @@ fn a_restart_on_the_same_store_keeps_accepting_older_tokens() {
     assert_eq!(created, 1, "only the first start creates it: {}", agent.stderr_text());
     assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 200);
 }
+
+#[test]
+fn metrics_count_store_operations_and_errors() {
+    let agent = dev_agent();
+    let token = limited(&agent, 1);
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 200);
+    let text = agent.get("/metrics", None).text();
+    let value = |name: &str| {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {text}"));
+        line.rsplit(' ').next().unwrap().parse::<f64>().unwrap()
+    };
+    assert!(value("vanta_usage_store_duration_seconds_count") >= 2.0, "a lease and a confirm: {text}");
+    assert_eq!(value("vanta_usage_store_errors_total"), 0.0);
+}
