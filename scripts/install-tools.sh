@@ -35,3 +35,9 @@ if ! command -v gpg >/dev/null 2>&1; then
   echo "installing gnupg (apt)" >&2
   (apt-get update -qq && apt-get install -y -qq gnupg) >&2
 fi
+
+# redis-server (Debian's package): the Redis usage store's tests start their own.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (apt)" >&2
+  (apt-get install -y -qq redis-server || (apt-get update -qq && apt-get install -y -qq redis-server)) >&2
+fi

@@ -5,6 +5,7 @@
 //! [`AppError::Startup`] and exit with code 2; failures while serving exit 1.
 
 use std::future::Future;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,14 +18,14 @@ use self::connections::Connections;
 
 use crate::access::MintPolicy;
 use crate::audit::{AuditSink, AuditWriter};
-use crate::config::{Args, Config};
+use crate::config::{Args, Config, UsageStoreConfig};
 use crate::http::Router;
 use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::sops::{CachedSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
 use crate::transport::{TcpServer, UnixSocket};
-use crate::usage::{Store, StoreTask, UsageStore};
+use crate::usage::{RedisTarget, Store, StoreTask, UsageStore};
 use crate::vault::{TtlPolicy, UsageRules, Vault};
 
 /// How the agent stopped.
@@ -105,7 +106,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 }
 
 async fn start(config: Config) -> anyhow::Result<Started> {
-    let (usage, usage_task) = open_usage_store(&config)?;
+    let (usage, usage_task) = open_usage_store(&config).await?;
     let sink = match &config.audit_path {
         None => AuditSink::Stdout,
         Some(path) => AuditSink::File { path: path.clone(), fsync: config.audit_fsync },
@@ -129,22 +130,40 @@ async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
     Ok(Some(server))
 }
 
-fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)> {
-    let path = &config.state_path;
+async fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)> {
+    let opened = match &config.usage_store {
+        UsageStoreConfig::Sqlite(path) => open_sqlite(path)?,
+        UsageStoreConfig::Redis(redis) => {
+            let target = RedisTarget {
+                url: redis.url.clone(),
+                password: redis.password.clone(),
+                prefix: redis.prefix.clone(),
+                timeout: redis.timeout,
+            };
+            // Not the URL: it is the operator's to keep private.
+            Store::open_redis(target).await.context("failed to open the Redis usage store (--usage-store)")?
+        }
+    };
+    let store = config.usage_store.describe();
+    if opened.0.is_new() {
+        tracing::warn!(
+            %store,
+            "created a new usage store: limited tokens issued before now are refused (see the operator guide, \"Usage limits\")"
+        );
+    } else {
+        tracing::info!(%store, "usage store opened");
+    }
+    Ok(opened)
+}
+
+fn open_sqlite(path: &Path) -> anyhow::Result<(Store, StoreTask)> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("failed to create the state directory {}", parent.display()))?;
     }
-    let opened = Store::open_sqlite(path).with_context(|| {
+    Store::open_sqlite(path).with_context(|| {
         format!("failed to open the usage store {} (set --state-path or VANTA_STATE_PATH; a corrupt store is never reset silently)", path.display())
-    })?;
-    if opened.0.is_new() {
-        tracing::warn!(
-            store = %path.display(),
-            "created a new usage store: limited tokens issued before now are refused (see the operator guide, \"Usage limits\")"
-        );
-    }
-    Ok(opened)
+    })
 }
 
 fn build_vault(config: &Config, usage: Store, audit: AuditWriter) -> anyhow::Result<AgentVault> {
@@ -280,7 +299,7 @@ fn register_metrics(source: &CachedSource, audit: &AuditWriter, usage: &Store) -
 async fn prune_expired(usage: &Store) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
-    match usage.prune(now.as_secs().saturating_sub(3600), now_ms).await {
+    match usage.prune(now.as_secs().saturating_sub(crate::usage::PRUNE_GRACE_SECS), now_ms).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(rows = n, "pruned use counts of expired tokens"),
         Err(err) => tracing::warn!(error = %err, "failed to prune the usage store"),

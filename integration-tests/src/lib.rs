@@ -13,6 +13,7 @@
 //! - [`http`]: a tiny HTTP/1.1 client over a Unix socket.
 //! - [`jwt`]: tokens signed by the tests themselves (hmac + sha2).
 //! - [`process`]: child processes with deadlines.
+//! - [`redis`]: a private `redis-server` for the fleet tests.
 //! - [`tls`]: a run-time CA and leaf certificate, HTTPS and plain TCP clients.
 //!
 //! The helper binaries in `src/bin/` (`age-keygen`, `print-env`, `exit-with`,
@@ -27,4 +28,5 @@ pub mod fixtures;
 pub mod http;
 pub mod jwt;
 pub mod process;
+pub mod redis;
 pub mod tls;

@@ -115,7 +115,7 @@ impl SqliteStore {
             .name("vanta-usage".to_owned())
             .spawn(move || writer::run(conn, queue, done))
             .map_err(UsageError::backend)?;
-        Ok((Self { ops, born_at, is_new }, StoreTask(closed)))
+        Ok((Self { ops, born_at, is_new }, StoreTask(Some(closed))))
     }
 
     /// Queues one operation and waits for the commit that carries it.

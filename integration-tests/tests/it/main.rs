@@ -14,6 +14,7 @@ mod cli_run;
 mod cli_signals;
 mod cli_tcp;
 mod cli_token;
+mod fleet;
 mod helpers;
 mod lifecycle;
 mod listing;
