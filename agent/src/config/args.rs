@@ -119,6 +119,7 @@ Secrets are read from the environment only, never from flags:
   VANTA_JWT_PREVIOUS_KEYS     keys from before a rotation, still accepted (one per line or comma-separated)
   VANTA_JWT_PREVIOUS_KEYS_FILE  the same, from a file
   VANTA_ADMIN_TOKEN_FILE      credential (>= 32 bytes) that TCP callers must send as a Bearer to mint
+  VANTA_USAGE_STORE_PASSWORD  password of the Redis usage store (or VANTA_USAGE_STORE_PASSWORD_FILE)
 sops gets only the variables its key backends need (SOPS_*, GNUPGHOME, AWS_*, ...).
 Logging: VANTA_LOG (filter, default info), VANTA_LOG_FORMAT (plain|json), to stderr.
 
