@@ -221,27 +221,43 @@ fi
 
 # --- W6 -----------------------------------------------------------------------
 if want w6; then
-say "W6: GET with a usage_limit token vs an unlimited one, same agent, c=1 and c=32, $runs rounds"
+say "W6: GET with a usage_limit token vs an unlimited one, same agent, per store, c=1 and c=32, $runs rounds"
+stores=(sqlite)
 start_agent w6sqlite
-# Minted after the agent's store was born (older limited tokens are refused);
-# a limit no run can reach.
+if command -v redis-server >/dev/null 2>&1; then
+  mkdir -p "$work/redis"
+  redis-server --port 0 --unixsocket "$work/redis/redis.sock" --unixsocketperm 700 --dir "$work/redis" \
+    --appendonly yes --appendfsync everysec --save "" </dev/null >"$work/redis.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 200); do [ -S "$work/redis/redis.sock" ] && break; sleep 0.05; done
+  start_agent w6redis --usage-store "redis+unix://$work/redis/redis.sock"
+  stores+=(redis)
+else
+  echo "  note: no redis-server (make tools installs it); W6 runs on SQLite only" >&2
+fi
+# Minted after the agents' stores were born (older limited tokens are
+# refused); a limit no run can reach.
 limited=$(VANTA_AGENT_SOCKET="$work/w6sqlite.sock" "$bin/vanta-cli" token generate --subject bench \
   --environment dev --key-pattern 'K*' --ttl 60 --usage-limit 1000000000 --output token)
-for tok in "$token" "$limited"; do
-  load "$work/prime-w6.json" "$work/w6sqlite.sock" --path "$secret_path" -H "authorization: Bearer $tok" --requests 1
+for store in "${stores[@]}"; do
+  for tok in "$token" "$limited"; do
+    load "$work/prime-w6.json" "$work/w6$store.sock" --path "$secret_path" -H "authorization: Bearer $tok" --requests 1
+  done
 done
 for round in $(seq 1 "$runs"); do
   order=(unlimited limited)
   if [ $((round % 2)) = 0 ]; then order=(limited unlimited); fi
-  for c in 1 32; do
-    for kind in "${order[@]}"; do
-      tok=$token
-      if [ "$kind" = limited ]; then tok=$limited; fi
-      load "$results/w6/$kind-sqlite-c$c/run-$round.json" "$work/w6sqlite.sock" --path "$secret_path" \
-        -H "authorization: Bearer $tok" -c "$c" --duration-secs "$secs" --warmup-secs "$warmup"
+  for store in "${stores[@]}"; do
+    for c in 1 32; do
+      for kind in "${order[@]}"; do
+        tok=$token
+        if [ "$kind" = limited ]; then tok=$limited; fi
+        load "$results/w6/$kind-$store-c$c/run-$round.json" "$work/w6$store.sock" --path "$secret_path" \
+          -H "authorization: Bearer $tok" -c "$c" --duration-secs "$secs" --warmup-secs "$warmup"
+      done
     done
+    : > "$work/w6$store-audit.jsonl"
   done
-  : > "$work/w6sqlite-audit.jsonl"
   echo "  round $round/$runs done" >&2
 done
 fi

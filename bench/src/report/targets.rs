@@ -61,6 +61,11 @@ pub fn checks(r: &Results) -> Vec<Check> {
             "limited token, SQLite, c=1: p50 < 0.5 ms",
             r.w6("limited-sqlite", 1).map(|a| (us(a.p50), a.p50 < 500.0)),
         ),
+        check(
+            "W6",
+            "limited token, Redis, c=32: ≥ 10,000 requests/s",
+            r.w6("limited-redis", 32).map(|a| (rps(a.rps), a.rps >= 10_000.0)),
+        ),
     ]
 }
 
