@@ -37,6 +37,12 @@ fn three_agents_on_one_redis_serve_a_limit_of_7_exactly_7_times_of_300() {
 }
 
 #[test]
+fn uses_held_by_a_killed_agent_come_back_from_redis_after_the_lease_never_twice() {
+    let redis = TestRedis::start();
+    crate::usage_leases::held_uses_come_back_after_a_kill(dev_builder().args(["--usage-store", &redis.url()]));
+}
+
+#[test]
 fn redis_down_fails_limited_tokens_closed_and_recovers_without_a_restart() {
     let mut redis = TestRedis::start();
     let agent = fleet_agent(&redis);

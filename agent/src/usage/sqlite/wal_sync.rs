@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 use super::writer::Answer;
 
-/// The sync thread; dropping [`WalSync::finish`]'s caller ends it.
+/// The sync thread and its queue; [`WalSync::finish`] ends it.
 pub(super) struct WalSync {
     jobs: mpsc::Sender<Vec<Answer>>,
     thread: JoinHandle<()>,
