@@ -93,6 +93,7 @@ fn method(doc: &mut Doc, r: &Results) {
     doc.line(format!("- W3: `hyperfine -N` ({} runs after 3 warm-ups; a plain timing loop when hyperfine is missing) of `vanta-cli run-with-secrets --environment dev --key-pattern 'K*' -- true` (mint a token, list, fetch 5 keys, exec) against `sops exec-env dev.enc.yaml true`, both injecting the same 5 keys.", r.machine("w3_runs")));
     doc.line("- W4: a fresh agent; `VmRSS` from `/proc/PID/status` one second after `/healthz` answers, then after 100,000 cached `GET`s on 32 connections (`VmHWM` is the peak).");
     doc.line(format!("- W5: `startup-time` spawns the agent {} times and polls `GET /healthz` every 0.2 ms from just before the spawn until the first 200.", r.machine("w5_runs")));
+    doc.line("- W6: one agent per usage store (SQLite at `--state-path`; Redis 7 on a private Unix socket, `appendonly yes`, `appendfsync everysec`), each fetching the cached secret with an unlimited token and with a `usage_limit: 1000000000` token (every request a use: lease, fsync'd confirm), interleaved as in W1; the ratio is limited / unlimited on the same agent.");
     doc.line("");
     doc.line(NOISE);
     doc.line("");
