@@ -100,3 +100,49 @@ impl UsageStoreConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parse(extra: &[&str], env: &[(&str, &str)]) -> Result<UsageStoreConfig, ConfigError> {
+        let args = Args::parse_from([&["vanta-agent", "--state-path", "/s/usage.db"], extra].concat());
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
+        usage_store(&args, &lookup)
+    }
+
+    fn problem(extra: &[&str]) -> String {
+        parse(extra, &[]).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn each_form_of_the_url() {
+        assert!(matches!(parse(&[], &[]), Ok(UsageStoreConfig::Sqlite(p)) if p == Path::new("/s/usage.db")));
+        let sqlite = parse(&["--usage-store", "sqlite:/x/u.db"], &[]);
+        assert!(matches!(sqlite, Ok(UsageStoreConfig::Sqlite(p)) if p == Path::new("/x/u.db")));
+        let redis = parse(&["--usage-store", "redis://r:6379/2"], &[(PASSWORD_VAR, "pw")]).ok();
+        let Some(UsageStoreConfig::Redis(redis)) = redis else { panic!("a redis store") };
+        assert_eq!((redis.url.as_str(), redis.prefix.as_str()), ("redis://r:6379/2", "vanta"));
+        assert!(redis.password.is_some());
+        assert!(matches!(parse(&["--usage-store", "redis+unix:///run/r.sock"], &[]), Ok(UsageStoreConfig::Redis(_))));
+    }
+
+    #[test]
+    fn refusals_name_the_flag_and_never_echo_the_url() {
+        for (url, why) in [
+            ("redis://:sekrit@r:6379/0", "credentials in the URL"),
+            ("redis+unix:///r.sock?pass=sekrit", "credentials in the URL"),
+            ("rediss://r:6380/0", "not supported"),
+            ("mysql://sekrit", "must be sqlite:PATH"),
+            ("sqlite:", "needs a file path"),
+        ] {
+            let text = problem(&["--usage-store", url]);
+            assert!(text.starts_with("--usage-store: ") && text.contains(why), "{url}: {text}");
+            assert!(!text.contains("sekrit"), "{text}");
+        }
+        let both = parse(&["--usage-store", "redis://r/0"], &[(PASSWORD_VAR, "a"), (PASSWORD_FILE_VAR, "/f")]);
+        assert!(matches!(both, Err(ConfigError::Conflict(..))));
+    }
+}
