@@ -33,7 +33,7 @@ test: tools lint k8s build
 api-conformance: tools build
 	@bash scripts/api-conformance.sh
 
-## bench: benchmark suite W1–W6 (release build, throw-away vault); writes docs/PERFORMANCE.md (7–9 min; BENCH_ONLY=w6 runs only the --mask throughput)
+## bench: benchmark suite W1–W8 (release build, throw-away vault); writes docs/PERFORMANCE.md (10–15 min; BENCH_ONLY=wN runs one part)
 bench: tools
 	@bash scripts/bench.sh
 

@@ -11,12 +11,14 @@
 #   W3  vanta-cli run-with-secrets (5 keys into `true`) vs sops exec-env
 #   W4  agent RSS idle and after 100,000 requests; binary sizes
 #   W5  agent start-up until /healthz answers
-#   W6  run-with-secrets relaying 100 MiB of log lines, --mask vs --no-mask
+#   W6  cached GET with a usage_limit token beside an unlimited one on the
+#       same agent, per usage store backend, interleaved round by round
+#   W8  run-with-secrets relaying 100 MiB of log lines, --mask vs --no-mask
 #
-# Knobs (environment): BENCH_RUNS (5), BENCH_NOCACHE_RUNS (3), BENCH_SECS (3),
-# BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20),
-# BENCH_W6_RUNS (5), BENCH_W6_MIB (100), BENCH_ONLY=w6 (only W6: agent, vault and
-# report, the other workloads skipped), BENCH_OUT (docs/PERFORMANCE.md),
+# Knobs (environment): BENCH_WORKLOADS ("w1 w2 w3 w4 w5 w6 w8": which to run;
+# BENCH_ONLY=wN is the same for one), BENCH_RUNS (5), BENCH_NOCACHE_RUNS (3),
+# BENCH_SECS (3), BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20),
+# BENCH_W8_RUNS (5), BENCH_W8_MIB (100), BENCH_OUT (docs/PERFORMANCE.md),
 # BENCH_KEEP=1 keeps the temp dir.
 # Every started process is stopped on exit; every wait has a deadline.
 set -euo pipefail
@@ -31,15 +33,16 @@ secs="${BENCH_SECS:-3}"
 warmup="${BENCH_WARMUP_SECS:-0.5}"
 w3_runs="${BENCH_W3_RUNS:-30}"
 w5_runs="${BENCH_W5_RUNS:-20}"
-w6_runs="${BENCH_W6_RUNS:-5}"
-w6_mib="${BENCH_W6_MIB:-100}"
-only="${BENCH_ONLY:-}"
+w8_runs="${BENCH_W8_RUNS:-5}"
+w8_mib="${BENCH_W8_MIB:-100}"
+workloads=" ${BENCH_ONLY:-${BENCH_WORKLOADS:-w1 w2 w3 w4 w5 w6 w8}} "
+want() { [[ "$workloads" == *" $1 "* ]]; }
 suite_start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vanta-bench.XXXXXX")
 results="$work/results"
-mkdir -p "$results"/{w1,w2,w3,w6} "$work/vault"
+mkdir -p "$results"/{w1,w2,w3,w6,w8} "$work/vault"
 pids=()
 
 cleanup() {
@@ -127,10 +130,8 @@ if [ "$busy" = 1 ]; then
   echo "  note: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs before the runs; expect noisy numbers" >&2
 fi
 
-# W1-W5 are skipped with BENCH_ONLY=w6 (the block is not indented, to keep its history readable).
-if [ "$only" != w6 ]; then
-
 # --- W1 -----------------------------------------------------------------------
+if want w1; then
 say "W1: GET one secret, c=1 and c=32, $runs rounds of ${secs}s (+${warmup}s warm-up), interleaved"
 for round in $(seq 1 "$runs"); do
   order=(ceiling cached)
@@ -144,8 +145,10 @@ for round in $(seq 1 "$runs"); do
   : > "$work/cached-audit.jsonl" # bounded disk use; the agent appends (O_APPEND)
   echo "  round $round/$runs done" >&2
 done
+fi
 
 # --- W2 -----------------------------------------------------------------------
+if want w2; then
 say "W2: POST /api/v1/vault/tokens/generate, c=1 and c=32, $runs rounds"
 for round in $(seq 1 "$runs"); do
   for c in 1 32; do
@@ -154,8 +157,10 @@ for round in $(seq 1 "$runs"); do
   done
   : > "$work/cached-audit.jsonl"
 done
+fi
 
 # --- W3 -----------------------------------------------------------------------
+if want w3; then
 say "W3: vanta-cli run-with-secrets vs sops exec-env, 5 keys into true"
 # Once by hand: the CLI must really inject the 5 keys (and sops too).
 "$bin/vanta-cli" run-with-secrets --environment dev --key-pattern 'K*' -- \
@@ -187,8 +192,10 @@ else
       > "$results/w3/${pair%%|*}.json"
   done
 fi
+fi
 
 # --- W4 -----------------------------------------------------------------------
+if want w4; then
 say "W4: RSS of a fresh agent idle, then after 100,000 cached GETs (c=32)"
 rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 start_agent w4
@@ -206,40 +213,86 @@ printf '{"idle_kib":%s,"idle_anon_kib":%s,"after_kib":%s,"after_anon_kib":%s,"pe
   "$idle_kib" "$idle_anon_kib" "$after_kib" "$after_anon_kib" "$hwm_kib" "$audited" > "$results/w4.json"
 printf '"agent_bytes":%s,"cli_bytes":%s,"shared_libs":"%s"}\n' \
   "$(stat -c %s "$bin/vanta-agent")" "$(stat -c %s "$bin/vanta-cli")" "$libs" >> "$results/w4.json"
+fi
 
 # --- W5 -----------------------------------------------------------------------
+if want w5; then
 say "W5: agent start-up until /healthz answers, $w5_runs starts"
 mapfile -t w5_args < <(agent_args w5)
 timeout 300 "$bin/startup-time" --socket "$work/w5.sock" --runs "$w5_runs" -- "$bin/vanta-agent" "${w5_args[@]}" \
   > "$results/w5.json" 2>"$work/w5.log"
-
-fi # W1-W5
+fi
 
 # --- W6 -----------------------------------------------------------------------
-say "W6: run-with-secrets relaying $w6_mib MiB of log lines, --mask vs --no-mask, $w6_runs rounds"
-w6() { # MODE-FLAG MIB: one run into a pipe read by cat (a CI runner's log reader)
+if want w6; then
+say "W6: GET with a usage_limit token vs an unlimited one, same agent, per store, c=1 and c=32, $runs rounds"
+stores=(sqlite)
+start_agent w6sqlite
+if command -v redis-server >/dev/null 2>&1; then
+  mkdir -p "$work/redis"
+  redis-server --port 0 --unixsocket "$work/redis/redis.sock" --unixsocketperm 700 --dir "$work/redis" \
+    --appendonly yes --appendfsync everysec --save "" </dev/null >"$work/redis.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 200); do [ -S "$work/redis/redis.sock" ] && break; sleep 0.05; done
+  start_agent w6redis --usage-store "redis+unix://$work/redis/redis.sock"
+  stores+=(redis)
+else
+  echo "  note: no redis-server (make tools installs it); W6 runs on SQLite only" >&2
+fi
+# Minted after the agents' stores were born (older limited tokens are
+# refused); a limit no run can reach.
+limited=$(VANTA_AGENT_SOCKET="$work/w6sqlite.sock" "$bin/vanta-cli" token generate --subject bench \
+  --environment dev --key-pattern 'K*' --ttl 60 --usage-limit 1000000000 --output token)
+for store in "${stores[@]}"; do
+  for tok in "$token" "$limited"; do
+    load "$work/prime-w6.json" "$work/w6$store.sock" --path "$secret_path" -H "authorization: Bearer $tok" --requests 1
+  done
+done
+for round in $(seq 1 "$runs"); do
+  order=(unlimited limited)
+  if [ $((round % 2)) = 0 ]; then order=(limited unlimited); fi
+  for store in "${stores[@]}"; do
+    for c in 1 32; do
+      for kind in "${order[@]}"; do
+        tok=$token
+        if [ "$kind" = limited ]; then tok=$limited; fi
+        load "$results/w6/$kind-$store-c$c/run-$round.json" "$work/w6$store.sock" --path "$secret_path" \
+          -H "authorization: Bearer $tok" -c "$c" --duration-secs "$secs" --warmup-secs "$warmup"
+      done
+    done
+    : > "$work/w6$store-audit.jsonl"
+  done
+  echo "  round $round/$runs done" >&2
+done
+fi
+
+# --- W8 -----------------------------------------------------------------------
+if want w8; then
+say "W8: run-with-secrets relaying $w8_mib MiB of log lines, --mask vs --no-mask, $w8_runs rounds"
+w8() { # MODE-FLAG MIB: one run into a pipe read by cat (a CI runner's log reader)
   timeout 300 "$bin/vanta-cli" run-with-secrets -q --environment dev --key-pattern 'K*' "$1" -- \
     "$bin/lines-out" --mib "$2" --var K1 | cat
 }
 # Once by hand: the value must come through unmasked, and not at all masked.
-w6 --no-mask 1 > "$work/w6-plain.txt"
-w6 --mask 1 > "$work/w6-masked.txt"
-grep -q 'token=bench-secret-value-1-' "$work/w6-plain.txt" || { echo "W6: the plain run lost the value" >&2; exit 1; }
-if grep -q 'bench-secret-value' "$work/w6-masked.txt"; then echo "W6: --mask let a value through" >&2; exit 1; fi
-grep -q 'token=<concealed by vanta>' "$work/w6-masked.txt" || { echo "W6: --mask did not mask" >&2; exit 1; }
-declare -A w6_times=([plain]="" [masked]="")
-for round in $(seq 1 "$w6_runs"); do
+w8 --no-mask 1 > "$work/w8-plain.txt"
+w8 --mask 1 > "$work/w8-masked.txt"
+grep -q 'token=bench-secret-value-1-' "$work/w8-plain.txt" || { echo "W8: the plain run lost the value" >&2; exit 1; }
+if grep -q 'bench-secret-value' "$work/w8-masked.txt"; then echo "W8: --mask let a value through" >&2; exit 1; fi
+grep -q 'token=<concealed by vanta>' "$work/w8-masked.txt" || { echo "W8: --mask did not mask" >&2; exit 1; }
+declare -A w8_times=([plain]="" [masked]="")
+for round in $(seq 1 "$w8_runs"); do
   for pair in "plain|--no-mask" "masked|--mask"; do
     t0=$(date +%s%N)
-    w6 "${pair#*|}" "$w6_mib" > /dev/null
+    w8 "${pair#*|}" "$w8_mib" > /dev/null
     t1=$(date +%s%N)
-    w6_times[${pair%%|*}]+="${w6_times[${pair%%|*}]:+,}$(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.6f", ns / 1e9 }')"
+    w8_times[${pair%%|*}]+="${w8_times[${pair%%|*}]:+,}$(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.6f", ns / 1e9 }')"
   done
-  echo "  round $round/$w6_runs done" >&2
+  echo "  round $round/$w8_runs done" >&2
 done
 for mode in plain masked; do
-  printf '{"results":[{"command":"%s","times":[%s]}]}\n' "$mode" "${w6_times[$mode]}" > "$results/w6/$mode.json"
+  printf '{"results":[{"command":"%s","times":[%s]}]}\n' "$mode" "${w8_times[$mode]}" > "$results/w8/$mode.json"
 done
+fi
 
 # --- report -------------------------------------------------------------------
 {
@@ -260,8 +313,8 @@ done
   echo "warmup=$warmup"
   echo "w3_runs=$w3_runs"
   echo "w5_runs=$w5_runs"
-  echo "w6_runs=$w6_runs"
-  echo "w6_mib=$w6_mib"
+  echo "w8_runs=$w8_runs"
+  echo "w8_mib=$w8_mib"
   echo "build_secs=$build_secs"
   echo "suite_secs=$(($(date +%s) - suite_start))"
 } > "$results/machine.txt"

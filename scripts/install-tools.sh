@@ -41,3 +41,9 @@ if ! command -v zsh >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then
   echo "installing zsh and fish (apt)" >&2
   (apt-get update -qq && apt-get install -y -qq zsh fish) >&2
 fi
+
+# redis-server (Debian's package): the Redis usage store's tests start their own.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (apt)" >&2
+  (apt-get install -y -qq redis-server || (apt-get update -qq && apt-get install -y -qq redis-server)) >&2
+fi

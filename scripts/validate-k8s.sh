@@ -391,7 +391,21 @@ def check_sidecar(kind, pod, where, report, sidecars):
         for m in c.get("volumeMounts") or []:
             if m.get("name") in key_volumes:
                 report.fail(f"{where} container {c.get('name')}", f"mounts the agent's key volume {m.get('name')!r}")
-    sidecars.append((where, json.dumps(agent, sort_keys=True)))
+    for name in ("VANTA_USAGE_STORE_PASSWORD_FILE",):
+        path = env_value(agent, name)
+        if path and mount_of(agent, path) is None:
+            report.fail(aw, f"{name}={path} is on no volume")
+    sidecars.append((where, json.dumps(fleetless(agent), sort_keys=True)))
+
+
+def fleetless(agent):
+    """The sidecar without its shared usage store (env VANTA_USAGE_STORE*
+    and the mount of its password), which a fleet overlay adds on purpose:
+    everything else must stay identical everywhere."""
+    agent = json.loads(json.dumps(agent))
+    agent["env"] = [e for e in agent.get("env") or [] if not e.get("name", "").startswith("VANTA_USAGE_STORE")]
+    agent["volumeMounts"] = [m for m in agent.get("volumeMounts") or [] if m.get("name") != "vanta-usage-store"]
+    return agent
 
 
 def check_pod(kind, pod, where, report, sidecars):

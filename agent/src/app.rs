@@ -19,7 +19,7 @@ use self::housekeeping::Housekeeping;
 
 use crate::attest::Attestor;
 use crate::audit::{AuditSink, AuditWriter};
-use crate::config::{Args, Config};
+use crate::config::{Args, Config, UsageStoreConfig};
 use crate::etag::EtagKey;
 use crate::http::{Limits, Router};
 use crate::metrics::Metrics;
@@ -28,7 +28,7 @@ use crate::shutdown::ShutdownSignals;
 use crate::sops::{CachedSource, SecretSource, SopsCommand};
 use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
 use crate::transport::{Listeners, TcpServer, UnixSocket};
-use crate::usage::{Store, StoreTask};
+use crate::usage::{RedisTarget, Store, StoreTask};
 use crate::vault::{TtlPolicy, UsageRules, Vault};
 
 /// How the agent stopped.
@@ -127,7 +127,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
 async fn start(config: Config) -> anyhow::Result<Started> {
     let policy = minting_policy(&config)?;
-    let (usage, usage_task) = open_usage_store(&config)?;
+    let (usage, usage_task) = open_usage_store(&config).await?;
     let sink = match &config.audit_path {
         None => AuditSink::Stdout,
         Some(path) => AuditSink::File { path: path.clone(), fsync: config.audit_fsync },
@@ -143,14 +143,14 @@ async fn start(config: Config) -> anyhow::Result<Started> {
     }
     tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
     let tcp = bind_tcp(&config).await?;
-    warn_if_new_store(&config, &vault.usage);
+    say_which_store(&config, &vault.usage);
     let listeners = Listeners::new(socket, config.max_connections, tcp, config.max_tcp_connections);
     let limits = Limits {
         require_request_header: config.require_request_header,
         body_timeout: config.body_timeout,
         request_timeout: config.request_timeout,
     };
-    let metrics = Arc::new(register_metrics(&vault.source, &vault.audit));
+    let metrics = Arc::new(register_metrics(&vault.source, &vault.audit, &vault.usage));
     let router = Router::new(Arc::clone(&vault), limits, metrics);
     Ok(Started { vault, router, listeners, audit_task, usage_task })
 }
@@ -170,8 +170,23 @@ async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
     Ok(Some(server))
 }
 
-fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)> {
-    let path = &config.state_path;
+async fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)> {
+    match &config.usage_store {
+        UsageStoreConfig::Sqlite(path) => open_sqlite(path),
+        UsageStoreConfig::Redis(redis) => {
+            let target = RedisTarget {
+                url: redis.url.clone(),
+                password: redis.password.clone(),
+                prefix: redis.prefix.clone(),
+                timeout: redis.timeout,
+            };
+            // Not the URL: it is the operator's to keep private.
+            Store::open_redis(target).await.context("failed to open the Redis usage store (--usage-store)")
+        }
+    }
+}
+
+fn open_sqlite(path: &Path) -> anyhow::Result<(Store, StoreTask)> {
     prepare_state_file(path)?;
     Store::open_sqlite(path).with_context(|| {
         format!("failed to open the usage store {} (set --state-path or VANTA_STATE_PATH; a corrupt store is never reset silently)", path.display())
@@ -180,12 +195,15 @@ fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)> {
 
 /// Said once the agent is up (a start-up error stays one line): a store
 /// created now knows no earlier use.
-fn warn_if_new_store(config: &Config, usage: &Store) {
+fn say_which_store(config: &Config, usage: &Store) {
+    let store = config.usage_store.describe();
     if usage.is_new() {
         tracing::warn!(
-            store = %config.state_path.display(),
+            %store,
             "created a new usage store: limited tokens issued before now are refused (see the operator guide, \"Usage limits\")"
         );
+    } else {
+        tracing::info!(%store, "usage store opened");
     }
 }
 
@@ -311,7 +329,7 @@ fn warn_about_sops_setup(source: &CachedSource) {
 }
 
 /// The metrics registry, with the counters the cache and the audit writer keep.
-fn register_metrics(source: &CachedSource, audit: &AuditWriter) -> Metrics {
+fn register_metrics(source: &CachedSource, audit: &AuditWriter, usage: &Store) -> Metrics {
     let mut metrics = Metrics::new();
     let (cache, written) = (source.counters(), audit.counters());
     metrics.register_counter("sops_runs", "sops decryptions started", cache.runs.clone());
@@ -320,5 +338,9 @@ fn register_metrics(source: &CachedSource, audit: &AuditWriter) -> Metrics {
     metrics.register_counter("cache_misses", "loads that needed a decryption", cache.misses.clone());
     metrics.register_counter("audit_records_written", "audit records written", written.written.clone());
     metrics.register_counter("audit_records_failed", "audit records that could not be written", written.failed.clone());
+    let store = usage.metrics();
+    metrics.register_counter("usage_store_errors", "usage store operations that failed", store.errors.clone());
+    let help = "usage store operation latency, queueing and commit included";
+    metrics.register_histogram("usage_store_duration_seconds", help, store.latency.clone());
     metrics
 }

@@ -16,9 +16,11 @@ use vanta_shared::{EnvName, KeyPattern};
 
 mod args;
 mod secrets;
+mod usage_store;
 
 pub use args::{Args, Command, ExplainArgs, LogFormat, PolicyCommand};
 use secrets::{checked_key, read_key, read_previous_keys, read_secret_file};
+pub use usage_store::{RedisConfig, UsageStoreConfig};
 
 /// The checked configuration. Holds the JWT keys, so it has no `Debug`.
 pub struct Config {
@@ -46,8 +48,8 @@ pub struct Config {
     pub audit_path: Option<PathBuf>,
     /// `fdatasync` the audit file after every batch of records.
     pub audit_fsync: bool,
-    /// The usage store file.
-    pub state_path: PathBuf,
+    /// The usage store: SQLite at `--state-path`, or `--usage-store`.
+    pub usage_store: UsageStoreConfig,
     /// How long a fetch holds a use before it comes back unconfirmed.
     pub usage_lease: Duration,
     /// Default token lifetime, minutes.
@@ -189,6 +191,7 @@ impl Config {
         let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         check_limits(&args)?;
         let jwt_key = read_key(&lookup)?;
+        let usage_store = usage_store::usage_store(&args, &lookup)?;
         let previous_jwt_keys = read_previous_keys(&lookup)?;
         let sops_files_path =
             args.sops_files_path.ok_or(ConfigError::Missing("--sops-files-path (VANTA_SOPS_FILES_PATH)"))?;
@@ -246,7 +249,7 @@ impl Config {
             clock_leeway: Duration::from_secs(args.clock_leeway_seconds),
             audit_path: audit_path(&args.audit_log)?,
             audit_fsync: args.audit_fsync,
-            state_path: args.state_path,
+            usage_store,
             usage_lease: Duration::from_secs(args.usage_lease_seconds),
             default_ttl_minutes: args.default_ttl_minutes,
             max_ttl_minutes: args.max_ttl_minutes,

@@ -15,9 +15,10 @@ use std::process::ExitCode;
 
 use nix::unistd::{AccessFlags, access};
 
-use crate::config::{Args, Config};
+use crate::config::{Args, Config, RedisConfig, UsageStoreConfig};
 use crate::sops::files::{self, EnvFile};
 use crate::sops::{SopsCommand, SopsError};
+use crate::usage::{RedisTarget, Store, UsageStore};
 
 /// Counts failures while it prints.
 struct Report<W: Write> {
@@ -80,7 +81,9 @@ fn run<W: Write>(args: Args, report: &mut Report<W>) {
     };
     report.ok("configuration", "valid");
     check_writable_parent(report, "socket directory", &config.socket, "--socket (VANTA_AGENT_SOCKET)");
-    check_state(report, &config.state_path);
+    if let UsageStoreConfig::Sqlite(path) = &config.usage_store {
+        check_state(report, path);
+    }
     if let Some(audit) = &config.audit_path {
         check_writable_parent(report, "audit log", audit, "--audit-log (VANTA_AUDIT_LOG)");
     }
@@ -95,6 +98,9 @@ fn run<W: Write>(args: Args, report: &mut Report<W>) {
         Err(err) => return report.fail("runtime", err, "the process cannot start threads or timers"),
     };
     runtime.block_on(async {
+        if let UsageStoreConfig::Redis(redis) = &config.usage_store {
+            check_redis(report, redis, &config.usage_store.describe()).await;
+        }
         if check_sops(report, &sops).await {
             check_keys(report, &sops);
             check_environments(report, &sops).await;
@@ -147,6 +153,30 @@ fn check_state<W: Write>(report: &mut Report<W>, state: &Path) {
             "give the agent's user write access to it",
         ),
         Ok(()) => report.ok("state store", format!("{} is a writable SQLite database", state.display())),
+    }
+}
+
+/// Whether the shared Redis store answers (named without its URL, which is
+/// the operator's to keep private).
+async fn check_redis<W: Write>(report: &mut Report<W>, redis: &RedisConfig, name: &str) {
+    const FLAG: &str = "--usage-store (VANTA_USAGE_STORE)";
+    let target = RedisTarget {
+        url: redis.url.clone(),
+        password: redis.password.clone(),
+        prefix: redis.prefix.clone(),
+        timeout: redis.timeout,
+    };
+    let answered = match Store::open_redis(target).await {
+        Ok((store, _task)) => store.ping().await,
+        Err(err) => Err(err),
+    };
+    match answered {
+        Ok(()) => report.ok("usage store", format!("{name} answers")),
+        Err(err) => report.fail(
+            "usage store",
+            format!("{name}: {err}"),
+            format!("check {FLAG}, VANTA_USAGE_STORE_PASSWORD(_FILE) and that Redis runs"),
+        ),
     }
 }
 

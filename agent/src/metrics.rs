@@ -47,6 +47,11 @@ impl Metrics {
         self.registry.register(name, help, counter);
     }
 
+    /// Registers a histogram kept by another part (`name` gets `vanta_`).
+    pub fn register_histogram(&mut self, name: &str, help: &str, histogram: Histogram) {
+        self.registry.register(name, help, histogram);
+    }
+
     /// Counts one answered request.
     pub fn observe(&self, route: &'static str, outcome: &str, seconds: f64) {
         self.requests.get_or_create(&vec![("route", route.to_owned()), ("outcome", outcome.to_owned())]).inc();

@@ -14,6 +14,7 @@
 //! - [`jwt`]: tokens signed by the tests themselves (hmac + sha2).
 //! - [`process`]: child processes with deadlines.
 //! - [`staged`]: copies of programs that a test can run as another user.
+//! - [`redis`]: a private `redis-server` for the fleet tests.
 //! - [`tls`]: a run-time CA and leaf certificate, HTTPS and plain TCP clients.
 //!
 //! The helper binaries in `src/bin/` (`age-keygen`, `print-env`, `exit-with`,
@@ -30,5 +31,6 @@ pub mod fixtures;
 pub mod http;
 pub mod jwt;
 pub mod process;
+pub mod redis;
 pub mod staged;
 pub mod tls;

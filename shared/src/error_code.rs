@@ -38,6 +38,9 @@ pub enum ErrorCode {
     NotReady,
     /// 503: the audit record could not be written, so nothing was served.
     AuditUnavailable,
+    /// 503: the usage store did not answer, so a token with a usage limit
+    /// was not served (tokens without one still are).
+    UsageStoreUnavailable,
     /// 504: sops did not finish in time.
     SopsTimeout,
 }
@@ -62,6 +65,7 @@ impl ErrorCode {
             Self::Internal => "internal",
             Self::NotReady => "not_ready",
             Self::AuditUnavailable => "audit_unavailable",
+            Self::UsageStoreUnavailable => "usage_store_unavailable",
             Self::SopsTimeout => "sops_timeout",
         }
     }
@@ -94,6 +98,7 @@ mod tests {
             ErrorCode::Internal,
             ErrorCode::NotReady,
             ErrorCode::AuditUnavailable,
+            ErrorCode::UsageStoreUnavailable,
             ErrorCode::SopsTimeout,
         ] {
             let json = serde_json::to_value(code).expect("serialize");

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::AgentVault;
 use crate::policy::LivePolicy;
 use crate::transport::TlsReloader;
-use crate::usage::UsageStore;
+use crate::usage::{PRUNE_GRACE_SECS, UsageStore};
 
 /// The running upkeep task and how to stop it.
 pub(super) struct Housekeeping {
@@ -23,8 +23,6 @@ pub(super) struct Housekeeping {
 
 /// How often expired tokens' use counts are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(300);
-/// How long after expiry a use count is kept (beyond any clock leeway).
-const PRUNE_AFTER: Duration = Duration::from_secs(3600);
 /// How often decrypted files past the cache TTL are dropped from memory.
 const EVICT_EVERY: Duration = Duration::from_secs(5);
 
@@ -89,7 +87,7 @@ fn reload_policy(policy: &LivePolicy) {
 async fn prune_expired(vault: &AgentVault) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
-    match vault.usage.prune(now.as_secs().saturating_sub(PRUNE_AFTER.as_secs()), now_ms).await {
+    match vault.usage.prune(now.as_secs().saturating_sub(PRUNE_GRACE_SECS), now_ms).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(rows = n, "pruned use counts of expired tokens"),
         Err(err) => tracing::warn!(error = %err, "failed to prune the usage store"),

@@ -57,6 +57,18 @@ pub struct Args {
     /// SQLite file that counts uses of tokens with a usage limit.
     #[arg(long, env = "VANTA_STATE_PATH", default_value = DEFAULT_STATE_PATH)]
     pub state_path: PathBuf,
+    /// Where use counts live: `sqlite:PATH` (default: --state-path),
+    /// `redis://HOST:PORT/DB` or `redis+unix:///PATH` (a fleet sharing one
+    /// Redis). The password comes only from VANTA_USAGE_STORE_PASSWORD or
+    /// VANTA_USAGE_STORE_PASSWORD_FILE, never from the URL.
+    #[arg(long, env = "VANTA_USAGE_STORE", value_name = "URL")]
+    pub usage_store: Option<String>,
+    /// Prefix of the Redis usage store's keys, so several fleets can share one Redis.
+    #[arg(long, env = "VANTA_USAGE_STORE_PREFIX", default_value = "vanta")]
+    pub usage_store_prefix: String,
+    /// Deadline of each Redis usage store operation, in milliseconds.
+    #[arg(long, env = "VANTA_USAGE_STORE_TIMEOUT_MS", default_value_t = 2000)]
+    pub usage_store_timeout_ms: u64,
     /// How long a fetch of a limited token may hold its use before the use
     /// comes back unconfirmed (an agent killed mid-fetch), in seconds; must
     /// be longer than --sops-timeout-seconds.
@@ -203,6 +215,7 @@ Secrets are read from the environment only, never from flags:
   VANTA_JWT_PREVIOUS_KEYS     keys from before a rotation, still accepted (one per line or comma-separated)
   VANTA_JWT_PREVIOUS_KEYS_FILE  the same, from a file
   VANTA_ADMIN_TOKEN_FILE      credential (>= 32 bytes) that TCP callers must send as a Bearer to mint
+  VANTA_USAGE_STORE_PASSWORD  password of the Redis usage store (or VANTA_USAGE_STORE_PASSWORD_FILE)
 sops gets only the variables its key backends need (SOPS_*, GNUPGHOME, AWS_*, ...).
 Logging goes to stderr (--log / VANTA_LOG, --log-format / VANTA_LOG_FORMAT); stdout carries only audit records.
 

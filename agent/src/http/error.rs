@@ -122,6 +122,10 @@ pub fn answer(code: ErrorCode) -> (StatusCode, Cow<'static, str>) {
         ErrorCode::AuditUnavailable => {
             fixed(StatusCode::SERVICE_UNAVAILABLE, "the audit log cannot be written; nothing is served until it can")
         }
+        ErrorCode::UsageStoreUnavailable => fixed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the usage store cannot be reached; tokens with a usage limit are not served until it can",
+        ),
         ErrorCode::SopsTimeout => fixed(StatusCode::GATEWAY_TIMEOUT, "decryption did not finish in time"),
     }
 }
@@ -158,6 +162,7 @@ mod tests {
             (ErrorCode::Internal, 500),
             (ErrorCode::NotReady, 503),
             (ErrorCode::AuditUnavailable, 503),
+            (ErrorCode::UsageStoreUnavailable, 503),
             (ErrorCode::SopsTimeout, 504),
         ];
         for (code, status) in table {

@@ -2,12 +2,25 @@
 //! layer L1). Each check is a generic function over [`UsageStore`]; each
 //! backend gets a `mod` below that runs all of them against a fresh store.
 
-use super::{Lease, Reservation, UsageError, UsageStore, UseAsk};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Lease, PRUNE_GRACE_SECS, Reservation, UsageError, UsageStore, UseAsk};
 
 const LEASE_MS: u64 = 1_000;
 
+/// Real time, in ms: a backend may expire keys on its own clock. Checks add
+/// offsets to it to play out leases without waiting.
+fn t0() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A unique `jti` per check, so backends that outlive a test stay apart.
+fn jti(name: &str) -> String {
+    format!("{name}-{}-{}", std::process::id(), rand::random::<u32>())
+}
+
 fn ask(jti: &str, limit: u64) -> UseAsk {
-    UseAsk { jti: jti.to_owned(), limit, expires_at: 1_000, lease_ms: LEASE_MS }
+    UseAsk { jti: jti.to_owned(), limit, expires_at: t0() / 1_000 + 3_600, lease_ms: LEASE_MS }
 }
 
 async fn granted<S: UsageStore>(store: &S, ask: &UseAsk, now_ms: u64) -> Lease {
@@ -23,10 +36,11 @@ async fn is_exhausted<S: UsageStore>(store: &S, ask: &UseAsk, now_ms: u64) -> bo
 
 /// Exactly `limit` of 200 concurrent reserves are granted.
 pub(super) async fn exactly_n_of_200_concurrent_reserves<S: UsageStore>(store: S) {
+    let (burst, now) = (jti("burst"), t0());
     let tasks: Vec<_> = (0..200)
         .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move { store.reserve(&ask("burst", 7), 0).await.expect("reserve") })
+            let (store, burst) = (store.clone(), burst.clone());
+            tokio::spawn(async move { store.reserve(&ask(&burst, 7), now).await.expect("reserve") })
         })
         .collect();
     let mut granted = 0;
@@ -38,86 +52,99 @@ pub(super) async fn exactly_n_of_200_concurrent_reserves<S: UsageStore>(store: S
 
 /// Confirmed uses stay spent; releases come back; other tokens are apart.
 pub(super) async fn confirms_spend_and_releases_give_back<S: UsageStore>(store: S) {
-    let a = ask("a", 2);
-    let first = granted(&store, &a, 0).await;
-    let second = granted(&store, &a, 0).await;
+    let (name, now) = (jti("a"), t0());
+    let a = ask(&name, 2);
+    let first = granted(&store, &a, now).await;
+    let second = granted(&store, &a, now).await;
     assert_ne!(first.id, second.id, "lease ids are unique");
-    assert!(is_exhausted(&store, &a, 0).await);
+    assert!(is_exhausted(&store, &a, now).await);
     store.release(&second).await.expect("release");
-    let again = granted(&store, &a, 0).await;
-    store.confirm(&first, 1).await.expect("confirm");
-    assert!(!store.is_used_up("a", 2).await.expect("used up?"));
-    store.confirm(&again, 1).await.expect("confirm");
-    assert!(store.is_used_up("a", 2).await.expect("used up?"));
-    assert!(is_exhausted(&store, &a, 10 * LEASE_MS).await, "confirmed uses never come back");
-    assert!(!store.is_used_up("never-seen", 1).await.expect("used up?"));
-    granted(&store, &ask("b", 1), 0).await;
+    let again = granted(&store, &a, now).await;
+    store.confirm(&first, now + 1).await.expect("confirm");
+    assert!(!store.is_used_up(&name, 2).await.expect("used up?"));
+    store.confirm(&again, now + 1).await.expect("confirm");
+    assert!(store.is_used_up(&name, 2).await.expect("used up?"));
+    assert!(is_exhausted(&store, &a, now + 10 * LEASE_MS).await, "confirmed uses never come back");
+    assert!(!store.is_used_up(&jti("never-seen"), 1).await.expect("used up?"));
+    granted(&store, &ask(&jti("b"), 1), now).await;
     store.ping().await.expect("ping");
 }
 
 /// A lease left unsettled gives its use back at its deadline, not before.
 pub(super) async fn an_unsettled_lease_expires<S: UsageStore>(store: S) {
-    let one = ask("lease", 1);
-    granted(&store, &one, 0).await;
-    assert!(is_exhausted(&store, &one, LEASE_MS).await, "held until its deadline");
-    granted(&store, &one, LEASE_MS + 1).await;
+    let (one, now) = (ask(&jti("lease"), 1), t0());
+    granted(&store, &one, now).await;
+    assert!(is_exhausted(&store, &one, now + LEASE_MS).await, "held until its deadline");
+    granted(&store, &one, now + LEASE_MS + 1).await;
 }
 
 /// A lease past its deadline is not confirmed, whether or not it was
 /// reclaimed, and its use is not counted.
 pub(super) async fn a_confirm_after_the_deadline_fails<S: UsageStore>(store: S) {
-    let one = ask("late", 1);
-    let late = granted(&store, &one, 0).await;
-    assert!(matches!(store.confirm(&late, LEASE_MS + 1).await, Err(UsageError::LeaseExpired)));
-    let reclaimed = granted(&store, &one, LEASE_MS + 2).await;
-    assert!(matches!(store.confirm(&late, LEASE_MS + 3).await, Err(UsageError::LeaseExpired)));
-    store.confirm(&reclaimed, LEASE_MS + 3).await.expect("the new lease is confirmed");
-    assert!(store.is_used_up("late", 1).await.expect("used up?"));
+    let (name, now) = (jti("late"), t0());
+    let one = ask(&name, 1);
+    let late = granted(&store, &one, now).await;
+    assert!(matches!(store.confirm(&late, now + LEASE_MS + 1).await, Err(UsageError::LeaseExpired)));
+    let reclaimed = granted(&store, &one, now + LEASE_MS + 2).await;
+    assert!(matches!(store.confirm(&late, now + LEASE_MS + 3).await, Err(UsageError::LeaseExpired)));
+    store.confirm(&reclaimed, now + LEASE_MS + 3).await.expect("the new lease is confirmed");
+    assert!(store.is_used_up(&name, 1).await.expect("used up?"));
 }
 
-/// Pruning forgets expired tokens and expired leases, and nothing else.
+/// Tokens expired for longer than the grace are forgotten (by `prune`, or
+/// by the backend itself when their time comes), and nothing else.
 pub(super) async fn pruning_forgets_only_expired_tokens<S: UsageStore>(store: S) {
-    let mut old = ask("old", 1);
-    old.expires_at = 100;
-    let lease = granted(&store, &old, 0).await;
-    store.confirm(&lease, 1).await.expect("confirm");
-    let kept = ask("kept", 1);
-    let lease = granted(&store, &kept, 0).await;
-    store.confirm(&lease, 1).await.expect("confirm");
-    let pruned = store.prune(101, 0).await.expect("prune");
-    assert_eq!(pruned, 1);
-    assert!(!store.is_used_up("old", 1).await.expect("used up?"), "forgotten");
-    assert!(store.is_used_up("kept", 1).await.expect("used up?"), "kept");
-    granted(&store, &ask("stale", 1), 0).await;
-    assert!(store.prune(0, LEASE_MS + 1).await.expect("prune") >= 1, "the stale lease is pruned");
+    let (old_jti, kept_jti, now) = (jti("old"), jti("kept"), t0());
+    let mut old = ask(&old_jti, 1);
+    // Past its grace two seconds from now.
+    old.expires_at = now / 1_000 + 2 - PRUNE_GRACE_SECS;
+    let kept = ask(&kept_jti, 1);
+    for token in [&old, &kept] {
+        let lease = granted(&store, token, now).await;
+        store.confirm(&lease, now + 1).await.expect("confirm");
+    }
+    let started = std::time::Instant::now();
+    while store.is_used_up(&old_jti, 1).await.expect("used up?") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the expired token is never forgotten");
+        store.prune(old.expires_at + 1, t0()).await.expect("prune");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(store.is_used_up(&kept_jti, 1).await.expect("used up?"), "kept");
 }
 
-/// Runs every check against a fresh store from `$new`.
+/// Runs every check against a fresh store from `$new`, an async block that
+/// yields the store and whatever must live as long as it.
 macro_rules! conformance {
     ($backend:ident, $new:expr) => {
         mod $backend {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn exactly_n_of_200_concurrent_reserves() {
-                super::exactly_n_of_200_concurrent_reserves($new).await;
+                let (store, _keep) = $new.await;
+                super::exactly_n_of_200_concurrent_reserves(store).await;
             }
             #[tokio::test]
             async fn confirms_spend_and_releases_give_back() {
-                super::confirms_spend_and_releases_give_back($new).await;
+                let (store, _keep) = $new.await;
+                super::confirms_spend_and_releases_give_back(store).await;
             }
             #[tokio::test]
             async fn an_unsettled_lease_expires() {
-                super::an_unsettled_lease_expires($new).await;
+                let (store, _keep) = $new.await;
+                super::an_unsettled_lease_expires(store).await;
             }
             #[tokio::test]
             async fn a_confirm_after_the_deadline_fails() {
-                super::a_confirm_after_the_deadline_fails($new).await;
+                let (store, _keep) = $new.await;
+                super::a_confirm_after_the_deadline_fails(store).await;
             }
             #[tokio::test]
             async fn pruning_forgets_only_expired_tokens() {
-                super::pruning_forgets_only_expired_tokens($new).await;
+                let (store, _keep) = $new.await;
+                super::pruning_forgets_only_expired_tokens(store).await;
             }
         }
     };
 }
 
-conformance!(sqlite, crate::usage::SqliteStore::in_memory().expect("store").0);
+conformance!(sqlite, async { crate::usage::SqliteStore::in_memory().expect("store") });
+conformance!(redis, crate::usage::test_redis::TestRedis::store());

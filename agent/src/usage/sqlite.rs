@@ -2,11 +2,13 @@
 //!
 //! One file in WAL mode, owned by one worker thread (`sqlite/writer.rs`) that
 //! commits every operation queued while the previous commit ran in one
-//! transaction (group commit): one fsync serves every confirm waiting for it.
-//! Only confirms need that fsync; leases are written without one, because a
-//! lease lost to a power cut had no value sent for it. The file records when
+//! transaction (group commit), without an fsync; a second thread
+//! (`sqlite/wal_sync.rs`) syncs the log for every confirm waiting (one fsync
+//! serves them all) while the worker goes on. Leases need no fsync: a lease
+//! lost to a power cut had no value sent for it. The file records when
 //! it was born, so a lost or replaced file cannot give used-up tokens back.
 
+mod wal_sync;
 mod writer;
 
 use std::path::Path;
@@ -15,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
+use self::wal_sync::WalSync;
 use self::writer::{Op, Reply};
 use super::{Lease, Reservation, StoreTask, UsageError, UsageStore, UseAsk};
 
@@ -69,7 +72,14 @@ impl SqliteStore {
         if check != "ok" {
             return Err(UsageError::Corrupt);
         }
-        Self::start(&mut conn).and_then(|(born_at, is_new)| Self::spawn(conn, born_at, is_new))
+        let (born_at, is_new) = Self::start(&mut conn)?;
+        // The log exists once a transaction has run (`start`); its sync is
+        // what makes a confirm durable.
+        let mut wal_path = path.as_os_str().to_owned();
+        wal_path.push("-wal");
+        let wal = std::fs::File::open(&wal_path).map_err(UsageError::backend)?;
+        let sync = WalSync::start(wal).map_err(UsageError::backend)?;
+        Self::spawn(conn, Some(sync), born_at, is_new)
     }
 
     /// A store that lives in memory (tests).
@@ -78,7 +88,7 @@ impl SqliteStore {
     /// [`UsageError`] if SQLite cannot start.
     pub fn in_memory() -> Result<(Self, StoreTask), UsageError> {
         let mut conn = Connection::open_in_memory()?;
-        Self::start(&mut conn).and_then(|(born_at, is_new)| Self::spawn(conn, born_at, is_new))
+        Self::start(&mut conn).and_then(|(born_at, is_new)| Self::spawn(conn, None, born_at, is_new))
     }
 
     /// Whether this open created the store (it knows no earlier use).
@@ -108,14 +118,19 @@ impl SqliteStore {
         Ok(birth)
     }
 
-    fn spawn(conn: Connection, born_at: u64, is_new: bool) -> Result<(Self, StoreTask), UsageError> {
+    fn spawn(
+        conn: Connection,
+        sync: Option<WalSync>,
+        born_at: u64,
+        is_new: bool,
+    ) -> Result<(Self, StoreTask), UsageError> {
         let (ops, queue) = mpsc::unbounded_channel();
         let (done, closed) = oneshot::channel();
         std::thread::Builder::new()
             .name("vanta-usage".to_owned())
-            .spawn(move || writer::run(conn, queue, done))
+            .spawn(move || writer::run(conn, queue, sync, done))
             .map_err(UsageError::backend)?;
-        Ok((Self { ops, born_at, is_new }, StoreTask(closed)))
+        Ok((Self { ops, born_at, is_new }, StoreTask(Some(closed))))
     }
 
     /// Queues one operation and waits for the commit that carries it.
@@ -182,6 +197,8 @@ impl UsageStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
+
     use super::*;
 
     #[tokio::test]
@@ -205,6 +222,20 @@ mod tests {
         assert_eq!(store.born_at(), born_at);
         assert_eq!(store.reserve(&ask, 3).await.expect("r"), Reservation::Exhausted, "the lease is kept");
         assert!(matches!(store.reserve(&ask, 2_000).await.expect("r"), Reservation::Granted(_)), "until it expires");
+    }
+
+    #[tokio::test]
+    async fn a_confirm_is_answered_only_after_its_log_is_synced() {
+        // /dev/null cannot be synced (EINVAL): a confirm must fail, not
+        // succeed before its sync; leases need none.
+        let mut conn = Connection::open_in_memory().expect("db");
+        let (born_at, is_new) = SqliteStore::start(&mut conn).expect("schema");
+        let sync = WalSync::start(std::fs::File::open("/dev/null").expect("/dev/null")).expect("sync thread");
+        let (store, _task) = SqliteStore::spawn(conn, Some(sync), born_at, is_new).expect("store");
+        let ask = UseAsk { jti: "j".into(), limit: 1, expires_at: 100, lease_ms: 1_000 };
+        let Reservation::Granted(lease) = store.reserve(&ask, 0).await.expect("r") else { panic!("granted") };
+        let err = store.confirm(&lease, 1).await.expect_err("the sync failed");
+        assert!(err.source().is_some_and(|e| e.to_string().contains("failed to sync")), "{err:?}");
     }
 
     #[test]

@@ -102,7 +102,9 @@ impl Error {
                 ErrorCode::DecryptionFailed
             }
             Self::Audit(_) => ErrorCode::AuditUnavailable,
-            Self::Sops(SopsError::Spawn(_)) | Self::Usage(_) | Self::Issue(_) => ErrorCode::Internal,
+            // Fail closed, and say it is the store: a retry may succeed.
+            Self::Usage(_) => ErrorCode::UsageStoreUnavailable,
+            Self::Sops(SopsError::Spawn(_)) | Self::Issue(_) => ErrorCode::Internal,
         }
     }
 

@@ -29,13 +29,49 @@ impl SecretSource for FakeSource {
     }
 }
 
-struct Fixture {
-    vault: Vault<FakeSource, SqliteStore>,
+/// A usage store that never answers.
+#[derive(Clone)]
+struct DownStore;
+
+fn down() -> crate::usage::UsageError {
+    crate::usage::UsageError::Backend(Box::new(std::io::Error::other("connection refused")))
+}
+
+impl UsageStore for DownStore {
+    async fn reserve(&self, _: &UseAsk, _: u64) -> Result<Reservation, crate::usage::UsageError> {
+        Err(down())
+    }
+    async fn confirm(&self, _: &Lease, _: u64) -> Result<(), crate::usage::UsageError> {
+        Err(down())
+    }
+    async fn release(&self, _: &Lease) -> Result<(), crate::usage::UsageError> {
+        Err(down())
+    }
+    async fn is_used_up(&self, _: &str, _: u64) -> Result<bool, crate::usage::UsageError> {
+        Err(down())
+    }
+    async fn prune(&self, _: u64, _: u64) -> Result<u64, crate::usage::UsageError> {
+        Err(down())
+    }
+    async fn ping(&self) -> Result<(), crate::usage::UsageError> {
+        Err(down())
+    }
+    fn born_at(&self) -> u64 {
+        0
+    }
+}
+
+struct Fixture<U = SqliteStore> {
+    vault: Vault<FakeSource, U>,
     audit_path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(SqliteStore::in_memory().expect("usage").0).await
+}
+
+async fn fixture_with<U: UsageStore>(usage: U) -> Fixture<U> {
     let dir = tempfile::tempdir().expect("tempdir");
     let audit_path = dir.path().join("audit.jsonl");
     let sink = AuditSink::File { path: audit_path.clone(), fsync: false };
@@ -46,7 +82,7 @@ async fn fixture() -> Fixture {
         issuer: TokenIssuer::new(keys.clone(), iss.clone(), aud.clone()),
         validator: TokenValidator::new(keys, iss, aud, Duration::from_secs(30)),
         source: FakeSource,
-        usage: SqliteStore::in_memory().expect("usage").0,
+        usage,
         usage_rules: UsageRules { lease: Duration::from_secs(60), leeway: Duration::from_secs(30) },
         audit,
         ttl: TtlPolicy { default_minutes: 15, max_minutes: 60 },
@@ -63,7 +99,7 @@ fn typed(body: &Value) -> GenerateTokenRequest {
     GenerateTokenRequest::from_json(body).expect("a valid token request")
 }
 
-impl Fixture {
+impl<U: UsageStore> Fixture<U> {
     async fn mint(&self, body: Value) -> String {
         self.vault.generate_token(&typed(&body), Peer::Unknown, None).await.expect("mint").access_token
     }
@@ -219,4 +255,18 @@ async fn revoking_is_gated_by_the_callers_rule() {
     assert!(matches!(stranger.may_revoke(), Err(Error::Refused(crate::policy::Refusal::NotAdmin))));
     let unknown = f.vault.identify(&Peer::Unknown, None).await;
     assert!(matches!(unknown.may_revoke(), Err(Error::Refused(crate::policy::Refusal::NoRule))));
+}
+
+#[tokio::test]
+async fn a_store_that_is_down_refuses_limited_tokens_only_and_says_so() {
+    let f = fixture_with(DownStore).await;
+    let limited = f.mint(json!({"subject": "t", "environment": "dev", "key_pattern": "*", "usage_limit": 2})).await;
+    let unlimited = f.mint(json!({"subject": "t", "environment": "dev", "key_pattern": "*"})).await;
+    assert_eq!(f.get(&limited, "dev", "DB_URL").await, Err(ErrorCode::UsageStoreUnavailable));
+    assert_eq!(crate::http::error::status_of(ErrorCode::UsageStoreUnavailable), 503);
+    assert_eq!(f.get(&unlimited, "dev", "DB_URL").await, Ok("pg://x".into()));
+    let lines = f.audit();
+    assert_eq!(lines[2]["outcome"], "usage_store_unavailable");
+    assert_eq!(lines[2]["error"], "failed to reach the usage store: connection refused");
+    assert!(!f.vault.readiness().await.is_ready());
 }

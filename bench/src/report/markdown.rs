@@ -31,6 +31,7 @@ pub(super) fn results(doc: &mut Doc, r: &Results) {
     w4(doc, r);
     w5(doc, r);
     w6(doc, r);
+    w8(doc, r);
 }
 
 fn targets(doc: &mut Doc, r: &Results) {
@@ -93,7 +94,8 @@ fn method(doc: &mut Doc, r: &Results) {
     doc.line(format!("- W3: `hyperfine -N` ({} runs after 3 warm-ups; a plain timing loop when hyperfine is missing) of `vanta-cli run-with-secrets --environment dev --key-pattern 'K*' -- true` (mint a token, list, fetch 5 keys, exec) against `sops exec-env dev.enc.yaml true`, both injecting the same 5 keys.", r.machine("w3_runs")));
     doc.line("- W4: a fresh agent; `VmRSS` from `/proc/PID/status` one second after `/healthz` answers, then after 100,000 cached `GET`s on 32 connections (`VmHWM` is the peak).");
     doc.line(format!("- W5: `startup-time` spawns the agent {} times and polls `GET /healthz` every 0.2 ms from just before the spawn until the first 200.", r.machine("w5_runs")));
-    doc.line(format!("- W6: `vanta-cli run-with-secrets -q --environment dev --key-pattern 'K*' [--mask | --no-mask] -- lines-out --mib {mib} | cat > /dev/null`, {} rounds, the two modes alternating: `lines-out` (this workspace, `bench/`) writes {mib} MiB of ~100-byte log lines through a 64 KiB buffer, one in 1,000 with the value of `K1` in it; `cat` stands for a CI runner reading a pipe. Throughput is {mib} MiB over the wall time of the whole run (token, fetch and start-up included, ~10 ms).", r.machine("w6_runs"), mib = r.machine("w6_mib")));
+    doc.line("- W6: one agent per usage store (SQLite at `--state-path`; Redis 7 on a private Unix socket, `appendonly yes`, `appendfsync everysec`), each fetching the cached secret with an unlimited token and with a `usage_limit: 1000000000` token (every request a use: lease, fsync'd confirm), interleaved as in W1; the ratio is limited / unlimited on the same agent.");
+    doc.line(format!("- W8: `vanta-cli run-with-secrets -q --environment dev --key-pattern 'K*' [--mask | --no-mask] -- lines-out --mib {mib} | cat > /dev/null`, {} rounds, the two modes alternating: `lines-out` (this workspace, `bench/`) writes {mib} MiB of ~100-byte log lines through a 64 KiB buffer, one in 1,000 with the value of `K1` in it; `cat` stands for a CI runner reading a pipe. Throughput is {mib} MiB over the wall time of the whole run (token, fetch and start-up included, ~10 ms).", r.machine("w8_runs"), mib = r.machine("w8_mib")));
     doc.line("");
     doc.line(NOISE);
     doc.line("");
@@ -122,6 +124,32 @@ fn w1(doc: &mut Doc, r: &Results) {
     ] {
         let cell = |c| r.paired_ratio(a, b, c).map_or("–".to_owned(), ratio);
         doc.line(format!("| {label} | {} | {} |", cell(1), cell(32)));
+    }
+    doc.line("");
+}
+
+fn w6(doc: &mut Doc, r: &Results) {
+    doc.line("## W6: `GET` with a `usage_limit` token beside an unlimited one, same agent");
+    doc.line("");
+    load_header(doc, "token, store");
+    for c in [1, 32] {
+        for ((config, conns), runs) in &r.w6 {
+            if let (true, Some(agg)) = (*conns == c, Agg::of(runs)) {
+                load_row(doc, &format!("{config}, c={c}"), &agg);
+            }
+        }
+    }
+    doc.line("");
+    doc.line("Limited / unlimited requests/s (median of the per-round ratios):");
+    doc.line("");
+    doc.line("| store | c=1 | c=32 |");
+    doc.line("|---|---|---|");
+    let stores: std::collections::BTreeSet<&str> =
+        r.w6.keys().filter_map(|(config, _)| config.strip_prefix("limited-")).collect();
+    for store in stores {
+        let (a, b) = (format!("limited-{store}"), format!("unlimited-{store}"));
+        let cell = |c| r.w6_ratio(&a, &b, c).map_or("–".to_owned(), ratio);
+        doc.line(format!("| {store} | {} | {} |", cell(1), cell(32)));
     }
     doc.line("");
 }
@@ -189,15 +217,15 @@ fn w5(doc: &mut Doc, r: &Results) {
     doc.line("");
 }
 
-fn w6(doc: &mut Doc, r: &Results) {
-    doc.line(format!("## W6: `run-with-secrets --mask`, {} MiB of log lines", r.machine("w6_mib")));
+fn w8(doc: &mut Doc, r: &Results) {
+    doc.line(format!("## W8: `run-with-secrets --mask`, {} MiB of log lines", r.machine("w8_mib")));
     doc.line("");
     doc.line("| output | runs | median time | MiB/s (median) | min–max |");
     doc.line("|---|---|---|---|---|");
     for (key, name) in
         [("plain", "`--no-mask`: the command writes to the pipe"), ("masked", "`--mask`: relayed, masked")]
     {
-        let (Some(times), Some((med, lo, hi))) = (r.w6.get(key), r.w6_throughput(key)) else { continue };
+        let (Some(times), Some((med, lo, hi))) = (r.w8.get(key), r.w8_throughput(key)) else { continue };
         let time = median(times).unwrap_or(f64::NAN);
         doc.line(format!("| {name} | {} | {} | {med:.0} | {lo:.0}–{hi:.0} |", times.len(), us(time * 1e6)));
     }

@@ -4,8 +4,10 @@
 //! Layout: `machine.txt` (`key=value` lines), `w1/<server>-c<N>/run-<round>.json`
 //! and `w2/c<N>/run-<round>.json` (`vanta-load` reports), `w3/{cli,sops}.json`
 //! (hyperfine's `--export-json`, or the same shape from the script's loop),
-//! `w4.json`, `w4-load.json`, `w5.json` (`startup-time`), `w6/{plain,masked}.json`
-//! (the script's loop, hyperfine's shape). A missing workload
+//! `w4.json`, `w4-load.json`, `w5.json` (`startup-time`),
+//! `w6/<token>-<store>-c<N>/run-<round>.json` (`unlimited` or `limited`
+//! tokens, per usage store backend), `w8/{plain,masked}.json` (the script's
+//! loop, hyperfine's shape). A missing workload
 //! is reported as missing, not as an error.
 
 use std::collections::BTreeMap;
@@ -21,13 +23,16 @@ use crate::startup::StartupReport;
 /// The runs of one workload configuration, keyed by round.
 pub type Runs = BTreeMap<u32, LoadReport>;
 
+/// Runs by (configuration name, connections).
+pub(super) type ByConnections = BTreeMap<(String, u32), Runs>;
+
 /// Everything one `make bench` measured.
 #[derive(Debug, Default)]
 pub struct Results {
     /// `machine.txt`: machine, tools, suite parameters.
     pub machine: BTreeMap<String, String>,
     /// W1 by (server, connections): `ceiling`, `cached`, `nocache`.
-    pub w1: BTreeMap<(String, u32), Runs>,
+    pub w1: ByConnections,
     /// W2 by connections.
     pub w2: BTreeMap<u32, Runs>,
     /// W3 wall times in seconds: `cli`, `sops`.
@@ -38,8 +43,10 @@ pub struct Results {
     pub w4_load: Option<LoadReport>,
     /// W5 start-ups.
     pub w5: Option<StartupReport>,
-    /// W6 wall times in seconds of relaying `w6_mib` MiB: `plain`, `masked`.
-    pub w6: BTreeMap<String, Vec<f64>>,
+    /// W6 by (`<token>-<store>`, connections), e.g. `limited-sqlite`.
+    pub w6: ByConnections,
+    /// W8 wall times in seconds of relaying `w8_mib` MiB: `plain`, `masked`.
+    pub w8: BTreeMap<String, Vec<f64>>,
 }
 
 /// `w4.json`.
@@ -109,11 +116,8 @@ impl Results {
     /// A file that exists but cannot be read or parsed.
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
         let mut results = Self { machine: read_machine(&dir.join("machine.txt"))?, ..Self::default() };
-        for (name, runs) in read_run_dirs(&dir.join("w1"))? {
-            let Some((server, c)) = name.rsplit_once("-c") else { continue };
-            let c = c.parse().with_context(|| format!("w1/{name}: bad connection count"))?;
-            results.w1.insert((server.to_owned(), c), runs);
-        }
+        results.w1 = read_by_connections(&dir.join("w1"))?;
+        results.w6 = read_by_connections(&dir.join("w6"))?;
         for (name, runs) in read_run_dirs(&dir.join("w2"))? {
             let c = name.trim_start_matches('c').parse().with_context(|| format!("w2/{name}: bad name"))?;
             results.w2.insert(c, runs);
@@ -122,7 +126,7 @@ impl Results {
         results.w4 = read_json(&dir.join("w4.json"))?;
         results.w4_load = read_json(&dir.join("w4-load.json"))?;
         results.w5 = read_json(&dir.join("w5.json"))?;
-        results.w6 = read_times(&dir.join("w6"), &["plain", "masked"])?;
+        results.w8 = read_times(&dir.join("w8"), &["plain", "masked"])?;
         Ok(results)
     }
 
@@ -136,11 +140,11 @@ impl Results {
         self.w1.get(&(server.to_owned(), c)).and_then(Agg::of)
     }
 
-    /// W6: MiB/s of the median run of `mode` (`plain`, `masked`), with the
+    /// W8: MiB/s of the median run of `mode` (`plain`, `masked`), with the
     /// slowest and fastest run's.
-    pub fn w6_throughput(&self, mode: &str) -> Option<(f64, f64, f64)> {
-        let mib: f64 = self.machine.get("w6_mib")?.parse().ok()?;
-        let times = self.w6.get(mode)?;
+    pub fn w8_throughput(&self, mode: &str) -> Option<(f64, f64, f64)> {
+        let mib: f64 = self.machine.get("w8_mib")?.parse().ok()?;
+        let times = self.w8.get(mode)?;
         let (fastest, slowest) = times.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
         Some((mib / median(times)?, mib / slowest, mib / fastest))
     }
@@ -148,10 +152,35 @@ impl Results {
     /// Median over rounds of `a`'s requests/s divided by `b`'s in the same
     /// round (the runs were interleaved, so a noisy round hits both).
     pub fn paired_ratio(&self, a: &str, b: &str, c: u32) -> Option<f64> {
-        let (a, b) = (self.w1.get(&(a.to_owned(), c))?, self.w1.get(&(b.to_owned(), c))?);
-        let ratios: Vec<f64> = a.iter().filter_map(|(round, ra)| b.get(round).map(|rb| ra.rps / rb.rps)).collect();
-        median(&ratios)
+        paired_ratio(&self.w1, a, b, c)
     }
+
+    /// W6 medians for `config` (`<token>-<store>`) at `c` connections.
+    pub fn w6(&self, config: &str, c: u32) -> Option<Agg> {
+        self.w6.get(&(config.to_owned(), c)).and_then(Agg::of)
+    }
+
+    /// [`Self::paired_ratio`] for W6 configurations.
+    pub fn w6_ratio(&self, a: &str, b: &str, c: u32) -> Option<f64> {
+        paired_ratio(&self.w6, a, b, c)
+    }
+}
+
+fn paired_ratio(runs: &ByConnections, a: &str, b: &str, c: u32) -> Option<f64> {
+    let (a, b) = (runs.get(&(a.to_owned(), c))?, runs.get(&(b.to_owned(), c))?);
+    let ratios: Vec<f64> = a.iter().filter_map(|(round, ra)| b.get(round).map(|rb| ra.rps / rb.rps)).collect();
+    median(&ratios)
+}
+
+/// `<dir>/<name>-c<N>/run-<round>.json`, keyed by (name, N).
+fn read_by_connections(dir: &Path) -> anyhow::Result<ByConnections> {
+    let mut found = ByConnections::new();
+    for (name, runs) in read_run_dirs(dir)? {
+        let Some((config, c)) = name.rsplit_once("-c") else { continue };
+        let c = c.parse().with_context(|| format!("{}/{name}: bad connection count", dir.display()))?;
+        found.insert((config.to_owned(), c), runs);
+    }
+    Ok(found)
 }
 
 // === impl Agg ===

@@ -19,6 +19,7 @@ mod common;
 mod docs_troubleshooting;
 mod doctor;
 mod dotenv;
+mod fleet;
 mod formats;
 mod helpers;
 mod lifecycle;

@@ -26,7 +26,7 @@ fn limited(agent: &TestAgent, limit: u64) -> String {
 
 /// A stand-in for sops that marks each run in `<root>/runs/` and sleeps
 /// `secs` before it runs the real sops.
-fn slow_sops(builder: AgentBuilder, secs: u32) -> AgentBuilder {
+pub(crate) fn slow_sops(builder: AgentBuilder, secs: u32) -> AgentBuilder {
     let root = builder.paths().root.clone();
     let runs = root.join("runs");
     fs::create_dir_all(&runs).unwrap();
@@ -80,7 +80,14 @@ fn a_fetch_abandoned_during_sops_gives_its_use_back_and_is_audited_aborted() {
 
 #[test]
 fn uses_held_by_a_killed_agent_come_back_after_the_lease_never_twice() {
-    let builder = slow_sops(dev_builder(), 2).args(["--sops-timeout-seconds", "4", "--usage-lease-seconds", "5"]);
+    held_uses_come_back_after_a_kill(dev_builder());
+}
+
+/// Two fetches of a limit-2 token hold both uses in a slow sops; the agent
+/// is killed; after a restart both uses are still held, then come back once
+/// the leases end, once each.
+pub(crate) fn held_uses_come_back_after_a_kill(builder: AgentBuilder) {
+    let builder = slow_sops(builder, 2).args(["--sops-timeout-seconds", "4", "--usage-lease-seconds", "5"]);
     let mut agent = builder.env("VANTA_LOG", "vanta_agent=debug").start();
     let token = limited(&agent, 2);
     // The second fetch waits for the first one's sops run (one per file).
@@ -195,4 +202,18 @@ fn a_restart_on_the_same_store_keeps_accepting_older_tokens() {
     let created = agent.stderr_text().matches("created a new usage store").count();
     assert_eq!(created, 1, "only the first start creates it: {}", agent.stderr_text());
     assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 200);
+}
+
+#[test]
+fn metrics_count_store_operations_and_errors() {
+    let agent = dev_agent();
+    let token = limited(&agent, 1);
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 200);
+    let text = agent.get("/metrics", None).text();
+    let value = |name: &str| {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {text}"));
+        line.rsplit(' ').next().unwrap().parse::<f64>().unwrap()
+    };
+    assert!(value("vanta_usage_store_duration_seconds_count") >= 2.0, "a lease and a confirm: {text}");
+    assert_eq!(value("vanta_usage_store_errors_total"), 0.0);
 }

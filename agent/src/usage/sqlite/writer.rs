@@ -2,15 +2,16 @@
 //! [`crate::usage`]).
 //!
 //! It takes every operation queued while its previous commit ran, applies
-//! them in one transaction and answers each only after that commit. A batch
-//! with a confirm is committed with `synchronous=FULL` (the fsync that makes
-//! the use durable before its value leaves); other batches with `NORMAL`,
-//! which survives a crash of the agent but not of the machine: the rule in
-//! the operator guide says why that is enough for leases.
+//! them in one transaction (`synchronous=NORMAL`: in the log, which survives
+//! a crash of the agent but not of the machine) and answers each after that
+//! commit; confirms only once `sqlite/wal_sync.rs` has synced the log (the
+//! fsync that makes a use durable before its value leaves). The rule in the
+//! operator guide says why leases need no fsync.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::wal_sync::WalSync;
 use crate::usage::{Lease, Reservation, UsageError, UseAsk};
 
 /// Where an operation's answer goes.
@@ -27,7 +28,7 @@ pub(super) enum Op {
 }
 
 /// Sends an operation's answer once its commit is known (`Some` = failed).
-type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+pub(super) type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
 /// The most operations one transaction carries.
 const MAX_BATCH: usize = 1024;
@@ -38,9 +39,17 @@ const MAX_BATCH: usize = 1024;
 struct CommitFailed(String);
 
 /// Serves operations until every sender is gone, then closes the database
-/// (checkpointing its WAL) and signals `done`.
-pub(super) fn run(mut conn: Connection, mut queue: mpsc::UnboundedReceiver<Op>, done: oneshot::Sender<()>) {
-    let mut synced = true;
+/// (checkpointing its WAL) and signals `done`. Without `sync` (a store in
+/// memory) confirms are answered at commit.
+pub(super) fn run(
+    mut conn: Connection,
+    mut queue: mpsc::UnboundedReceiver<Op>,
+    sync: Option<WalSync>,
+    done: oneshot::Sender<()>,
+) {
+    if let Err(err) = conn.pragma_update(None, "synchronous", "NORMAL") {
+        tracing::warn!(error = %err, "failed to set synchronous=NORMAL; every commit syncs");
+    }
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -49,7 +58,10 @@ pub(super) fn run(mut conn: Connection, mut queue: mpsc::UnboundedReceiver<Op>, 
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, batch, &mut synced);
+        commit_batch(&mut conn, batch, sync.as_ref());
+    }
+    if let Some(sync) = sync {
+        sync.finish();
     }
     if let Err((_, err)) = conn.close() {
         tracing::warn!(error = %err, "failed to close the usage store cleanly");
@@ -57,22 +69,25 @@ pub(super) fn run(mut conn: Connection, mut queue: mpsc::UnboundedReceiver<Op>, 
     let _ = done.send(());
 }
 
-fn commit_batch(conn: &mut Connection, batch: Vec<Op>, synced: &mut bool) {
-    let durable = batch.iter().any(|op| matches!(op, Op::Confirm(..)));
-    if durable != *synced {
-        if let Err(err) = conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" }) {
-            return fail_all(batch, &err.to_string());
-        }
-        *synced = durable;
-    }
+fn commit_batch(conn: &mut Connection, batch: Vec<Op>, sync: Option<&WalSync>) {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(err) => return fail_all(batch, &err.to_string()),
     };
-    let answers: Vec<Answer> = batch.into_iter().map(|op| apply(&tx, op)).collect();
+    let mut durable = Vec::new();
+    let mut now = Vec::new();
+    for op in batch {
+        let needs_sync = matches!(op, Op::Confirm(..));
+        let answer = apply(&tx, op);
+        if needs_sync && sync.is_some() { durable.push(answer) } else { now.push(answer) }
+    }
     let failed = tx.commit().err().map(|err| err.to_string());
-    for answer in answers {
+    for answer in now {
         answer(failed.as_deref());
+    }
+    match (failed, sync) {
+        (None, Some(sync)) => sync.after_sync(durable),
+        (failed, _) => durable.into_iter().for_each(|answer| answer(failed.as_deref())),
     }
 }
 

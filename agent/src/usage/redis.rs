@@ -1,0 +1,226 @@
+//! The Redis backend of the usage store (layer L1, part of [`crate::usage`]),
+//! for a fleet of agents sharing use counts.
+//!
+//! Each operation is one Lua script (atomic on the server) or one command.
+//! Keys live under a prefix (`<prefix>:{<jti>}:used`, `…:leases`, and
+//! `<prefix>:born`) and expire with their token (`PEXPIREAT` at `exp` plus
+//! the grace of [`super::PRUNE_GRACE_SECS`]), so pruning is Redis's job. Every
+//! operation has a deadline; the connection manager reconnects by itself.
+//! Confirms rely on Redis's own durability: the operator guide says to run it
+//! with `appendonly yes`, and the agent warns when it is off.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Lease, PRUNE_GRACE_SECS, Reservation, UsageError, UsageStore, UseAsk};
+
+/// Where and how to reach Redis. Holds the password: no `Debug`.
+pub struct RedisTarget {
+    /// `redis://host:port/db` or `redis+unix:///path` (no credentials).
+    pub url: String,
+    /// From `VANTA_USAGE_STORE_PASSWORD(_FILE)`.
+    pub password: Option<SecretString>,
+    /// Key prefix, so several fleets can share one Redis.
+    pub prefix: String,
+    /// Deadline of each operation.
+    pub timeout: Duration,
+}
+
+/// Redis-backed [`UsageStore`]; clones share one connection.
+#[derive(Clone)]
+pub struct RedisStore(Arc<Shared>);
+
+struct Shared {
+    conn: ConnectionManager,
+    reserve: Script,
+    confirm: Script,
+    prefix: String,
+    born_at: AtomicU64,
+    is_new: AtomicBool,
+    timeout: Duration,
+}
+
+/// The store was flushed or replaced since this agent last looked.
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis usage store lost its birth key (flushed?); it is born again now")]
+struct Reborn;
+
+/// An operation outlived its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis usage store did not answer within {0:?}")]
+struct TimedOut(Duration);
+
+/// KEYS: used, leases, born. ARGV: limit, now_ms, lease id, deadline_ms, expire_at_ms.
+/// Returns 1 granted, 0 exhausted, -1 when the birth key is gone.
+const RESERVE: &str = r"
+if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('PEXPIREAT', KEYS[2], ARGV[5])
+return 1
+";
+
+/// KEYS: used, leases. ARGV: lease id, now_ms, expire_at_ms.
+/// Returns 1 confirmed, 0 when the lease had expired (it is gone either way).
+const CONFIRM: &str = r"
+local deadline = redis.call('ZSCORE', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if not deadline or tonumber(deadline) < tonumber(ARGV[2]) then return 0 end
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1
+";
+
+// === impl RedisStore ===
+
+impl RedisStore {
+    /// Connects, reads (or sets) the store's birth time, and warns when
+    /// Redis does not persist every write.
+    ///
+    /// # Errors
+    /// [`UsageError`] when the URL is bad or Redis does not answer in time.
+    pub async fn open(target: RedisTarget) -> Result<Self, UsageError> {
+        let mut info = redis::IntoConnectionInfo::into_connection_info(target.url.as_str())?;
+        if let Some(password) = &target.password {
+            info.redis.password = Some(password.expose_secret().to_owned());
+        }
+        let client = redis::Client::open(info)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(target.timeout)
+            .set_response_timeout(target.timeout)
+            .set_number_of_retries(2)
+            .set_max_delay(1_000);
+        let connect = ConnectionManager::new_with_config(client, config);
+        let conn = deadline(target.timeout, connect).await?;
+        let store = Self(Arc::new(Shared {
+            conn,
+            reserve: Script::new(RESERVE),
+            confirm: Script::new(CONFIRM),
+            prefix: target.prefix,
+            born_at: AtomicU64::new(0),
+            is_new: AtomicBool::new(false),
+            timeout: target.timeout,
+        }));
+        let created = store.be_born().await?;
+        store.0.is_new.store(created, Ordering::SeqCst);
+        store.warn_unless_persistent().await;
+        Ok(store)
+    }
+
+    /// Whether this open created the store (it knows no earlier use).
+    pub fn is_new(&self) -> bool {
+        self.0.is_new.load(Ordering::SeqCst)
+    }
+
+    /// Sets the birth key if it is missing; loads it. True if it was missing.
+    async fn be_born(&self) -> Result<bool, UsageError> {
+        let key = format!("{}:born", self.0.prefix);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut conn = self.0.conn.clone();
+        let created: bool = deadline(self.0.timeout, conn.set_nx(&key, now)).await?;
+        let born_at: u64 = deadline(self.0.timeout, conn.get(&key)).await?;
+        self.0.born_at.store(born_at, Ordering::SeqCst);
+        Ok(created)
+    }
+
+    async fn warn_unless_persistent(&self) {
+        let mut conn = self.0.conn.clone();
+        let mut ask = redis::cmd("CONFIG");
+        ask.arg("GET").arg("appendonly");
+        match deadline(self.0.timeout, ask.query_async::<Vec<String>>(&mut conn)).await {
+            Ok(reply) if reply.get(1).is_some_and(|v| v == "yes") => {}
+            Ok(_) => tracing::warn!(
+                "the Redis usage store runs without appendonly: a restart of Redis can bring used-up tokens back (set appendonly yes)"
+            ),
+            Err(err) => tracing::warn!(error = %err, "failed to ask Redis whether appendonly is on; make sure it is"),
+        }
+    }
+
+    fn keys(&self, jti: &str) -> (String, String) {
+        (format!("{}:{{{jti}}}:used", self.0.prefix), format!("{}:{{{jti}}}:leases", self.0.prefix))
+    }
+}
+
+/// Runs `op` with a deadline, mapping both failures to [`UsageError`].
+async fn deadline<T>(limit: Duration, op: impl Future<Output = redis::RedisResult<T>>) -> Result<T, UsageError> {
+    match tokio::time::timeout(limit, op).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(UsageError::backend(TimedOut(limit))),
+    }
+}
+
+fn expire_at_ms(expires_at: u64) -> u64 {
+    expires_at.saturating_add(PRUNE_GRACE_SECS).saturating_mul(1_000)
+}
+
+impl From<redis::RedisError> for UsageError {
+    fn from(err: redis::RedisError) -> Self {
+        Self::backend(err)
+    }
+}
+
+impl UsageStore for RedisStore {
+    async fn reserve(&self, ask: &UseAsk, now_ms: u64) -> Result<Reservation, UsageError> {
+        let (used, leases) = self.keys(&ask.jti);
+        let id: u64 = rand::random::<u64>() >> 1;
+        let deadline_ms = now_ms.saturating_add(ask.lease_ms);
+        let mut invocation = self.0.reserve.key(&used);
+        invocation.key(&leases).key(format!("{}:born", self.0.prefix));
+        invocation.arg(ask.limit).arg(now_ms).arg(id).arg(deadline_ms).arg(expire_at_ms(ask.expires_at));
+        let mut conn = self.0.conn.clone();
+        match deadline(self.0.timeout, invocation.invoke_async::<i64>(&mut conn)).await? {
+            1 => Ok(Reservation::Granted(Lease { jti: ask.jti.clone(), id, expires_at: ask.expires_at, deadline_ms })),
+            0 => Ok(Reservation::Exhausted),
+            _ => {
+                self.be_born().await?;
+                Err(UsageError::backend(Reborn))
+            }
+        }
+    }
+
+    async fn confirm(&self, lease: &Lease, now_ms: u64) -> Result<(), UsageError> {
+        let (used, leases) = self.keys(&lease.jti);
+        let mut invocation = self.0.confirm.key(&used);
+        invocation.key(&leases).arg(lease.id).arg(now_ms).arg(expire_at_ms(lease.expires_at));
+        let mut conn = self.0.conn.clone();
+        match deadline(self.0.timeout, invocation.invoke_async::<i64>(&mut conn)).await? {
+            1 => Ok(()),
+            _ => Err(UsageError::LeaseExpired),
+        }
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<(), UsageError> {
+        let (_, leases) = self.keys(&lease.jti);
+        let mut conn = self.0.conn.clone();
+        deadline(self.0.timeout, conn.zrem::<_, _, i64>(&leases, lease.id)).await.map(drop)
+    }
+
+    async fn is_used_up(&self, jti: &str, limit: u64) -> Result<bool, UsageError> {
+        let (used, _) = self.keys(jti);
+        let mut conn = self.0.conn.clone();
+        let used: Option<u64> = deadline(self.0.timeout, conn.get(&used)).await?;
+        Ok(used.unwrap_or(0) >= limit)
+    }
+
+    async fn prune(&self, _expired_before: u64, _now_ms: u64) -> Result<u64, UsageError> {
+        // Every key carries its own PEXPIREAT: Redis prunes.
+        Ok(0)
+    }
+
+    async fn ping(&self) -> Result<(), UsageError> {
+        let mut conn = self.0.conn.clone();
+        let ping = redis::cmd("PING");
+        deadline(self.0.timeout, ping.query_async::<String>(&mut conn)).await.map(drop)
+    }
+
+    fn born_at(&self) -> u64 {
+        self.0.born_at.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,77 @@
+//! A private `redis-server` for the fleet tests (harness): on a Unix socket
+//! in its own temporary directory, `appendonly yes`, no TCP port. It can be
+//! stopped and started again on the same data; it is killed on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::process;
+
+/// A `redis-server` owned by one test.
+pub struct TestRedis {
+    child: Option<Child>,
+    socket: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+// === impl TestRedis ===
+
+impl TestRedis {
+    /// Starts a server and waits until its socket is there.
+    ///
+    /// # Panics
+    /// If `redis-server` is not on PATH (`make tools` installs it) or does not start in 10 s.
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new().prefix("vanta-redis").tempdir().expect("temp dir for redis");
+        let socket = dir.path().join("redis.sock");
+        let mut redis = Self { child: None, socket, dir };
+        redis.start_again();
+        redis
+    }
+
+    /// `--usage-store` for the agents.
+    pub fn url(&self) -> String {
+        format!("redis+unix://{}", self.socket.display())
+    }
+
+    /// Where it keeps its data.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Kills the server (SIGKILL: what a crash or a lost node looks like).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+
+    /// Starts the server (again) on the same socket and data.
+    ///
+    /// # Panics
+    /// As [`TestRedis::start`].
+    pub fn start_again(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocketperm", "700", "--appendonly", "yes", "--save", ""])
+            .arg("--unixsocket")
+            .arg(&self.socket)
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is on PATH (make tools installs it)");
+        self.child = Some(child);
+        let socket = self.socket.clone();
+        process::poll_until(Duration::from_secs(10), "redis-server's socket", || socket.exists().then_some(()));
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
