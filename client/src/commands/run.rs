@@ -54,6 +54,10 @@ struct Serving(JoinHandle<()>);
 pub(crate) async fn run(target: &Target, args: RunArgs) -> anyhow::Result<u8> {
     handover::check_options(&args)?;
     let mut signals = Signals::install().map_err(child::Error::Signals)?;
+    let swept = handover::sweep(&args);
+    if !args.quiet {
+        say(&swept);
+    }
     let client = AgentClient::new(target)?;
     let fetched = tokio::select! {
         fetched = fetch::fetch(&client, &args) => fetched?,
