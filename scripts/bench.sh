@@ -11,10 +11,12 @@
 #   W3  vanta-cli run-with-secrets (5 keys into `true`) vs sops exec-env
 #   W4  agent RSS idle and after 100,000 requests; binary sizes
 #   W5  agent start-up until /healthz answers
+#   W6  one `run-with-secrets --watch` poll (conditional key listing, 304):
+#       the agent's CPU per poll, and watchers per 5 % of a core at 5 s
 #
 # Knobs (environment): BENCH_RUNS (5), BENCH_NOCACHE_RUNS (3), BENCH_SECS (3),
 # BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20),
-# BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
+# BENCH_W6_POLLS (20000), BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
 # Every started process is stopped on exit; every wait has a deadline.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +30,7 @@ secs="${BENCH_SECS:-3}"
 warmup="${BENCH_WARMUP_SECS:-0.5}"
 w3_runs="${BENCH_W3_RUNS:-30}"
 w5_runs="${BENCH_W5_RUNS:-20}"
+w6_polls="${BENCH_W6_POLLS:-20000}"
 suite_start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -204,6 +207,25 @@ mapfile -t w5_args < <(agent_args w5)
 timeout 300 "$bin/startup-time" --socket "$work/w5.sock" --runs "$w5_runs" -- "$bin/vanta-agent" "${w5_args[@]}" \
   > "$results/w5.json" 2>"$work/w5.log"
 
+# --- W6 -----------------------------------------------------------------------
+say "W6: $w6_polls --watch polls answered 304, 8 connections: the agent's CPU per poll"
+start_agent w6
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; } # utime + stime (fields 14, 15)
+list_path=/api/v1/vault/dev
+etag=$(curl -sS --max-time 10 --unix-socket "$work/w6.sock" -H "authorization: Bearer $token" -o /dev/null \
+  -D - "http://localhost$list_path" | awk 'tolower($1) == "etag:" { print $2 }' | tr -d '\r')
+[ -n "$etag" ] || { echo "bench: the agent sent no ETag" >&2; exit 1; }
+poll() { # OUT REQUESTS
+  load "$1" "$work/w6.sock" --path "$list_path" -H "authorization: Bearer $token" -H "if-none-match: $etag" \
+    --expect-status 304 -c 8 --requests "$2"
+}
+poll "$work/w6-prime.json" 100
+cpu_before=$(cpu_ticks "$w6_pid")
+poll "$results/w6-load.json" "$w6_polls"
+cpu_after=$(cpu_ticks "$w6_pid")
+printf '{"polls":%s,"agent_cpu_ticks":%s,"clk_tck":%s,"interval_secs":5}\n' \
+  "$w6_polls" "$((cpu_after - cpu_before))" "$(getconf CLK_TCK)" > "$results/w6.json"
+
 # --- report -------------------------------------------------------------------
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -223,6 +245,7 @@ timeout 300 "$bin/startup-time" --socket "$work/w5.sock" --runs "$w5_runs" -- "$
   echo "warmup=$warmup"
   echo "w3_runs=$w3_runs"
   echo "w5_runs=$w5_runs"
+  echo "w6_polls=$w6_polls"
   echo "build_secs=$build_secs"
   echo "suite_secs=$(($(date +%s) - suite_start))"
 } > "$results/machine.txt"
