@@ -210,9 +210,14 @@ fn a_rotated_token_file_is_picked_up_and_a_bad_one_is_said_once() {
         write_private(&next, token.as_bytes());
         std::fs::rename(&next, path).unwrap();
     };
-    write(&token_file, &agent.mint_for("app", "MARK"));
+    // One minute left: well inside the warning's five minutes.
+    let short = json!({"subject": "it", "environment": "app", "key_pattern": "MARK", "ttl_minutes": 1});
+    write(&token_file, &agent.mint(&short));
     let running = watch(&agent, "MARK", &["--token-file", token_file.to_str().unwrap()], &["MARK"]);
     assert_eq!(event(&running)["event"], "start");
+    poll_until(CHANGE, "two polls with the short-lived token", || {
+        (agent.audit_lines().iter().filter(|l| l["status_code"] == 304).count() >= 2).then_some(())
+    });
     // A token for another environment: every poll is refused.
     write(&token_file, &agent.mint_for("other", "*"));
     poll_until(CHANGE, "three refused polls", || {
@@ -231,6 +236,9 @@ fn a_rotated_token_file_is_picked_up_and_a_bad_one_is_said_once() {
     let stderr = running.wait(WAIT).stderr_text();
     assert_eq!(stderr.matches("cannot read the secrets of 'app' now").count(), 1, "{stderr}");
     assert!(stderr.contains("read a new token from the token file"), "{stderr}");
+    let warned = "warning: the given token expires in";
+    assert_eq!(stderr.matches(warned).count(), 1, "warned once, for the short-lived token: {stderr}");
+    assert!(stderr.contains(&format!("write a new one to {} (it is read again", token_file.display())), "{stderr}");
 }
 
 #[test]
