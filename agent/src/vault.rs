@@ -6,19 +6,22 @@
 //! audit record written before a secret or token leaves. No HTTP here.
 
 mod error;
+mod read;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
-use vanta_shared::{Claims, EnvName, KeyPath, Scope};
+use vanta_shared::{EnvName, KeyPath, Scope};
 use zeroize::Zeroizing;
 
 pub use self::error::Error;
+pub use self::read::Read;
+use self::read::SUCCESS;
 use crate::access::{self, MintAsk, MintPolicy};
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
-use crate::etag::{Covers, ETag, EtagKey};
+use crate::etag::{Covers, EtagKey};
 use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::sops::SecretSource;
@@ -80,20 +83,6 @@ pub struct ReadRequest<'a> {
     pub peer: Peer,
     /// The `If-None-Match` header, if the request carried one.
     pub if_none_match: Option<&'a str>,
-}
-
-/// A successful read: the answer and its tag, or only the tag when the
-/// caller already has this version (304; not a use of a limited token).
-pub enum Read<T> {
-    /// The answer (200).
-    Fresh {
-        /// What to send.
-        body: T,
-        /// Its entity tag.
-        etag: ETag,
-    },
-    /// The caller's `If-None-Match` names the current version (304).
-    NotModified(ETag),
 }
 
 /// A checked read: valid token, valid environment name.
@@ -257,35 +246,6 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         }
     }
 
-    /// The value's tag when `if_none_match` names it (the caller has the
-    /// current value); `None` when the value must be sent. A used-up limited
-    /// token gets no 304: it is refused as it would be for the value.
-    async fn unchanged_value(
-        &self,
-        env: &EnvName,
-        key: &KeyPath,
-        claims: &Claims,
-        if_none_match: &str,
-    ) -> Result<Option<ETag>, Error> {
-        let value = self.lookup(env, key).await?;
-        let etag = self.etags.tag(Covers::Value, env.as_str(), [(key.as_str(), value.as_str())]);
-        if !etag.matched_by(if_none_match) {
-            return Ok(None);
-        }
-        self.check_not_used_up(claims).await?;
-        Ok(Some(etag))
-    }
-
-    /// Refuses a limited token whose every use is spent.
-    async fn check_not_used_up(&self, claims: &Claims) -> Result<(), Error> {
-        if let Some(limit) = claims.usage_limit
-            && self.usage.is_used_up(&claims.jti, limit).await.map_err(Error::Usage)?
-        {
-            return Err(Error::UsageExhausted);
-        }
-        Ok(())
-    }
-
     async fn lookup(&self, env: &EnvName, key: &KeyPath) -> Result<Zeroizing<String>, Error> {
         let tree = self.source.load(env).await.map_err(Error::Sops)?;
         let value = tree.get(key).ok_or(Error::NoSuchKey)?;
@@ -344,21 +304,6 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
                 }
                 Err(err)
             }
-        }
-    }
-}
-
-/// Outcome and status of an answered request.
-const SUCCESS: (&str, u16) = ("success", 200);
-
-// === impl Read ===
-
-impl<T> Read<T> {
-    /// The audit outcome and status: `success` 200 or `not_modified` 304.
-    fn outcome(&self) -> (&'static str, u16) {
-        match self {
-            Self::Fresh { .. } => SUCCESS,
-            Self::NotModified(_) => ("not_modified", 304),
         }
     }
 }
