@@ -97,7 +97,11 @@ Examples:
   # JSON through a named pipe on a tmpfs, nothing else in the environment:
   vanta-cli run-with-secrets --environment prod --key-pattern 'APP_*' \\
       --inject-as fifo --file-format json --secrets-dir /dev/shm --pristine \\
-      -- sh -c 'exec ./app --secrets-from \"$VANTA_SECRETS_FILE\"'";
+      -- sh -c 'exec ./app --secrets-from \"$VANTA_SECRETS_FILE\"'
+
+  # Keep them current: replace the file and send SIGHUP when one changes:
+  vanta-cli run-with-secrets --environment prod --key-pattern '*' \\
+      --inject-as file --watch --on-change signal:SIGHUP -- nginx -g 'daemon off;'";
 
 pub(super) const HEALTH_ABOUT: &str = "\
 Check that the agent answers (or is ready to serve); for probes.
