@@ -46,3 +46,14 @@ fn a_limited_token_short_of_uses_is_refused_before_any_fetch() {
     let one = run_args("DB_*", &["--token", &token, "--key", "DB_USER"], &["true"]);
     assert_code(&Cli::new(agent.socket()).run(&one), 0);
 }
+
+#[test]
+fn watch_refuses_a_limited_token_it_would_use_up() {
+    let agent = app_agent();
+    let token = agent.mint(&json!({"subject": "it", "environment": "app", "key_pattern": "*", "usage_limit": 3}));
+    let args = run_args("MARK", &["--token", &token, "--watch"], &["true"]);
+    let line = assert_refused(&Cli::new(agent.socket()).run(&args));
+    assert!(line.ends_with("the given token allows only 3 uses: give a token without a usage limit"), "{line}");
+    let fetches = agent.audit_lines().into_iter().filter(|l| l["event"] == "secret_access").count();
+    assert_eq!(fetches, 0, "no value was asked for");
+}
