@@ -276,3 +276,24 @@ fn unchanged_environments_answer_304_and_a_304_is_no_use() {
     assert_eq!(not_modified.len(), 4, "{not_modified:?}");
     assert!(not_modified.iter().all(|l| l["status_code"] == 304));
 }
+
+#[test]
+fn a_restarted_command_gets_a_new_pipe_with_the_new_set() {
+    let agent = agent();
+    let args = run_args(
+        "MARK",
+        &["--inject-as", "fifo", "--watch", "--watch-interval", "1"],
+        &[&helper("run-inspect"), "--then-sleep"],
+    );
+    let running = Cli::new(agent.socket()).spawn(&args);
+    let first = json(crate::run_support::wait_for_line(&running, "\"path\"").as_bytes());
+    assert_eq!(first["content"], "MARK=\"first-value-1a\"\n", "{first}");
+    rotate(&agent, "MARK", "second-value-3c");
+    let second = json(crate::run_support::wait_for_line(&running, "\"path\"").as_bytes());
+    assert_eq!(second["content"], "MARK=\"second-value-3c\"\n", "{second}");
+    assert_ne!(second["pid"], first["pid"]);
+    assert_ne!(second["path"], first["path"], "a new pipe in a new directory");
+    running.signal(Signal::SIGTERM);
+    assert_code(&running.wait(WAIT), 143);
+    assert!(!Path::new(first["path"].as_str().unwrap()).parent().unwrap().exists(), "the old directory is gone");
+}
