@@ -13,13 +13,15 @@
 #   W5  agent start-up until /healthz answers
 #   W6  cached GET with a usage_limit token beside an unlimited one on the
 #       same agent, per usage store backend, interleaved round by round
+#   W7  one `run-with-secrets --watch` poll (conditional key listing, 304):
+#       the agent's CPU per poll, and watchers per 5 % of a core at 5 s
 #   W8  run-with-secrets relaying 100 MiB of log lines, --mask vs --no-mask
 #
-# Knobs (environment): BENCH_WORKLOADS ("w1 w2 w3 w4 w5 w6 w8": which to run;
+# Knobs (environment): BENCH_WORKLOADS ("w1 w2 w3 w4 w5 w6 w7 w8": which to run;
 # BENCH_ONLY=wN is the same for one), BENCH_RUNS (5), BENCH_NOCACHE_RUNS (3),
 # BENCH_SECS (3), BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20),
-# BENCH_W8_RUNS (5), BENCH_W8_MIB (100), BENCH_OUT (docs/PERFORMANCE.md),
-# BENCH_KEEP=1 keeps the temp dir.
+# BENCH_W7_POLLS (20000), BENCH_W8_RUNS (5), BENCH_W8_MIB (100),
+# BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
 # Every started process is stopped on exit; every wait has a deadline.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,9 +35,10 @@ secs="${BENCH_SECS:-3}"
 warmup="${BENCH_WARMUP_SECS:-0.5}"
 w3_runs="${BENCH_W3_RUNS:-30}"
 w5_runs="${BENCH_W5_RUNS:-20}"
+w7_polls="${BENCH_W7_POLLS:-20000}"
 w8_runs="${BENCH_W8_RUNS:-5}"
 w8_mib="${BENCH_W8_MIB:-100}"
-workloads=" ${BENCH_ONLY:-${BENCH_WORKLOADS:-w1 w2 w3 w4 w5 w6 w8}} "
+workloads=" ${BENCH_ONLY:-${BENCH_WORKLOADS:-w1 w2 w3 w4 w5 w6 w7 w8}} "
 want() { [[ "$workloads" == *" $1 "* ]]; }
 suite_start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -266,6 +269,27 @@ for round in $(seq 1 "$runs"); do
 done
 fi
 
+# --- W7 -----------------------------------------------------------------------
+if want w7; then
+say "W7: $w7_polls --watch polls answered 304, 8 connections: the agent's CPU per poll"
+start_agent w7
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; } # utime + stime (fields 14, 15)
+list_path=/api/v1/vault/dev
+etag=$(curl -sS --max-time 10 --unix-socket "$work/w7.sock" -H "authorization: Bearer $token" -o /dev/null \
+  -D - "http://localhost$list_path" | awk 'tolower($1) == "etag:" { print $2 }' | tr -d '\r')
+[ -n "$etag" ] || { echo "bench: the agent sent no ETag" >&2; exit 1; }
+poll() { # OUT REQUESTS
+  load "$1" "$work/w7.sock" --path "$list_path" -H "authorization: Bearer $token" -H "if-none-match: $etag" \
+    --expect-status 304 -c 8 --requests "$2"
+}
+poll "$work/w7-prime.json" 100
+cpu_before=$(cpu_ticks "$w7_pid")
+poll "$results/w7-load.json" "$w7_polls"
+cpu_after=$(cpu_ticks "$w7_pid")
+printf '{"polls":%s,"agent_cpu_ticks":%s,"clk_tck":%s,"interval_secs":5}\n' \
+  "$w7_polls" "$((cpu_after - cpu_before))" "$(getconf CLK_TCK)" > "$results/w7.json"
+fi
+
 # --- W8 -----------------------------------------------------------------------
 if want w8; then
 say "W8: run-with-secrets relaying $w8_mib MiB of log lines, --mask vs --no-mask, $w8_runs rounds"
@@ -313,6 +337,7 @@ fi
   echo "warmup=$warmup"
   echo "w3_runs=$w3_runs"
   echo "w5_runs=$w5_runs"
+  echo "w7_polls=$w7_polls"
   echo "w8_runs=$w8_runs"
   echo "w8_mib=$w8_mib"
   echo "build_secs=$build_secs"

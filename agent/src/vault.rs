@@ -10,23 +10,26 @@
 mod caller;
 mod error;
 mod pending;
+mod read;
 mod refused;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
-use vanta_shared::{Claims, EnvName, ErrorCode, KeyPath, Scope};
+use vanta_shared::{EnvName, ErrorCode, KeyPath, Scope};
 use zeroize::Zeroizing;
 
 use secrecy::SecretSlice;
 
 pub use self::caller::Identified;
 pub use self::error::Error;
+pub use self::read::Read;
+use self::read::SUCCESS;
 pub use self::refused::RefusedMint;
 use crate::access;
 use crate::attest::Attestor;
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
-use crate::etag::{Covers, ETag, EtagKey};
+use crate::etag::{Covers, EtagKey};
 use crate::peer::Peer;
 use crate::policy::{LivePolicy, MintAsk, Rule};
 use crate::sops::SecretSource;
@@ -108,20 +111,6 @@ pub struct ReadRequest<'a> {
     pub peer: Peer,
     /// The `If-None-Match` header, if the request carried one.
     pub if_none_match: Option<&'a str>,
-}
-
-/// A successful read: the answer and its tag, or only the tag when the
-/// caller already has this version (304; not a use of a limited token).
-pub enum Read<T> {
-    /// The answer (200).
-    Fresh {
-        /// What to send.
-        body: T,
-        /// Its entity tag.
-        etag: ETag,
-    },
-    /// The caller's `If-None-Match` names the current version (304).
-    NotModified(ETag),
 }
 
 /// A checked read: valid token, valid environment name.
@@ -285,37 +274,6 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         Ok(Read::Fresh { body: value, etag })
     }
 
-    /// The value's tag when `if_none_match` names it (the caller has the
-    /// current value); `None` when the value must be sent. A used-up limited
-    /// token gets no 304: it is refused as it would be for the value.
-    async fn unchanged_value(
-        &self,
-        env: &EnvName,
-        key: &KeyPath,
-        claims: &Claims,
-        if_none_match: &str,
-    ) -> Result<Option<ETag>, Error> {
-        let value = self.lookup(env, key).await?;
-        let etag = self.etags.tag(Covers::Value, env.as_str(), [(key.as_str(), value.as_str())]);
-        if !etag.matched_by(if_none_match) {
-            return Ok(None);
-        }
-        self.check_not_used_up(claims).await?;
-        Ok(Some(etag))
-    }
-
-    /// Refuses a limited token whose every use is spent (or that the store
-    /// cannot vouch for, being younger than the token).
-    async fn check_not_used_up(&self, claims: &Claims) -> Result<(), Error> {
-        if let Some(limit) = claims.usage_limit {
-            self.check_birth(claims)?;
-            if self.usage.is_used_up(&claims.jti, limit).await.map_err(Error::Usage)? {
-                return Err(Error::UsageExhausted);
-            }
-        }
-        Ok(())
-    }
-
     /// Leases one use of a limited token the store can count.
     async fn reserve(&self, claims: &vanta_shared::Claims, limit: u64) -> Result<Lease, Error> {
         self.check_birth(claims)?;
@@ -407,21 +365,6 @@ async fn audited_as<T>(
                 tracing::error!(error = %audit_err, "failed to audit a refused request");
             }
             Err(err)
-        }
-    }
-}
-
-/// Outcome and status of an answered request.
-const SUCCESS: (&str, u16) = ("success", 200);
-
-// === impl Read ===
-
-impl<T> Read<T> {
-    /// The audit outcome and status: `success` 200 or `not_modified` 304.
-    fn outcome(&self) -> (&'static str, u16) {
-        match self {
-            Self::Fresh { .. } => SUCCESS,
-            Self::NotModified(_) => ("not_modified", 304),
         }
     }
 }

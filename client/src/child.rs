@@ -14,7 +14,11 @@
 //! init does. As PID 1 of a container it is the reaper anyway, and it
 //! catches every forwarded signal, so none is dropped by the kernel's PID 1
 //! rule. It returns when the command ends, without waiting for orphans.
+//!
+//! The command is started with a parent-death signal ([`command`], `exec`):
+//! if the CLI is killed with SIGKILL, the command gets SIGKILL too.
 
+mod exec;
 mod signals;
 
 use std::io::{self, IsTerminal};
@@ -27,6 +31,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpgid};
 use tracing::debug;
 
+pub(crate) use exec::{TRAMPOLINE, command, exec};
 use signals::Event;
 pub(crate) use signals::Signals;
 

@@ -57,6 +57,20 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<u8> {
     runtime.block_on(commands::dispatch(cli))
 }
 
+/// When this process is the trampoline through which `run-with-secrets`
+/// starts its command (to give it a parent-death signal), executes the
+/// command in its place and does not return; returns why if that failed.
+/// `None` for every other invocation.
+pub fn exec_child_if_asked() -> Option<anyhow::Error> {
+    let mut argv = std::env::args_os().skip(1);
+    if argv.next()? != child::TRAMPOLINE {
+        return None;
+    }
+    let parent = argv.next().and_then(|pid| pid.to_str()?.parse().ok());
+    let command: Vec<std::ffi::OsString> = argv.collect();
+    Some(child::exec(parent, &command).into())
+}
+
 /// Logs to stderr with the `VANTA_LOG` filter (e.g. `debug`); the CLI is
 /// silent when it is not set.
 pub fn init_logging() {

@@ -31,6 +31,7 @@ pub(super) fn results(doc: &mut Doc, r: &Results) {
     w4(doc, r);
     w5(doc, r);
     w6(doc, r);
+    w7(doc, r);
     w8(doc, r);
 }
 
@@ -93,6 +94,7 @@ fn method(doc: &mut Doc, r: &Results) {
     doc.line(format!("- W1 and W2: {runs} rounds ({nocache} for the cache-off agent). Within a round the servers run one after the other (order alternating between rounds), so a noisy moment hits neighbours alike; ratios are the median of the per-round ratios. Tables show the median over rounds of each run's figure, with the slowest and fastest run's requests/s."));
     doc.line(format!("- W3: `hyperfine -N` ({} runs after 3 warm-ups; a plain timing loop when hyperfine is missing) of `vanta-cli run-with-secrets --environment dev --key-pattern 'K*' -- true` (mint a token, list, fetch 5 keys, exec) against `sops exec-env dev.enc.yaml true`, both injecting the same 5 keys.", r.machine("w3_runs")));
     doc.line("- W4: a fresh agent; `VmRSS` from `/proc/PID/status` one second after `/healthz` answers, then after 100,000 cached `GET`s on 32 connections (`VmHWM` is the peak).");
+    doc.line("- W7: a fresh agent; `vanta-load` sends conditional `GET /api/v1/vault/dev` (`If-None-Match` with the current tag, an unlimited token) on 8 connections, every answer checked to be 304; the agent's CPU is `utime + stime` from `/proc/PID/stat` before and after. Each poll is also an audit record. A watcher polls once per interval per token.");
     doc.line(format!("- W5: `startup-time` spawns the agent {} times and polls `GET /healthz` every 0.2 ms from just before the spawn until the first 200.", r.machine("w5_runs")));
     doc.line("- W6: one agent per usage store (SQLite at `--state-path`; Redis 7 on a private Unix socket, `appendonly yes`, `appendfsync everysec`), each fetching the cached secret with an unlimited token and with a `usage_limit: 1000000000` token (every request a use: lease, fsync'd confirm), interleaved as in W1; the ratio is limited / unlimited on the same agent.");
     doc.line(format!("- W8: `vanta-cli run-with-secrets -q --environment dev --key-pattern 'K*' [--mask | --no-mask] -- lines-out --mib {mib} | cat > /dev/null`, {} rounds, the two modes alternating: `lines-out` (this workspace, `bench/`) writes {mib} MiB of ~100-byte log lines through a 64 KiB buffer, one in 1,000 with the value of `K1` in it; `cat` stands for a CI runner reading a pipe. Throughput is {mib} MiB over the wall time of the whole run (token, fetch and start-up included, ~10 ms).", r.machine("w8_runs"), mib = r.machine("w8_mib")));
@@ -214,6 +216,26 @@ fn w5(doc: &mut Doc, r: &Results) {
     doc.line("| starts | median | min | max |");
     doc.line("|---|---|---|---|");
     doc.line(format!("| {} | {} | {} | {} |", s.runs_us.len(), us(s.median_us), us(s.min_us), us(s.max_us)));
+    doc.line("");
+}
+
+fn w7(doc: &mut Doc, r: &Results) {
+    doc.line("## W7: `run-with-secrets --watch` polls (key listing answered 304)");
+    doc.line("");
+    let Some(w) = &r.w7 else { return doc.line("not measured\n") };
+    doc.line("| measure | value |");
+    doc.line("|---|---|");
+    doc.line(format!("| polls answered 304 | {} |", thousands(w.polls)));
+    doc.line(format!("| agent CPU (user + system) per poll | {} |", us(w.cpu_us_per_poll())));
+    doc.line(format!(
+        "| watchers one agent carries in 5 % of a core, one poll per {} s | {} |",
+        w.interval_secs,
+        thousands(w.watchers_within(0.05).floor() as u64)
+    ));
+    if let Some(load) = &r.w7_load {
+        let (p50, p99) = load.latency.map_or((f64::NAN, f64::NAN), |l| (l.p50_us, l.p99_us));
+        doc.line(format!("| the polls: requests/s, p50, p99 | {}, {}, {} |", rps(load.rps), us(p50), us(p99)));
+    }
     doc.line("");
 }
 

@@ -6,8 +6,9 @@
 //! (hyperfine's `--export-json`, or the same shape from the script's loop),
 //! `w4.json`, `w4-load.json`, `w5.json` (`startup-time`),
 //! `w6/<token>-<store>-c<N>/run-<round>.json` (`unlimited` or `limited`
-//! tokens, per usage store backend), `w8/{plain,masked}.json` (the script's
-//! loop, hyperfine's shape). A missing workload
+//! tokens, per usage store backend), `w7.json` and `w7-load.json` (the 304
+//! polls of `--watch`), `w8/{plain,masked}.json` (the script's loop,
+//! hyperfine's shape). A missing workload
 //! is reported as missing, not as an error.
 
 use std::collections::BTreeMap;
@@ -45,8 +46,25 @@ pub struct Results {
     pub w5: Option<StartupReport>,
     /// W6 by (`<token>-<store>`, connections), e.g. `limited-sqlite`.
     pub w6: ByConnections,
+    /// W7: the agent's CPU for a run of `--watch` polls.
+    pub w7: Option<WatchPolls>,
+    /// The polls of W7, as the load client saw them.
+    pub w7_load: Option<LoadReport>,
     /// W8 wall times in seconds of relaying `w8_mib` MiB: `plain`, `masked`.
     pub w8: BTreeMap<String, Vec<f64>>,
+}
+
+/// `w7.json`: the agent's CPU time over a run of 304 polls.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WatchPolls {
+    /// Polls answered 304.
+    pub polls: u64,
+    /// The agent's user + system CPU over the run, in clock ticks.
+    pub agent_cpu_ticks: u64,
+    /// Clock ticks per second (`getconf CLK_TCK`).
+    pub clk_tck: u64,
+    /// The `--watch-interval` the fleet figure assumes, seconds.
+    pub interval_secs: u64,
 }
 
 /// `w4.json`.
@@ -70,6 +88,21 @@ pub struct Memory {
     pub cli_bytes: u64,
     /// The shared libraries the agent maps.
     pub shared_libs: String,
+}
+
+// === impl WatchPolls ===
+
+impl WatchPolls {
+    /// The agent's CPU per poll, µs.
+    pub fn cpu_us_per_poll(&self) -> f64 {
+        self.agent_cpu_ticks as f64 * 1e6 / self.clk_tck.max(1) as f64 / self.polls.max(1) as f64
+    }
+
+    /// How many watchers, one poll each per interval, fit in `share` of
+    /// one core.
+    pub fn watchers_within(&self, share: f64) -> f64 {
+        share * self.interval_secs as f64 * 1e6 / self.cpu_us_per_poll()
+    }
 }
 
 /// Medians over the runs of one configuration.
@@ -126,6 +159,8 @@ impl Results {
         results.w4 = read_json(&dir.join("w4.json"))?;
         results.w4_load = read_json(&dir.join("w4-load.json"))?;
         results.w5 = read_json(&dir.join("w5.json"))?;
+        results.w7 = read_json(&dir.join("w7.json"))?;
+        results.w7_load = read_json(&dir.join("w7-load.json"))?;
         results.w8 = read_times(&dir.join("w8"), &["plain", "masked"])?;
         Ok(results)
     }
@@ -255,5 +290,19 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Opti
         }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(err).with_context(|| format!("failed to read {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_poll_cost_and_fleet_size() {
+        // 20,000 polls in 1.5 s of agent CPU: 75 µs each; at 5 s a watcher
+        // costs 15 µs/s, so 5 % of a core (50,000 µs/s) carries 3,333.
+        let w = WatchPolls { polls: 20_000, agent_cpu_ticks: 150, clk_tck: 100, interval_secs: 5 };
+        assert!((w.cpu_us_per_poll() - 75.0).abs() < 1e-9);
+        assert_eq!(w.watchers_within(0.05).floor(), 3333.0);
     }
 }

@@ -117,7 +117,11 @@ Examples:
       -- sh -c 'exec ./app --secrets-from \"$VANTA_SECRETS_FILE\"'
 
   # In CI: no injected value reaches the job log (VANTA_MASK=1 does the same):
-  vanta-cli run-with-secrets --environment ci --key-pattern '*' --mask -- make deploy";
+  vanta-cli run-with-secrets --environment ci --key-pattern '*' --mask -- make deploy
+
+  # Keep them current: replace the file and send SIGHUP when one changes:
+  vanta-cli run-with-secrets --environment prod --key-pattern '*' \\
+      --inject-as file --watch --on-change signal:SIGHUP -- nginx -g 'daemon off;'";
 
 pub(super) const HEALTH_ABOUT: &str = "\
 Check that the agent answers (or is ready to serve); for probes.

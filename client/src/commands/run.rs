@@ -24,10 +24,11 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::Context;
+use nix::sys::signal::Signal;
 use tokio::task::JoinHandle;
 
 use self::handover::Handover;
-use self::watch::Watcher;
+use self::watch::{Change, Watcher};
 use crate::agent_client::{AgentClient, Target};
 use crate::child::{self, Running, Signals};
 use crate::cli::{EXIT_ON_CHANGE, OnChange, RunArgs};
@@ -59,6 +60,10 @@ struct Serving(JoinHandle<()>);
 pub(crate) async fn run(target: &Target, args: RunArgs) -> anyhow::Result<u8> {
     handover::check_options(&args)?;
     let mut signals = Signals::install().map_err(child::Error::Signals)?;
+    let swept = handover::sweep(&args);
+    if !args.quiet {
+        say(&swept);
+    }
     let client = AgentClient::new(target)?;
     let fetched = tokio::select! {
         fetched = fetch::fetch(&client, &args) => fetched?,
@@ -104,8 +109,6 @@ async fn watch(
     signals: &mut Signals,
     args: &RunArgs,
 ) -> anyhow::Result<u8> {
-    let grace = Duration::from_secs(u64::from(args.stop_timeout));
-    let env = &args.environment;
     loop {
         let change = tokio::select! {
             code = started.running.wait(signals) => {
@@ -114,57 +117,80 @@ async fn watch(
             }
             change = watcher.next_change() => change,
         };
-        match args.on_change {
-            OnChange::Restart => {
-                // The new set is complete and handed over before the old command stops.
-                let prepared = handover::prepare(args, &change.secrets, watcher.grants()).and_then(|mut handover| {
-                    let masked = masking::prepare(args, &change.secrets, watcher.grants(), &mut handover)?;
-                    Ok((handover, masked))
-                });
-                let (handover, masked) = match prepared {
-                    Ok(prepared) => prepared,
-                    Err(err) => {
-                        watcher.reject(change, &err);
-                        continue;
-                    }
-                };
-                let code = started.running.stop(signals, args.stop_signal, grace).await?;
-                started.drain_output().await;
-                drop(started);
-                started = start(handover, masked, args)?;
-                watcher.note(format!(
-                    "secrets changed in '{env}': {}; restarted the command (the old one ended with {code})",
-                    change.summary
-                ));
-                watcher.adopt(change);
-            }
-            OnChange::Signal(signal) => {
-                let dir = started.dir.as_ref().context("--on-change signal: without a secrets file")?;
-                match handover::rewrite(args, dir, &change.secrets) {
-                    Ok(()) => {
-                        if let Err(errno) = started.running.signal(signal) {
-                            say(&[report::warning(&format!("failed to send {signal} to the command: {errno}"))]);
-                        }
-                        let line =
-                            format!("secrets changed in '{env}': {}; replaced the file, sent {signal}", change.summary);
-                        watcher.note(line);
-                        watcher.adopt(change);
-                    }
-                    Err(err) => watcher.reject(change, &err),
-                }
-            }
+        started = match args.on_change {
+            OnChange::Restart => restart(started, change, &mut watcher, signals, args).await?,
+            OnChange::Signal(signal) => resignal(started, change, &mut watcher, signal, args)?,
             OnChange::Exit => {
-                started.running.stop(signals, args.stop_signal, grace).await?;
+                started.running.stop(signals, args.stop_signal, grace(args)).await?;
                 started.drain_output().await;
-                watcher.note(format!(
-                    "secrets changed in '{env}': {}; stopped the command, exiting with {EXIT_ON_CHANGE} \
-                     (--on-change exit)",
-                    change.summary
-                ));
+                let what = format!("stopped the command, exiting with {EXIT_ON_CHANGE} (--on-change exit)");
+                watcher.note(changed(args, &change, &what));
                 return Ok(EXIT_ON_CHANGE);
             }
-        }
+        };
     }
+}
+
+/// `--on-change restart`: the new command is prepared, with the complete
+/// new set, before the old one is stopped; if it cannot be, the old one runs on.
+async fn restart(
+    started: Started,
+    change: Change,
+    watcher: &mut Watcher<'_>,
+    signals: &mut Signals,
+    args: &RunArgs,
+) -> anyhow::Result<Started> {
+    let prepared = handover::prepare(args, &change.secrets, watcher.grants()).and_then(|mut handover| {
+        let masked = masking::prepare(args, &change.secrets, watcher.grants(), &mut handover)?;
+        Ok((handover, masked))
+    });
+    let (handover, masked) = match prepared {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            watcher.reject(change, &err);
+            return Ok(started);
+        }
+    };
+    let mut started = started;
+    let code = started.running.stop(signals, args.stop_signal, grace(args)).await?;
+    started.drain_output().await;
+    // The old command's directory goes before the new command starts.
+    drop(started);
+    let started = start(handover, masked, args)?;
+    watcher.note(changed(args, &change, &format!("restarted the command (the old one ended with {code})")));
+    watcher.adopt(change);
+    Ok(started)
+}
+
+/// `--on-change signal:NAME`: the file is replaced whole, then the signal
+/// is sent; if it cannot be replaced, the old one stays.
+fn resignal(
+    started: Started,
+    change: Change,
+    watcher: &mut Watcher<'_>,
+    signal: Signal,
+    args: &RunArgs,
+) -> anyhow::Result<Started> {
+    let dir = started.dir.as_ref().context("--on-change signal: without a secrets file")?;
+    if let Err(err) = handover::rewrite(args, dir, &change.secrets) {
+        watcher.reject(change, &err);
+        return Ok(started);
+    }
+    if let Err(errno) = started.running.signal(signal) {
+        say(&[report::warning(&format!("failed to send {signal} to the command: {errno}"))]);
+    }
+    watcher.note(changed(args, &change, &format!("replaced the file, sent {signal}")));
+    watcher.adopt(change);
+    Ok(started)
+}
+
+/// The line for a change handled: keys by name, and what was done.
+fn changed(args: &RunArgs, change: &Change, what: &str) -> String {
+    format!("secrets changed in '{}': {}; {what}", args.environment, change.summary)
+}
+
+fn grace(args: &RunArgs) -> Duration {
+    Duration::from_secs(u64::from(args.stop_timeout))
 }
 
 // === impl Started ===

@@ -2,11 +2,14 @@
 //! of `inject`): a new directory, mode 0700, under `--secrets-dir`, holding
 //! one 0600 file or named pipe; removed on drop.
 //!
-//! While the CLI lives it holds an exclusive `flock` on the directory. A CLI
-//! killed with SIGKILL cannot remove its directory, but its lock goes with
-//! it: the next run in the same parent removes every `vanta-secrets-*`
-//! directory of this user that nobody holds a lock on and that is older than
-//! [`STALE_AFTER`] (so that a directory being created is never taken).
+//! While the CLI lives it holds an exclusive `flock` on the directory, whose
+//! name holds the CLI's pid (`vanta-secrets-<pid>-<random>`). A CLI killed
+//! with SIGKILL cannot remove its directory, but its lock goes with it: the
+//! next run (whatever its mode) removes every `vanta-secrets-*` directory of
+//! this user that nobody holds a lock on and whose CLI is gone: its pid no
+//! longer runs, or the directory is older than [`STALE_AFTER`] (a pid may
+//! have been reused, or belong to another pid namespace). A directory being
+//! created by a live CLI, before it is locked, is never taken.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
@@ -14,8 +17,11 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
+use nix::sys::signal::kill;
 use nix::sys::stat::Mode;
+use nix::unistd::Pid;
 use tempfile::TempDir;
 use tracing::debug;
 
@@ -75,8 +81,9 @@ impl PrivateDir {
             return Err(Error::Parent { parent: parent.display().to_string() });
         }
         let create = |source| Error::Create { parent: parent.display().to_string(), source };
+        let prefix = format!("{DIR_PREFIX}{}-", std::process::id());
         let dir = tempfile::Builder::new()
-            .prefix(DIR_PREFIX)
+            .prefix(&prefix)
             .permissions(Permissions::from_mode(0o700))
             .tempdir_in(&parent)
             .map_err(create)?;
@@ -153,10 +160,22 @@ pub(crate) fn sweep_stale(parent: Option<&Path>) -> usize {
         let meta = entry.path().symlink_metadata();
         ours && meta.is_ok_and(|m| {
             let age = m.modified().ok().and_then(|t| now.duration_since(t).ok());
-            m.is_dir() && m.uid() == uid && age.is_some_and(|a| a >= STALE_AFTER)
+            m.is_dir() && m.uid() == uid && (age.is_some_and(|a| a >= STALE_AFTER) || owner_is_gone(&entry.file_name()))
         })
     });
     stale.filter(|entry| remove_if_abandoned(&entry.path())).count()
+}
+
+/// Whether the CLI named in a directory name (`vanta-secrets-<pid>-...`)
+/// no longer runs. Our own pid is not gone, and an unknown one is not.
+fn owner_is_gone(name: &std::ffi::OsStr) -> bool {
+    let pid = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)?.split('-').next()?.parse::<i32>().ok());
+    match pid {
+        Some(pid) if pid > 0 && pid != nix::unistd::getpid().as_raw() => {
+            kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH)
+        }
+        _ => false,
+    }
 }
 
 /// Removes `dir` if no live CLI holds its lock.
@@ -229,6 +248,12 @@ mod tests {
         let abandoned = parent.path().join("vanta-secrets-dead");
         let fresh = parent.path().join("vanta-secrets-new");
         let other = parent.path().join("not-ours");
+        // A fresh directory of a CLI that is gone; one of a live process.
+        let gone = parent.path().join(format!("vanta-secrets-{}-x", dead_pid()));
+        let alive = parent.path().join(format!("vanta-secrets-{}-x", std::os::unix::process::parent_id()));
+        for dir in [&gone, &alive] {
+            fs::create_dir(dir).expect("dir");
+        }
         for dir in [&abandoned, &fresh, &other] {
             fs::create_dir(dir).expect("dir");
         }
@@ -236,7 +261,24 @@ mod tests {
         for dir in [live.path(), abandoned.as_path(), other.as_path()] {
             age(dir);
         }
-        assert_eq!(sweep_stale(Some(parent.path())), 1);
+        assert_eq!(sweep_stale(Some(parent.path())), 2);
         assert!(!abandoned.exists() && fresh.exists() && other.exists() && live.path().exists());
+        assert!(!gone.exists() && alive.exists());
+        assert!(
+            live.path()
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .starts_with(&format!("vanta-secrets-{}-", std::process::id()))
+        );
+    }
+
+    /// The pid of a process that has ended and been reaped.
+    fn dead_pid() -> u32 {
+        let _reaping = crate::child::REAP_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut child = std::process::Command::new("true").spawn().expect("true runs");
+        let pid = child.id();
+        child.wait().expect("reaped");
+        pid
     }
 }

@@ -12,6 +12,7 @@ use nix::unistd::Pid;
 use serde_json::{Value, json};
 use vanta_integration_tests::agent::TestAgent;
 use vanta_integration_tests::cli::{Cli, RunningCli};
+use vanta_integration_tests::process::poll_until;
 
 use crate::run_support::{
     APP_VALUES, WAIT, app_agent, assert_code, assert_no_values, assert_refused, entries, helper, json, path_arg,
@@ -106,8 +107,10 @@ fn the_file_is_gone_when_the_cli_is_interrupted() {
 fn nothing_is_left_when_fetching_fails_half_way() {
     let agent = app_agent();
     let parent = tempfile::tempdir().unwrap();
-    // One use: the first value is served, the second is refused.
-    let token = agent.mint(&json!({"subject": "it", "environment": "app", "key_pattern": "*", "usage_limit": 1}));
+    // Two uses, one already spent elsewhere (the CLI cannot know): the
+    // first value is served, the second is refused.
+    let token = agent.mint(&json!({"subject": "it", "environment": "app", "key_pattern": "*", "usage_limit": 2}));
+    assert_eq!(agent.get_secret("app", "MARK", &token).status, 200);
     let extra = file_args(parent.path(), &["--key", "MARK", "--key", "DB_USER"]);
     let finished = Cli::new(agent.socket()).env("VANTA_TOKEN", &token).run(&run_args(
         "*",
@@ -138,6 +141,36 @@ fn a_killed_cli_leaves_its_directory_and_the_next_run_removes_it() {
     let want = format!("vanta-cli: removed 1 secrets directory left in {} by a killed run", parent.path().display());
     assert!(finished.stderr_text().contains(&want), "{}", finished.stderr_text());
     assert_eq!(entries(parent.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_killed_cli_takes_its_command_along_and_any_next_run_sweeps_at_once() {
+    let agent = app_agent();
+    let parent = tempfile::tempdir().unwrap();
+    let extra = file_args(parent.path(), &[]);
+    let (running, report) = start_sleeping_inspector(&agent, &extra);
+    let child = Pid::from_raw(i32::try_from(report["pid"].as_u64().unwrap()).unwrap());
+    running.signal(Signal::SIGKILL);
+    // The parent-death signal: the command does not outlive the CLI.
+    poll_until(WAIT, "the command to die with the CLI", || (!alive(child)).then_some(()));
+    drop(running);
+    let left = Path::new(report["dir"].as_str().unwrap());
+    assert!(left.exists(), "SIGKILL cannot be caught: the directory stays");
+    // The next run, in another mode, removes it at once: its CLI is gone.
+    let finished =
+        Cli::new(agent.socket()).run(&run_args("MARK", &["--secrets-dir", &path_arg(parent.path())], &["true"]));
+    assert_code(&finished, 0);
+    let want = format!("vanta-cli: removed 1 secrets directory left in {} by a killed run", parent.path().display());
+    assert!(finished.stderr_text().contains(&want), "{}", finished.stderr_text());
+    assert_eq!(entries(parent.path()), Vec::<String>::new());
+}
+
+/// Whether `pid` runs (a zombie does not).
+fn alive(pid: Pid) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Err(_) => false,
+    }
 }
 
 #[test]

@@ -34,8 +34,8 @@ fn an_unknown_option_before_the_command_is_a_usage_error() {
 fn a_limited_token_short_of_uses_is_refused_before_any_fetch() {
     let agent = app_agent();
     let token = agent.mint(&json!({"subject": "it", "environment": "app", "key_pattern": "DB_*", "usage_limit": 1}));
-    let args = run_args("DB_*", &["--token", &token], &[&helper("print-env")]);
-    let line = assert_refused(&Cli::new(agent.socket()).run(&args));
+    let args = run_args("DB_*", &[], &[&helper("print-env")]);
+    let line = assert_refused(&Cli::new(agent.socket()).env("VANTA_TOKEN", &token).run(&args));
     assert!(
         line.contains("the given token allows 1 uses and 2 keys of 'app' match (DB_URL, DB_USER); nothing was fetched"),
         "{line}"
@@ -43,6 +43,17 @@ fn a_limited_token_short_of_uses_is_refused_before_any_fetch() {
     let fetches = agent.audit_lines().into_iter().filter(|l| l["event"] == "secret_access").count();
     assert_eq!(fetches, 0, "no value was asked for");
     // The same token with one key is enough, and its use is spent.
-    let one = run_args("DB_*", &["--token", &token, "--key", "DB_USER"], &["true"]);
-    assert_code(&Cli::new(agent.socket()).run(&one), 0);
+    let one = run_args("DB_*", &["--key", "DB_USER"], &["true"]);
+    assert_code(&Cli::new(agent.socket()).env("VANTA_TOKEN", &token).run(&one), 0);
+}
+
+#[test]
+fn watch_refuses_a_limited_token_it_would_use_up() {
+    let agent = app_agent();
+    let token = agent.mint(&json!({"subject": "it", "environment": "app", "key_pattern": "*", "usage_limit": 3}));
+    let args = run_args("MARK", &["--watch"], &["true"]);
+    let line = assert_refused(&Cli::new(agent.socket()).env("VANTA_TOKEN", &token).run(&args));
+    assert!(line.ends_with("the given token allows only 3 uses: give a token without a usage limit"), "{line}");
+    let fetches = agent.audit_lines().into_iter().filter(|l| l["event"] == "secret_access").count();
+    assert_eq!(fetches, 0, "no value was asked for");
 }

@@ -210,9 +210,14 @@ fn a_rotated_token_file_is_picked_up_and_a_bad_one_is_said_once() {
         write_private(&next, token.as_bytes());
         std::fs::rename(&next, path).unwrap();
     };
-    write(&token_file, &agent.mint_for("app", "MARK"));
+    // One minute left: well inside the warning's five minutes.
+    let short = json!({"subject": "it", "environment": "app", "key_pattern": "MARK", "ttl_minutes": 1});
+    write(&token_file, &agent.mint(&short));
     let running = watch(&agent, "MARK", &["--token-file", token_file.to_str().unwrap()], &["MARK"]);
     assert_eq!(event(&running)["event"], "start");
+    poll_until(CHANGE, "two polls with the short-lived token", || {
+        (agent.audit_lines().iter().filter(|l| l["status_code"] == 304).count() >= 2).then_some(())
+    });
     // A token for another environment: every poll is refused.
     write(&token_file, &agent.mint_for("other", "*"));
     poll_until(CHANGE, "three refused polls", || {
@@ -231,6 +236,9 @@ fn a_rotated_token_file_is_picked_up_and_a_bad_one_is_said_once() {
     let stderr = running.wait(WAIT).stderr_text();
     assert_eq!(stderr.matches("cannot read the secrets of 'app' now").count(), 1, "{stderr}");
     assert!(stderr.contains("read a new token from the token file"), "{stderr}");
+    let warned = "warning: the given token expires in";
+    assert_eq!(stderr.matches(warned).count(), 1, "warned once, for the short-lived token: {stderr}");
+    assert!(stderr.contains(&format!("write a new one to {} (it is read again", token_file.display())), "{stderr}");
 }
 
 #[test]
@@ -267,4 +275,25 @@ fn unchanged_environments_answer_304_and_a_304_is_no_use() {
     let not_modified: Vec<Value> = agent.audit_lines().into_iter().filter(|l| l["outcome"] == "not_modified").collect();
     assert_eq!(not_modified.len(), 4, "{not_modified:?}");
     assert!(not_modified.iter().all(|l| l["status_code"] == 304));
+}
+
+#[test]
+fn a_restarted_command_gets_a_new_pipe_with_the_new_set() {
+    let agent = agent();
+    let args = run_args(
+        "MARK",
+        &["--inject-as", "fifo", "--watch", "--watch-interval", "1"],
+        &[&helper("run-inspect"), "--then-sleep"],
+    );
+    let running = Cli::new(agent.socket()).spawn(&args);
+    let first = json(crate::run_support::wait_for_line(&running, "\"path\"").as_bytes());
+    assert_eq!(first["content"], "MARK=\"first-value-1a\"\n", "{first}");
+    rotate(&agent, "MARK", "second-value-3c");
+    let second = json(crate::run_support::wait_for_line(&running, "\"path\"").as_bytes());
+    assert_eq!(second["content"], "MARK=\"second-value-3c\"\n", "{second}");
+    assert_ne!(second["pid"], first["pid"]);
+    assert_ne!(second["path"], first["path"], "a new pipe in a new directory");
+    running.signal(Signal::SIGTERM);
+    assert_code(&running.wait(WAIT), 143);
+    assert!(!Path::new(first["path"].as_str().unwrap()).parent().unwrap().exists(), "the old directory is gone");
 }

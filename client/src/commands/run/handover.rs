@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use super::fetch::Secret;
 use super::grant::Grant;
+use crate::child;
 use crate::cli::{FileFormat, InjectAs, OnChange, RunArgs};
 use crate::commands::TokenSource;
 use crate::inject::environment::{self, PRISTINE_KEEP};
@@ -55,6 +56,16 @@ pub(super) fn check_options(args: &RunArgs) -> anyhow::Result<()> {
             args.inject_as
         );
     }
+    if let OnChange::Signal(signal) = args.on_change
+        && args.watch
+        && args.mask
+        && !args.no_mask
+    {
+        bail!(
+            "--mask with --on-change signal:{signal} would go on masking the old values after a change; \
+             use --on-change restart, which starts the masking again with the new values"
+        );
+    }
     if args.inject_as == InjectAs::Env && args.file_format.is_some() {
         bail!("--file-format applies to --inject-as file and fifo, not env");
     }
@@ -84,7 +95,7 @@ pub(super) fn prepare(args: &RunArgs, secrets: &[Secret], grants: &[Grant]) -> a
             (None, None, None)
         }
         InjectAs::File | InjectAs::Fifo => {
-            let (dir, fifo, path) = private_file(args, secrets, &mut report)?;
+            let (dir, fifo, path) = private_file(args, secrets)?;
             (Some(dir), fifo, Some(path))
         }
     };
@@ -101,23 +112,29 @@ pub(super) fn prepare(args: &RunArgs, secrets: &[Secret], grants: &[Grant]) -> a
     let env = environment::build(std::env::vars_os(), &options);
     report.push(injected_line(args, secrets, file.as_deref()));
     report.extend(extra_lines(args, &env.overridden));
-    let mut command = Command::new(program);
-    command.args(&args.command[1..]).env_clear().envs(env.vars);
+    let mut command = child::command(program, &args.command[1..]);
+    command.env_clear().envs(env.vars);
     Ok(Handover { command, dir, fifo, report })
 }
 
-/// Makes the private directory and its file or pipe. Directories left by
-/// killed runs in the same parent are removed first.
-fn private_file(
-    args: &RunArgs,
-    secrets: &[Secret],
-    report: &mut Vec<String>,
-) -> anyhow::Result<(PrivateDir, Option<Fifo>, PathBuf)> {
-    let parent = args.secrets_dir.as_deref();
-    let swept = private_dir::sweep_stale(parent);
-    if swept > 0 {
-        report.push(report::swept(swept, parent.unwrap_or(&std::env::temp_dir())));
+/// Removes the private directories of dead runs from `--secrets-dir` and
+/// from the system temporary directory, whatever this run's mode; returns
+/// the report lines. Done at every start, so that the secrets of a killed
+/// run do not wait for the next run of the same mode to go.
+pub(super) fn sweep(args: &RunArgs) -> Vec<String> {
+    let mut parents = vec![std::env::temp_dir()];
+    if let Some(dir) = &args.secrets_dir
+        && *dir != parents[0]
+    {
+        parents.insert(0, dir.clone());
     }
+    let swept = parents.iter().map(|parent| (private_dir::sweep_stale(Some(parent)), parent));
+    swept.filter(|(count, _)| *count > 0).map(|(count, parent)| report::swept(count, parent)).collect()
+}
+
+/// Makes the private directory and its file or pipe.
+fn private_file(args: &RunArgs, secrets: &[Secret]) -> anyhow::Result<(PrivateDir, Option<Fifo>, PathBuf)> {
+    let parent = args.secrets_dir.as_deref();
     let (content, name) = render(args, secrets)?;
     let dir = PrivateDir::create(parent)?;
     if args.inject_as == InjectAs::Fifo {

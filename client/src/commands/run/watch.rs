@@ -76,7 +76,12 @@ impl<'a> Watcher<'a> {
         loop {
             tokio::time::sleep(self.interval()).await;
             self.keep_tokens().await;
-            let polled = self.poll().await;
+            // Once more at once: the agent may have closed the idle
+            // keep-alive connection just as this poll went out on it.
+            let polled = match self.poll().await {
+                Err(_) => self.poll().await,
+                polled => polled,
+            };
             match polled {
                 Ok(found) => {
                     if std::mem::take(&mut self.read_failing) {
