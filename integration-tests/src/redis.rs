@@ -1,5 +1,6 @@
 //! A private `redis-server` for the fleet tests (harness): on a Unix socket
-//! in its own temporary directory, `appendonly yes`, no TCP port. It can be
+//! in its own temporary directory, `appendonly yes` unless asked otherwise,
+//! no TCP port. It can be
 //! stopped and started again on the same data; it is killed on drop.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ pub struct TestRedis {
     child: Option<Child>,
     socket: PathBuf,
     dir: tempfile::TempDir,
+    appendonly: &'static str,
 }
 
 // === impl TestRedis ===
@@ -23,9 +25,21 @@ impl TestRedis {
     /// # Panics
     /// If `redis-server` is not on PATH (`make tools` installs it) or does not start in 10 s.
     pub fn start() -> Self {
+        Self::start_with("yes")
+    }
+
+    /// A server that loses its writes on restart (`appendonly no`).
+    ///
+    /// # Panics
+    /// As [`TestRedis::start`].
+    pub fn start_forgetful() -> Self {
+        Self::start_with("no")
+    }
+
+    fn start_with(appendonly: &'static str) -> Self {
         let dir = tempfile::Builder::new().prefix("vanta-redis").tempdir().expect("temp dir for redis");
         let socket = dir.path().join("redis.sock");
-        let mut redis = Self { child: None, socket, dir };
+        let mut redis = Self { child: None, socket, dir, appendonly };
         redis.start_again();
         redis
     }
@@ -55,7 +69,8 @@ impl TestRedis {
     /// As [`TestRedis::start`].
     pub fn start_again(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", "0", "--unixsocketperm", "700", "--appendonly", "yes", "--save", ""])
+            .args(["--port", "0", "--unixsocketperm", "700", "--save", ""])
+            .args(["--appendonly", self.appendonly])
             .arg("--unixsocket")
             .arg(&self.socket)
             .arg("--dir")

@@ -98,6 +98,15 @@ fn a_flushed_redis_refuses_limited_tokens_issued_before() {
 }
 
 #[test]
+fn a_redis_without_appendonly_is_warned_about_at_start_up() {
+    let (durable, forgetful) = (TestRedis::start(), TestRedis::start_forgetful());
+    let warning = "runs without appendonly";
+    assert!(!fleet_agent(&durable).stderr_text().contains(warning));
+    let agent = fleet_agent(&forgetful);
+    assert!(agent.stderr_text().contains(warning), "{}", agent.stderr_text());
+}
+
+#[test]
 fn a_url_with_a_password_is_refused_without_echoing_it() {
     let (finished, _agent) =
         dev_builder().args(["--usage-store", "redis://:hunter2-pw@127.0.0.1:6379/0"]).run_to_exit();
