@@ -9,9 +9,10 @@
 
 mod error;
 mod pending;
+mod uses;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
@@ -26,9 +27,10 @@ use crate::peer::Peer;
 use crate::sops::SecretSource;
 use crate::token::issue::MintRequest;
 use crate::token::{TokenIssuer, TokenValidator, VerifiedClaims};
-use crate::usage::{Lease, Reservation, UsageStore, UseAsk};
+use crate::usage::UsageStore;
 
 use self::pending::PendingFetch;
+use self::uses::now_ms;
 
 /// Token lifetimes, in minutes.
 #[derive(Debug, Clone, Copy)]
@@ -244,34 +246,6 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         value
     }
 
-    /// Leases one use of a limited token the store can count.
-    async fn reserve(&self, claims: &vanta_shared::Claims, limit: u64) -> Result<Lease, Error> {
-        self.check_birth(claims)?;
-        let ask = UseAsk {
-            jti: claims.jti.clone(),
-            limit,
-            expires_at: claims.exp,
-            lease_ms: u64::try_from(self.usage_rules.lease.as_millis()).unwrap_or(u64::MAX),
-        };
-        match self.usage.reserve(&ask, now_ms()).await.map_err(Error::Usage)? {
-            Reservation::Granted(lease) => {
-                tracing::debug!(jti = %lease.jti, lease = lease.id, "use leased");
-                Ok(lease)
-            }
-            Reservation::Exhausted => Err(Error::UsageExhausted),
-        }
-    }
-
-    /// A store knows no use from before it was born: a limited token issued
-    /// earlier (beyond the clock leeway) may have been used up already.
-    fn check_birth(&self, claims: &vanta_shared::Claims) -> Result<(), Error> {
-        let born_at = self.usage.born_at();
-        if claims.iat.saturating_add(self.usage_rules.leeway.as_secs()) < born_at {
-            return Err(Error::IssuedBeforeStore { iat: claims.iat, born_at });
-        }
-        Ok(())
-    }
-
     async fn lookup(&self, env: &EnvName, key: &KeyPath) -> Result<Zeroizing<String>, Error> {
         let tree = self.source.load(env).await.map_err(Error::Sops)?;
         let value = tree.get(key).ok_or(Error::NoSuchKey)?;
@@ -318,11 +292,6 @@ async fn audited<T>(audit: &AuditWriter, record: &mut AuditRecord, result: Resul
             Err(err)
         }
     }
-}
-
-/// Now, in Unix milliseconds (lease deadlines).
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
