@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
 use crate::process;
 
 /// A `redis-server` owned by one test.
@@ -57,10 +60,28 @@ impl TestRedis {
     /// Kills the server (SIGKILL: what a crash or a lost node looks like).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let _ = kill(Pid::from_raw(i32::try_from(child.id()).unwrap_or(0)), Signal::SIGCONT);
             let _ = child.kill();
             let _ = child.wait();
         }
         let _ = std::fs::remove_file(&self.socket);
+    }
+
+    /// Freezes the server (SIGSTOP): it accepts nothing and answers nothing,
+    /// as a hung Redis does, until [`TestRedis::resume`].
+    pub fn pause(&self) {
+        self.signal(Signal::SIGSTOP);
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(Signal::SIGCONT);
+    }
+
+    fn signal(&self, signal: Signal) {
+        let child = self.child.as_ref().expect("redis-server is running");
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pids fit in i32"));
+        kill(pid, signal).expect("redis-server can be signalled");
     }
 
     /// Starts the server (again) on the same socket and data.

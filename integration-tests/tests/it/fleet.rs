@@ -70,6 +70,27 @@ fn redis_down_fails_limited_tokens_closed_and_recovers_without_a_restart() {
 }
 
 #[test]
+fn a_hung_redis_does_not_hang_requests() {
+    let redis = TestRedis::start();
+    let agent = fleet_agent(&redis);
+    let limited = agent.mint(&json!({"subject": "s", "environment": "dev", "key_pattern": "*", "usage_limit": 5}));
+    let unlimited = agent.mint_for("dev", "*");
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &limited).status, 200);
+    redis.pause();
+    // The harness's client gives up after its own I/O timeout: an answer at
+    // all shows the store's deadline (500 ms here) held.
+    assert_error(&agent.get_secret("dev", "DATABASE_URL", &limited), 503, "usage_store_unavailable");
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &unlimited).status, 200);
+    redis.resume();
+    let back =
+        vanta_integration_tests::process::poll_until(std::time::Duration::from_secs(20), "the store back", || {
+            let response = agent.get_secret("dev", "DATABASE_URL", &limited);
+            (response.status != 503).then_some(response)
+        });
+    assert_eq!(back.status, 200, "{}", back.text());
+}
+
+#[test]
 fn a_flushed_redis_refuses_limited_tokens_issued_before() {
     let mut redis = TestRedis::start();
     let agent = dev_builder().args(["--usage-store", &redis.url(), "--clock-leeway-seconds", "0"]).start();
