@@ -14,9 +14,10 @@
 //!   [`etag`] (tags of read answers), [`access`] (scope checks, the admin
 //!   credential), [`attest`] (what the kernel says about a local caller),
 //!   [`policy`] (per-caller minting rules), [`sops`] (run sops, cache and
-//!   parse its output), [`usage`] (durable use counts), [`audit`] (JSONL
-//!   records and their writer task), [`transport`] (the Unix socket and TCP
-//!   listeners behind one accept, a connection cap per listener).
+//!   parse its output), [`usage`] (durable use counts: SQLite or a shared
+//!   Redis), [`audit`] (JSONL records and their writer task), [`transport`]
+//!   (the Unix socket and TCP listeners behind one accept, a connection cap
+//!   per listener).
 //! - L2: [`vault`], the use cases, ordering the steps the contract orders.
 //! - L3: [`http`], routes, request limits and deadlines, the one error
 //!   table, request metrics.

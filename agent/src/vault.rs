@@ -12,8 +12,9 @@ mod error;
 mod pending;
 mod read;
 mod refused;
+mod uses;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use vanta_shared::api::{GenerateTokenRequest, GenerateTokenResponse, KeyList, ScopeDetails};
 use vanta_shared::{EnvName, ErrorCode, KeyPath, Scope};
@@ -35,9 +36,10 @@ use crate::policy::{LivePolicy, MintAsk, Rule};
 use crate::sops::SecretSource;
 use crate::token::issue::MintRequest;
 use crate::token::{TokenIssuer, TokenValidator, VerifiedClaims};
-use crate::usage::{Lease, Reservation, UsageStore, UseAsk};
+use crate::usage::UsageStore;
 
 use self::pending::PendingFetch;
+use self::uses::now_ms;
 
 /// Token lifetimes, in minutes.
 #[derive(Debug, Clone, Copy)]
@@ -274,34 +276,6 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         Ok(Read::Fresh { body: value, etag })
     }
 
-    /// Leases one use of a limited token the store can count.
-    async fn reserve(&self, claims: &vanta_shared::Claims, limit: u64) -> Result<Lease, Error> {
-        self.check_birth(claims)?;
-        let ask = UseAsk {
-            jti: claims.jti.clone(),
-            limit,
-            expires_at: claims.exp,
-            lease_ms: u64::try_from(self.usage_rules.lease.as_millis()).unwrap_or(u64::MAX),
-        };
-        match self.usage.reserve(&ask, now_ms()).await.map_err(Error::Usage)? {
-            Reservation::Granted(lease) => {
-                tracing::debug!(jti = %lease.jti, lease = lease.id, "use leased");
-                Ok(lease)
-            }
-            Reservation::Exhausted => Err(Error::UsageExhausted),
-        }
-    }
-
-    /// A store knows no use from before it was born: a limited token issued
-    /// earlier (beyond the clock leeway) may have been used up already.
-    fn check_birth(&self, claims: &vanta_shared::Claims) -> Result<(), Error> {
-        let born_at = self.usage.born_at();
-        if claims.iat.saturating_add(self.usage_rules.leeway.as_secs()) < born_at {
-            return Err(Error::IssuedBeforeStore { iat: claims.iat, born_at });
-        }
-        Ok(())
-    }
-
     async fn lookup(&self, env: &EnvName, key: &KeyPath) -> Result<Zeroizing<String>, Error> {
         let tree = self.source.load(env).await.map_err(Error::from_sops)?;
         let value = tree.lookup(key).map_err(Error::NoSuchKey)?;
@@ -367,11 +341,6 @@ async fn audited_as<T>(
             Err(err)
         }
     }
-}
-
-/// Now, in Unix milliseconds (lease deadlines).
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -1,10 +1,14 @@
 //! A private `redis-server` for the fleet tests (harness): on a Unix socket
-//! in its own temporary directory, `appendonly yes`, no TCP port. It can be
+//! in its own temporary directory, `appendonly yes` unless asked otherwise,
+//! no TCP port. It can be
 //! stopped and started again on the same data; it is killed on drop.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 use crate::process;
 
@@ -13,6 +17,7 @@ pub struct TestRedis {
     child: Option<Child>,
     socket: PathBuf,
     dir: tempfile::TempDir,
+    appendonly: &'static str,
 }
 
 // === impl TestRedis ===
@@ -23,9 +28,21 @@ impl TestRedis {
     /// # Panics
     /// If `redis-server` is not on PATH (`make tools` installs it) or does not start in 10 s.
     pub fn start() -> Self {
+        Self::start_with("yes")
+    }
+
+    /// A server that loses its writes on restart (`appendonly no`).
+    ///
+    /// # Panics
+    /// As [`TestRedis::start`].
+    pub fn start_forgetful() -> Self {
+        Self::start_with("no")
+    }
+
+    fn start_with(appendonly: &'static str) -> Self {
         let dir = tempfile::Builder::new().prefix("vanta-redis").tempdir().expect("temp dir for redis");
         let socket = dir.path().join("redis.sock");
-        let mut redis = Self { child: None, socket, dir };
+        let mut redis = Self { child: None, socket, dir, appendonly };
         redis.start_again();
         redis
     }
@@ -43,10 +60,28 @@ impl TestRedis {
     /// Kills the server (SIGKILL: what a crash or a lost node looks like).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let _ = kill(Pid::from_raw(i32::try_from(child.id()).unwrap_or(0)), Signal::SIGCONT);
             let _ = child.kill();
             let _ = child.wait();
         }
         let _ = std::fs::remove_file(&self.socket);
+    }
+
+    /// Freezes the server (SIGSTOP): it accepts nothing and answers nothing,
+    /// as a hung Redis does, until [`TestRedis::resume`].
+    pub fn pause(&self) {
+        self.signal(Signal::SIGSTOP);
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(Signal::SIGCONT);
+    }
+
+    fn signal(&self, signal: Signal) {
+        let child = self.child.as_ref().expect("redis-server is running");
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pids fit in i32"));
+        kill(pid, signal).expect("redis-server can be signalled");
     }
 
     /// Starts the server (again) on the same socket and data.
@@ -55,7 +90,8 @@ impl TestRedis {
     /// As [`TestRedis::start`].
     pub fn start_again(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", "0", "--unixsocketperm", "700", "--appendonly", "yes", "--save", ""])
+            .args(["--port", "0", "--unixsocketperm", "700", "--save", ""])
+            .args(["--appendonly", self.appendonly])
             .arg("--unixsocket")
             .arg(&self.socket)
             .arg("--dir")

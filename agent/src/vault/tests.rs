@@ -10,7 +10,7 @@ use super::*;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::sops::{Cause, SopsError, Tree};
 use crate::token::{JwtKey, JwtKeys};
-use crate::usage::SqliteStore;
+use crate::usage::{Lease, Reservation, SqliteStore, UseAsk};
 
 /// Serves `dev` from fixed YAML; every other environment has no file.
 struct FakeSource;

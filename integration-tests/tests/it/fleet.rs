@@ -14,6 +14,14 @@ fn fleet_agent(redis: &TestRedis) -> TestAgent {
     dev_builder().args(["--usage-store", &redis.url(), "--usage-store-timeout-ms", "500"]).start()
 }
 
+/// Fetches with `token` until the store answers again (not 503), up to 20 s.
+fn first_answer_once_back(agent: &TestAgent, token: &str) -> vanta_integration_tests::http::Response {
+    vanta_integration_tests::process::poll_until(std::time::Duration::from_secs(20), "the store back", || {
+        let response = agent.get_secret("dev", "DATABASE_URL", token);
+        (response.status != 503).then_some(response)
+    })
+}
+
 #[test]
 fn three_agents_on_one_redis_serve_a_limit_of_7_exactly_7_times_of_300() {
     let redis = TestRedis::start();
@@ -57,16 +65,29 @@ fn redis_down_fails_limited_tokens_closed_and_recovers_without_a_restart() {
     let audited = agent.audit_lines().into_iter().rev().find(|r| r["outcome"] == "usage_store_unavailable");
     assert!(audited.is_some_and(|r| r["error"].as_str().unwrap().contains("usage store")), "audited with the reason");
     redis.start_again();
-    let back =
-        vanta_integration_tests::process::poll_until(std::time::Duration::from_secs(20), "the store back", || {
-            let response = agent.get_secret("dev", "DATABASE_URL", &limited);
-            (response.status != 503).then_some(response)
-        });
+    let back = first_answer_once_back(&agent, &limited);
     assert_eq!(back.status, 200, "{}", back.text());
     assert_eq!(agent.get("/readyz", None).status, 200);
     let text = agent.get("/metrics", None).text();
     let errors = text.lines().find(|l| l.starts_with("vanta_usage_store_errors_total")).unwrap();
     assert_ne!(errors, "vanta_usage_store_errors_total 0", "store errors are counted");
+}
+
+#[test]
+fn a_hung_redis_does_not_hang_requests() {
+    let redis = TestRedis::start();
+    let agent = fleet_agent(&redis);
+    let limited = agent.mint(&json!({"subject": "s", "environment": "dev", "key_pattern": "*", "usage_limit": 5}));
+    let unlimited = agent.mint_for("dev", "*");
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &limited).status, 200);
+    redis.pause();
+    // The harness's client gives up after its own I/O timeout: an answer at
+    // all shows the store's deadline (500 ms here) held.
+    assert_error(&agent.get_secret("dev", "DATABASE_URL", &limited), 503, "usage_store_unavailable");
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &unlimited).status, 200);
+    redis.resume();
+    let back = first_answer_once_back(&agent, &limited);
+    assert_eq!(back.status, 200, "{}", back.text());
 }
 
 #[test]
@@ -87,14 +108,19 @@ fn a_flushed_redis_refuses_limited_tokens_issued_before() {
     }
     thread::sleep(std::time::Duration::from_millis(1100));
     redis.start_again();
-    let first =
-        vanta_integration_tests::process::poll_until(std::time::Duration::from_secs(20), "the store back", || {
-            let response = agent.get_secret("dev", "DATABASE_URL", &spent);
-            (response.status != 503).then_some(response)
-        });
+    let first = first_answer_once_back(&agent, &spent);
     assert_error(&first, 401, "unauthorized");
     let fresh = agent.mint(&json!({"subject": "s", "environment": "dev", "key_pattern": "*", "usage_limit": 1}));
     assert_eq!(agent.get_secret("dev", "DATABASE_URL", &fresh).status, 200);
+}
+
+#[test]
+fn a_redis_without_appendonly_is_warned_about_at_start_up() {
+    let (durable, forgetful) = (TestRedis::start(), TestRedis::start_forgetful());
+    let warning = "runs without appendonly";
+    assert!(!fleet_agent(&durable).stderr_text().contains(warning));
+    let agent = fleet_agent(&forgetful);
+    assert!(agent.stderr_text().contains(warning), "{}", agent.stderr_text());
 }
 
 #[test]
