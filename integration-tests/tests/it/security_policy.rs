@@ -217,21 +217,15 @@ fn sighup_reloads_a_good_policy_and_keeps_the_old_one_when_broken() {
 
     fs::write(policy_file(&agent), rule("\"dev\", \"prod\"")).unwrap();
     agent.signal(Signal::SIGHUP);
-    wait_for_log(&agent, "minting policy reloaded");
+    agent.wait_log_line("minting policy reloaded");
     assert_eq!(agent.generate(&ask).status, 200);
 
     fs::write(policy_file(&agent), "[[rule]]\nname = \"me\"\nuidz = [0]\n").unwrap();
     agent.signal(Signal::SIGHUP);
-    let line = wait_for_log(&agent, "minting policy not reloaded");
+    let line = agent.wait_log_line("minting policy not reloaded");
     assert!(line.contains("line 3") && line.contains("unknown field `uidz`"), "{line}");
     assert_eq!(agent.generate(&ask).status, 200, "the previous policy stays in force");
     assert!(agent.stop().success());
-}
-
-fn wait_for_log(agent: &TestAgent, text: &str) -> String {
-    process::poll_until(DEADLINE, &format!("the agent to log {text:?}"), || {
-        agent.stderr_text().lines().find(|l| l.contains(text)).map(str::to_owned)
-    })
 }
 
 #[test]

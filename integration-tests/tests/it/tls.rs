@@ -148,7 +148,8 @@ fn sighup_reloads_the_certificate_and_a_bad_pair_keeps_the_old_one() {
     assert!(old.get(h.addr, "/healthz").is_err(), "the old CA no longer verifies new connections");
     fs::write(&h.cert, "not a certificate\n").unwrap();
     h.agent.signal(Signal::SIGHUP);
-    std::thread::sleep(Duration::from_millis(300));
+    let line = h.agent.wait_log_line("SIGHUP: TLS reload failed; keeping the old certificate");
+    assert!(line.contains(&h.cert.display().to_string()), "the failure names the certificate file: {line}");
     for _ in 0..3 {
         assert_eq!(new.client(&TLS12).get(h.addr, "/healthz").unwrap().status, 200, "a failed reload keeps the pair");
     }
