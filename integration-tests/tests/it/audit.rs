@@ -1,4 +1,4 @@
-//! CONTRACT §5: one JSONL audit record per generate, fetch and list, with
+//! docs/API.md §5: one JSONL audit record per generate, fetch and list, with
 //! the contract's fields, and never a secret or a token in any output.
 
 use std::fs;

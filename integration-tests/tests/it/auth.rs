@@ -1,4 +1,4 @@
-//! CONTRACT §4: every 401 of `GET /api/v1/vault/{env}/{key}`.
+//! docs/API.md §4: every 401 of `GET /api/v1/vault/{env}/{key}`.
 
 use serde_json::json;
 use vanta_integration_tests::jwt::{self, TEST_JWT_KEY};

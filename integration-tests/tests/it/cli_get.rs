@@ -1,4 +1,4 @@
-//! CONTRACT §6 `vanta-cli get`.
+//! docs/API.md §6 `vanta-cli get`.
 
 use vanta_integration_tests::cli::Cli;
 

@@ -1,4 +1,4 @@
-//! CONTRACT §6 `vanta-cli run-with-secrets`: what the child gets, and what
+//! docs/API.md §6 `vanta-cli run-with-secrets`: what the child gets, and what
 //! happens when something is wrong.
 
 use std::path::Path;

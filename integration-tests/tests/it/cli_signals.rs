@@ -1,4 +1,4 @@
-//! CONTRACT §6 `run-with-secrets` and signals: SIGINT, SIGTERM and SIGHUP go
+//! docs/API.md §6 `run-with-secrets` and signals: SIGINT, SIGTERM and SIGHUP go
 //! to the child; death by signal N is exit 128+N; the secrets file goes too.
 
 use std::fs;

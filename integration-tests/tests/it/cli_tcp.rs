@@ -1,5 +1,6 @@
-//! `vanta-cli health` and the CLI over the agent's TCP listener (docs/VAULT_ACCESS_SYSTEM_README.md (section vanta-cli)
-//! "Health probes" and "Over TCP"): HTTPS with a CA made at run time, plain
+//! `vanta-cli health` and the CLI over the agent's TCP listener (operator
+//! guide `docs/VAULT_ACCESS_SYSTEM_README.md`, sections "vanta-cli health" and
+//! "Over TCP: `--url`, HTTPS and the admin credential"): HTTPS with a CA made at run time, plain
 //! HTTP to a loopback `--insecure-tcp` agent, the admin credential for
 //! minting, and one-line errors that name the URL.
 

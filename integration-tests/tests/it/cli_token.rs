@@ -1,4 +1,4 @@
-//! CONTRACT §6 `vanta-cli token generate` and the CLI's general behaviour.
+//! docs/API.md §6 `vanta-cli token generate` and the CLI's general behaviour.
 
 use serde_json::json;
 use vanta_integration_tests::cli::{Cli, SocketVia};

@@ -1,6 +1,6 @@
 //! A strict reader of `.env` files, for checking `--inject-as file`.
 //!
-//! CONTRACT §6: every value must read back unchanged "with a standard dotenv
+//! docs/API.md §6: every value must read back unchanged "with a standard dotenv
 //! parser". This follows what the common ones (dotenvy, python-dotenv,
 //! godotenv) agree on, and refuses what they disagree on or would change:
 //! `'…'` is literal; `"…"` takes the escapes `\n \r \t \\ \" \' \$`; an

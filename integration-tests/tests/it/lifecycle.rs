@@ -1,4 +1,4 @@
-//! CONTRACT §3: start-up, the socket, signals, the JWT key, `/healthz`.
+//! docs/API.md §3: start-up, the socket, signals, the JWT key, `/healthz`.
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -13,7 +13,7 @@ use vanta_integration_tests::process::{self, Finished};
 
 use crate::common::{dev_agent, dev_builder, ok_json};
 
-/// CONTRACT §3: start-up errors print one clear line and exit 2.
+/// docs/API.md §3: start-up errors print one clear line and exit 2.
 fn assert_startup_error(finished: &Finished) {
     assert_eq!(finished.code(), Some(2), "exit status {}; stderr: {}", finished.status, finished.stderr_text());
     let stderr = finished.stderr_text();

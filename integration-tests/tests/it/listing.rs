@@ -1,4 +1,4 @@
-//! CONTRACT §4 `GET /api/v1/vault/{environment}`: sorted, pattern-filtered
+//! docs/API.md §4 `GET /api/v1/vault/{environment}`: sorted, pattern-filtered
 //! key lists without the sops block.
 
 use serde_json::json;

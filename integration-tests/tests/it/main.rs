@@ -1,5 +1,5 @@
 //! Black-box tests of `vanta-agent` and `vanta-cli` against the real `sops`
-//! (CONTRACT.md). One test binary; each module covers one part of the contract.
+//! (docs/API.md). One test binary; each module covers one part of the contract.
 
 // In tests a panic is a failed test, with its location: unwrap is fine here.
 #![allow(clippy::unwrap_used)]

@@ -1,4 +1,4 @@
-//! `run-with-secrets --inject-as env`: names (CONTRACT §6 mapping,
+//! `run-with-secrets --inject-as env`: names (docs/API.md §6 mapping,
 //! `--prefix`, `--key KEY=NAME`), values byte for byte, overrides reported,
 //! dangerous names refused unless allowed, `--pristine`, and the token and
 //! the secrets kept out of every argument list and of the command's

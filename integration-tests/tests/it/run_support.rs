@@ -75,7 +75,7 @@ pub(crate) fn assert_code(finished: &Finished, code: i32) {
     assert_eq!(finished.code(), Some(code), "exit status {:?}; stderr: {}", finished.status, finished.stderr_text());
 }
 
-/// CONTRACT §6: a failure before the command starts is exit 1, one line on
+/// docs/API.md §6: a failure before the command starts is exit 1, one line on
 /// stderr, no panic or debug dump, and the command did not run (it would
 /// have printed to stdout).
 pub(crate) fn assert_refused(finished: &Finished) -> String {

@@ -1,4 +1,4 @@
-//! CONTRACT §2, §4, §7 `GET /api/v1/vault/{environment}/{key}`: values byte
+//! docs/API.md §2, §4, §7 `GET /api/v1/vault/{environment}/{key}`: values byte
 //! for byte, what is not a secret, hostile paths, and the order of checks.
 
 use vanta_integration_tests::agent::TestAgent;

@@ -96,5 +96,5 @@ fn vanta_cli_works_against_a_guarded_agent() {
 fn off_by_default() {
     let agent = TestAgent::builder().start();
     let body = json!({"subject": "s", "environment": "dev", "key_pattern": "*"});
-    assert_eq!(agent.generate(&body).status, 200, "no header needed without the flag (CONTRACT §7)");
+    assert_eq!(agent.generate(&body).status, 200, "no header needed without the flag (docs/API.md §7)");
 }

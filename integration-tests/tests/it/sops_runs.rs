@@ -1,4 +1,4 @@
-//! CONTRACT §4 and §7 on running sops: 500 when it cannot decrypt, 504 when
+//! docs/API.md §4 and §7 on running sops: 500 when it cannot decrypt, 504 when
 //! it hangs, 503 when the audit record cannot be written, and the environment
 //! sops is given.
 

@@ -1,4 +1,4 @@
-//! The optional TCP listener (CONTRACT §3 `--listen-tcp`, operator guide):
+//! The optional TCP listener (docs/API.md §3 `--listen-tcp`, operator guide):
 //! HTTPS with a CA-signed certificate made at run time, TLS 1.2 and 1.3,
 //! the peer IP in the audit, minting only with the admin credential,
 //! certificate reload on SIGHUP, plain HTTP only on loopback when asked.

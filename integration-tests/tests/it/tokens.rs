@@ -1,4 +1,4 @@
-//! CONTRACT §4 `POST /api/v1/vault/tokens/generate`: the success body, the
+//! docs/API.md §4 `POST /api/v1/vault/tokens/generate`: the success body, the
 //! JWT it carries, and request validation.
 
 use std::collections::HashSet;
@@ -112,7 +112,7 @@ fn invalid_requests() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// CONTRACT §4: 400/413/422 with a message naming the field.
+/// docs/API.md §4: 400/413/422 with a message naming the field.
 fn assert_refused_naming(agent: &TestAgent, field: &str, body: &Value) {
     let response = agent.generate(body);
     assert!([400, 422].contains(&response.status), "{body}: HTTP {} {}", response.status, response.text());

@@ -1,4 +1,4 @@
-//! CONTRACT §4 usage limits: only a 200 is a use; N uses means exactly N
+//! docs/API.md §4 usage limits: only a 200 is a use; N uses means exactly N
 //! successes, concurrent or not, also across restarts.
 
 use std::thread;
@@ -62,7 +62,7 @@ fn only_a_200_is_a_use() {
 
 #[test]
 fn listing_with_a_used_up_token_is_401() {
-    // CONTRACT §4: listing has the same auth rules, and a used-up token is a 401 there.
+    // docs/API.md §4: listing has the same auth rules, and a used-up token is a 401 there.
     let agent = dev_agent();
     let token = limited(&agent, "*", 1);
     assert_eq!(agent.get_secret("dev", "INT", &token).status, 200);
