@@ -22,10 +22,9 @@
 //!   machines); also serves `make demo`.
 //! - `exit-with`, `sleep-secs`: a command that exits with N, or sleeps.
 //! - `print-env`: the environment a command got, as JSON.
-//! - `report-secrets-file`, `run-inspect`: what `run-with-secrets` gave the
-//!   command through `$VANTA_SECRETS_FILE` (file or FIFO, modes, content).
-//! - `trap-signals`, `run-trap`: catch and report the signals forwarded to a
-//!   command (to a file, or as lines on stdout).
+//! - `run-inspect`: what `run-with-secrets` gave the command through
+//!   `$VANTA_SECRETS_FILE` (file or FIFO, modes, content).
+//! - `run-trap`: catches and reports the signals forwarded to a command.
 //! - `watch-child`: the command of the `--watch` tests (restart, signal).
 //! - `mask-probe`: writes secret values in pieces, for `--mask`.
 //! - `with-umask`: runs a program under a given umask.

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use vanta_integration_tests::cli::Cli;
 
-use crate::run_support::{assert_code, path_arg};
+use crate::run::support::{assert_code, path_arg};
 
 #[test]
 fn completion_scripts_know_the_subcommands_and_flags() {

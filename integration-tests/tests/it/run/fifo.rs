@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 use vanta_integration_tests::cli::Cli;
 
-use crate::run_support::{
+use crate::run::support::{
     APP_VALUES, WAIT, app_agent, assert_code, entries, helper, json, path_arg, run_args, wait_for_line,
 };
 

@@ -13,7 +13,7 @@ use std::thread;
 use serde_json::json;
 use vanta_integration_tests::cli::Cli;
 
-use crate::run_support::{
+use crate::run::support::{
     agent_with, app_agent, assert_code, assert_no_values, assert_refused, helper, json, path_arg, run_args,
 };
 

@@ -11,7 +11,7 @@ use vanta_integration_tests::agent::TestAgent;
 use vanta_integration_tests::bins;
 use vanta_integration_tests::process::{DEADLINE, output_with_deadline};
 
-use crate::run_support::{app_agent, helper, run_args};
+use crate::run::support::{app_agent, helper, run_args};
 
 /// Runs `argv` on a new pseudo-terminal (as session leader, in the
 /// foreground), plays `steps` on it, then reads to the end. Steps:

@@ -8,8 +8,8 @@ use vanta_integration_tests::agent::{AgentBuilder, TestAgent};
 use vanta_integration_tests::cli::Cli;
 
 use crate::common::{assert_error, ok_json, var_name};
-use crate::logs::{json_logs, warnings_for};
-use crate::run_support::{assert_code, helper, json};
+use crate::ops::logs::{json_logs, warnings_for};
+use crate::run::support::{assert_code, helper, json};
 
 const YAML: &str = r#"database:
   url: "postgres://app:s3cr3t@db:5432/app?sslmode=require"

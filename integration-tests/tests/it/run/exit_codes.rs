@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use nix::sys::signal::Signal;
 use vanta_integration_tests::cli::Cli;
 
-use crate::run_support::{WAIT, app_agent, assert_code, helper, path_arg, run_args, wait_for_line};
+use crate::run::support::{WAIT, app_agent, assert_code, helper, path_arg, run_args, wait_for_line};
 
 #[test]
 fn the_commands_own_codes_pass_through() {

@@ -13,7 +13,7 @@ use vanta_integration_tests::bins;
 use vanta_integration_tests::cli::Cli;
 use vanta_integration_tests::process::{self, DEADLINE};
 
-use crate::run_support::{WAIT, app_agent, assert_code, helper, path_arg, run_args, wait_for_line};
+use crate::run::support::{WAIT, app_agent, assert_code, helper, path_arg, run_args, wait_for_line};
 
 #[test]
 fn every_forwarded_signal_reaches_the_command() {

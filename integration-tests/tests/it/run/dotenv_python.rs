@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use vanta_integration_tests::bins;
 use vanta_integration_tests::cli::Cli;
 
-use crate::run_support::{agent_with, assert_code, run_args};
+use crate::run::support::{agent_with, assert_code, run_args};
 
 /// Hostile values, each in one key. At most one ends in a backslash: a
 /// dotenv file can hold only one such value (the CLI says so otherwise).

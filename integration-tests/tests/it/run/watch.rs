@@ -12,7 +12,7 @@ use vanta_integration_tests::cli::{Cli, RunningCli};
 use vanta_integration_tests::fixtures::{self, write_private};
 use vanta_integration_tests::process::poll_until;
 
-use crate::run_support::{WAIT, assert_code, assert_refused, helper, json, run_args};
+use crate::run::support::{WAIT, assert_code, assert_refused, helper, json, run_args};
 
 const YAML: &str = "MARK: first-value-1a\nOTHER: other-value-2b\n";
 
@@ -124,7 +124,7 @@ fn signal_mode_replaces_the_file_whole_and_signals_the_same_command() {
         "{}",
         finished.stderr_text()
     );
-    assert_eq!(crate::run_support::entries(dir.path()), Vec::<String>::new(), "the directory is gone");
+    assert_eq!(crate::run::support::entries(dir.path()), Vec::<String>::new(), "the directory is gone");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use vanta_integration_tests::bins;
 use vanta_integration_tests::cli::Cli;
 
 use crate::common::{DEV_VALUES, assert_cli_error_line, dev_agent, scannable_secrets, var_name};
-use crate::dotenv;
+use crate::run::dotenv;
 
 /// `run-with-secrets --environment dev --key-pattern PATTERN [extra] -- CMD...`
 fn run_args<'a>(pattern: &'a str, extra: &[&'a str], cmd: &[&'a str]) -> Vec<&'a str> {
@@ -78,7 +78,7 @@ fn a_given_token_is_used() {
 #[test]
 fn file_mode_writes_a_private_dotenv_file_that_is_gone_afterwards() {
     let agent = dev_agent();
-    let report = helper("report-secrets-file");
+    let report = helper("run-inspect");
     let finished = Cli::new(agent.socket()).run(&run_args("*", &["--inject-as", "file"], &[&report]));
     assert_eq!(finished.code(), Some(0), "{}", finished.stderr_text());
     let report = json_stdout(&finished.stdout);
@@ -91,26 +91,11 @@ fn file_mode_writes_a_private_dotenv_file_that_is_gone_afterwards() {
     }
 }
 
-pub(crate) fn assert_gone(report: &Value) {
+fn assert_gone(report: &Value) {
     for field in ["path", "dir"] {
         let path = Path::new(report[field].as_str().expect("a path"));
         assert!(!path.exists(), "{} is removed after the command", path.display());
     }
-}
-
-#[test]
-fn the_childs_exit_code_is_the_clis() {
-    let agent = dev_agent();
-    let cli = Cli::new(agent.socket());
-    let exit_with = helper("exit-with");
-    for code in [0, 3, 42] {
-        let finished = cli.run(&run_args("INT", &[], &[&exit_with, &code.to_string()]));
-        assert_eq!(finished.code(), Some(code), "exit-with {code}: {}", finished.stderr_text());
-    }
-    let not_found = cli.run(&run_args("INT", &[], &["vanta-no-such-command-xyz"]));
-    assert_eq!(not_found.code(), Some(127), "{}", not_found.stderr_text());
-    let killed = cli.run(&run_args("INT", &[], &["sh", "-c", "kill -TERM $$"]));
-    assert_eq!(killed.code(), Some(143), "128 + SIGTERM: {}", killed.stderr_text());
 }
 
 #[test]

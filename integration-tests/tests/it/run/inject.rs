@@ -9,7 +9,7 @@ use std::fs;
 use serde_json::{Value, json};
 use vanta_integration_tests::cli::Cli;
 
-use crate::run_support::{
+use crate::run::support::{
     APP_VALUES, agent_with, app_agent, assert_code, assert_no_values, assert_refused, helper, json, run_args,
     wait_for_line,
 };
@@ -147,5 +147,5 @@ fn neither_secrets_nor_the_token_appear_in_any_argument_list() {
     let environ = String::from_utf8_lossy(&fs::read(format!("/proc/{child}/environ")).unwrap()).into_owned();
     assert!(!environ.contains(&token), "the token is in the command's environment");
     running.signal(nix::sys::signal::Signal::SIGTERM);
-    assert_code(&running.wait(crate::run_support::WAIT), 0);
+    assert_code(&running.wait(crate::run::support::WAIT), 0);
 }

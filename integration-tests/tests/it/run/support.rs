@@ -1,4 +1,4 @@
-//! Fixtures shared by the `run_*` modules, the black-box tests of
+//! Fixtures shared by the `run` modules, the black-box tests of
 //! `vanta-cli run-with-secrets` as people use it in production: secrets,
 //! argument lists, helper paths, and the checks every module makes.
 

@@ -5,7 +5,7 @@
 use serde_json::json;
 use vanta_integration_tests::cli::Cli;
 
-use crate::run_support::{app_agent, assert_code, assert_refused, helper, run_args};
+use crate::run::support::{app_agent, assert_code, assert_refused, helper, run_args};
 
 #[test]
 fn an_unknown_option_before_the_command_is_a_usage_error() {

@@ -9,9 +9,9 @@ use serde_json::Value;
 use vanta_integration_tests::agent::{AgentBuilder, TestAgent};
 use vanta_integration_tests::bins;
 
+use crate::api::sops_runs::fake_sops;
 use crate::common::{DEV_YAML, assert_error, dev_builder, scannable_secrets};
-use crate::logs::{json_logs, log_records, warnings_for};
-use crate::sops_runs::fake_sops;
+use crate::ops::logs::{json_logs, log_records, warnings_for};
 
 /// What one failing environment must produce.
 struct Expected<'a> {

@@ -7,8 +7,8 @@ use std::fs;
 use vanta_integration_tests::agent::AgentBuilder;
 use vanta_integration_tests::process::Finished;
 
+use crate::api::sops_runs::fake_sops;
 use crate::common::{DEV_YAML, dev_builder, scannable_secrets};
-use crate::sops_runs::fake_sops;
 
 /// Runs `doctor` with the builder's configuration; asserts the exit code and
 /// that no value was printed; returns stdout.

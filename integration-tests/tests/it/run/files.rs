@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use vanta_integration_tests::agent::TestAgent;
 use vanta_integration_tests::cli::{Cli, RunningCli};
 
-use crate::run_support::{
+use crate::run::support::{
     APP_VALUES, WAIT, app_agent, assert_code, assert_no_values, assert_refused, entries, helper, json, path_arg,
     run_args, wait_for_line,
 };

@@ -2,7 +2,7 @@
 //! JWT key, the previous keys and the admin credential never reach sops, the
 //! logs or the audit file; the agent cannot dump core and is not dumpable.
 //!
-//! `sops_runs.rs` checks the variables a failing fake sops sees; here a
+//! `api/sops_runs.rs` checks the variables a failing fake sops sees; here a
 //! wrapper records its environment and then runs the real sops, so the check
 //! covers a successful decryption with every VANTA secret configured.
 

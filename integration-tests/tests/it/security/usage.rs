@@ -1,7 +1,7 @@
 //! Durable usage limits under pressure (operator guide, "Usage limits"):
 //! exactly N of many concurrent fetches succeed, a `kill -9` does not give
 //! uses back, and a corrupt or foreign state file stops start-up instead of
-//! resetting counts. `usage.rs` covers the basic rules.
+//! resetting counts. `api/usage.rs` covers the basic rules.
 
 use std::fs;
 use std::thread;

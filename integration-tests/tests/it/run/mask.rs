@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 use vanta_integration_tests::cli::Cli;
 use vanta_integration_tests::process::{self, DEADLINE, killed_by};
 
-use crate::run_support::{
+use crate::run::support::{
     APP_VALUES, WAIT, agent_with, app_agent, assert_code, assert_no_values, helper, path_arg, run_args, wait_for_line,
 };
 
