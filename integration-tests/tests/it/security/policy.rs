@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use vanta_integration_tests::agent::{AgentBuilder, GENERATE_PATH, TestAgent};
 use vanta_integration_tests::cli::Cli;
 use vanta_integration_tests::process::{self, DEADLINE};
-use vanta_integration_tests::staged::Staged;
+use vanta_integration_tests::staged::{self, Staged};
 use vanta_integration_tests::{bins, tls};
 
 use crate::common::{assert_cli_error_line, assert_error};
@@ -36,7 +36,12 @@ fn policy_agent(staged: &Staged, policy: &str) -> TestAgent {
 }
 
 fn policy_builder(staged: &Staged, policy: &str) -> AgentBuilder {
-    let socket = staged.path().join("run/agent.sock");
+    // The agent makes a socket directory only its group may enter (0750);
+    // one every user may enter is the operator's to create.
+    let run = staged.path().join("run");
+    fs::create_dir_all(&run).unwrap();
+    staged::reachable(&run);
+    let socket = run.join("agent.sock");
     let builder = TestAgent::builder().socket(&socket).args(["--socket-mode", "0666"]);
     let file = builder.paths().root.join("policy.toml");
     fs::write(&file, policy).unwrap();
