@@ -3,7 +3,7 @@
 //!
 //! [`record`] defines the line; [`writer`] is the task that appends lines in
 //! batches and acknowledges each one, so the use cases can hold a secret back
-//! until its record is written (CONTRACT §5). Audit is not logging: nothing
+//! until its record is written (docs/API.md §5). Audit is not logging: nothing
 //! here goes through `tracing`.
 
 pub mod record;

@@ -24,58 +24,76 @@ pub use usage_store::{RedisConfig, UsageStoreConfig};
 
 /// The checked configuration. Holds the JWT keys, so it has no `Debug`.
 pub struct Config {
-    /// Where to listen.
+    /// The Unix socket local callers reach us on; its peer credentials are
+    /// what the audit and the minting policy know a caller by.
     pub socket: PathBuf,
-    /// Mode of the socket file.
+    /// Mode of the socket file: the file system decides who may connect, so
+    /// this is the first access check (default owner only).
     pub socket_mode: u32,
-    /// Directory of SOPS files.
+    /// Directory of `<environment>.yaml` SOPS files; the only place names
+    /// from a request can lead to (docs/API.md §2).
     pub sops_files_path: PathBuf,
-    /// Resolved sops executable.
+    /// The sops executable, resolved once at start-up so that a later change
+    /// of `PATH` cannot swap the program that sees decrypted data.
     pub sops_bin: PathBuf,
-    /// sops deadline.
+    /// How long one sops run may take before it is killed and the request
+    /// answered 504, so a hung key backend cannot hold requests forever.
     pub sops_timeout: Duration,
-    /// How long decrypted files are cached (zero: not at all).
+    /// How long decrypted files are cached, trading plaintext in memory for
+    /// not running sops on every fetch (zero: not at all).
     pub cache_ttl: Duration,
     /// Environment handed to sops: only what its key backends need.
     pub sops_env: Vec<(OsString, OsString)>,
-    /// `iss`.
+    /// `iss` written into and required of every token, so tokens of another
+    /// issuer sharing the key are refused.
     pub issuer: String,
-    /// `aud`.
+    /// `aud` written into and required of every token, for the same reason.
     pub audience: String,
-    /// Clock skew tolerated.
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, for callers whose clocks
+    /// drift from ours.
     pub clock_leeway: Duration,
-    /// The audit file; `None` for stdout.
+    /// The audit file, reopened on SIGHUP for log rotation; `None` writes
+    /// the records to stdout (for a collector reading the container's log).
     pub audit_path: Option<PathBuf>,
-    /// `fdatasync` the audit file after every batch of records.
+    /// `fdatasync` the audit file after every batch of records, so a record
+    /// survives a power loss before its secret is served (costs latency).
     pub audit_fsync: bool,
     /// The usage store: SQLite at `--state-path`, or `--usage-store`.
     pub usage_store: UsageStoreConfig,
     /// How long a fetch holds a use before it comes back unconfirmed.
     pub usage_lease: Duration,
-    /// Default token lifetime, minutes.
+    /// Token lifetime, in minutes, when a request does not ask for one.
     pub default_ttl_minutes: u32,
-    /// Longest token lifetime, minutes.
+    /// Longest lifetime a request may ask for, in minutes, so a leaked
+    /// token stops working within a bound the operator chose.
     pub max_ttl_minutes: u32,
-    /// The signing key.
+    /// HS256 key that signs new tokens; validation is stateless, so this key
+    /// is all that makes a token ours (docs/API.md §7).
     pub jwt_key: SecretSlice<u8>,
-    /// Keys from before a rotation, still accepted.
+    /// Keys from before a rotation, still accepted for validation so tokens
+    /// already handed out keep working until they expire; never used to sign.
     pub previous_jwt_keys: Vec<SecretSlice<u8>>,
-    /// Minting ceiling: environments (`None`: any).
+    /// Environments any caller may mint for (`None`: any), the ceiling when
+    /// no policy file is used.
     pub mint_environments: Option<Vec<EnvName>>,
-    /// Minting ceiling: key patterns (`None`: any).
+    /// Key patterns a minted token's pattern must fall within (`None`: any).
     pub mint_key_patterns: Option<Vec<KeyPattern>>,
-    /// Minting ceiling: usage limit (`None`: none required).
+    /// Largest usage limit a token may carry; when set, a token without a
+    /// limit is refused (`None`: no limit required).
     pub mint_max_usage_limit: Option<u64>,
-    /// Minting ceiling: caller uids (`None`: any).
+    /// Caller uids (socket peer credentials) allowed to mint (`None`: any).
     pub mint_uids: Option<Vec<u32>>,
     /// The per-caller policy file, instead of the `--mint-*` ceiling (loaded
     /// and checked by `app` before anything binds).
     pub policy_file: Option<PathBuf>,
-    /// Demand `X-Vanta-Request: true`.
+    /// Demand `X-Vanta-Request: true` on every request but the probes, so a browser or
+    /// an SSRF-able proxy that cannot set headers cannot reach the API.
     pub require_request_header: bool,
-    /// The optional TCP listener.
+    /// The optional TCP listener, for callers outside the pod or host that
+    /// cannot reach the socket (`None`: socket only).
     pub tcp: Option<TcpConfig>,
-    /// Most connections served at once on the socket.
+    /// Most connections served at once on the socket, so a flood of idle
+    /// connections cannot exhaust file descriptors or memory.
     pub max_connections: usize,
     /// Most connections served at once on TCP: its own cap, so that TCP
     /// clients can never take the socket's places.
@@ -87,9 +105,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Credential TCP callers must present to mint (from `VANTA_ADMIN_TOKEN_FILE`).
     pub admin_token: Option<SecretSlice<u8>>,
-    /// Diagnostic log filter (checked to parse).
+    /// Diagnostic log filter, checked to parse here so a typo stops start-up
+    /// (exit 2) instead of silently logging nothing.
     pub log_filter: String,
-    /// Diagnostic log format.
+    /// Diagnostic log format: text for a terminal, JSON for a collector.
     pub log_format: LogFormat,
     /// Names (never values) of variables handed to sops that carry key
     /// material inline: sops children can be read by processes of the same
@@ -100,9 +119,10 @@ pub struct Config {
 /// The TCP listener's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpConfig {
-    /// Where to listen.
+    /// Address and port to listen on.
     pub addr: SocketAddr,
-    /// Certificate and key; `None` for plain HTTP (loopback only).
+    /// Certificate and key, reloaded on SIGHUP so a renewed certificate
+    /// needs no restart; `None` for plain HTTP (loopback only).
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
@@ -144,7 +164,7 @@ const PREVIOUS_KEYS_FILE_VAR: &str = "VANTA_JWT_PREVIOUS_KEYS_FILE";
 const ADMIN_TOKEN_FILE_VAR: &str = "VANTA_ADMIN_TOKEN_FILE";
 const MIN_KEY_BYTES: usize = 32;
 
-/// Variables passed to sops by exact name (CONTRACT §7).
+/// Variables passed to sops by exact name (docs/API.md §7).
 const SOPS_ENV_NAMES: [&str; 20] = [
     "PATH",
     "HOME",

@@ -184,7 +184,7 @@ fn become_subreaper() {
 }
 
 /// The CLI's exit code for a child that ended with `status`: its own code,
-/// or 128+N if signal N killed it (CONTRACT §6); `None` if it did not end.
+/// or 128+N if signal N killed it (docs/API.md §6); `None` if it did not end.
 pub(crate) fn exit_code(status: WaitStatus) -> Option<u8> {
     match status {
         // Exit codes are 8 bits on Unix; anything else is not a real status.

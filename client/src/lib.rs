@@ -1,6 +1,6 @@
 //! `vanta-cli`, the client of `vanta-agent`: mints scoped tokens, reads
 //! secrets, runs commands with their secrets and probes the agent, over the
-//! agent's Unix socket (CONTRACT §6) or its TCP listener (`--url`).
+//! agent's Unix socket (docs/API.md §6) or its TCP listener (`--url`).
 //!
 //! # Layout
 //! Layers, top to bottom; a module uses only modules below it.
@@ -21,7 +21,8 @@
 //! - [`endpoint`] and `vanta_shared`: plain validated data; the agent's
 //!   socket or URL; names, patterns, API bodies, defaults.
 //!
-//! `docs/VAULT_ACCESS_SYSTEM_README.md (section vanta-cli)` documents the behaviour of every subcommand for users.
+//! The operator guide's "vanta-cli" section (`docs/VAULT_ACCESS_SYSTEM_README.md#vanta-cli`)
+//! documents the behaviour of every subcommand for users.
 #![forbid(unsafe_code)]
 
 pub mod cli;

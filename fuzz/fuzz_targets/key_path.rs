@@ -3,7 +3,7 @@
 //! wildmatch behind `KeyPattern::matches`.
 //!
 //! Each parser is checked against the contract's rules written out here
-//! independently (CONTRACT §2): it must accept exactly what they accept, and
+//! independently (docs/API.md §2): it must accept exactly what they accept, and
 //! what it accepts must print back as the input. A parsed `KeyPath`'s
 //! segments joined by `/` are the input. `KeyPattern` matching is checked
 //! against a plain glob matcher (`*` any run of characters including `/`,
@@ -34,7 +34,7 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
 }
 
-/// CONTRACT §2 and the operator guide: segments of `[A-Za-z0-9_.-]` joined by
+/// docs/API.md §2 and the operator guide: segments of `[A-Za-z0-9_.-]` joined by
 /// `/`, none empty, none made only of dots, at most 512 bytes in all.
 fn contract_key_path(s: &str) -> bool {
     (1..=512).contains(&s.len())
@@ -92,7 +92,7 @@ fn key_pattern(text: &str) {
     }
 }
 
-/// The glob semantics of CONTRACT §2, by dynamic programming over characters.
+/// The glob semantics of docs/API.md §2, by dynamic programming over characters.
 fn glob(pattern: &[char], text: &[char]) -> bool {
     // m[j]: pattern[..i] matches text[..j], row by row.
     let mut m = vec![false; text.len() + 1];

@@ -213,6 +213,14 @@ impl TestAgent {
         fs::read_to_string(&self.paths.stderr).unwrap_or_default()
     }
 
+    /// Waits (up to [`process::DEADLINE`]) for a line of the agent's stderr
+    /// that contains `text` and returns it; panics naming `text` if none comes.
+    pub fn wait_log_line(&self, text: &str) -> String {
+        process::poll_until(process::DEADLINE, &format!("the agent to log {text:?}"), || {
+            self.stderr_text().lines().find(|l| l.contains(text)).map(str::to_owned)
+        })
+    }
+
     /// The agent's stdout so far.
     pub fn stdout_text(&self) -> String {
         fs::read_to_string(&self.paths.stdout).unwrap_or_default()

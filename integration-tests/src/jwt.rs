@@ -2,7 +2,7 @@
 //!
 //! Signs with `hmac` + `sha2` directly, independent of the agent's JOSE
 //! library, so that a token the agent accepts is proof of stateless
-//! validation (CONTRACT §7), and so tests can forge every kind of bad token.
+//! validation (docs/API.md §7), and so tests can forge every kind of bad token.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -17,11 +17,20 @@
 //! - [`redis`]: a private `redis-server` for the fleet tests.
 //! - [`tls`]: a run-time CA and leaf certificate, HTTPS and plain TCP clients.
 //!
-//! The helper binaries in `src/bin/` (`age-keygen`, `print-env`, `exit-with`,
-//! `trap-signals`, `sleep-secs`, `report-secrets-file`) are children for
-//! `vanta-cli run-with-secrets`; `age-keygen` also serves `make demo`;
-//! `hand-off-connection` is a caller that is gone by the time its request is
-//! attested (the minting policy's pid-reuse tests).
+//! The helper binaries in `src/bin/` are the programs the tests run (each
+//! file's `//!` says its arguments):
+//! - `age-keygen`: writes an age key file (no `age-keygen` on the test
+//!   machines); also serves `make demo`.
+//! - `exit-with`, `sleep-secs`: a command that exits with N, or sleeps.
+//! - `print-env`: the environment a command got, as JSON.
+//! - `run-inspect`: what `run-with-secrets` gave the command through
+//!   `$VANTA_SECRETS_FILE` (file or FIFO, modes, content).
+//! - `run-trap`: catches and reports the signals forwarded to a command.
+//! - `watch-child`: the command of the `--watch` tests (restart, signal).
+//! - `mask-probe`: writes secret values in pieces, for `--mask`.
+//! - `with-umask`: runs a program under a given umask.
+//! - `hand-off-connection`: a caller that is gone by the time its request is
+//!   attested (the minting policy's pid-reuse tests).
 #![forbid(unsafe_code)]
 
 pub mod agent;

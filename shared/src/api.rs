@@ -1,7 +1,7 @@
 //! Request and response bodies of the agent's HTTP API, and its routes (layer L0).
 //!
 //! The token request is checked field by field rather than with a derived
-//! `Deserialize`, so that every refusal names the field at fault (CONTRACT §4).
+//! `Deserialize`, so that every refusal names the field at fault (docs/API.md §4).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -1,6 +1,6 @@
 //! The JWT claim set that the agent writes and accepts (layer L0).
 //!
-//! Validation is stateless (CONTRACT §7): any token signed with the agent's
+//! Validation is stateless (docs/API.md §7): any token signed with the agent's
 //! key whose claims have these names and types is honoured. Numeric dates must
 //! be JSON numbers; `usage_limit` is absent when there is none.
 

@@ -2,7 +2,7 @@
 //!
 //! An environment name becomes part of a file name, so it is validated before
 //! anything touches the file system: 1–64 characters of `[A-Za-z0-9_-]`, not
-//! starting with `-` (CONTRACT §2). That rules out `..`, `/`, `%2F` and NUL.
+//! starting with `-` (docs/API.md §2). That rules out `..`, `/`, `%2F` and NUL.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,7 +1,7 @@
 //! Key paths: the address of one leaf in an environment's YAML tree (layer L0).
 //!
 //! `DATABASE_URL`, `API_KEYS/stripe`: segments joined by `/`, each of
-//! `[A-Za-z0-9_.-]`, no empty segment, at most 512 bytes (CONTRACT §2). A
+//! `[A-Za-z0-9_.-]`, no empty segment, at most 512 bytes (docs/API.md §2). A
 //! segment made only of dots (`.`, `..`) is refused too: no real secret is
 //! called that, and it is what path-traversal attempts look like.
 

@@ -1,7 +1,7 @@
 //! Key patterns: the wildmatch glob in a token's scope (layer L0).
 //!
 //! `*` matches any run of characters including `/`, `?` exactly one; the
-//! pattern is matched against the whole key path (CONTRACT §2). Patterns use
+//! pattern is matched against the whole key path (docs/API.md §2). Patterns use
 //! the key-path alphabet plus `*` and `?`; anything else (brackets, spaces,
 //! quotes) is refused so that a pattern never means more than it shows.
 

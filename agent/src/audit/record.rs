@@ -1,4 +1,4 @@
-//! One audit record, as written to the JSONL file (CONTRACT §5).
+//! One audit record, as written to the JSONL file (docs/API.md §5).
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -70,7 +70,7 @@ impl AuditRecord {
     /// A record of `event` by `client`, timestamped now, outcome to be set.
     pub fn new(event: AuditEvent, client: Peer) -> Self {
         let timestamp = OffsetDateTime::now_utc();
-        // CONTRACT §5: `key` for fetches and lists, `key_pattern` for generation.
+        // docs/API.md §5: `key` for fetches and lists, `key_pattern` for generation.
         let generates = event == AuditEvent::TokenGenerate;
         Self {
             timestamp,

@@ -1,5 +1,5 @@
 //! The raw command line of `vanta-agent`: clap flags, each with its
-//! environment variable (CONTRACT §3). Checked by [`super::Config::from_args`].
+//! environment variable (docs/API.md §3). Checked by [`super::Config::from_args`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

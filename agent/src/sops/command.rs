@@ -26,7 +26,7 @@ pub struct SopsCommand {
     bin: PathBuf,
     files_dir: PathBuf,
     timeout: Duration,
-    /// Only the variables sops' key backends need (CONTRACT §7); never ours.
+    /// Only the variables sops' key backends need (docs/API.md §7); never ours.
     env: Arc<Vec<(OsString, OsString)>>,
 }
 

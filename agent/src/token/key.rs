@@ -102,7 +102,7 @@ impl JwtKeys {
     }
 
     /// The key named by `kid`, or the current key when the token names none
-    /// (tokens from other issuers; CONTRACT §7 keeps validation stateless).
+    /// (tokens from other issuers; docs/API.md §7 keeps validation stateless).
     pub fn for_kid(&self, kid: Option<&str>) -> Option<&JwtKey> {
         match kid {
             None => Some(&self.current),

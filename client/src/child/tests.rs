@@ -60,17 +60,39 @@ async fn runs_and_reaps() {
     let missing = Running::spawn(Command::new("/nonexistent/vanta-test"), "x").err().expect("missing");
     assert_eq!(missing.exit_code(), 127);
 
-    // The orphan (a sleep whose parent exits at once) comes to us and is
-    // reaped while the command still runs.
+    // The orphan's parent exits at once. The orphan waits until it has been
+    // re-parented and records its new parent: with the subreaper in place
+    // that is this process, not init. It then exits, and the command waits
+    // (bounded) until the orphan is gone, which only happens if it is reaped
+    // while the command still runs.
     let dir = tempfile::tempdir().expect("dir");
-    let pid_file = dir.path().join("orphan.pid");
-    let script = format!("(sleep 0.2 & echo $! > {}) ; sleep 1", pid_file.display());
+    let (ppid_file, pid_file) = (dir.path().join("orphan.ppid"), dir.path().join("orphan.pid"));
+    let orphan = dir.path().join("orphan.sh");
+    std::fs::write(&orphan, ORPHAN_SCRIPT.replace("PPID_FILE", &ppid_file.display().to_string())).expect("script");
+    let script = format!(
+        "sh -c 'sh {orphan} \"$$\" & echo $! > {pids}'; \
+         i=0; until [ -s {ppid} ] && [ ! -e /proc/$(cat {pids}) ]; do \
+         i=$((i+1)); [ $i -gt 2000 ] && exit 3; sleep 0.01; done",
+        orphan = orphan.display(),
+        pids = pid_file.display(),
+        ppid = ppid_file.display(),
+    );
     let running = Running::spawn(sh(&script), "sh").expect("spawned");
-    let waited = tokio::time::timeout(Duration::from_secs(10), running.wait(&mut signals));
-    assert_eq!(waited.await.expect("in time").expect("waited"), 0);
-    let orphan: i32 = std::fs::read_to_string(&pid_file).expect("pid written").trim().parse().expect("a pid");
-    assert!(!std::path::Path::new(&format!("/proc/{orphan}")).exists(), "the orphan was reaped, not left a zombie");
+    let waited = tokio::time::timeout(Duration::from_secs(60), running.wait(&mut signals));
+    let code = waited.await.expect("in time").expect("waited");
+    let adopter: u32 = std::fs::read_to_string(&ppid_file).expect("ppid written").trim().parse().expect("a pid");
+    assert_eq!(adopter, std::process::id(), "the orphan was re-parented to the CLI (subreaper), not to init");
+    assert_eq!(code, 0, "the orphan was reaped while the command ran (3: it stayed a zombie)");
 }
+
+/// Waits (at most about 20 s) until its parent is no longer `$1` (the
+/// process that started it), then writes the new parent's pid to
+/// `PPID_FILE` (written whole via a rename).
+const ORPHAN_SCRIPT: &str = r#"parent() { read -r _ _ _ ppid _ < /proc/$$/stat; echo "$ppid"; }
+i=0
+while [ "$(parent)" = "$1" ]; do i=$((i+1)); [ $i -gt 2000 ] && exit 1; sleep 0.01; done
+parent > "PPID_FILE.tmp" && mv "PPID_FILE.tmp" "PPID_FILE"
+"#;
 
 #[test]
 fn a_forwarded_signal_ends_the_child_with_128_plus_n() {

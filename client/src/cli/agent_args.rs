@@ -1,8 +1,8 @@
 //! The global options that say where the agent is and how to reach it, and
 //! the rule that picks the socket or the URL (top layer, part of `cli`).
 //!
-//! The rule, as `docs/VAULT_ACCESS_SYSTEM_README.md (section vanta-cli)` states it: `--url` (or `VANTA_AGENT_URL`)
-//! selects TCP and the socket setting is ignored; a flag beats a variable,
+//! The rule, as the operator guide states it (`docs/VAULT_ACCESS_SYSTEM_README.md`,
+//! "Over TCP: `--url`, HTTPS and the admin credential"): `--url` (or `VANTA_AGENT_URL`) selects TCP and the socket setting is ignored; a flag beats a variable,
 //! so `--socket` given on the command line beats `VANTA_AGENT_URL`; `--url`
 //! and `--socket` both on the command line are a usage error (exit 2).
 

@@ -1,5 +1,6 @@
 //! The long help texts and examples of every subcommand (top layer, part of
-//! `cli`). `docs/VAULT_ACCESS_SYSTEM_README.md (section vanta-cli)` says the same at length; keep them in step.
+//! `cli`). The operator guide's "vanta-cli" section
+//! (`docs/VAULT_ACCESS_SYSTEM_README.md#vanta-cli`) says the same at length; keep them in step.
 
 pub(super) const MAIN_EXAMPLES: &str = "\
 Examples:

@@ -32,7 +32,7 @@ pub(crate) async fn generate(target: &Target, args: GenerateArgs) -> anyhow::Res
             let summary = output::token_summary(&request.subject, &minted.response, OffsetDateTime::now_utc());
             stdout.write_all(summary.as_bytes())
         }
-        // CONTRACT §6: the answer as is; a newline only to keep a terminal tidy.
+        // docs/API.md §6: the answer as is; a newline only to keep a terminal tidy.
         OutputFormat::Json => stdout
             .write_all(&minted.raw)
             .and_then(|()| stdout.write_all(output::terminal_newline(io::stdout().is_terminal()).as_bytes())),

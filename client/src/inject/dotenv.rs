@@ -13,7 +13,8 @@
 //! - A value with `${` or `$NAME` in it is single-quoted instead, if it has no
 //!   `'`, `\` or CR, so that expanding parsers leave it alone too. Other
 //!   values with `$` stay double-quoted: a reader that interpolates expands
-//!   them there (documented in docs/VAULT_ACCESS_SYSTEM_README.md (section vanta-cli)).
+//!   them there (documented in the operator guide,
+//!   `docs/VAULT_ACCESS_SYSTEM_README.md#vanta-cli-run-with-secrets`).
 //! - python-dotenv reads `\\"` at the end of a double-quoted value as an
 //!   escaped quote and runs on to the next `"` in the file; only on the last
 //!   line does its regex backtrack to the right answer. So one value ending in

@@ -1,6 +1,6 @@
 //! Variable names for keys (client leaf layer, part of `inject`).
 //!
-//! CONTRACT §6: every character outside `[A-Za-z0-9_]` becomes `_`
+//! docs/API.md §6: every character outside `[A-Za-z0-9_]` becomes `_`
 //! (`API_KEYS/stripe` -> `API_KEYS_stripe`); `--prefix` goes before such a
 //! derived name; `--key KEY=NAME` names a key explicitly. Two keys that land
 //! on one name are refused before anything is fetched, and so are names that

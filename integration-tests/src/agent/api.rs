@@ -13,7 +13,7 @@ use super::TestAgent;
 use crate::http::{self, Response};
 use crate::process;
 
-/// `POST` here mints a token (CONTRACT §4).
+/// `POST` here mints a token (docs/API.md §4).
 pub const GENERATE_PATH: &str = "/api/v1/vault/tokens/generate";
 
 // === impl TestAgent ===

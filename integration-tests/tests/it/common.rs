@@ -94,7 +94,7 @@ pub(crate) fn ok_json(response: &Response) -> Value {
     response.json()
 }
 
-/// CONTRACT §6: a CLI error is one clear line on stderr, never a panic or a
+/// docs/API.md §6: a CLI error is one clear line on stderr, never a panic or a
 /// debug dump, and a non-zero exit.
 pub(crate) fn assert_cli_error_line(finished: &Finished) -> String {
     assert_ne!(finished.code(), Some(0), "the command fails; stdout: {}", finished.stdout_text());
@@ -108,7 +108,7 @@ pub(crate) fn assert_cli_error_line(finished: &Finished) -> String {
     line.to_owned()
 }
 
-/// The environment variable name `vanta-cli` gives a key (CONTRACT §6).
+/// The environment variable name `vanta-cli` gives a key (docs/API.md §6).
 pub(crate) fn var_name(key: &str) -> String {
     key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
 }

@@ -1,0 +1,133 @@
+//! A fleet of agents sharing one Redis usage store (operator guide, "Running
+//! a fleet"): use limits hold across agents, the store going away fails
+//! limited tokens closed and comes back without restarts.
+
+use std::thread;
+
+use serde_json::json;
+use vanta_integration_tests::agent::TestAgent;
+use vanta_integration_tests::redis::TestRedis;
+
+use crate::common::{assert_error, dev_builder};
+
+fn fleet_agent(redis: &TestRedis) -> TestAgent {
+    dev_builder().args(["--usage-store", &redis.url(), "--usage-store-timeout-ms", "500"]).start()
+}
+
+/// Fetches with `token` until the store answers again (not 503), up to 20 s.
+fn first_answer_once_back(agent: &TestAgent, token: &str) -> vanta_integration_tests::http::Response {
+    vanta_integration_tests::process::poll_until(std::time::Duration::from_secs(20), "the store back", || {
+        let response = agent.get_secret("dev", "DATABASE_URL", token);
+        (response.status != 503).then_some(response)
+    })
+}
+
+#[test]
+fn three_agents_on_one_redis_serve_a_limit_of_7_exactly_7_times_of_300() {
+    let redis = TestRedis::start();
+    let agents: Vec<_> = (0..3).map(|_| fleet_agent(&redis)).collect();
+    let token =
+        agents[0].mint(&json!({"subject": "fleet", "environment": "dev", "key_pattern": "*", "usage_limit": 7}));
+    let statuses: Vec<u16> = thread::scope(|s| {
+        let handles: Vec<_> = (0..300)
+            .map(|i| {
+                let (agent, token) = (&agents[i % 3], &token);
+                s.spawn(move || agent.get_secret("dev", "DATABASE_URL", token).status)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let count = |want: u16| statuses.iter().filter(|s| **s == want).count();
+    assert_eq!((count(200), count(401)), (7, 293), "statuses: {statuses:?}");
+    for agent in &agents {
+        assert_error(&agent.get_secret("dev", "DATABASE_URL", &token), 401, "unauthorized");
+    }
+}
+
+#[test]
+fn uses_held_by_a_killed_agent_come_back_from_redis_after_the_lease_never_twice() {
+    let redis = TestRedis::start();
+    super::usage_leases::held_uses_come_back_after_a_kill(dev_builder().args(["--usage-store", &redis.url()]));
+}
+
+#[test]
+fn redis_down_fails_limited_tokens_closed_and_recovers_without_a_restart() {
+    let mut redis = TestRedis::start();
+    let agent = fleet_agent(&redis);
+    let limited = agent.mint(&json!({"subject": "s", "environment": "dev", "key_pattern": "*", "usage_limit": 5}));
+    let unlimited = agent.mint_for("dev", "*");
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &limited).status, 200);
+    redis.stop();
+    let refused = agent.get_secret("dev", "DATABASE_URL", &limited);
+    assert_error(&refused, 503, "usage_store_unavailable");
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &unlimited).status, 200, "unlimited tokens need no store");
+    assert_eq!(agent.get("/readyz", None).status, 503, "readiness reports the store");
+    let audited = agent.audit_lines().into_iter().rev().find(|r| r["outcome"] == "usage_store_unavailable");
+    assert!(audited.is_some_and(|r| r["error"].as_str().unwrap().contains("usage store")), "audited with the reason");
+    redis.start_again();
+    let back = first_answer_once_back(&agent, &limited);
+    assert_eq!(back.status, 200, "{}", back.text());
+    assert_eq!(agent.get("/readyz", None).status, 200);
+    let text = agent.get("/metrics", None).text();
+    let errors = text.lines().find(|l| l.starts_with("vanta_usage_store_errors_total")).unwrap();
+    assert_ne!(errors, "vanta_usage_store_errors_total 0", "store errors are counted");
+}
+
+#[test]
+fn a_hung_redis_does_not_hang_requests() {
+    let redis = TestRedis::start();
+    let agent = fleet_agent(&redis);
+    let limited = agent.mint(&json!({"subject": "s", "environment": "dev", "key_pattern": "*", "usage_limit": 5}));
+    let unlimited = agent.mint_for("dev", "*");
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &limited).status, 200);
+    redis.pause();
+    // The harness's client gives up after its own I/O timeout: an answer at
+    // all shows the store's deadline (500 ms here) held.
+    assert_error(&agent.get_secret("dev", "DATABASE_URL", &limited), 503, "usage_store_unavailable");
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &unlimited).status, 200);
+    redis.resume();
+    let back = first_answer_once_back(&agent, &limited);
+    assert_eq!(back.status, 200, "{}", back.text());
+}
+
+#[test]
+fn a_flushed_redis_refuses_limited_tokens_issued_before() {
+    let mut redis = TestRedis::start();
+    let agent = dev_builder().args(["--usage-store", &redis.url(), "--clock-leeway-seconds", "0"]).start();
+    let spent = agent.mint(&json!({"subject": "s", "environment": "dev", "key_pattern": "*", "usage_limit": 1}));
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &spent).status, 200);
+    // Lose every write: no data survives the restart.
+    redis.stop();
+    for entry in std::fs::read_dir(redis.dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap()
+        } else {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    thread::sleep(std::time::Duration::from_millis(1100));
+    redis.start_again();
+    let first = first_answer_once_back(&agent, &spent);
+    assert_error(&first, 401, "unauthorized");
+    let fresh = agent.mint(&json!({"subject": "s", "environment": "dev", "key_pattern": "*", "usage_limit": 1}));
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &fresh).status, 200);
+}
+
+#[test]
+fn a_redis_without_appendonly_is_warned_about_at_start_up() {
+    let (durable, forgetful) = (TestRedis::start(), TestRedis::start_forgetful());
+    let warning = "runs without appendonly";
+    assert!(!fleet_agent(&durable).stderr_text().contains(warning));
+    let agent = fleet_agent(&forgetful);
+    assert!(agent.stderr_text().contains(warning), "{}", agent.stderr_text());
+}
+
+#[test]
+fn a_url_with_a_password_is_refused_without_echoing_it() {
+    let (finished, _agent) =
+        dev_builder().args(["--usage-store", "redis://:hunter2-pw@127.0.0.1:6379/0"]).run_to_exit();
+    assert_eq!(finished.code(), Some(2));
+    let stderr = finished.stderr_text();
+    assert!(stderr.contains("VANTA_USAGE_STORE_PASSWORD") && !stderr.contains("hunter2-pw"), "{stderr}");
+}

@@ -1,0 +1,84 @@
+//! docs/API.md §4 and §7 on running sops: 500 when it cannot decrypt, 504 when
+//! it hangs, 503 when the audit record cannot be written, and the environment
+//! sops is given.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vanta_integration_tests::bins;
+use vanta_integration_tests::jwt::TEST_JWT_KEY;
+
+use crate::common::{DEV_YAML, assert_error, dev_builder, dev_value};
+
+/// Writes an executable `sh` script standing in for sops. It answers
+/// `--version` like sops, in case the agent checks its sops at start-up.
+pub(crate) fn fake_sops(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("fake-sops");
+    let script = format!("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'sops 3.11.0'; exit 0; fi\n{body}\n");
+    fs::write(&path, script).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn a_file_the_agent_cannot_decrypt_is_500() {
+    let builder = dev_builder().foreign_secrets("prod", DEV_YAML);
+    fs::write(builder.paths().vault.join("broken.enc.yaml"), "not: a sops file\n").unwrap();
+    let agent = builder.start();
+    for env in ["prod", "broken"] {
+        let response = agent.get_secret(env, "DATABASE_URL", &agent.mint_for(env, "*"));
+        assert_error(&response, 500, "decryption_failed");
+        assert!(!response.text().contains(dev_value("DATABASE_URL")));
+    }
+    // The readable environment is unaffected.
+    assert_eq!(agent.secret_value("dev", "INT", &agent.mint_for("dev", "*")), "42");
+}
+
+#[test]
+fn a_sops_that_hangs_is_killed_and_504() {
+    let builder = dev_builder();
+    let sops = fake_sops(&builder.paths().root, "exec sleep 30");
+    let agent = builder.arg("--sops-bin").arg(&sops).args(["--sops-timeout-seconds", "1"]).start();
+    let token = agent.mint_for("dev", "*");
+    let started = Instant::now();
+    assert_error(&agent.get_secret("dev", "DATABASE_URL", &token), 504, "sops_timeout");
+    assert!(started.elapsed() < Duration::from_secs(8), "answered after {:?}", started.elapsed());
+    assert_eq!(agent.get("/healthz", None).status, 200, "the agent survives a hung sops");
+}
+
+#[test]
+fn an_unwritable_audit_log_is_503_and_serves_nothing() {
+    let agent = dev_builder().args(["--audit-log", "/dev/full"]).start();
+    let token = crate::common::self_signed("dev", "*");
+    let response = agent.get_secret("dev", "DATABASE_URL", &token);
+    assert_error(&response, 503, "audit_unavailable");
+    assert!(!response.text().contains(dev_value("DATABASE_URL")));
+}
+
+#[test]
+fn sops_gets_its_backend_variables_and_no_vanta_secret() {
+    let builder = dev_builder().upstream("comments.enc.yaml", "comments");
+    let out = builder.paths().root.join("sops-env.json");
+    let print_env = bins::helper("print-env");
+    let sops = fake_sops(&builder.paths().root, &format!("'{}' > '{}'\nexit 1", print_env.display(), out.display()));
+    let agent = builder
+        .env("SOPS_CUSTOM_SETTING", "passed")
+        .env("AWS_PROFILE", "test-profile")
+        .arg("--sops-bin")
+        .arg(&sops)
+        .start();
+    let response = agent.get_secret("dev", "DATABASE_URL", &agent.mint_for("dev", "*"));
+    assert_eq!(response.status, 500, "{}", response.text());
+    let text = fs::read_to_string(&out).expect("the fake sops ran");
+    assert!(!text.contains(TEST_JWT_KEY), "sops saw the JWT key");
+    let env: Value = serde_json::from_str(&text).unwrap();
+    let env = env.as_object().unwrap();
+    assert!(env.keys().all(|k| !k.starts_with("VANTA_JWT")), "VANTA_JWT_* passed to sops: {env:?}");
+    for key in ["PATH", "HOME", "SOPS_AGE_KEY_FILE", "GNUPGHOME", "SOPS_CUSTOM_SETTING", "AWS_PROFILE"] {
+        assert!(env.contains_key(key), "{key} not passed to sops: {env:?}");
+    }
+    assert_eq!(env["SOPS_AGE_KEY_FILE"], agent.paths().age_keys.to_str().unwrap());
+}

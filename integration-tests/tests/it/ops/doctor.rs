@@ -1,0 +1,135 @@
+//! `vanta-agent doctor`: with the agent's own flags and environment, one
+//! line per check, exit 1 if any fails, never a value; on a healthy setup
+//! and on each broken one, with the real sops and real age keys.
+
+use std::fs;
+
+use vanta_integration_tests::agent::AgentBuilder;
+use vanta_integration_tests::process::Finished;
+
+use crate::api::sops_runs::fake_sops;
+use crate::common::{DEV_YAML, dev_builder, scannable_secrets};
+
+/// Runs `doctor` with the builder's configuration; asserts the exit code and
+/// that no value was printed; returns stdout.
+fn doctor(builder: AgentBuilder, code: i32) -> String {
+    let (finished, _agent) = builder.arg("doctor").run_to_exit();
+    assert_eq!(finished.code(), Some(code), "stdout:\n{}\nstderr:\n{}", finished.stdout_text(), finished.stderr_text());
+    assert_no_value(&finished);
+    finished.stdout_text()
+}
+
+fn assert_no_value(finished: &Finished) {
+    let (stdout, stderr) = (finished.stdout_text(), finished.stderr_text());
+    for secret in scannable_secrets() {
+        assert!(!stdout.contains(secret) && !stderr.contains(secret), "doctor printed a value");
+    }
+}
+
+/// The line of `check`, asserting it starts with `status`.
+fn line<'a>(stdout: &'a str, status: &str, check: &str) -> &'a str {
+    let line = stdout
+        .lines()
+        .find(|l| l.split_once("  ").is_some_and(|(_, rest)| rest.trim_start().starts_with(&format!("{check}:"))))
+        .unwrap_or_else(|| panic!("no line for {check}:\n{stdout}"));
+    assert!(line.starts_with(status), "{check} is {status}: {line}");
+    line
+}
+
+#[test]
+fn a_healthy_setup_passes_every_check() {
+    let builder = dev_builder().secrets_as("web", "json", r#"{"api": {"token": "tok-json-1"}}"#);
+    let stdout = doctor(builder, 0);
+    for check in ["configuration", "socket directory", "state store", "key material", "secrets directory"] {
+        line(&stdout, "ok", check);
+    }
+    assert!(line(&stdout, "ok", "sops").contains("sops 3."), "{stdout}");
+    assert!(line(&stdout, "ok", "key material").contains("SOPS_AGE_KEY_FILE (identities: 1)"), "{stdout}");
+    assert!(line(&stdout, "ok", "environment dev").contains("18 key(s) decrypted from dev.enc.yaml"), "{stdout}");
+    assert!(line(&stdout, "ok", "environment web").contains("web.enc.json"), "{stdout}");
+    assert!(!stdout.contains("tok-json-1") && !stdout.contains("api/token"), "no value, no key name");
+    line(&stdout, "ok", "summary");
+}
+
+#[test]
+fn each_broken_environment_is_one_failing_line_with_its_cause_and_fix() {
+    let builder = dev_builder().foreign_secrets("foreign", DEV_YAML).secrets("tampered", DEV_YAML);
+    let vault = builder.paths().vault.clone();
+    let tampered = vault.join("tampered.enc.yaml");
+    let text = fs::read_to_string(&tampered).unwrap();
+    fs::write(&tampered, text.lines().filter(|l| !l.starts_with("DATABASE_USER:")).collect::<Vec<_>>().join("\n"))
+        .unwrap();
+    fs::write(vault.join("plain.enc.yaml"), "DATABASE_URL: plaintext-never-printed-5\n").unwrap();
+    fs::write(vault.join("twice.enc.yaml"), "a: b\n").unwrap();
+    fs::write(vault.join("twice.enc.env"), "A=b\n").unwrap();
+    let stdout = doctor(builder, 1);
+    line(&stdout, "ok", "environment dev");
+    let cases = [
+        ("foreign", "no_matching_key", "SOPS_AGE_KEY_FILE"),
+        ("tampered", "mac_mismatch", "re-encrypt"),
+        ("plain", "malformed_file", "sops encrypt"),
+        ("twice", "ambiguous_files", "twice.enc.yaml, twice.enc.env"),
+    ];
+    for (env, cause, fix) in cases {
+        let failing = line(&stdout, "FAIL", &format!("environment {env}"));
+        assert!(failing.contains(cause) && failing.contains(fix), "{failing}");
+    }
+    assert!(!stdout.contains("never-printed"), "{stdout}");
+    assert!(line(&stdout, "FAIL", "summary").contains("4 check(s) failed"), "{stdout}");
+}
+
+#[test]
+fn no_key_material_is_a_warning_and_the_files_then_fail() {
+    let stdout = doctor(dev_builder().env_remove("SOPS_AGE_KEY_FILE"), 1);
+    assert!(line(&stdout, "warn", "key material").contains("SOPS_AGE_KEY_FILE"), "{stdout}");
+    assert!(line(&stdout, "FAIL", "environment dev").contains("no_matching_key"), "{stdout}");
+}
+
+#[test]
+fn an_unreadable_key_file_fails() {
+    let builder = dev_builder();
+    let missing = builder.paths().root.join("no-such-keys.txt");
+    let stdout = doctor(builder.env("SOPS_AGE_KEY_FILE", &missing), 1);
+    assert!(line(&stdout, "FAIL", "key material").contains("cannot be read"), "{stdout}");
+}
+
+#[test]
+fn a_missing_sops_fails_the_configuration() {
+    let builder = dev_builder();
+    let missing = builder.paths().root.join("no-sops-here");
+    let stdout = doctor(builder.arg("--sops-bin").arg(&missing), 1);
+    assert!(line(&stdout, "FAIL", "configuration").contains("--sops-bin"), "{stdout}");
+}
+
+#[test]
+fn a_hanging_sops_times_out() {
+    let builder = dev_builder();
+    let sops = fake_sops(&builder.paths().root, "exec sleep 30");
+    let stdout = doctor(builder.arg("--sops-bin").arg(&sops).args(["--sops-timeout-seconds", "1"]), 1);
+    line(&stdout, "ok", "sops");
+    assert!(line(&stdout, "FAIL", "environment dev").contains("timed_out"), "{stdout}");
+}
+
+#[test]
+fn a_foreign_state_store_and_a_socket_under_a_file_fail() {
+    let builder = dev_builder();
+    let root = builder.paths().root.clone();
+    fs::write(root.join("not-a-db"), "hello, not sqlite at all").unwrap();
+    fs::write(root.join("a-file"), "").unwrap();
+    let builder = builder
+        .env("VANTA_STATE_PATH", root.join("not-a-db"))
+        .env("VANTA_AGENT_SOCKET", root.join("a-file/agent.sock"));
+    let stdout = doctor(builder, 1);
+    assert!(line(&stdout, "FAIL", "state store").contains("not a SQLite database"), "{stdout}");
+    assert!(line(&stdout, "FAIL", "socket directory").contains("not a writable directory"), "{stdout}");
+}
+
+#[test]
+fn a_world_writable_socket_directory_is_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let builder = dev_builder();
+    let run = builder.paths().root.join("run");
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o777)).unwrap();
+    let stdout = doctor(builder, 0);
+    assert!(line(&stdout, "warn", "socket directory").contains("writable by every user"), "{stdout}");
+}

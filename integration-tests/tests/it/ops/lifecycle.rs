@@ -1,0 +1,141 @@
+//! docs/API.md §3: start-up, the socket, signals, the JWT key, `/healthz`.
+
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use vanta_integration_tests::agent::{START_DEADLINE, TestAgent};
+use vanta_integration_tests::jwt::{self, TEST_JWT_KEY};
+use vanta_integration_tests::process::{self, Finished};
+
+use crate::common::{dev_agent, dev_builder, ok_json};
+
+/// docs/API.md §3: start-up errors print one clear line and exit 2.
+fn assert_startup_error(finished: &Finished) {
+    assert_eq!(finished.code(), Some(2), "exit status {}; stderr: {}", finished.status, finished.stderr_text());
+    let stderr = finished.stderr_text();
+    assert!(!stderr.trim().is_empty(), "a start-up error says why on stderr");
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+}
+
+#[test]
+fn healthz_is_ok_without_auth() {
+    let agent = dev_agent();
+    assert_eq!(ok_json(&agent.get("/healthz", None)), serde_json::json!({"status": "ok"}));
+}
+
+#[test]
+fn socket_has_mode_0660_and_its_parent_is_created() {
+    let root = tempfile::tempdir().unwrap();
+    let socket = root.path().join("not/yet/there/agent.sock");
+    let agent = TestAgent::builder().socket(&socket).start();
+    let meta = fs::metadata(agent.socket()).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+}
+
+#[test]
+fn socket_mode_follows_the_flag() {
+    let agent = dev_builder().args(["--socket-mode", "0600"]).start();
+    assert_eq!(fs::metadata(agent.socket()).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn a_stale_socket_file_is_replaced() {
+    let builder = dev_builder();
+    let socket = builder.paths().socket.clone();
+    drop(UnixListener::bind(&socket).unwrap());
+    assert!(socket.exists(), "the stale socket file is there");
+    let agent = builder.start();
+    assert_eq!(agent.get("/healthz", None).status, 200);
+}
+
+#[test]
+fn a_second_agent_on_a_live_socket_exits_2() {
+    let first = dev_agent();
+    let (finished, _second) = dev_builder().socket(first.socket()).run_to_exit();
+    assert_startup_error(&finished);
+    assert_eq!(first.get("/healthz", None).status, 200, "the first agent still serves");
+}
+
+#[test]
+fn sigterm_and_sigint_remove_the_socket_and_exit_0() {
+    for sig in [Signal::SIGTERM, Signal::SIGINT] {
+        let mut agent = dev_agent();
+        agent.signal(sig);
+        let status = agent.wait_exit(START_DEADLINE);
+        assert_eq!(status.code(), Some(0), "{sig}: {status}");
+        assert!(!agent.socket().exists(), "{sig}: the socket file is removed");
+    }
+}
+
+#[test]
+fn an_in_flight_request_finishes_on_sigterm() {
+    let builder = dev_builder();
+    let marker = builder.paths().root.join("sops-started");
+    let slow = builder.paths().root.join("slow-sops");
+    let real = vanta_integration_tests::bins::sops();
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then exec '{}' \"$@\"; fi\ntouch '{}'\nsleep 1\nexec '{}' \"$@\"\n",
+        real.display(),
+        marker.display(),
+        real.display()
+    );
+    fs::write(&slow, script).unwrap();
+    fs::set_permissions(&slow, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut agent = builder.arg("--sops-bin").arg(&slow).start();
+    let token = jwt::sign(&jwt::claims("dev", "*"));
+    thread::scope(|s| {
+        let request = s.spawn(|| agent.get_secret("dev", "INT", &token));
+        process::poll_until(Duration::from_secs(10), "sops to start", || marker.exists().then_some(()));
+        agent.signal(Signal::SIGTERM);
+        let response = request.join().unwrap();
+        assert_eq!(response.status, 200, "the in-flight request completes: {}", response.text());
+    });
+    assert_eq!(agent.wait_exit(START_DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn a_missing_or_short_jwt_key_stops_start_up_without_printing_it() {
+    let (missing, _a) = dev_builder().env_remove("VANTA_JWT_SECRET_KEY").run_to_exit();
+    assert_startup_error(&missing);
+    let short = "short-key-of-31-bytes-012345678";
+    assert_eq!(short.len(), 31);
+    let (finished, _b) = dev_builder().env("VANTA_JWT_SECRET_KEY", short).run_to_exit();
+    assert_startup_error(&finished);
+    let output = format!("{}{}", finished.stdout_text(), finished.stderr_text());
+    assert!(!output.contains(short), "the short key is printed: {output}");
+}
+
+#[test]
+fn the_jwt_key_can_come_from_a_file() {
+    let builder = dev_builder();
+    let key_file = builder.paths().root.join("jwt.key");
+    let key = "file-key-file-key-file-key-file-key-0123456";
+    fs::write(&key_file, key).unwrap();
+    let agent = builder.env_remove("VANTA_JWT_SECRET_KEY").env("VANTA_JWT_SECRET_KEY_FILE", &key_file).start();
+    let minted = agent.mint_for("dev", "*");
+    assert!(jwt::verify_hs256(&minted, key.as_bytes()), "minted with the file's key");
+    let mine = jwt::sign_alg("HS256", key.as_bytes(), &jwt::claims("dev", "*"));
+    assert_eq!(agent.secret_value("dev", "INT", &mine), "42");
+    let with_test_key = jwt::sign_alg("HS256", TEST_JWT_KEY.as_bytes(), &jwt::claims("dev", "*"));
+    assert_eq!(agent.get_secret("dev", "INT", &with_test_key).status, 401);
+}
+
+#[test]
+fn an_unreadable_jwt_key_file_stops_start_up() {
+    let (finished, _agent) = dev_builder()
+        .env_remove("VANTA_JWT_SECRET_KEY")
+        .env("VANTA_JWT_SECRET_KEY_FILE", "/nonexistent/jwt.key")
+        .run_to_exit();
+    assert_startup_error(&finished);
+}
+
+#[test]
+fn a_missing_sops_files_path_stops_start_up() {
+    let (finished, _agent) = dev_builder().env_remove("VANTA_SOPS_FILES_PATH").run_to_exit();
+    assert_startup_error(&finished);
+}
