@@ -139,7 +139,7 @@ mod tests {
             ("sqlite:", "needs a file path"),
         ] {
             let text = problem(&["--usage-store", url]);
-            assert!(text.starts_with("--usage-store: ") && text.contains(why), "{url}: {text}");
+            assert!(text.starts_with("--usage-store (VANTA_USAGE_STORE): ") && text.contains(why), "{url}: {text}");
             assert!(!text.contains("sekrit"), "{text}");
         }
         let both = parse(&["--usage-store", "redis://r/0"], &[(PASSWORD_VAR, "a"), (PASSWORD_FILE_VAR, "/f")]);
