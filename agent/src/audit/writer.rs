@@ -1,24 +1,18 @@
-//! The audit writer: appends records and acknowledges each (layer L1).
+//! The audit writer task: appends records in batches, acknowledges each.
 //!
-//! Two ways to append, chosen by the sink:
+//! Callers send a record with a `oneshot` and wait for the answer. The
+//! writer takes everything queued, writes it with one `write` (group commit),
+//! flushes (and `fdatasync`s with `--audit-fsync`), and answers every sender.
+//! The task appends with plain `std` I/O: a few hundred bytes into the page
+//! cache take microseconds, while tokio's file I/O would hop through the
+//! blocking pool twice per batch, and a dedicated thread would cost a
+//! cross-thread wake-up per request (both measured in docs/PERFORMANCE.md).
+//! Only `--audit-fsync`'s `fdatasync`, which can take milliseconds, runs on
+//! the blocking pool.
+//! A failed write answers with an error, so no secret goes out unaudited; the
+//! next batch tries again, so the agent recovers by itself when the disk does.
 //!
-//! - **Direct** (stdout, or a file without `--audit-fsync`): the request's
-//!   own task appends its line under a short `std::sync::Mutex` (one
-//!   `write(2)` into the page cache, no `.await` while it is held) and has
-//!   its answer at once. No hand-off to another task and no wake-up back:
-//!   measured faster side by side (docs/PERFORMANCE.md, W1).
-//! - **Group commit** (a file with `--audit-fsync`): callers send a record
-//!   with a `oneshot` and wait for the answer. The writer task takes
-//!   everything queued, writes it with one `write`, `fdatasync`s it on the
-//!   blocking pool (that may take milliseconds) and answers every sender, so
-//!   one `fdatasync` covers many records.
-//!
-//! Either way a record is written before [`AuditWriter::write`] returns `Ok`,
-//! so no secret goes out unaudited; a failed write answers with an error, and
-//! the next write tries again, so the agent recovers by itself when the disk
-//! does.
-//!
-//! Before each write the file's path is checked: if the file was removed or
+//! Before each batch the file's path is checked: if the file was removed or
 //! rotated away, a new one is opened there, so records never go to a deleted
 //! inode. SIGHUP asks for the same reopen explicitly (logrotate's convention).
 
@@ -26,8 +20,8 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
@@ -52,18 +46,9 @@ pub enum AuditSink {
 /// The handle the use cases hold. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditWriter {
-    mode: Mode,
+    tx: mpsc::Sender<Message>,
     counters: AuditCounters,
     last_write_ok: Arc<AtomicBool>,
-}
-
-/// How records reach the sink.
-#[derive(Clone)]
-enum Mode {
-    /// Each caller appends its own line under the lock.
-    Direct(Arc<Mutex<Out>>),
-    /// The writer task batches and `fdatasync`s (`--audit-fsync`).
-    GroupCommit(mpsc::Sender<Message>),
 }
 
 /// What the writer counts, for `/metrics`.
@@ -106,26 +91,19 @@ const QUEUE: usize = 1024;
 // === impl AuditWriter ===
 
 impl AuditWriter {
-    /// Opens `sink` and, with `--audit-fsync`, starts the writer task. The
-    /// task ends when every handle is dropped, after writing what was queued;
-    /// await the handle. Without `--audit-fsync` every record is written
-    /// before its [`write`](Self::write) returns, so the handle is of a task
-    /// with nothing to drain.
+    /// Opens `sink` and starts the writer task. The task ends when every
+    /// handle is dropped, after writing what was queued; await the handle.
     ///
     /// # Errors
     /// The I/O error if the file cannot be opened or created.
     pub async fn open(sink: AuditSink) -> std::io::Result<(Self, JoinHandle<()>)> {
         let out = Out::open(&sink)?;
+        let (tx, rx) = mpsc::channel(QUEUE);
         let counters = AuditCounters::default();
         let last_write_ok = Arc::new(AtomicBool::new(true));
-        let (mode, task) = if matches!(sink, AuditSink::File { fsync: true, .. }) {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            let (task_counters, task_ok) = (counters.clone(), Arc::clone(&last_write_ok));
-            (Mode::GroupCommit(tx), tokio::spawn(run(rx, out, task_counters, task_ok)))
-        } else {
-            (Mode::Direct(Arc::new(Mutex::new(out))), tokio::spawn(async {}))
-        };
-        Ok((Self { mode, counters, last_write_ok }, task))
+        let (task_counters, task_ok) = (counters.clone(), Arc::clone(&last_write_ok));
+        let task = tokio::spawn(run(rx, out, task_counters, task_ok));
+        Ok((Self { tx, counters, last_write_ok }, task))
     }
 
     /// Writes `record` and waits until it is written.
@@ -133,22 +111,14 @@ impl AuditWriter {
     /// # Errors
     /// [`AuditError`] if it was not written.
     pub async fn write(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        let (ack, done) = oneshot::channel();
         let line = record.to_line().map_err(|err| {
             self.counters.failed.inc();
             AuditError::Encode(err)
         })?;
-        match &self.mode {
-            Mode::Direct(out) => {
-                let written = write(&mut lock(out), &line, false, false);
-                account(&self.counters, &self.last_write_ok, written.is_ok(), 1);
-                written.map_err(|_| AuditError::Write)
-            }
-            Mode::GroupCommit(tx) => {
-                let (ack, done) = oneshot::channel();
-                tx.send(Message::Record { line, ack }).await.map_err(|_| AuditError::Stopped)?;
-                done.await.map_err(|_| AuditError::Stopped)?
-            }
-        }
+        let message = Message::Record { line, ack };
+        self.tx.send(message).await.map_err(|_| AuditError::Stopped)?;
+        done.await.map_err(|_| AuditError::Stopped)?
     }
 
     /// The counters, to register with the metrics.
@@ -158,41 +128,14 @@ impl AuditWriter {
 
     /// Whether the writer runs and its last batch was written (readiness).
     pub fn is_healthy(&self) -> bool {
-        let running = match &self.mode {
-            Mode::Direct(_) => true,
-            Mode::GroupCommit(tx) => !tx.is_closed(),
-        };
-        running && self.last_write_ok.load(Ordering::Relaxed)
+        !self.tx.is_closed() && self.last_write_ok.load(Ordering::Relaxed)
     }
 
-    /// Reopens the file (SIGHUP): at once without `--audit-fsync`, before
-    /// the writer task's next batch with it.
+    /// Asks the task to reopen the file before its next batch (SIGHUP).
     pub fn reopen(&self) {
-        match &self.mode {
-            Mode::Direct(out) => {
-                let reopened = write(&mut lock(out), &[], true, true);
-                account(&self.counters, &self.last_write_ok, reopened.is_ok(), 0);
-            }
-            // A full queue means a batch is coming anyway, which checks the path.
-            Mode::GroupCommit(tx) => {
-                let _ = tx.try_send(Message::Reopen);
-            }
-        }
+        // A full queue means a batch is coming anyway, which checks the path.
+        let _ = self.tx.try_send(Message::Reopen);
     }
-}
-
-/// The direct sink; a panic elsewhere cannot leave it half-written (every
-/// write is one `write_all` of whole lines), so a poisoned lock is used as is.
-fn lock(out: &Mutex<Out>) -> std::sync::MutexGuard<'_, Out> {
-    out.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Counts `records` as written or failed and remembers the outcome for
-/// readiness.
-fn account(counters: &AuditCounters, last_write_ok: &AtomicBool, ok: bool, records: u64) {
-    last_write_ok.store(ok, Ordering::Relaxed);
-    let counter = if ok { &counters.written } else { &counters.failed };
-    counter.inc_by(records);
 }
 
 // === impl Out ===
@@ -263,7 +206,9 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCount
         if written.is_ok() && !acks.is_empty() {
             written = out.sync().await;
         }
-        account(&counters, &ok, written.is_ok(), acks.len() as u64);
+        ok.store(written.is_ok(), Ordering::Relaxed);
+        let counter = if written.is_ok() { &counters.written } else { &counters.failed };
+        counter.inc_by(acks.len() as u64);
         for ack in acks {
             // The requester may have gone away; its record is written anyway.
             let _ = ack.send(written.as_ref().map(|_| ()).map_err(|_| AuditError::Write));

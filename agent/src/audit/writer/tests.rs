@@ -8,99 +8,76 @@ fn record(n: u16) -> AuditRecord {
     r
 }
 
-/// Both ways of writing: direct (no fsync) and group commit (fsync).
-const MODES: [bool; 2] = [false, true];
-
-fn file_sink(path: &std::path::Path, fsync: bool) -> AuditSink {
-    AuditSink::File { path: path.to_owned(), fsync }
+fn file_sink(path: &std::path::Path) -> AuditSink {
+    AuditSink::File { path: path.to_owned(), fsync: true }
 }
 
 fn lines(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn every_record_is_one_line_and_acknowledged() {
-    for fsync in MODES {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("audit.jsonl");
-        std::fs::write(&path, b"{\"old\":1}\n").expect("seed");
-        let (writer, task) = AuditWriter::open(file_sink(&path, fsync)).await.expect("open");
-        let writes: Vec<_> = (0..50)
-            .map(|n| {
-                let w = writer.clone();
-                tokio::spawn(async move { w.write(&record(n)).await })
-            })
-            .collect();
-        for w in writes {
-            w.await.expect("join").expect("written");
-        }
-        drop(writer);
-        task.await.expect("writer ends");
-        let text = std::fs::read_to_string(&path).expect("read");
-        assert_eq!(text.lines().count(), 51, "appended, not truncated");
-        assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).expect("meta").permissions());
-        assert_eq!(mode & 0o777, 0o644, "an existing file keeps its mode");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    std::fs::write(&path, b"{\"old\":1}\n").expect("seed");
+    let (writer, task) = AuditWriter::open(file_sink(&path)).await.expect("open");
+    let writes: Vec<_> = (0..50)
+        .map(|n| {
+            let w = writer.clone();
+            tokio::spawn(async move { w.write(&record(n)).await })
+        })
+        .collect();
+    for w in writes {
+        w.await.expect("join").expect("written");
     }
+    drop(writer);
+    task.await.expect("writer ends");
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert_eq!(text.lines().count(), 51, "appended, not truncated");
+    assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).expect("meta").permissions());
+    assert_eq!(mode & 0o777, 0o644, "an existing file keeps its mode");
 }
 
 #[tokio::test]
 async fn a_failing_sink_answers_with_an_error() {
-    for fsync in MODES {
-        let (writer, _task) = AuditWriter::open(file_sink("/dev/full".as_ref(), fsync)).await.expect("open /dev/full");
-        assert!(matches!(writer.write(&record(1)).await, Err(AuditError::Write)));
-        assert!(!writer.is_healthy());
-        assert_eq!((writer.counters().written.get(), writer.counters().failed.get()), (0, 1));
-    }
+    let (writer, _task) = AuditWriter::open(file_sink("/dev/full".as_ref())).await.expect("open /dev/full");
+    assert!(matches!(writer.write(&record(1)).await, Err(AuditError::Write)));
+    assert!(!writer.is_healthy());
+    assert_eq!((writer.counters().written.get(), writer.counters().failed.get()), (0, 1));
 }
 
 #[tokio::test]
 async fn a_removed_or_rotated_file_is_recreated() {
-    for fsync in MODES {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("audit.jsonl");
-        let (writer, _task) = AuditWriter::open(file_sink(&path, fsync)).await.expect("open");
-        writer.write(&record(1)).await.expect("first");
-        std::fs::remove_file(&path).expect("remove");
-        writer.write(&record(2)).await.expect("after removal");
-        assert_eq!(lines(&path), 1, "written to a new file at the path");
-        let rotated = dir.path().join("audit.jsonl.1");
-        std::fs::rename(&path, &rotated).expect("rotate");
-        writer.reopen();
-        writer.write(&record(3)).await.expect("after rotation");
-        assert_eq!((lines(&rotated), lines(&path)), (1, 1));
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).expect("meta").permissions());
-        assert_eq!(mode & 0o777, 0o600, "a new file is private");
-    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    let (writer, _task) = AuditWriter::open(file_sink(&path)).await.expect("open");
+    writer.write(&record(1)).await.expect("first");
+    std::fs::remove_file(&path).expect("remove");
+    writer.write(&record(2)).await.expect("after removal");
+    assert_eq!(lines(&path), 1, "written to a new file at the path");
+    let rotated = dir.path().join("audit.jsonl.1");
+    std::fs::rename(&path, &rotated).expect("rotate");
+    writer.reopen();
+    writer.write(&record(3)).await.expect("after rotation");
+    assert_eq!((lines(&rotated), lines(&path)), (1, 1));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).expect("meta").permissions());
+    assert_eq!(mode & 0o777, 0o600, "a new file is private");
 }
 
 #[tokio::test]
 async fn writing_recovers_when_the_directory_comes_back() {
-    for fsync in MODES {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let sub = dir.path().join("logs");
-        std::fs::create_dir(&sub).expect("mkdir");
-        let path = sub.join("audit.jsonl");
-        let (writer, _task) = AuditWriter::open(file_sink(&path, fsync)).await.expect("open");
-        std::fs::remove_dir_all(&sub).expect("remove dir");
-        assert!(matches!(writer.write(&record(1)).await, Err(AuditError::Write)));
-        assert!(!writer.is_healthy());
-        std::fs::create_dir(&sub).expect("mkdir again");
-        writer.write(&record(2)).await.expect("recovered");
-        assert!(writer.is_healthy());
-        assert_eq!(lines(&path), 1);
-    }
-}
-
-#[tokio::test]
-async fn without_fsync_reopen_opens_the_new_file_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("audit.jsonl");
-    let (writer, _task) = AuditWriter::open(file_sink(&path, false)).await.expect("open");
-    writer.write(&record(1)).await.expect("first");
-    std::fs::rename(&path, dir.path().join("audit.jsonl.1")).expect("rotate");
-    writer.reopen();
-    assert!(path.exists(), "SIGHUP creates the new file before the next record");
+    let sub = dir.path().join("logs");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let path = sub.join("audit.jsonl");
+    let (writer, _task) = AuditWriter::open(file_sink(&path)).await.expect("open");
+    std::fs::remove_dir_all(&sub).expect("remove dir");
+    assert!(matches!(writer.write(&record(1)).await, Err(AuditError::Write)));
+    assert!(!writer.is_healthy());
+    std::fs::create_dir(&sub).expect("mkdir again");
+    writer.write(&record(2)).await.expect("recovered");
     assert!(writer.is_healthy());
+    assert_eq!(lines(&path), 1);
 }
