@@ -11,15 +11,29 @@
 //! and keeps its decryption if the fingerprint did not change.
 //!
 //! When the directory cannot be watched (inotify unavailable or out of
-//! watches, a path through a symbolic link, the directory removed or moved
-//! away, an unexpected read error), [`DirWatch::generation`] answers `None`
-//! from then on and the cache `stat`s on every request, as without a watch.
+//! watches, a path through a symbolic link, a file system that may change
+//! without telling inotify, such as NFS, SMB or FUSE, the directory removed or
+//! moved away, an unexpected read error), [`DirWatch::generation`] answers
+//! `None` from then on and the cache `stat`s on every request, as without a
+//! watch.
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use nix::errno::Errno;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::statfs::{self, FsType};
+
+/// Local file systems, where every change goes through this kernel and so
+/// raises inotify events (ext2/3/4 share one magic number).
+const LOCAL_FILE_SYSTEMS: [FsType; 6] = [
+    statfs::EXT4_SUPER_MAGIC,
+    statfs::XFS_SUPER_MAGIC,
+    statfs::BTRFS_SUPER_MAGIC,
+    statfs::TMPFS_MAGIC,
+    statfs::OVERLAYFS_SUPER_MAGIC,
+    statfs::F2FS_SUPER_MAGIC,
+];
 
 /// The watch on the files directory.
 pub(super) struct DirWatch {
@@ -55,7 +69,9 @@ fn watch_lost() -> AddWatchFlags {
 
 impl DirWatch {
     /// Watches `dir`. A directory reached through a symbolic link is not
-    /// watched: re-pointing the link would go unnoticed.
+    /// watched (re-pointing the link would go unnoticed), nor one on a file
+    /// system outside [`LOCAL_FILE_SYSTEMS`] (another host's changes raise no
+    /// event here).
     pub(super) fn new(dir: &Path) -> Self {
         let inotify = Self::watch(dir);
         if inotify.is_none() {
@@ -67,6 +83,10 @@ impl DirWatch {
     fn watch(dir: &Path) -> Option<Inotify> {
         let canonical = std::fs::canonicalize(dir).ok()?;
         if canonical != std::path::absolute(dir).ok()? {
+            return None;
+        }
+        let fs_type = statfs::statfs(&canonical).ok()?.filesystem_type();
+        if !LOCAL_FILE_SYSTEMS.contains(&fs_type) {
             return None;
         }
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
