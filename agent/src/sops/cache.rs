@@ -1,10 +1,15 @@
 //! Decrypted trees kept between requests, so most fetches run no sops.
 //!
-//! Correctness first: before a cached tree is served, the file is `stat`ed
-//! and its fingerprint (device, inode, size, mtime, ctime) compared with the
-//! one it was decrypted from; any change means a fresh decryption. A file
-//! that fails to decrypt after a change stops being served at all. Entries
-//! also expire after the TTL (0 disables the cache: one sops run per request).
+//! Correctness first: a cached tree is served only while its file is
+//! unchanged. An inotify watch on the files directory ([`watch`]) says
+//! whether anything there changed since the file was last checked; if so
+//! (or when the directory cannot be watched, or the file is a symbolic
+//! link), the file is `stat`ed and its fingerprint (device, inode, size,
+//! mtime, ctime) compared with the one it was decrypted from; any change
+//! means a fresh decryption. A change is seen by the first request after it.
+//! A file that fails to decrypt after a change stops being served at all.
+//! Entries also expire after the TTL (0 disables the cache: one sops run per
+//! request).
 //!
 //! Concurrent misses for one environment share one sops run (single flight,
 //! one async lock per environment); environments never wait for each other.
@@ -22,6 +27,7 @@ use std::time::{Duration, Instant};
 use prometheus_client::metrics::counter::Counter;
 use vanta_shared::EnvName;
 
+use self::watch::DirWatch;
 use super::failure::Cause;
 use super::files::{EnvFile, Format};
 use super::{SecretSource, SopsCommand, SopsError, Tree};
@@ -32,6 +38,7 @@ pub struct CachedSource {
     ttl: Duration,
     slots: Mutex<HashMap<EnvName, Arc<Slot>>>,
     counters: CacheCounters,
+    watch: DirWatch,
 }
 
 /// What the cache counts, for `/metrics`.
@@ -73,6 +80,11 @@ struct Entry {
     tree: Arc<Tree>,
     fingerprint: Fingerprint,
     loaded: Instant,
+    /// The file is not a symbolic link, so the watch sees its changes.
+    watched: bool,
+    /// The watch's generation when the fingerprint was last confirmed;
+    /// `None`: check the file on every request.
+    checked: Option<u64>,
 }
 
 /// What identifies one version of a file without reading it.
@@ -94,7 +106,8 @@ const WARN_EVERY: Duration = Duration::from_secs(300);
 impl CachedSource {
     /// Caches `sops`'s trees for `ttl`; `Duration::ZERO` turns caching off.
     pub fn new(sops: SopsCommand, ttl: Duration) -> Self {
-        Self { sops, ttl, slots: Mutex::new(HashMap::new()), counters: CacheCounters::default() }
+        let watch = DirWatch::new(sops.files_dir());
+        Self { sops, ttl, slots: Mutex::new(HashMap::new()), counters: CacheCounters::default(), watch }
     }
 
     /// The sops runner.
@@ -187,26 +200,45 @@ impl CachedSource {
         Arc::clone(slots.entry(env.clone()).or_default())
     }
 
-    fn fresh(&self, slot: &Slot, fingerprint: Fingerprint) -> Option<Arc<Tree>> {
+    /// The cached tree if nothing in the directory changed since its file
+    /// was last checked (at watch generation `generation`); no `stat`.
+    fn unchanged(&self, slot: &Slot, generation: Option<u64>) -> Option<Arc<Tree>> {
         let current = slot.current.lock().ok()?;
         let entry = current.as_ref()?;
-        (entry.fingerprint == fingerprint && entry.loaded.elapsed() < self.ttl).then(|| Arc::clone(&entry.tree))
+        (generation.is_some() && entry.checked == generation && entry.loaded.elapsed() < self.ttl)
+            .then(|| Arc::clone(&entry.tree))
     }
 
-    async fn refill(&self, env: &EnvName, slot: &Slot) -> Result<Arc<Tree>, SopsError> {
+    /// The cached tree if it was decrypted from `fingerprint`; notes that the
+    /// file was checked at watch generation `generation` (taken before the
+    /// `stat`, so a change during it is seen next time).
+    fn fresh(&self, slot: &Slot, fingerprint: Fingerprint, generation: Option<u64>) -> Option<Arc<Tree>> {
+        let mut current = slot.current.lock().ok()?;
+        let entry = current.as_mut()?;
+        if entry.fingerprint != fingerprint || entry.loaded.elapsed() >= self.ttl {
+            return None;
+        }
+        entry.checked = generation.filter(|_| entry.watched);
+        Some(Arc::clone(&entry.tree))
+    }
+
+    async fn refill(&self, env: &EnvName, slot: &Slot, generation: Option<u64>) -> Result<Arc<Tree>, SopsError> {
         let _single_flight = slot.refill.lock().await;
         // Whoever held the lock before us may have just loaded this version.
         let (file, fingerprint) = self.fingerprint(env)?;
-        if let Some(tree) = self.fresh(slot, fingerprint) {
+        if let Some(tree) = self.fresh(slot, fingerprint, generation) {
             return Ok(tree);
         }
+        let watched = std::fs::symlink_metadata(&file.path).is_ok_and(|m| !m.file_type().is_symlink());
         let previous = slot.current.lock().ok().and_then(|c| c.as_ref().map(|e| Arc::clone(&e.tree)));
         let decrypted = self.decrypt(&file, previous).await;
         let mut current = slot.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match decrypted {
             Ok(tree) => {
                 let tree = Arc::new(tree);
-                *current = Some(Entry { tree: Arc::clone(&tree), fingerprint, loaded: Instant::now() });
+                let checked = generation.filter(|_| watched);
+                *current =
+                    Some(Entry { tree: Arc::clone(&tree), fingerprint, loaded: Instant::now(), watched, checked });
                 Ok(tree)
             }
             Err(err) => {
@@ -245,6 +277,11 @@ impl CachedSource {
             let (file, _) = self.fingerprint(env)?;
             return self.decrypt(&file, None).await.map(Arc::new);
         }
+        let generation = self.watch.generation();
+        if let Some(tree) = self.unchanged(slot, generation) {
+            self.counters.hits.inc();
+            return Ok(tree);
+        }
         let fingerprint = match self.fingerprint(env) {
             Ok((_, fingerprint)) => fingerprint,
             Err(err) => {
@@ -254,14 +291,14 @@ impl CachedSource {
                 return Err(err);
             }
         };
-        match self.fresh(slot, fingerprint) {
+        match self.fresh(slot, fingerprint, generation) {
             Some(tree) => {
                 self.counters.hits.inc();
                 Ok(tree)
             }
             None => {
                 self.counters.misses.inc();
-                self.refill(env, slot).await
+                self.refill(env, slot, generation).await
             }
         }
     }
@@ -287,6 +324,8 @@ impl SecretSource for CachedSource {
         result
     }
 }
+
+mod watch;
 
 #[cfg(test)]
 mod tests;

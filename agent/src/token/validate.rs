@@ -9,9 +9,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use vanta_shared::Claims;
 
 use super::JwtKeys;
@@ -70,8 +74,39 @@ pub enum InvalidToken {
 /// Longest token accepted, in bytes; ours are well under 1 KiB.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// Header parameters that would let a token choose its own key or semantics.
-const FORBIDDEN_HEADERS: [&str; 7] = ["jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"];
+/// The JOSE header, parsed without copying: `alg` and `kid` stay slices of
+/// the decoded header, other parameters are skipped. The parameters that
+/// would let a token choose its own key or semantics (`jku`, `jwk`, `x5u`,
+/// `x5c`, `x5t`, `x5t#S256`, `crit`) are only noted as present, whatever
+/// their value (even `null`). A parameter given twice makes the header
+/// malformed (RFC 7515 §4 allows refusing it).
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow, default)]
+    alg: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    kid: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "present")]
+    jku: bool,
+    #[serde(default, deserialize_with = "present")]
+    jwk: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5u: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5c: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5t: bool,
+    #[serde(default, rename = "x5t#S256", deserialize_with = "present")]
+    x5t_s256: bool,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// The one `alg` accepted, as JSON text.
+const HS256: &str = "\"HS256\"";
+
+/// Longest signature decoded; an HS256 signature has 32 bytes.
+const MAX_SIGNATURE_BYTES: usize = 64;
 
 // === impl VerifiedClaims ===
 
@@ -105,12 +140,18 @@ impl TokenValidator {
         else {
             return Err(InvalidToken::Malformed);
         };
-        let header = decode_header(header_b64)?;
+        let header = decode_part(header_b64)?;
         let kid = check_header(&header)?;
-        let key = self.keys.for_kid(kid).ok_or(InvalidToken::UnknownKey)?;
-        let signature = decode_part(sig_b64)?;
+        let key = self.keys.for_kid(kid.as_deref()).ok_or(InvalidToken::UnknownKey)?;
+        let mut signature = [0; MAX_SIGNATURE_BYTES];
+        // Too long for HS256 cannot verify; bad base64 is malformed.
+        let signature = match URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut signature) {
+            Ok(len) => &signature[..len],
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => return Err(InvalidToken::Signature),
+            Err(base64::DecodeSliceError::DecodeError(_)) => return Err(InvalidToken::Malformed),
+        };
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-        if !key.verifies(signing_input.as_bytes(), &signature) {
+        if !key.verifies(signing_input.as_bytes(), signature) {
             return Err(InvalidToken::Signature);
         }
         let claims: Claims = serde_json::from_slice(&decode_part(payload_b64)?).map_err(|_| InvalidToken::Claims)?;
@@ -141,23 +182,32 @@ fn decode_part(part: &str) -> Result<Vec<u8>, InvalidToken> {
     URL_SAFE_NO_PAD.decode(part).map_err(|_| InvalidToken::Malformed)
 }
 
-fn decode_header(part: &str) -> Result<Map<String, Value>, InvalidToken> {
-    serde_json::from_slice(&decode_part(part)?).map_err(|_| InvalidToken::Malformed)
-}
-
-/// Pins the algorithm, refuses key-bringing parameters, returns the `kid`.
-fn check_header(header: &Map<String, Value>) -> Result<Option<&str>, InvalidToken> {
-    if header.get("alg").and_then(Value::as_str) != Some("HS256") {
+/// Pins the algorithm, refuses key-bringing parameters, returns the `kid`
+/// (borrowed from `header` unless it has escapes).
+fn check_header(header: &[u8]) -> Result<Option<Cow<'_, str>>, InvalidToken> {
+    let header: Header<'_> = serde_json::from_slice(header).map_err(|_| InvalidToken::Malformed)?;
+    // Compared as JSON text: an escaped spelling of HS256 is refused too.
+    if header.alg.map(RawValue::get) != Some(HS256) {
         return Err(InvalidToken::Algorithm);
     }
-    if FORBIDDEN_HEADERS.iter().any(|name| header.contains_key(*name)) {
+    let forbidden = [header.jku, header.jwk, header.x5u, header.x5c, header.x5t, header.x5t_s256, header.crit];
+    if forbidden.contains(&true) {
         return Err(InvalidToken::ForbiddenHeader);
     }
-    match header.get("kid") {
+    match header.kid {
         None => Ok(None),
-        Some(Value::String(kid)) => Ok(Some(kid)),
-        Some(_) => Err(InvalidToken::Malformed),
+        Some(kid) => match serde_json::from_str::<&str>(kid.get()) {
+            Ok(kid) => Ok(Some(Cow::Borrowed(kid))),
+            Err(_) => {
+                serde_json::from_str(kid.get()).map(|kid| Some(Cow::Owned(kid))).map_err(|_| InvalidToken::Malformed)
+            }
+        },
     }
+}
+
+/// Deserializes any value (even `null`) as "the parameter is present".
+fn present<'de, D: Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(value).map(|_| true)
 }
 
 #[cfg(test)]

@@ -76,6 +76,27 @@ async fn hits_run_no_sops_and_changes_are_noticed() {
 }
 
 #[tokio::test]
+async fn in_place_writes_and_changes_behind_a_link_are_noticed_at_once() {
+    let f = fixture();
+    let source = f.source(Duration::from_secs(60));
+    assert_eq!(value(&source, "dev").await.expect("load"), "one");
+    assert_eq!(value(&source, "dev").await.expect("hit"), "one");
+    // Same inode, as `sops set` or `cat >` leave it.
+    std::fs::write(f.dir.path().join("dev.enc.yaml"), "KEY: second\n").expect("write in place");
+    assert_eq!(value(&source, "dev").await.expect("reload"), "second");
+    // A file linked from outside the watched directory: changes there raise
+    // no event in it, so such a file is checked on every request.
+    let outside = tempfile::tempdir().expect("tempdir");
+    let target = outside.path().join("target.yaml");
+    std::fs::write(&target, "KEY: linked\n").expect("target");
+    std::os::unix::fs::symlink(&target, f.dir.path().join("linked.enc.yaml")).expect("symlink");
+    assert_eq!(value(&source, "linked").await.expect("load"), "linked");
+    assert_eq!(value(&source, "linked").await.expect("hit"), "linked");
+    std::fs::write(&target, "KEY: changed behind the link\n").expect("change the target");
+    assert_eq!(value(&source, "linked").await.expect("reload"), "changed behind the link");
+}
+
+#[tokio::test]
 async fn a_file_that_now_fails_is_not_served_from_the_cache() {
     let f = fixture();
     let source = f.source(Duration::from_secs(60));

@@ -1,5 +1,5 @@
 use secrecy::SecretSlice;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 use crate::token::issue::MintRequest;
@@ -58,6 +58,11 @@ fn accepts_its_own_and_foreign_tokens() {
     // A previous key, named by its kid, still verifies.
     let old = sign_raw(&format!(r#"{{"alg":"HS256","kid":"{}"}}"#, key(2).kid()), &claims().to_string(), &key(2));
     assert!(validator().validate(&old, at(NOW)).is_ok());
+    // A kid with a JSON escape is read like any other.
+    let kid = key(2).kid().to_owned();
+    let escaped = format!("\\u{:04x}{}", u32::from(kid.as_bytes()[0]), &kid[1..]);
+    let header = format!(r#"{{"alg":"HS256","kid":"{escaped}"}}"#);
+    assert!(validator().validate(&sign_raw(&header, &claims().to_string(), &key(2)), at(NOW)).is_ok());
 }
 
 #[test]
@@ -75,6 +80,11 @@ fn refuses_each_kind_of_bad_token_precisely() {
         (sign_raw(r#"{"alg":"HS256","kid":"nope"}"#, &good, &key(1)), InvalidToken::UnknownKey),
         (sign_raw(r#"{"alg":"HS256"}"#, &good, &key(3)), InvalidToken::Signature),
         (sign_raw(r#"{"alg":"HS256","kid":7}"#, &good, &key(1)), InvalidToken::Malformed),
+        (sign_raw(r#"{"alg":"HS256","x5t#S256":null}"#, &good, &key(1)), InvalidToken::ForbiddenHeader),
+        (sign_raw(r#"{"alg":"HS256","jwk":null}"#, &good, &key(1)), InvalidToken::ForbiddenHeader),
+        (sign_raw(r#"{"alg":"HS256","alg":"HS256"}"#, &good, &key(1)), InvalidToken::Malformed),
+        (sign_raw(r#"{"alg":7}"#, &good, &key(1)), InvalidToken::Algorithm),
+        (format!("{}{}", sign_raw(r#"{"alg":"HS256"}"#, &good, &key(1)), "A".repeat(100)), InvalidToken::Signature),
         (with("exp", json!(NOW - 31)), InvalidToken::Expired),
         (with("nbf", json!(NOW + 31)), InvalidToken::NotYetValid),
         (with("iss", json!("someone-else")), InvalidToken::Issuer),
