@@ -28,6 +28,11 @@ const MARKERS: &Markers = &[
     ("format!(", "config/usage_store.rs"),
     ("invalid(name,", "config.rs"),
     ("\",", "config.rs"),
+    // Why a policy file is refused (after its path and line).
+    ("format!(", "policy/file.rs"),
+    ("Err(", "policy/file.rs"),
+    ("Err((None,", "policy/file.rs"),
+    ("at(", "policy/file.rs"),
     // What failed, around those causes.
     (".context(", ""),
     ("with_context(|| format!(", ""),
@@ -57,8 +62,9 @@ const SHARED_MARKERS: &Markers = &[
 ];
 
 /// Literals the markers catch that are not messages: a conflicting setting's
-/// name, and how the usage store is named in logs.
-const NOT_MESSAGES: &[&str] = &["the --mint-* flags", "redis (key prefix …)"];
+/// name, how the usage store is named in logs, and the line part of a policy
+/// file error.
+const NOT_MESSAGES: &[&str] = &["the --mint-* flags", "redis (key prefix …)", ": line …"];
 
 #[test]
 fn every_agent_message_is_in_the_troubleshooting_section_with_its_fix() {
