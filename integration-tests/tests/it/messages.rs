@@ -118,16 +118,17 @@ pub(crate) fn source_messages(src: &str, markers: &Markers) -> BTreeSet<String> 
 }
 
 /// The first cell of every row of the section's `table` (a `### ` heading),
-/// without backticks.
+/// without its backticks (``` `` … `` ``` around a message with a backtick).
 fn documented_messages(guide: &str, table: &str) -> BTreeSet<String> {
     let section = guide.split(SECTION).nth(1).expect("the guide has a troubleshooting section");
     let section = section.split("\n## ").next().unwrap_or_default();
     let rows = section.split(table).nth(1).unwrap_or_else(|| panic!("the section has '{table}'"));
     let rows = rows.split("\n### ").next().unwrap_or_default();
-    rows.lines()
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|row| row.split_once("` |").map(|(message, _)| message.replace("\\|", "|")))
-        .collect()
+    let cell = |line: &str| match line.strip_prefix("| `` ") {
+        Some(row) => row.split_once(" `` |").map(|(message, _)| message.to_owned()),
+        None => line.strip_prefix("| `")?.split_once("` |").map(|(message, _)| message.to_owned()),
+    };
+    rows.lines().filter_map(cell).map(|message| message.replace("\\|", "|")).collect()
 }
 
 /// Fails unless the guide's `table` lists exactly the `source` messages
