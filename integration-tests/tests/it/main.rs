@@ -9,6 +9,7 @@ mod api;
 mod cli;
 mod common;
 mod helpers;
+mod messages;
 mod ops;
 mod run;
 mod security;

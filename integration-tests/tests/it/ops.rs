@@ -8,3 +8,4 @@ pub(crate) mod logs;
 mod probes;
 mod startup_hints;
 mod tls;
+mod troubleshooting;
