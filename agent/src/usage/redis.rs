@@ -8,16 +8,25 @@
 //! operation has a deadline; the connection manager reconnects by itself.
 //! Confirms rely on Redis's own durability: the operator guide says to run it
 //! with `appendonly yes`, and the agent warns when it is off.
+//!
+//! Revocations live in one sorted set, `<prefix>:revocations` (member: the
+//! revocation's one-line form, score: when it may be forgotten, in ms), that
+//! expires at its latest score; each new one is published on the channel
+//! `<prefix>:revocations`. A task per agent (`feed`) subscribes, loads the
+//! whole set once subscribed (at start-up and after every reconnect) and adds
+//! each published revocation to the agent's memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Lease, PRUNE_GRACE_SECS, Reservation, UsageError, UsageStore, UseAsk};
+use super::{Lease, PRUNE_GRACE_SECS, Reservation, Revocation, Revoked, UsageError, UsageStore, UseAsk};
 
 /// Where and how to reach Redis. Holds the password: no `Debug`.
 pub struct RedisTarget {
@@ -43,6 +52,19 @@ struct Shared {
     born_at: AtomicU64,
     is_new: AtomicBool,
     timeout: Duration,
+    revoke: Script,
+    revoked: Arc<Revoked>,
+    /// `Ok` while subscribed and resynced; else why not (readiness).
+    feed: Arc<Mutex<Result<(), String>>>,
+    feed_task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(task) = self.feed_task.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            task.abort();
+        }
+    }
 }
 
 /// The store was flushed or replaced since this agent last looked.
@@ -78,6 +100,23 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// KEYS: revocations. ARGV: member, keep_until_ms.
+/// Adds (or widens) a revocation, keeps the set until its latest entry and
+/// publishes `<keep_until_ms> <member>`.
+const REVOKE: &str = r"
+local kept = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')
+if kept < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+local expires = redis.call('PEXPIRETIME', KEYS[1])
+if expires >= 0 and expires < tonumber(ARGV[2]) or expires == -1 then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[2] .. ' ' .. ARGV[1])
+return 1
+";
+
+/// How long the feed waits before it subscribes again after losing Redis.
+const FEED_RETRY: Duration = Duration::from_millis(500);
+
 // === impl RedisStore ===
 
 impl RedisStore {
@@ -92,6 +131,7 @@ impl RedisStore {
             info.redis.password = Some(password.expose_secret().to_owned());
         }
         let client = redis::Client::open(info)?;
+        let subscriber = client.clone();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(target.timeout)
             .set_response_timeout(target.timeout)
@@ -107,11 +147,79 @@ impl RedisStore {
             born_at: AtomicU64::new(0),
             is_new: AtomicBool::new(false),
             timeout: target.timeout,
+            revoke: Script::new(REVOKE),
+            revoked: Arc::new(Revoked::default()),
+            feed: Arc::new(Mutex::new(Err("the revocation feed has not subscribed yet".to_owned()))),
+            feed_task: Mutex::new(None),
         }));
         let created = store.be_born().await?;
         store.0.is_new.store(created, Ordering::SeqCst);
         store.warn_unless_persistent().await;
+        // The first full load happens before start-up goes on.
+        let mut pubsub = deadline(target.timeout, subscriber.get_async_pubsub()).await?;
+        deadline(target.timeout, pubsub.subscribe(store.revocations_key())).await?;
+        store.resync().await?;
+        let feed = tokio::spawn(store.clone().feed(subscriber, pubsub));
+        *store.0.feed_task.lock().unwrap_or_else(PoisonError::into_inner) = Some(feed.abort_handle());
         Ok(store)
+    }
+
+    fn revocations_key(&self) -> String {
+        format!("{}:revocations", self.0.prefix)
+    }
+
+    /// Adds every revocation in Redis to memory; marks the feed live.
+    async fn resync(&self) -> Result<(), UsageError> {
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let mut conn = self.0.conn.clone();
+        let all: Vec<(String, u64)> =
+            deadline(self.0.timeout, conn.zrangebyscore_withscores(self.revocations_key(), now_ms.to_string(), "+inf"))
+                .await?;
+        self.0
+            .revoked
+            .add(all.into_iter().filter_map(|(member, until_ms)| Revocation::from_member(&member, until_ms / 1_000)));
+        *self.0.feed.lock().unwrap_or_else(PoisonError::into_inner) = Ok(());
+        Ok(())
+    }
+
+    /// Follows the channel for as long as the store lives: each message is
+    /// added to memory; when the subscription ends (Redis restarted or
+    /// unreachable) the feed is down until it has subscribed and resynced.
+    /// Holds only a weak reference, so dropping the store ends it.
+    async fn feed(self, client: redis::Client, first: redis::aio::PubSub) {
+        let weak = Arc::downgrade(&self.0);
+        drop(self);
+        let mut pubsub = Some(first);
+        loop {
+            if let Some(subscribed) = pubsub.take() {
+                let mut messages = subscribed.into_on_message();
+                while let Some(message) = messages.next().await {
+                    let Some(shared) = weak.upgrade() else { return };
+                    let payload: Option<String> = message.get_payload().ok();
+                    match payload.as_deref().and_then(parse_published) {
+                        Some(revocation) => shared.revoked.add([revocation]),
+                        None => tracing::warn!("ignored a malformed message on the revocation channel"),
+                    }
+                }
+            }
+            let Some(shared) = weak.upgrade() else { return };
+            let store = Self(shared);
+            *store.0.feed.lock().unwrap_or_else(PoisonError::into_inner) =
+                Err("the revocation feed lost Redis; resubscribing".to_owned());
+            tracing::warn!(
+                "the revocation feed lost Redis; revocations made at other agents are not seen until it resubscribes"
+            );
+            tokio::time::sleep(FEED_RETRY).await;
+            pubsub = store.resubscribe(&client).await;
+        }
+    }
+
+    async fn resubscribe(&self, client: &redis::Client) -> Option<redis::aio::PubSub> {
+        let mut pubsub = deadline(self.0.timeout, client.get_async_pubsub()).await.ok()?;
+        deadline(self.0.timeout, pubsub.subscribe(self.revocations_key())).await.ok()?;
+        self.resync().await.ok()?;
+        tracing::info!("the revocation feed is subscribed again");
+        Some(pubsub)
     }
 
     /// Whether this open created the store (it knows no earlier use).
@@ -154,6 +262,12 @@ async fn deadline<T>(limit: Duration, op: impl Future<Output = redis::RedisResul
         Ok(result) => Ok(result?),
         Err(_) => Err(UsageError::backend(TimedOut(limit))),
     }
+}
+
+/// `<keep_until_ms> <member>`, as the revoke script publishes it.
+fn parse_published(payload: &str) -> Option<Revocation> {
+    let (until_ms, member) = payload.split_once(' ')?;
+    Revocation::from_member(member, until_ms.parse::<u64>().ok()? / 1_000)
 }
 
 fn expire_at_ms(expires_at: u64) -> u64 {
@@ -209,9 +323,29 @@ impl UsageStore for RedisStore {
         Ok(used.unwrap_or(0) >= limit)
     }
 
-    async fn prune(&self, _expired_before: u64, _now_ms: u64) -> Result<u64, UsageError> {
-        // Every key carries its own PEXPIREAT: Redis prunes.
-        Ok(0)
+    async fn prune(&self, _expired_before: u64, now_ms: u64) -> Result<u64, UsageError> {
+        self.0.revoked.prune(now_ms / 1_000);
+        // Every use key carries its own PEXPIREAT: Redis prunes those.
+        let mut conn = self.0.conn.clone();
+        let gone = conn.zrembyscore(self.revocations_key(), "-inf", format!("({now_ms}"));
+        deadline(self.0.timeout, gone).await
+    }
+
+    async fn revoke(&self, revocation: &Revocation) -> Result<(), UsageError> {
+        let mut invocation = self.0.revoke.key(self.revocations_key());
+        invocation.arg(revocation.member()).arg(revocation.keep_until.saturating_mul(1_000));
+        let mut conn = self.0.conn.clone();
+        deadline(self.0.timeout, invocation.invoke_async::<i64>(&mut conn)).await?;
+        self.0.revoked.add([revocation.clone()]);
+        Ok(())
+    }
+
+    fn is_revoked(&self, jti: &str, subject: &str, iat: u64) -> bool {
+        self.0.revoked.contains(jti, subject, iat)
+    }
+
+    fn revocation_feed(&self) -> Result<(), String> {
+        self.0.feed.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     async fn ping(&self) -> Result<(), UsageError> {

@@ -54,6 +54,12 @@ impl UsageStore for DownStore {
     async fn ping(&self) -> Result<(), crate::usage::UsageError> {
         Err(down())
     }
+    async fn revoke(&self, _: &crate::usage::Revocation) -> Result<(), crate::usage::UsageError> {
+        Err(down())
+    }
+    fn is_revoked(&self, _: &str, _: &str, _: u64) -> bool {
+        false
+    }
     fn born_at(&self) -> u64 {
         0
     }
