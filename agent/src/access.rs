@@ -76,15 +76,7 @@ impl MintPolicy {
     /// # Errors
     /// The first rule the request breaks.
     pub fn check(&self, ask: &MintAsk<'_>) -> Result<(), Denied> {
-        if matches!(ask.peer, Peer::Tcp(_)) && !self.admin_credential_matches(ask.credential) {
-            return Err(Denied::MintAdmin);
-        }
-        if let Some(uids) = &self.uids {
-            let allowed = matches!(ask.peer, Peer::Unix { uid, .. } if uids.contains(uid));
-            if !allowed {
-                return Err(Denied::MintCaller);
-            }
-        }
+        self.check_caller(ask.peer, ask.credential)?;
         if self.environments.as_ref().is_some_and(|envs| !envs.contains(ask.environment)) {
             return Err(Denied::MintEnvironment);
         }
@@ -93,6 +85,29 @@ impl MintPolicy {
         }
         if self.max_usage_limit.is_some_and(|max| ask.usage_limit.is_none_or(|limit| limit > max)) {
             return Err(Denied::MintUsageLimit);
+        }
+        Ok(())
+    }
+}
+
+// === impl MintPolicy (caller) ===
+
+impl MintPolicy {
+    /// Whether this caller may mint at all (over TCP: with the admin
+    /// credential; on the socket: an allowed uid, if uids are set). Revoking
+    /// is allowed to exactly these callers.
+    ///
+    /// # Errors
+    /// The rule the caller breaks.
+    pub fn check_caller(&self, peer: &Peer, credential: Option<&str>) -> Result<(), Denied> {
+        if matches!(peer, Peer::Tcp(_)) && !self.admin_credential_matches(credential) {
+            return Err(Denied::MintAdmin);
+        }
+        if let Some(uids) = &self.uids {
+            let allowed = matches!(peer, Peer::Unix { uid, .. } if uids.contains(uid));
+            if !allowed {
+                return Err(Denied::MintCaller);
+            }
         }
         Ok(())
     }

@@ -9,6 +9,8 @@
 
 mod error;
 mod pending;
+mod readiness;
+mod revoke;
 mod uses;
 
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use vanta_shared::{EnvName, KeyPath, Scope};
 use zeroize::Zeroizing;
 
 pub use self::error::Error;
+pub use self::readiness::Readiness;
 use crate::access::{self, MintAsk, MintPolicy};
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
 use crate::metrics::Metrics;
@@ -72,19 +75,6 @@ pub struct Vault<S, U> {
     pub metrics: Arc<Metrics>,
 }
 
-/// The outcome of each readiness check, `Err` saying what is wrong.
-pub struct Readiness {
-    /// `(check, outcome)` in a fixed order.
-    pub checks: Vec<(&'static str, Result<(), String>)>,
-}
-
-impl Readiness {
-    /// Whether every check passed.
-    pub fn is_ready(&self) -> bool {
-        self.checks.iter().all(|(_, outcome)| outcome.is_ok())
-    }
-}
-
 /// A read request as the transport received it: nothing checked yet.
 pub struct ReadRequest<'a> {
     /// The bearer token, if the request carried one.
@@ -128,14 +118,6 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         let minted = self.audited(&mut record, minted).await?;
         self.metrics.tokens_minted.inc();
         Ok(minted.0)
-    }
-
-    /// Checks that sops and the files directory are usable, the audit log is
-    /// being written and the usage store answers.
-    pub async fn readiness(&self) -> Readiness {
-        let audit = if self.audit.is_healthy() { Ok(()) } else { Err("the last audit write failed".to_owned()) };
-        let usage = self.usage.ping().await.map_err(|err| err.to_string());
-        Readiness { checks: vec![("sops", self.source.check_ready()), ("audit", audit), ("usage_store", usage)] }
     }
 
     /// Returns the value of `key` in the request's environment, counting a
@@ -221,6 +203,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         let claims = self.validator.validate(bearer, SystemTime::now()).map_err(Error::InvalidToken)?;
         record.jti = Some(claims.claims().jti.clone());
         record.subject = Some(claims.claims().sub.clone());
+        self.check_revoked(claims.claims())?;
         let env = request.environment.parse().map_err(Error::BadEnvironment)?;
         Ok(Authorized { claims, env })
     }

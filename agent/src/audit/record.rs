@@ -16,6 +16,8 @@ pub enum AuditEvent {
     SecretAccess,
     /// `GET /api/v1/vault/{environment}`.
     KeyList,
+    /// `POST /api/v1/vault/tokens/revoke`.
+    TokenRevoke,
 }
 
 /// One line of the audit log. Never holds a secret value or a token; fields
@@ -61,13 +63,14 @@ impl AuditRecord {
         let timestamp = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
         // CONTRACT §5: `key` for fetches and lists, `key_pattern` for generation.
         let generates = event == AuditEvent::TokenGenerate;
+        let reads = matches!(event, AuditEvent::SecretAccess | AuditEvent::KeyList);
         Self {
             timestamp,
             event,
             jti: None,
             subject: None,
             environment: None,
-            key: (!generates).then_some(None),
+            key: reads.then_some(None),
             key_pattern: generates.then_some(None),
             client,
             outcome: String::new(),

@@ -1,4 +1,4 @@
-//! `POST /api/v1/vault/tokens/generate`.
+//! `POST /api/v1/vault/tokens/generate` and `POST /api/v1/vault/tokens/revoke`.
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
@@ -21,6 +21,19 @@ pub async fn generate<S: SecretSource, U: UsageStore>(
     let parsed = body::read_json(body).await;
     match vault.generate_token(parsed, peer, bearer_token(&parts.headers)).await {
         Ok(minted) => json_response(StatusCode::OK, &minted),
+        Err(err) => ApiError::from(&err).into_response(),
+    }
+}
+
+/// Revokes tokens; the body is read only for a caller who may mint.
+pub async fn revoke<S: SecretSource, U: UsageStore>(
+    vault: &Vault<S, U>,
+    request: Request<Incoming>,
+    peer: Peer,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    match vault.revoke_tokens(peer, bearer_token(&parts.headers), body::read_json(body)).await {
+        Ok(revoked) => json_response(StatusCode::OK, &revoked),
         Err(err) => ApiError::from(&err).into_response(),
     }
 }

@@ -32,6 +32,9 @@ pub enum Error {
     /// The token failed validation.
     #[error(transparent)]
     InvalidToken(InvalidToken),
+    /// The token was revoked (answered like any invalid token).
+    #[error("token revoked")]
+    Revoked,
     /// Every use of a limited token is taken.
     #[error("token usage limit reached")]
     UsageExhausted,
@@ -79,9 +82,11 @@ impl Error {
             Self::MalformedBody | Self::BadEnvironment(_) | Self::BadKey(_) => ErrorCode::BadRequest,
             Self::BodyTooLarge => ErrorCode::PayloadTooLarge,
             Self::Validation(_) => ErrorCode::ValidationError,
-            Self::MissingToken | Self::InvalidToken(_) | Self::UsageExhausted | Self::IssuedBeforeStore { .. } => {
-                ErrorCode::Unauthorized
-            }
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::Revoked
+            | Self::UsageExhausted
+            | Self::IssuedBeforeStore { .. } => ErrorCode::Unauthorized,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NoSuchKey | Self::Sops(SopsError::NoFile) => ErrorCode::NotFound,
             Self::Sops(SopsError::Timeout(_)) => ErrorCode::SopsTimeout,
