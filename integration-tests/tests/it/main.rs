@@ -19,6 +19,7 @@ mod helpers;
 mod lifecycle;
 mod listing;
 mod ops;
+mod revocation;
 mod run_completions;
 mod run_dotenv_python;
 mod run_exit_codes;
