@@ -145,3 +145,24 @@ fn the_cli_revokes_by_jti_and_by_subject() {
     let neither = cli.run::<&str>(&["token", "revoke"]);
     assert_eq!(neither.status.code(), Some(2), "a usage error");
 }
+
+#[test]
+fn while_redis_is_away_readyz_says_the_feed_is_down_and_it_resubscribes_by_itself() {
+    let mut redis = TestRedis::start();
+    let (a, b) = (fleet_agent(&redis), fleet_agent(&redis));
+    let token = mint(&a, "ci");
+    redis.stop();
+    let down = poll_until(PROPAGATION, "the feed reported down", || {
+        let ready = b.get("/readyz", None);
+        (ready.json()["checks"]["revocations"] != "ok").then_some(ready)
+    });
+    assert_eq!(down.status, 503, "{}", down.text());
+    assert_eq!(status(&b, &token), 200, "unlimited tokens are still served");
+    redis.start_again();
+    poll_until(PROPAGATION, "the feed back", || (b.get("/readyz", None).status == 200).then_some(()));
+    let jti = jti_of(&token);
+    poll_until(PROPAGATION, "a revoke through Redis", || {
+        (a.post_json(REVOKE_PATH, &json!({"jti": jti})).status == 200).then_some(())
+    });
+    wait_refused(&b, &token);
+}
