@@ -12,11 +12,12 @@
 #   W4  agent RSS idle and after 100,000 requests; binary sizes
 #   W5  agent start-up until /healthz answers
 #   W6  cached GET with a usage_limit token beside an unlimited one on the
-#       same agent, per usage store backend, interleaved round by round
+#       same agent, per usage store backend, interleaved round by round;
+#       then revocation propagation between two agents on one Redis (p50/p99)
 #
 # Knobs (environment): BENCH_WORKLOADS ("w1 w2 w3 w4 w5 w6": which to run),
 # BENCH_RUNS (5), BENCH_NOCACHE_RUNS (3), BENCH_SECS (3),
-# BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20),
+# BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20), BENCH_REVOKE_RUNS (200),
 # BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
 # Every started process is stopped on exit; every wait has a deadline.
 set -euo pipefail
@@ -141,6 +142,11 @@ for round in $(seq 1 "$runs"); do
   : > "$work/cached-audit.jsonl" # bounded disk use; the agent appends (O_APPEND)
   echo "  round $round/$runs done" >&2
 done
+if [ -S "$work/w6redis2.sock" ]; then
+  say "W6: revocation propagation, ${BENCH_REVOKE_RUNS:-200} revocations at one agent, 401 polled at another"
+  timeout 300 "$bin/revoke-propagation" --from "$work/w6redis.sock" --to "$work/w6redis2.sock" \
+    --path "$secret_path" --runs "${BENCH_REVOKE_RUNS:-200}" > "$results/w6-revoke.json"
+fi
 fi
 
 # --- W2 -----------------------------------------------------------------------
@@ -231,6 +237,7 @@ if command -v redis-server >/dev/null 2>&1; then
   pids+=($!)
   for _ in $(seq 1 200); do [ -S "$work/redis/redis.sock" ] && break; sleep 0.05; done
   start_agent w6redis --usage-store "redis+unix://$work/redis/redis.sock"
+  start_agent w6redis2 --usage-store "redis+unix://$work/redis/redis.sock"
   stores+=(redis)
 else
   echo "  note: no redis-server (make tools installs it); W6 runs on SQLite only" >&2
@@ -260,6 +267,11 @@ for round in $(seq 1 "$runs"); do
   done
   echo "  round $round/$runs done" >&2
 done
+if [ -S "$work/w6redis2.sock" ]; then
+  say "W6: revocation propagation, ${BENCH_REVOKE_RUNS:-200} revocations at one agent, 401 polled at another"
+  timeout 300 "$bin/revoke-propagation" --from "$work/w6redis.sock" --to "$work/w6redis2.sock" \
+    --path "$secret_path" --runs "${BENCH_REVOKE_RUNS:-200}" > "$results/w6-revoke.json"
+fi
 fi
 
 # --- report -------------------------------------------------------------------

@@ -10,11 +10,14 @@
 //! - [`ceiling`]: the bare hyper server behind `ceiling-server`, answering a
 //!   fixed JSON body with the agent's per-connection structure (the ceiling).
 //! - [`startup`]: behind `startup-time`: spawn a server, poll `/healthz`.
+//! - [`propagation`]: behind `revoke-propagation`: revoke at one agent,
+//!   time until another refuses.
 //! - [`report`]: behind `bench-report`: medians of the runs, `PERFORMANCE.md`.
 #![forbid(unsafe_code)]
 
 pub mod ceiling;
 pub mod latency;
 pub mod load;
+pub mod propagation;
 pub mod report;
 pub mod startup;

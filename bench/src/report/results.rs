@@ -6,7 +6,7 @@
 //! (hyperfine's `--export-json`, or the same shape from the script's loop),
 //! `w4.json`, `w4-load.json`, `w5.json` (`startup-time`),
 //! `w6/<token>-<store>-c<N>/run-<round>.json` (`unlimited` or `limited`
-//! tokens, per usage store backend). A missing workload
+//! tokens, per usage store backend), `w6-revoke.json` (`revoke-propagation`). A missing workload
 //! is reported as missing, not as an error.
 
 use std::collections::BTreeMap;
@@ -44,6 +44,8 @@ pub struct Results {
     pub w5: Option<StartupReport>,
     /// W6 by (`<token>-<store>`, connections), e.g. `limited-sqlite`.
     pub w6: ByConnections,
+    /// W6 revocation propagation between two agents on one Redis.
+    pub w6_revoke: Option<crate::propagation::PropagationReport>,
 }
 
 /// `w4.json`.
@@ -127,6 +129,7 @@ impl Results {
         results.w4 = read_json(&dir.join("w4.json"))?;
         results.w4_load = read_json(&dir.join("w4-load.json"))?;
         results.w5 = read_json(&dir.join("w5.json"))?;
+        results.w6_revoke = read_json(&dir.join("w6-revoke.json"))?;
         Ok(results)
     }
 

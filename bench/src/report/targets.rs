@@ -66,6 +66,11 @@ pub fn checks(r: &Results) -> Vec<Check> {
             "limited token, Redis, c=32: ≥ 10,000 requests/s",
             r.w6("limited-redis", 32).map(|a| (rps(a.rps), a.rps >= 10_000.0)),
         ),
+        check(
+            "W6",
+            "revocation propagation, Redis: p99 < 100 ms",
+            r.w6_revoke.as_ref().map(|p| (us(p.delay.p99_us), p.delay.p99_us < 100_000.0)),
+        ),
     ]
 }
 
