@@ -21,3 +21,18 @@ pub mod load;
 pub mod propagation;
 pub mod report;
 pub mod startup;
+
+/// Prints a tool's report as one line of JSON on stdout, or its error on
+/// stderr; the exit code says which.
+pub fn print_report<T: serde::Serialize>(tool: &str, report: anyhow::Result<T>) -> std::process::ExitCode {
+    match report.and_then(|report| Ok(serde_json::to_string(&report)?)) {
+        Ok(json) => {
+            println!("{json}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{tool}: error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -45,14 +45,5 @@ fn main() -> ExitCode {
         runs: args.runs,
         deadline: Duration::from_secs(args.deadline_secs),
     };
-    match measure(&config).and_then(|report| Ok(serde_json::to_string(&report)?)) {
-        Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("revoke-propagation: error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    vanta_bench::print_report("revoke-propagation", measure(&config))
 }
