@@ -3,11 +3,13 @@
 //! answers 401 at every agent on the same store, and stays revoked across
 //! restarts, with SQLite and with Redis.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use vanta_integration_tests::agent::TestAgent;
-use vanta_integration_tests::cli::Cli;
+use vanta_integration_tests::cli::{Cli, SocketVia};
 use vanta_integration_tests::jwt;
 use vanta_integration_tests::process::poll_until;
 use vanta_integration_tests::redis::TestRedis;
@@ -165,4 +167,39 @@ fn while_redis_is_away_readyz_says_the_feed_is_down_and_it_resubscribes_by_itsel
         (a.post_json(REVOKE_PATH, &json!({"jti": jti})).status == 200).then_some(())
     });
     wait_refused(&b, &token);
+}
+
+#[test]
+fn over_tcp_only_the_admin_credential_revokes_and_is_checked_before_the_body() {
+    let admin = "admin-credential-for-revocation-0123456789-abcdef";
+    let builder = dev_builder();
+    let admin_file = builder.paths().root.join("admin");
+    std::fs::write(&admin_file, admin).unwrap();
+    let agent = builder
+        .env("VANTA_ADMIN_TOKEN_FILE", &admin_file)
+        .args(["--listen-tcp", "127.0.0.1:0", "--insecure-tcp"])
+        .start();
+    let url = format!("http://127.0.0.1:{}", agent.tcp_addr().port());
+    let token = mint(&agent, "ci");
+    let cli = Cli::new(&agent.paths().root.join("no-agent-here.sock")).socket_via(SocketVia::Env);
+    let revoke = ["--url", url.as_str(), "token", "revoke", "--jti", &jti_of(&token)];
+    let refused = cli.run(&revoke);
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stderr));
+    let line = crate::common::assert_cli_error_line(&refused);
+    assert!(line.contains(&format!("the agent at {url} refused to revoke tokens over TCP: 403 forbidden")), "{line}");
+    assert_eq!(status(&agent, &token), 200);
+
+    // A body announced but never sent: the refusal must not wait for it.
+    let mut stream = TcpStream::connect(agent.tcp_addr()).unwrap();
+    stream.set_read_timeout(Some(PROPAGATION)).unwrap();
+    let head = format!("POST {REVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).expect("answered without the body");
+    assert_eq!(&answer, b"HTTP/1.1 403");
+
+    let with_admin = ["--url", url.as_str(), "--admin-token-file", admin_file.to_str().unwrap()];
+    let finished = cli.run(&[&with_admin[..], &revoke[2..]].concat());
+    assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
+    assert_eq!(status(&agent, &token), 401);
 }
