@@ -10,7 +10,7 @@
 //! - L1, leaves: [`config`] (flags and env), [`logging`], [`shutdown`],
 //!   [`hardening`], [`token`] (issue and validate JWTs), [`access`]
 //!   (scope checks), [`sops`] (run sops, parse its output), [`usage`]
-//!   (durable use counts: SQLite or a shared Redis), [`audit`] (JSONL records and their writer),
+//!   (durable use counts and revocations: SQLite or a shared Redis), [`audit`] (JSONL records and their writer),
 //!   [`transport`] (the Unix socket listener).
 //! - L2: [`vault`], the use cases, ordering the steps the contract orders.
 //! - L3: [`http`], routes and the one error-to-status table.

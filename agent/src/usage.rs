@@ -9,6 +9,11 @@
 //! agents may share one store. The rule, in full, is in the operator guide
 //! (docs/VAULT_ACCESS_SYSTEM_README.md, "Usage limits").
 //!
+//! The store also holds the revocation list ([`UsageStore::revoke`]): each
+//! backend keeps it in memory too ([`Revoked`]), so checking a token
+//! ([`UsageStore::is_revoked`]) costs no I/O (operator guide, "Running a
+//! fleet").
+//!
 //! The backend is chosen at run time ([`Store`]); every backend passes the
 //! one conformance suite in `usage/conformance.rs`.
 
