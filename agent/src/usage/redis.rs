@@ -13,8 +13,8 @@
 //! revocation's one-line form, score: when it may be forgotten, in ms), that
 //! expires at its latest score; each new one is published on the channel
 //! `<prefix>:revocations`. A task per agent (`feed`) subscribes, loads the
-//! whole set once subscribed (at start-up and after every reconnect) and adds
-//! each published revocation to the agent's memory.
+//! whole set once subscribed (at start-up, after every reconnect, and every
+//! 5 s) and adds each published revocation to the agent's memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -117,6 +117,9 @@ return 1
 /// How long the feed waits before it subscribes again after losing Redis.
 const FEED_RETRY: Duration = Duration::from_millis(500);
 
+/// How often the feed reloads the whole list while subscribed.
+const FEED_RESYNC: Duration = Duration::from_secs(5);
+
 // === impl RedisStore ===
 
 impl RedisStore {
@@ -191,27 +194,22 @@ impl RedisStore {
         drop(self);
         let mut pubsub = Some(first);
         loop {
-            if let Some(subscribed) = pubsub.take() {
-                let mut messages = subscribed.into_on_message();
-                while let Some(message) = messages.next().await {
-                    let Some(shared) = weak.upgrade() else { return };
-                    let payload: Option<String> = message.get_payload().ok();
-                    match payload.as_deref().and_then(parse_published) {
-                        Some(revocation) => shared.revoked.add([revocation]),
-                        None => tracing::warn!("ignored a malformed message on the revocation channel"),
-                    }
-                }
+            if let Some(subscribed) = pubsub.take()
+                && follow(&weak, subscribed).await.is_none()
+            {
+                return;
             }
             let Some(shared) = weak.upgrade() else { return };
             let store = Self(shared);
-            *store.0.feed.lock().unwrap_or_else(PoisonError::into_inner) =
-                Err("the revocation feed lost Redis; resubscribing".to_owned());
-            tracing::warn!(
-                "the revocation feed lost Redis; revocations made at other agents are not seen until it resubscribes"
-            );
+            store.feed_down("the revocation feed lost Redis; resubscribing");
             tokio::time::sleep(FEED_RETRY).await;
             pubsub = store.resubscribe(&client).await;
         }
+    }
+
+    fn feed_down(&self, why: &str) {
+        tracing::warn!("{why}: revocations made at other agents are not seen until it is back");
+        *self.0.feed.lock().unwrap_or_else(PoisonError::into_inner) = Err(why.to_owned());
     }
 
     async fn resubscribe(&self, client: &redis::Client) -> Option<redis::aio::PubSub> {
@@ -261,6 +259,35 @@ async fn deadline<T>(limit: Duration, op: impl Future<Output = redis::RedisResul
     match tokio::time::timeout(limit, op).await {
         Ok(result) => Ok(result?),
         Err(_) => Err(UsageError::backend(TimedOut(limit))),
+    }
+}
+
+/// Adds each published revocation to memory and reloads the whole list
+/// every [`FEED_RESYNC`] (a hung Redis then shows in `/readyz`, and a lost
+/// message is made up for). Returns when the subscription ends; `None` when
+/// the store is gone.
+async fn follow(weak: &std::sync::Weak<Shared>, subscribed: redis::aio::PubSub) -> Option<()> {
+    let mut messages = subscribed.into_on_message();
+    let mut resync = tokio::time::interval(FEED_RESYNC);
+    resync.tick().await;
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let Some(message) = message else { return Some(()) };
+                let shared = weak.upgrade()?;
+                let payload: Option<String> = message.get_payload().ok();
+                match payload.as_deref().and_then(parse_published) {
+                    Some(revocation) => shared.revoked.add([revocation]),
+                    None => tracing::warn!("ignored a malformed message on the revocation channel"),
+                }
+            }
+            _ = resync.tick() => {
+                let store = RedisStore(weak.upgrade()?);
+                if store.resync().await.is_err() {
+                    store.feed_down("the revocation feed could not reload the list from Redis");
+                }
+            }
+        }
     }
 }
 

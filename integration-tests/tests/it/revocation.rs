@@ -203,3 +203,17 @@ fn over_tcp_only_the_admin_credential_revokes_and_is_checked_before_the_body() {
     assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
     assert_eq!(status(&agent, &token), 401);
 }
+
+#[test]
+fn a_hung_redis_shows_in_the_revocations_check_and_clears_when_it_resumes() {
+    let redis = TestRedis::start();
+    let agent = dev_builder().args(["--usage-store", &redis.url(), "--usage-store-timeout-ms", "500"]).start();
+    let check = || agent.get("/readyz", None).json()["checks"]["revocations"].clone();
+    assert_eq!(check(), "ok");
+    redis.pause();
+    // The feed reloads the list every 5 s; a reload that times out marks it down.
+    let down = poll_until(Duration::from_secs(30), "the feed reported down", || (check() != "ok").then(check));
+    assert!(down.as_str().unwrap().contains("revocation feed"), "{down}");
+    redis.resume();
+    poll_until(Duration::from_secs(30), "the feed back", || (check() == "ok").then_some(()));
+}
