@@ -99,6 +99,10 @@ fn revoking_is_audited_and_refused_to_a_caller_who_may_not_mint() {
         (&record["jti"], &record["outcome"], &record["status_code"]),
         (&json!(jti_of(&token)), &json!("success"), &json!(200))
     );
+    assert!(record.get("key").is_none() && record.get("key_pattern").is_none(), "{record}");
+    assert_eq!(status(&agent, &token), 401);
+    let refused = agent.wait_audit_lines(records.len() + 1).pop().unwrap();
+    assert_eq!((&refused["event"], &refused["error"]), (&json!("secret_access"), &json!("token revoked")), "{refused}");
 
     let uid = nix::unistd::getuid().as_raw();
     let guarded = dev_builder().env("VANTA_MINT_ALLOWED_UIDS", (uid + 1).to_string()).start();
