@@ -42,6 +42,9 @@ struct Sets {
     jtis: HashMap<String, u64>,
     /// subject -> (issued_up_to, keep_until).
     subjects: HashMap<String, (u64, u64)>,
+    /// The time of the last prune: an entry kept until before it is not
+    /// added again (a late message or reload would bring it back).
+    pruned_at: u64,
 }
 
 // === impl Revocation ===
@@ -71,11 +74,15 @@ impl Revocation {
 // === impl Revoked ===
 
 impl Revoked {
-    /// Adds revocations (a later one of the same target widens it).
+    /// Adds revocations (a later one of the same target widens it); those
+    /// already past the last prune are left out.
     pub fn add(&self, revocations: impl IntoIterator<Item = Revocation>) {
         let mut sets = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         for revocation in revocations {
             let until = revocation.keep_until;
+            if until < sets.pruned_at {
+                continue;
+            }
             match revocation.target {
                 RevokedTarget::Jti(jti) => {
                     let kept = sets.jtis.entry(jti).or_insert(until);
@@ -98,6 +105,7 @@ impl Revoked {
     /// Forgets revocations kept until before `now` (Unix seconds).
     pub fn prune(&self, now: u64) {
         let mut sets = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        sets.pruned_at = sets.pruned_at.max(now);
         sets.jtis.retain(|_, until| *until >= now);
         sets.subjects.retain(|_, (_, until)| *until >= now);
     }
@@ -125,6 +133,8 @@ mod tests {
         assert!(revoked.contains("abc", "someone", 999));
         revoked.prune(450);
         assert!(!revoked.contains("abc", "someone", 999), "kept only until its keep_until");
+        revoked.add([Revocation { target: RevokedTarget::Jti("abc".into()), keep_until: 400 }]);
+        assert!(!revoked.contains("abc", "someone", 999), "a late copy does not bring it back");
         assert!(revoked.contains("other", "ci:deploy", 100));
     }
 }
