@@ -14,7 +14,7 @@
 //! expires at its latest score; each new one is published on the channel
 //! `<prefix>:revocations`. A task per agent (`feed`) subscribes, loads the
 //! whole set once subscribed (at start-up, after every reconnect, and every
-//! 5 s) and adds each published revocation to the agent's memory.
+//! second) and adds each published revocation to the agent's memory.
 
 mod feed;
 

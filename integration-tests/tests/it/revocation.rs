@@ -215,7 +215,7 @@ fn a_hung_redis_shows_in_the_revocations_check_and_clears_when_it_resumes() {
     let check = || agent.get("/readyz", None).json()["checks"]["revocations"].clone();
     assert_eq!(check(), "ok");
     redis.pause();
-    // The feed reloads the list every 5 s; a reload that times out marks it down.
+    // The feed reloads the list every second; a reload that times out marks it down.
     let down = poll_until(Duration::from_secs(30), "the feed reported down", || (check() != "ok").then(check));
     assert!(down.as_str().unwrap().contains("revocation feed"), "{down}");
     redis.resume();

@@ -17,7 +17,7 @@ use crate::usage::{Revocation, UsageError};
 const FEED_RETRY: Duration = Duration::from_millis(500);
 
 /// How often the feed reloads the whole list while subscribed.
-const FEED_RESYNC: Duration = Duration::from_secs(5);
+const FEED_RESYNC: Duration = Duration::from_secs(1);
 
 // === impl RedisStore ===
 
