@@ -12,7 +12,8 @@
 #   W4  agent RSS idle and after 100,000 requests; binary sizes
 #   W5  agent start-up until /healthz answers
 #   W6  cached GET with a usage_limit token beside an unlimited one on the
-#       same agent, per usage store backend, interleaved round by round
+#       same agent, per usage store backend, interleaved round by round;
+#       then revocation propagation between two agents on one Redis (p50/p99)
 #   W7  one `run-with-secrets --watch` poll (conditional key listing, 304):
 #       the agent's CPU per poll, and watchers per 5 % of a core at 5 s
 #   W8  run-with-secrets relaying 100 MiB of log lines, --mask vs --no-mask
@@ -20,7 +21,8 @@
 # Knobs (environment): BENCH_WORKLOADS ("w1 w2 w3 w4 w5 w6 w7 w8": which to run;
 # BENCH_ONLY=wN is the same for one), BENCH_RUNS (5), BENCH_NOCACHE_RUNS (3),
 # BENCH_SECS (3), BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20),
-# BENCH_W7_POLLS (20000), BENCH_W8_RUNS (5), BENCH_W8_MIB (100),
+# BENCH_REVOKE_RUNS (200), BENCH_W7_POLLS (20000), BENCH_W8_RUNS (5), BENCH_W8_MIB (100),
+# BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
 # BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
 # Every started process is stopped on exit; every wait has a deadline.
 set -euo pipefail
@@ -238,6 +240,7 @@ if command -v redis-server >/dev/null 2>&1; then
   pids+=($!)
   for _ in $(seq 1 200); do [ -S "$work/redis/redis.sock" ] && break; sleep 0.05; done
   start_agent w6redis --usage-store "redis+unix://$work/redis/redis.sock"
+  start_agent w6redis2 --usage-store "redis+unix://$work/redis/redis.sock"
   stores+=(redis)
 else
   echo "  note: no redis-server (make tools installs it); W6 runs on SQLite only" >&2
@@ -267,6 +270,11 @@ for round in $(seq 1 "$runs"); do
   done
   echo "  round $round/$runs done" >&2
 done
+if [ -S "$work/w6redis2.sock" ]; then
+  say "W6: revocation propagation, ${BENCH_REVOKE_RUNS:-200} revocations at one agent, 401 polled at another"
+  timeout 300 "$bin/revoke-propagation" --from "$work/w6redis.sock" --to "$work/w6redis2.sock" \
+    --path "$secret_path" --runs "${BENCH_REVOKE_RUNS:-200}" > "$results/w6-revoke.json"
+fi
 fi
 
 # --- W7 -----------------------------------------------------------------------

@@ -14,7 +14,7 @@
 //!   [`etag`] (tags of read answers), [`access`] (scope checks, the admin
 //!   credential), [`attest`] (what the kernel says about a local caller),
 //!   [`policy`] (per-caller minting rules), [`sops`] (run sops, cache and
-//!   parse its output), [`usage`] (durable use counts: SQLite or a shared
+//!   parse its output), [`usage`] (durable use counts and revocations: SQLite or a shared
 //!   Redis), [`audit`] (JSONL records and their writer task), [`transport`]
 //!   (the Unix socket and TCP listeners behind one accept, a connection cap
 //!   per listener).

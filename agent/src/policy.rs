@@ -141,6 +141,8 @@ impl Policy {
             environments: flags.environments,
             key_patterns: flags.key_patterns,
             max_usage_limit: flags.max_usage_limit,
+            // Whoever may mint here may revoke (docs/API.md §8).
+            may_revoke: true,
             ..Grant::default()
         };
         Self { rules: vec![Rule { name: FLAGS_RULE.to_owned(), selectors, grant }], origin: Origin::Flags }

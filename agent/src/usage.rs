@@ -9,10 +9,16 @@
 //! agents may share one store. The rule, in full, is in the operator guide
 //! (docs/VAULT_ACCESS_SYSTEM_README.md, "Usage limits").
 //!
+//! The store also holds the revocation list ([`UsageStore::revoke`]): each
+//! backend keeps it in memory too ([`Revoked`]), so checking a token
+//! ([`UsageStore::is_revoked`]) costs no I/O (operator guide, "Running a
+//! fleet").
+//!
 //! The backend is chosen at run time ([`Store`]); every backend passes the
 //! one conformance suite in `usage/conformance.rs`.
 
 mod redis;
+mod revoked;
 mod sqlite;
 
 use std::future::Future;
@@ -23,6 +29,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
 pub use self::redis::{RedisStore, RedisTarget};
+pub use self::revoked::{Revocation, Revoked, RevokedTarget};
 pub use self::sqlite::SqliteStore;
 
 /// How long after its `exp` a token's count is kept (Unix seconds): longer
@@ -46,6 +53,16 @@ pub trait UsageStore: Clone + Send + Sync + 'static {
     /// Forgets tokens that expired before `expired_before` (Unix seconds) and
     /// leases whose deadline passed before `now_ms`; returns how many.
     fn prune(&self, expired_before: u64, now_ms: u64) -> impl Future<Output = Result<u64, UsageError>> + Send;
+    /// Records a revocation durably, adds it to this agent's memory and
+    /// tells every other agent on the store.
+    fn revoke(&self, revocation: &Revocation) -> impl Future<Output = Result<(), UsageError>> + Send;
+    /// Whether a token is revoked, from memory (no I/O).
+    fn is_revoked(&self, jti: &str, subject: &str, iat: u64) -> bool;
+    /// Whether the feed of other agents' revocations is live (readiness);
+    /// `Err` says why not.
+    fn revocation_feed(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// Whether the store answers (readiness).
     fn ping(&self) -> impl Future<Output = Result<(), UsageError>> + Send;
     /// When the store was created (Unix seconds): it knows nothing of uses
@@ -244,6 +261,27 @@ impl UsageStore for Store {
         match &self.backend {
             Backend::Sqlite(s) => self.measured(s.prune(expired_before, now_ms)).await,
             Backend::Redis(s) => self.measured(s.prune(expired_before, now_ms)).await,
+        }
+    }
+
+    async fn revoke(&self, revocation: &Revocation) -> Result<(), UsageError> {
+        match &self.backend {
+            Backend::Sqlite(s) => self.measured(s.revoke(revocation)).await,
+            Backend::Redis(s) => self.measured(s.revoke(revocation)).await,
+        }
+    }
+
+    fn is_revoked(&self, jti: &str, subject: &str, iat: u64) -> bool {
+        match &self.backend {
+            Backend::Sqlite(s) => s.is_revoked(jti, subject, iat),
+            Backend::Redis(s) => s.is_revoked(jti, subject, iat),
+        }
+    }
+
+    fn revocation_feed(&self) -> Result<(), String> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.revocation_feed(),
+            Backend::Redis(s) => s.revocation_feed(),
         }
     }
 

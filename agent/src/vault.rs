@@ -11,7 +11,9 @@ mod caller;
 mod error;
 mod pending;
 mod read;
+mod readiness;
 mod refused;
+mod revoke;
 mod uses;
 
 use std::time::{Duration, SystemTime};
@@ -26,7 +28,9 @@ pub use self::caller::Identified;
 pub use self::error::Error;
 pub use self::read::Read;
 use self::read::SUCCESS;
-pub use self::refused::RefusedMint;
+pub use self::readiness::Readiness;
+pub use self::refused::RefusedRequest;
+pub use self::revoke::Revoker;
 use crate::access;
 use crate::attest::Attestor;
 use crate::audit::{AuditEvent, AuditRecord, AuditWriter};
@@ -88,21 +92,6 @@ pub struct Vault<S, U> {
     pub etags: EtagKey,
 }
 
-/// The outcome of each readiness check, `Err` saying what is wrong.
-pub struct Readiness {
-    /// `(check, outcome)` in a fixed order.
-    pub checks: Vec<(&'static str, Result<(), String>)>,
-    /// `(topic, warning)`: worth saying, but not a reason to be unready.
-    pub warnings: Vec<(&'static str, String)>,
-}
-
-impl Readiness {
-    /// Whether every check passed.
-    pub fn is_ready(&self) -> bool {
-        self.checks.iter().all(|(_, outcome)| outcome.is_ok())
-    }
-}
-
 /// A read request as the transport received it: nothing checked yet.
 pub struct ReadRequest<'a> {
     /// The bearer token, if the request carried one.
@@ -146,22 +135,6 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             record.jti = Some(response.1.clone());
         }
         self.audited(&mut record, minted).await.map(|(response, _)| response)
-    }
-
-    /// Checks that sops and the files directory are usable, that not every
-    /// environment tried so far failed to decrypt, that the audit log is
-    /// being written and the usage store answers. Runs no sops.
-    pub async fn readiness(&self) -> Readiness {
-        let audit = if self.audit.is_healthy() { Ok(()) } else { Err("the last audit write failed".to_owned()) };
-        let usage = self.usage.ping().await.map_err(|err| err.to_string());
-        let checks = vec![
-            ("sops", self.source.check_ready()),
-            ("decryption", self.source.check_decryption()),
-            ("audit", audit),
-            ("usage_store", usage),
-        ];
-        let warnings = self.source.readiness_warning().map(|w| ("key_material", w)).into_iter().collect();
-        Readiness { checks, warnings }
     }
 
     /// Returns the value of `key` in the request's environment, counting a
@@ -244,6 +217,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         let claims = self.validator.validate(bearer, SystemTime::now()).map_err(Error::InvalidToken)?;
         record.jti = Some(claims.claims().jti.clone());
         record.subject = Some(claims.claims().sub.clone());
+        self.check_revoked(claims.claims())?;
         let env = request.environment.parse().map_err(Error::BadEnvironment)?;
         Ok(Authorized { claims, env })
     }

@@ -32,8 +32,8 @@ use hyper::{Method, Request, StatusCode, Uri, header};
 use tracing::debug;
 // Every request carries REQUEST_HEADER; an agent hardening option requires it.
 use vanta_shared::api::{
-    GenerateTokenRequest, GenerateTokenResponse, KeyList, REQUEST_HEADER, SecretValue, TOKENS_GENERATE_PATH,
-    VAULT_PREFIX,
+    GenerateTokenRequest, GenerateTokenResponse, KeyList, REQUEST_HEADER, RevokeTokenRequest, RevokeTokenResponse,
+    SecretValue, TOKENS_GENERATE_PATH, TOKENS_REVOKE_PATH, VAULT_PREFIX,
 };
 use vanta_shared::{EnvName, KeyPath};
 use zeroize::{Zeroize, Zeroizing};
@@ -123,17 +123,36 @@ impl AgentClient {
     /// Any [`Error`]; `MintForbidden` for a 403 over TCP; `Malformed` if the
     /// answer is not a token response.
     pub(crate) async fn generate_token(&self, request: &GenerateTokenRequest) -> Result<Minted, Error> {
-        let body = Bytes::from(request.to_json().to_string());
+        let raw = self
+            .post_as_minter("mint a token", TOKENS_GENERATE_PATH, Bytes::from(request.to_json().to_string()))
+            .await?;
+        let response = serde_json::from_slice(&raw).map_err(|_| self.malformed("a token"))?;
+        Ok(Minted { response, raw })
+    }
+
+    /// `POST /api/v1/vault/tokens/revoke`, with the admin credential over TCP.
+    ///
+    /// # Errors
+    /// Any [`Error`]; `MintForbidden` for a 403 over TCP; `Malformed` if the
+    /// answer is not a revoke response.
+    pub(crate) async fn revoke_tokens(&self, request: &RevokeTokenRequest) -> Result<RevokeTokenResponse, Error> {
+        let body = Bytes::from(serde_json::to_vec(request).map_err(|_| self.malformed("a revoke request"))?);
+        let raw = self.post_as_minter("revoke tokens", TOKENS_REVOKE_PATH, body).await?;
+        serde_json::from_slice(&raw).map_err(|_| self.malformed("a revoke response"))
+    }
+
+    /// POSTs to a route for minters (the admin credential over TCP): the
+    /// success body, or `MintForbidden` for a 403 over TCP.
+    async fn post_as_minter(&self, action: &'static str, path: &str, body: Bytes) -> Result<Bytes, Error> {
         let admin = self.admin_credential()?;
-        let (status, raw) = self.exchange(Method::POST, TOKENS_GENERATE_PATH, admin.as_ref(), body).await?;
+        let (status, raw) = self.exchange(Method::POST, path, admin.as_ref(), body).await?;
         if status == StatusCode::FORBIDDEN && self.over_tcp() {
             let detail = refusal_detail(status, &raw);
             let credential_sent = admin.is_some();
-            return Err(Error::MintForbidden { agent: self.name(), status: status.as_u16(), detail, credential_sent });
+            let (agent, status) = (self.name(), status.as_u16());
+            return Err(Error::MintForbidden { agent, action, status, detail, credential_sent });
         }
-        let raw = self.success(status, raw)?;
-        let response = serde_json::from_slice(&raw).map_err(|_| self.malformed("a token"))?;
-        Ok(Minted { response, raw })
+        self.success(status, raw)
     }
 
     /// `GET /api/v1/vault/{env}/{key}`: the plaintext value.

@@ -80,6 +80,22 @@ pub enum TokenCommand {
     /// Ask the agent for a token scoped to one environment and key pattern.
     #[command(after_help = GENERATE_EXAMPLES)]
     Generate(GenerateArgs),
+    /// Revoke one token (--jti) or every token of a subject issued up to
+    /// now (--subject), at every agent on the same usage store.
+    Revoke(RevokeArgs),
+}
+
+/// `vanta-cli token revoke`
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct RevokeArgs {
+    /// The `jti` of the token to revoke (in the agent's audit log).
+    #[arg(long, value_name = "JTI")]
+    pub jti: Option<String>,
+
+    /// Revoke every token of this subject issued up to now.
+    #[arg(long, value_name = "NAME")]
+    pub subject: Option<String>,
 }
 
 /// `vanta-cli token generate`

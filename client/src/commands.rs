@@ -53,6 +53,7 @@ pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     };
     match cli.command {
         Command::Token(TokenCommand::Generate(args)) => token::generate(&target, args).await,
+        Command::Token(TokenCommand::Revoke(args)) => token::revoke(&target, args).await,
         Command::Get(args) => get::run(&target, args).await,
         Command::List(args) => list::run(&target, args).await,
         Command::RunWithSecrets(args) => run::run(&target, args).await,

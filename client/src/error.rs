@@ -155,6 +155,7 @@ mod tests {
         );
         let forbidden = agent_client::Error::MintForbidden {
             agent: "https://h:1".to_owned(),
+            action: "mint a token",
             status: 403,
             detail: "forbidden: no".to_owned(),
             credential_sent: false,

@@ -3,8 +3,12 @@
 //! The token request is checked field by field rather than with a derived
 //! `Deserialize`, so that every refusal names the field at fault (docs/API.md §4).
 
+mod revoke;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+pub use self::revoke::{RevokeTokenRequest, RevokeTokenResponse, TOKENS_REVOKE_PATH};
 
 use crate::{EnvName, ErrorCode, KeyPattern, Permission};
 

@@ -18,6 +18,8 @@ pub enum AuditEvent {
     SecretAccess,
     /// `GET /api/v1/vault/{environment}`.
     KeyList,
+    /// `POST /api/v1/vault/tokens/revoke`.
+    TokenRevoke,
 }
 
 /// One line of the audit log. Never holds a secret value or a token; fields
@@ -72,13 +74,14 @@ impl AuditRecord {
         let timestamp = OffsetDateTime::now_utc();
         // docs/API.md §5: `key` for fetches and lists, `key_pattern` for generation.
         let generates = event == AuditEvent::TokenGenerate;
+        let reads = matches!(event, AuditEvent::SecretAccess | AuditEvent::KeyList);
         Self {
             timestamp,
             event,
             jti: None,
             subject: None,
             environment: None,
-            key: (!generates).then_some(None),
+            key: reads.then_some(None),
             key_pattern: generates.then_some(None),
             client,
             exe: generates.then_some(None),

@@ -1,5 +1,5 @@
 //! Reading a request body: within the size limit, within the body deadline,
-//! then parsed as a token request.
+//! then parsed as a token or revoke request.
 
 use std::time::Duration;
 
@@ -7,29 +7,33 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
 use vanta_shared::ErrorCode;
-use vanta_shared::api::GenerateTokenRequest;
+use vanta_shared::api::FieldError;
 use vanta_shared::defaults::MAX_BODY_BYTES;
 
 use super::error::ApiError;
 
-/// A token request body that was read, whether or not its fields are valid.
-pub struct TokenBody {
+/// A request body that was read, whether or not its fields are valid.
+pub struct JsonBody<T> {
     /// The JSON as sent: the audit record echoes its names even when refused.
     pub raw: Value,
     /// The checked request, or why its fields are wrong (422).
-    pub parsed: Result<GenerateTokenRequest, ApiError>,
+    pub parsed: Result<T, ApiError>,
 }
 
-/// Reads at most 64 KiB within `deadline` and checks it as a token request.
+/// Reads at most 64 KiB within `deadline` and checks it with `parse`
+/// (`GenerateTokenRequest::from_json`, `RevokeTokenRequest::from_json`).
 ///
 /// # Errors
 /// 413 over the limit, 408 past the deadline, 400 if the bytes are not JSON
 /// or the connection fails mid-body.
-pub async fn read_token_request(body: Incoming, deadline: Duration) -> Result<TokenBody, ApiError> {
+pub async fn read_request<T>(
+    body: Incoming,
+    deadline: Duration,
+    parse: impl FnOnce(&Value) -> Result<T, FieldError>,
+) -> Result<JsonBody<T>, ApiError> {
     let raw = read_json(body, deadline).await?;
-    let parsed = GenerateTokenRequest::from_json(&raw)
-        .map_err(|err| ApiError::with_message(ErrorCode::ValidationError, err.to_string()));
-    Ok(TokenBody { raw, parsed })
+    let parsed = parse(&raw).map_err(|err| ApiError::with_message(ErrorCode::ValidationError, err.to_string()));
+    Ok(JsonBody { raw, parsed })
 }
 
 async fn read_json(body: Incoming, deadline: Duration) -> Result<Value, ApiError> {

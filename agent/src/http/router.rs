@@ -8,7 +8,9 @@ use hyper::{Method, Request};
 use std::time::Instant;
 use vanta_shared::ErrorCode;
 
-use vanta_shared::api::{HEALTHZ_PATH, METRICS_PATH, READYZ_PATH, REQUEST_HEADER, TOKENS_GENERATE_PATH, VAULT_PREFIX};
+use vanta_shared::api::{
+    HEALTHZ_PATH, METRICS_PATH, READYZ_PATH, REQUEST_HEADER, TOKENS_GENERATE_PATH, TOKENS_REVOKE_PATH, VAULT_PREFIX,
+};
 
 use super::error::ApiError;
 use super::{Limits, MAX_HEADER_BYTES, Response, health, secrets, tokens};
@@ -37,6 +39,7 @@ enum Route<'a> {
     Ready,
     Metrics,
     Generate,
+    Revoke,
     Read { environment: &'a str, key: Option<&'a str> },
     Unknown,
 }
@@ -90,6 +93,7 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
             (Route::Ready, Method::GET | Method::HEAD) => health::readyz(&self.vault).await,
             (Route::Metrics, Method::GET) => health::metrics(&self.metrics),
             (Route::Generate, Method::POST) => tokens::generate(&self.vault, request, peer, &self.limits).await,
+            (Route::Revoke, Method::POST) => tokens::revoke(&self.vault, request, peer, &self.limits).await,
             (Route::Read { environment, key }, Method::GET) => {
                 secrets::read(&self.vault, request.headers(), environment, key, peer).await
             }
@@ -114,7 +118,7 @@ impl Route<'_> {
         match self {
             Self::Health | Self::Ready => "GET, HEAD",
             Self::Metrics | Self::Read { .. } | Self::Unknown => "GET",
-            Self::Generate => "POST",
+            Self::Generate | Self::Revoke => "POST",
         }
     }
 
@@ -125,6 +129,7 @@ impl Route<'_> {
             Self::Ready => "readyz",
             Self::Metrics => "metrics",
             Self::Generate => "token_generate",
+            Self::Revoke => "token_revoke",
             Self::Read { key: Some(_), .. } => "secret",
             Self::Read { key: None, .. } => "key_list",
             Self::Unknown => "unknown",
@@ -154,8 +159,10 @@ fn route(path: &str) -> Route<'_> {
         METRICS_PATH => return Route::Metrics,
         _ => {}
     }
-    if path == TOKENS_GENERATE_PATH {
-        return Route::Generate;
+    match path {
+        TOKENS_GENERATE_PATH => return Route::Generate,
+        TOKENS_REVOKE_PATH => return Route::Revoke,
+        _ => {}
     }
     match path.strip_prefix(VAULT_PREFIX) {
         Some(rest) => match rest.split_once('/') {
@@ -174,6 +181,7 @@ mod tests {
     fn routes() {
         assert!(matches!(route("/healthz"), Route::Health));
         assert!(matches!(route("/api/v1/vault/tokens/generate"), Route::Generate));
+        assert!(matches!(route("/api/v1/vault/tokens/revoke"), Route::Revoke));
         assert!(matches!(route("/api/v1/vault/dev"), Route::Read { environment: "dev", key: None }));
         assert!(matches!(
             route("/api/v1/vault/dev/API_KEYS/stripe"),

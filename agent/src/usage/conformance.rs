@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Lease, PRUNE_GRACE_SECS, Reservation, UsageError, UsageStore, UseAsk};
+use super::{Lease, PRUNE_GRACE_SECS, Reservation, Revocation, RevokedTarget, UsageError, UsageStore, UseAsk};
 
 const LEASE_MS: u64 = 1_000;
 
@@ -112,6 +112,28 @@ pub(super) async fn pruning_forgets_only_expired_tokens<S: UsageStore>(store: S)
     assert!(store.is_used_up(&kept_jti, 1).await.expect("used up?"), "kept");
 }
 
+/// A revocation by `jti` refuses that token only; one by subject refuses
+/// its tokens issued up to then, not later ones; both are forgotten after
+/// their `keep_until`, by `prune`.
+pub(super) async fn revocations_refuse_their_tokens_until_pruned<S: UsageStore>(store: S) {
+    let (leaked, subject, now) = (jti("leaked"), jti("subject"), t0() / 1_000);
+    assert!(!store.is_revoked(&leaked, "anyone", now));
+    store
+        .revoke(&Revocation { target: RevokedTarget::Jti(leaked.clone()), keep_until: now + 60 })
+        .await
+        .expect("revoke");
+    assert!(store.is_revoked(&leaked, "anyone", now));
+    assert!(!store.is_revoked(&jti("other"), "anyone", now), "only that token");
+    let by_subject = RevokedTarget::Subject { name: subject.clone(), issued_up_to: now };
+    store.revoke(&Revocation { target: by_subject, keep_until: now + 120 }).await.expect("revoke");
+    assert!(store.is_revoked(&jti("any"), &subject, now));
+    assert!(!store.is_revoked(&jti("any"), &subject, now + 1), "issued after the revoke");
+    store.prune(0, (now + 61) * 1_000).await.expect("prune");
+    assert!(!store.is_revoked(&leaked, "anyone", now), "forgotten after keep_until");
+    assert!(store.is_revoked(&jti("any"), &subject, now), "kept until its own keep_until");
+    assert_eq!(store.revocation_feed(), Ok(()));
+}
+
 /// Runs every check against a fresh store from `$new`, an async block that
 /// yields the store and whatever must live as long as it.
 macro_rules! conformance {
@@ -136,6 +158,11 @@ macro_rules! conformance {
             async fn a_confirm_after_the_deadline_fails() {
                 let (store, _keep) = $new.await;
                 super::a_confirm_after_the_deadline_fails(store).await;
+            }
+            #[tokio::test]
+            async fn revocations_refuse_their_tokens_until_pruned() {
+                let (store, _keep) = $new.await;
+                super::revocations_refuse_their_tokens_until_pruned(store).await;
             }
             #[tokio::test]
             async fn pruning_forgets_only_expired_tokens() {

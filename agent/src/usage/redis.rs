@@ -8,16 +8,26 @@
 //! operation has a deadline; the connection manager reconnects by itself.
 //! Confirms rely on Redis's own durability: the operator guide says to run it
 //! with `appendonly yes`, and the agent warns when it is off.
+//!
+//! Revocations live in one sorted set, `<prefix>:revocations` (member: the
+//! revocation's one-line form, score: when it may be forgotten, in ms), that
+//! expires at its latest score; each new one is published on the channel
+//! `<prefix>:revocations`. A task per agent (`feed`) subscribes, loads the
+//! whole set once subscribed (at start-up, after every reconnect, and every
+//! second) and adds each published revocation to the agent's memory.
+
+mod feed;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Lease, PRUNE_GRACE_SECS, Reservation, UsageError, UsageStore, UseAsk};
+use super::{Lease, PRUNE_GRACE_SECS, Reservation, Revocation, Revoked, UsageError, UsageStore, UseAsk};
 
 /// Where and how to reach Redis. Holds the password: no `Debug`.
 pub struct RedisTarget {
@@ -43,6 +53,19 @@ struct Shared {
     born_at: AtomicU64,
     is_new: AtomicBool,
     timeout: Duration,
+    revoke: Script,
+    revoked: Arc<Revoked>,
+    /// `Ok` while subscribed and resynced; else why not (readiness).
+    feed: Arc<Mutex<Result<(), String>>>,
+    feed_task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(task) = self.feed_task.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            task.abort();
+        }
+    }
 }
 
 /// The store was flushed or replaced since this agent last looked.
@@ -78,6 +101,20 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// KEYS: revocations. ARGV: member, keep_until_ms.
+/// Adds (or widens) a revocation, keeps the set until its latest entry and
+/// publishes `<keep_until_ms> <member>`.
+const REVOKE: &str = r"
+local kept = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')
+if kept < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+local expires = redis.call('PEXPIRETIME', KEYS[1])
+if expires >= 0 and expires < tonumber(ARGV[2]) or expires == -1 then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[2] .. ' ' .. ARGV[1])
+return 1
+";
+
 // === impl RedisStore ===
 
 impl RedisStore {
@@ -92,6 +129,7 @@ impl RedisStore {
             info.redis.password = Some(password.expose_secret().to_owned());
         }
         let client = redis::Client::open(info)?;
+        let subscriber = client.clone();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(target.timeout)
             .set_response_timeout(target.timeout)
@@ -107,11 +145,25 @@ impl RedisStore {
             born_at: AtomicU64::new(0),
             is_new: AtomicBool::new(false),
             timeout: target.timeout,
+            revoke: Script::new(REVOKE),
+            revoked: Arc::new(Revoked::default()),
+            feed: Arc::new(Mutex::new(Err("the revocation feed has not subscribed yet".to_owned()))),
+            feed_task: Mutex::new(None),
         }));
         let created = store.be_born().await?;
         store.0.is_new.store(created, Ordering::SeqCst);
         store.warn_unless_persistent().await;
+        // The first full load happens before start-up goes on.
+        let mut pubsub = deadline(target.timeout, subscriber.get_async_pubsub()).await?;
+        deadline(target.timeout, pubsub.subscribe(store.revocations_key())).await?;
+        store.resync().await?;
+        let feed = tokio::spawn(store.clone().feed(subscriber, pubsub));
+        *store.0.feed_task.lock().unwrap_or_else(PoisonError::into_inner) = Some(feed.abort_handle());
         Ok(store)
+    }
+
+    fn revocations_key(&self) -> String {
+        format!("{}:revocations", self.0.prefix)
     }
 
     /// Whether this open created the store (it knows no earlier use).
@@ -209,9 +261,29 @@ impl UsageStore for RedisStore {
         Ok(used.unwrap_or(0) >= limit)
     }
 
-    async fn prune(&self, _expired_before: u64, _now_ms: u64) -> Result<u64, UsageError> {
-        // Every key carries its own PEXPIREAT: Redis prunes.
-        Ok(0)
+    async fn prune(&self, _expired_before: u64, now_ms: u64) -> Result<u64, UsageError> {
+        self.0.revoked.prune(now_ms / 1_000);
+        // Every use key carries its own PEXPIREAT: Redis prunes those.
+        let mut conn = self.0.conn.clone();
+        let gone = conn.zrembyscore(self.revocations_key(), "-inf", format!("({now_ms}"));
+        deadline(self.0.timeout, gone).await
+    }
+
+    async fn revoke(&self, revocation: &Revocation) -> Result<(), UsageError> {
+        let mut invocation = self.0.revoke.key(self.revocations_key());
+        invocation.arg(revocation.member()).arg(revocation.keep_until.saturating_mul(1_000));
+        let mut conn = self.0.conn.clone();
+        deadline(self.0.timeout, invocation.invoke_async::<i64>(&mut conn)).await?;
+        self.0.revoked.add([revocation.clone()]);
+        Ok(())
+    }
+
+    fn is_revoked(&self, jti: &str, subject: &str, iat: u64) -> bool {
+        self.0.revoked.contains(jti, subject, iat)
+    }
+
+    fn revocation_feed(&self) -> Result<(), String> {
+        self.0.feed.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     async fn ping(&self) -> Result<(), UsageError> {

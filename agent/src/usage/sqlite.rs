@@ -12,6 +12,7 @@ mod wal_sync;
 mod writer;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension};
@@ -19,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::wal_sync::WalSync;
 use self::writer::{Op, Reply};
-use super::{Lease, Reservation, StoreTask, UsageError, UsageStore, UseAsk};
+use super::{Lease, Reservation, Revocation, Revoked, StoreTask, UsageError, UsageStore, UseAsk};
 
 /// SQLite-backed [`UsageStore`]: cheap to clone, all clones share the worker.
 #[derive(Clone)]
@@ -27,6 +28,7 @@ pub struct SqliteStore {
     ops: mpsc::UnboundedSender<Op>,
     born_at: u64,
     is_new: bool,
+    revoked: Arc<Revoked>,
 }
 
 /// `PRAGMA application_id` of our stores ("VNTA"): marks the file as ours.
@@ -46,6 +48,10 @@ const SCHEMA: &str = "
         deadline_ms INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX IF NOT EXISTS leases_by_jti ON leases (jti);
+    CREATE TABLE IF NOT EXISTS revocations (
+        member     TEXT PRIMARY KEY NOT NULL,
+        keep_until INTEGER NOT NULL
+    ) STRICT;
     CREATE TABLE IF NOT EXISTS store_meta (
         name  TEXT PRIMARY KEY NOT NULL,
         value INTEGER NOT NULL
@@ -124,13 +130,15 @@ impl SqliteStore {
         born_at: u64,
         is_new: bool,
     ) -> Result<(Self, StoreTask), UsageError> {
+        let revoked = Arc::new(Revoked::default());
+        revoked.add(load_revocations(&conn, unix_secs(SystemTime::now()))?);
         let (ops, queue) = mpsc::unbounded_channel();
         let (done, closed) = oneshot::channel();
         std::thread::Builder::new()
             .name("vanta-usage".to_owned())
             .spawn(move || writer::run(conn, queue, sync, done))
             .map_err(UsageError::backend)?;
-        Ok((Self { ops, born_at, is_new }, StoreTask(Some(closed))))
+        Ok((Self { ops, born_at, is_new, revoked }, StoreTask(Some(closed))))
     }
 
     /// Queues one operation and waits for the commit that carries it.
@@ -153,6 +161,18 @@ fn claim_or_check_ownership(conn: &Connection) -> Result<(), UsageError> {
         return Err(UsageError::Foreign);
     }
     conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(UsageError::backend)
+}
+
+/// Every revocation still kept at `now` (Unix seconds).
+fn load_revocations(conn: &Connection, now: u64) -> Result<Vec<Revocation>, UsageError> {
+    let mut select = conn.prepare("SELECT member, keep_until FROM revocations WHERE keep_until >= ?1")?;
+    let rows = select.query_map([now], |row| Ok((row.get::<_, String>(0)?, row.get::<_, u64>(1)?)))?;
+    let mut revocations = Vec::new();
+    for row in rows {
+        let (member, keep_until) = row?;
+        revocations.extend(Revocation::from_member(&member, keep_until));
+    }
+    Ok(revocations)
 }
 
 impl From<rusqlite::Error> for UsageError {
@@ -182,7 +202,18 @@ impl UsageStore for SqliteStore {
         self.call(|reply| Op::UsedUp(jti.to_owned(), limit, reply)).await
     }
 
+    async fn revoke(&self, revocation: &Revocation) -> Result<(), UsageError> {
+        self.call(|reply| Op::Revoke(revocation.clone(), reply)).await?;
+        self.revoked.add([revocation.clone()]);
+        Ok(())
+    }
+
+    fn is_revoked(&self, jti: &str, subject: &str, iat: u64) -> bool {
+        self.revoked.contains(jti, subject, iat)
+    }
+
     async fn prune(&self, expired_before: u64, now_ms: u64) -> Result<u64, UsageError> {
+        self.revoked.prune(now_ms / 1_000);
         self.call(|reply| Op::Prune(expired_before, now_ms, reply)).await
     }
 
@@ -212,6 +243,11 @@ mod tests {
             let Reservation::Granted(lease) = store.reserve(&ask, 0).await.expect("r") else { panic!("granted") };
             store.confirm(&lease, 1).await.expect("c");
             store.reserve(&ask, 2).await.expect("in flight at the crash");
+            let revocation = super::super::Revocation {
+                target: super::super::RevokedTarget::Jti("leaked".into()),
+                keep_until: unix_secs(SystemTime::now()) + 60,
+            };
+            store.revoke(&revocation).await.expect("revoke");
             let born_at = store.born_at();
             drop(store);
             task.closed().await;
@@ -220,6 +256,7 @@ mod tests {
         let (store, _task) = SqliteStore::open(&path).expect("reopen");
         assert!(!store.is_new());
         assert_eq!(store.born_at(), born_at);
+        assert!(store.is_revoked("leaked", "anyone", 0), "revocations survive a restart");
         assert_eq!(store.reserve(&ask, 3).await.expect("r"), Reservation::Exhausted, "the lease is kept");
         assert!(matches!(store.reserve(&ask, 2_000).await.expect("r"), Reservation::Granted(_)), "until it expires");
     }

@@ -43,14 +43,36 @@ impl TestRedis {
     /// A store on a fresh server, and the server (keep it alive).
     pub(super) async fn store() -> (RedisStore, Self) {
         let server = Self::start();
+        (server.another_store().await, server)
+    }
+
+    /// One more store (another agent) on this server.
+    pub(super) async fn another_store(&self) -> RedisStore {
         let target = RedisTarget {
-            url: format!("redis+unix://{}", server.socket.display()),
+            url: format!("redis+unix://{}", self.socket.display()),
             password: None,
             prefix: "test".to_owned(),
             timeout: Duration::from_secs(5),
         };
-        (RedisStore::open(target).await.expect("redis store"), server)
+        RedisStore::open(target).await.expect("redis store")
     }
+}
+
+/// A revocation at one agent reaches another through the channel, and an
+/// agent that starts later loads it.
+#[tokio::test]
+async fn revocations_reach_every_agent_on_the_server() {
+    use crate::usage::{Revocation, RevokedTarget, UsageStore};
+    let (a, server) = TestRedis::store().await;
+    let b = server.another_store().await;
+    let keep_until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 60;
+    a.revoke(&Revocation { target: RevokedTarget::Jti("leaked".into()), keep_until }).await.expect("revoke");
+    let started = Instant::now();
+    while !b.is_revoked("leaked", "sub", 0) {
+        assert!(started.elapsed() < Duration::from_secs(10), "the revocation never reached b");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(server.another_store().await.is_revoked("leaked", "sub", 0), "loaded at start-up");
 }
 
 impl Drop for TestRedis {

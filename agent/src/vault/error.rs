@@ -28,6 +28,9 @@ pub enum Error {
     /// The token failed validation.
     #[error(transparent)]
     InvalidToken(InvalidToken),
+    /// The token was revoked (answered like any invalid token).
+    #[error("token revoked")]
+    Revoked,
     /// Every use of a limited token is taken.
     #[error("token usage limit reached")]
     UsageExhausted,
@@ -92,9 +95,11 @@ impl Error {
         match self {
             Self::BadEnvironment(_) | Self::BadKey(_) => ErrorCode::BadRequest,
             Self::Validation(_) => ErrorCode::ValidationError,
-            Self::MissingToken | Self::InvalidToken(_) | Self::UsageExhausted | Self::IssuedBeforeStore { .. } => {
-                ErrorCode::Unauthorized
-            }
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::Revoked
+            | Self::UsageExhausted
+            | Self::IssuedBeforeStore { .. } => ErrorCode::Unauthorized,
             Self::Forbidden(_) | Self::Refused(_) | Self::Unattested(_) => ErrorCode::Forbidden,
             Self::NoEnvironment | Self::NoSuchKey(_) | Self::Sops(SopsError::NoFile) => ErrorCode::NotFound,
             Self::Sops(SopsError::Timeout(_)) => ErrorCode::SopsTimeout,

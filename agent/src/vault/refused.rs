@@ -1,7 +1,8 @@
-//! Token requests refused at the door, before the mint use case: by the
-//! caller alone (a TCP caller without the admin credential, decided from the
-//! head) or by the HTTP layer (body unreadable, too large, too slow, fields
-//! invalid). Each is audited like every other attempt.
+//! Token requests (mint and revoke) refused at the door, before the use
+//! case: by the caller alone (a TCP caller without the admin credential, a
+//! local caller no rule lets revoke; decided from the head) or by the HTTP
+//! layer (body unreadable, too large, too slow, fields invalid). Each is
+//! audited like every other attempt.
 
 use serde_json::Value;
 use vanta_shared::ErrorCode;
@@ -17,7 +18,9 @@ use crate::usage::UsageStore;
 /// A token request the HTTP layer refused before the use case (body
 /// unreadable, too large, too slow, or its fields invalid): audited like
 /// every other attempt.
-pub struct RefusedMint<'a> {
+pub struct RefusedRequest<'a> {
+    /// `token_generate` or `token_revoke`.
+    pub event: AuditEvent,
     /// Who asked.
     pub peer: Peer,
     /// The body as sent, when it was JSON: its names are echoed.
@@ -45,12 +48,16 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     }
 
     /// Audits a token request the HTTP layer refused.
-    pub async fn refuse_mint(&self, refused: RefusedMint<'_>) {
-        let mut record = AuditRecord::new(AuditEvent::TokenGenerate, refused.peer);
+    pub async fn refuse_request(&self, refused: RefusedRequest<'_>) {
+        let mut record = AuditRecord::new(refused.event, refused.peer);
         let field = |name| refused.body.and_then(|v| v.get(name)).and_then(Value::as_str);
         record.subject = field("subject").and_then(AuditRecord::echo);
-        record.environment = field("environment").and_then(AuditRecord::echo);
-        record.set_key_pattern(field("key_pattern"));
+        if refused.event == AuditEvent::TokenRevoke {
+            record.jti = field("jti").and_then(AuditRecord::echo);
+        } else {
+            record.environment = field("environment").and_then(AuditRecord::echo);
+            record.set_key_pattern(field("key_pattern"));
+        }
         let code = refused.code;
         record.finish(code.as_str(), (self.status_of)(code), Some(refused.detail.to_owned()));
         if let Err(audit_err) = self.audit.write(&record).await {

@@ -56,6 +56,12 @@ impl UsageStore for DownStore {
     async fn ping(&self) -> Result<(), crate::usage::UsageError> {
         Err(down())
     }
+    async fn revoke(&self, _: &crate::usage::Revocation) -> Result<(), crate::usage::UsageError> {
+        Err(down())
+    }
+    fn is_revoked(&self, _: &str, _: &str, _: u64) -> bool {
+        false
+    }
     fn born_at(&self) -> u64 {
         0
     }
@@ -240,7 +246,8 @@ async fn revoking_is_gated_by_the_callers_rule() {
     let mut f = fixture().await;
     let flags = f.vault.identify(&Peer::Unknown, None).await;
     assert_eq!(flags.rule_name().as_deref(), Some(crate::policy::FLAGS_RULE));
-    assert_eq!(flags.may_revoke().map(|_| ()).map_err(|e| e.code()), Err(ErrorCode::Forbidden));
+    // Without a policy file whoever may mint may revoke (docs/API.md §8).
+    assert_eq!(flags.may_revoke().map(|r| r.name).map_err(|e| e.code()), Ok(crate::policy::FLAGS_RULE.to_owned()));
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("policy.toml");
     let rule = "environments = [\"dev\"]\nkey_patterns = [\"*\"]\n";

@@ -37,14 +37,5 @@ fn main() -> ExitCode {
         runs: args.runs,
         deadline: Duration::from_secs(args.deadline_secs),
     };
-    match measure(&config).and_then(|report| Ok(serde_json::to_string(&report)?)) {
-        Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("startup-time: error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    vanta_bench::print_report("startup-time", measure(&config))
 }

@@ -31,6 +31,7 @@ pub(super) fn results(doc: &mut Doc, r: &Results) {
     w4(doc, r);
     w5(doc, r);
     w6(doc, r);
+    w6_revoke(doc, r);
     w7(doc, r);
     w8(doc, r);
 }
@@ -153,6 +154,17 @@ fn w6(doc: &mut Doc, r: &Results) {
         let cell = |c| r.w6_ratio(&a, &b, c).map_or("–".to_owned(), ratio);
         doc.line(format!("| {store} | {} | {} |", cell(1), cell(32)));
     }
+    doc.line("");
+}
+
+fn w6_revoke(doc: &mut Doc, r: &Results) {
+    doc.line("## W6: revocation propagation (revoke's 200 at agent A → first 401 at agent B, one Redis)");
+    doc.line("");
+    let Some(p) = &r.w6_revoke else { return doc.line("not measured (needs redis-server)\n") };
+    doc.line("| revocations | p50 | p99 | max | goal p99 |");
+    doc.line("|---|---|---|---|---|");
+    let d = &p.delay;
+    doc.line(format!("| {} | {} | {} | {} | < 100 ms |", p.runs, us(d.p50_us), us(d.p99_us), us(d.max_us)));
     doc.line("");
 }
 

@@ -6,9 +6,9 @@
 //! (hyperfine's `--export-json`, or the same shape from the script's loop),
 //! `w4.json`, `w4-load.json`, `w5.json` (`startup-time`),
 //! `w6/<token>-<store>-c<N>/run-<round>.json` (`unlimited` or `limited`
-//! tokens, per usage store backend), `w7.json` and `w7-load.json` (the 304
-//! polls of `--watch`), `w8/{plain,masked}.json` (the script's loop,
-//! hyperfine's shape). A missing workload
+//! tokens, per usage store backend), `w6-revoke.json` (`revoke-propagation`),
+//! `w7.json` and `w7-load.json` (the 304 polls of `--watch`),
+//! `w8/{plain,masked}.json` (the script's loop, hyperfine's shape). A missing workload
 //! is reported as missing, not as an error.
 
 use std::collections::BTreeMap;
@@ -46,6 +46,8 @@ pub struct Results {
     pub w5: Option<StartupReport>,
     /// W6 by (`<token>-<store>`, connections), e.g. `limited-sqlite`.
     pub w6: ByConnections,
+    /// W6 revocation propagation between two agents on one Redis.
+    pub w6_revoke: Option<crate::propagation::PropagationReport>,
     /// W7: the agent's CPU for a run of `--watch` polls.
     pub w7: Option<WatchPolls>,
     /// The polls of W7, as the load client saw them.
@@ -159,6 +161,7 @@ impl Results {
         results.w4 = read_json(&dir.join("w4.json"))?;
         results.w4_load = read_json(&dir.join("w4-load.json"))?;
         results.w5 = read_json(&dir.join("w5.json"))?;
+        results.w6_revoke = read_json(&dir.join("w6-revoke.json"))?;
         results.w7 = read_json(&dir.join("w7.json"))?;
         results.w7_load = read_json(&dir.join("w7-load.json"))?;
         results.w8 = read_times(&dir.join("w8"), &["plain", "masked"])?;

@@ -67,6 +67,11 @@ pub fn checks(r: &Results) -> Vec<Check> {
             r.w6("limited-redis", 32).map(|a| (rps(a.rps), a.rps >= 10_000.0)),
         ),
         check(
+            "W6",
+            "revocation propagation, Redis: p99 < 100 ms",
+            r.w6_revoke.as_ref().map(|p| (us(p.delay.p99_us), p.delay.p99_us < 100_000.0)),
+        ),
+        check(
             "W8",
             "run-with-secrets --mask relays ≥ 200 MiB/s",
             r.w8_throughput("masked").map(|(mibs, _, _)| (format!("{mibs:.0} MiB/s"), mibs >= 200.0)),

@@ -56,11 +56,13 @@ pub(crate) enum Error {
         /// `<code>: <message>` from the error body, or the status reason.
         detail: String,
     },
-    /// The agent refused to mint over TCP (403): the admin credential was
-    /// missing or wrong.
-    #[error("the agent at {agent} refused to mint a token over TCP: {status} {detail}")]
+    /// The agent refused to mint (or revoke) over TCP (403): the admin
+    /// credential was missing or wrong.
+    #[error("the agent at {agent} refused to {action} over TCP: {status} {detail}")]
     MintForbidden {
         agent: String,
+        /// `mint a token` or `revoke tokens`.
+        action: &'static str,
         status: u16,
         detail: String,
         /// Whether an admin credential was sent (for the hint).

@@ -9,6 +9,7 @@ mod minting;
 mod permissions;
 mod policy;
 mod request_header;
+mod revocation;
 mod rotation;
 mod tokens;
 mod usage;

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use tokio::sync::{mpsc, oneshot};
 
 use super::wal_sync::WalSync;
-use crate::usage::{Lease, Reservation, UsageError, UseAsk};
+use crate::usage::{Lease, Reservation, Revocation, UsageError, UseAsk};
 
 /// Where an operation's answer goes.
 pub(super) type Reply<T> = oneshot::Sender<Result<T, UsageError>>;
@@ -24,6 +24,7 @@ pub(super) enum Op {
     Release(Lease, Reply<()>),
     UsedUp(String, u64, Reply<bool>),
     Prune(u64, u64, Reply<u64>),
+    Revoke(Revocation, Reply<()>),
     Ping(Reply<()>),
 }
 
@@ -77,7 +78,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Op>, sync: Option<&WalSync>) {
     let mut durable = Vec::new();
     let mut now = Vec::new();
     for op in batch {
-        let needs_sync = matches!(op, Op::Confirm(..));
+        let needs_sync = matches!(op, Op::Confirm(..) | Op::Revoke(..));
         let answer = apply(&tx, op);
         if needs_sync && sync.is_some() { durable.push(answer) } else { now.push(answer) }
     }
@@ -95,7 +96,9 @@ fn fail_all(batch: Vec<Op>, why: &str) {
     for op in batch {
         let finish = match op {
             Op::Reserve(.., reply) => answer(reply, Err(failed(why))),
-            Op::Confirm(.., reply) | Op::Release(.., reply) | Op::Ping(reply) => answer(reply, Err(failed(why))),
+            Op::Confirm(.., reply) | Op::Release(.., reply) | Op::Revoke(.., reply) | Op::Ping(reply) => {
+                answer(reply, Err(failed(why)))
+            }
             Op::UsedUp(.., reply) => answer(reply, Err(failed(why))),
             Op::Prune(.., reply) => answer(reply, Err(failed(why))),
         };
@@ -125,6 +128,7 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Answer {
         Op::Release(lease, reply) => answer(reply, release(tx, &lease)),
         Op::UsedUp(jti, limit, reply) => answer(reply, used(tx, &jti).map(|used| used >= limit)),
         Op::Prune(expired_before, now_ms, reply) => answer(reply, prune(tx, expired_before, now_ms)),
+        Op::Revoke(revocation, reply) => answer(reply, revoke(tx, &revocation)),
         Op::Ping(reply) => answer(reply, ping(tx)),
     }
 }
@@ -171,7 +175,15 @@ fn used(tx: &Transaction<'_>, jti: &str) -> Result<u64, UsageError> {
 fn prune(tx: &Transaction<'_>, expired_before: u64, now_ms: u64) -> Result<u64, UsageError> {
     let tokens = tx.execute("DELETE FROM token_uses WHERE expires_at < ?1", params![expired_before])?;
     let leases = tx.execute("DELETE FROM leases WHERE deadline_ms < ?1", params![now_ms])?;
-    Ok(u64::try_from(tokens + leases).unwrap_or(u64::MAX))
+    let revocations = tx.execute("DELETE FROM revocations WHERE keep_until < ?1", params![now_ms / 1_000])?;
+    Ok(u64::try_from(tokens + leases + revocations).unwrap_or(u64::MAX))
+}
+
+fn revoke(tx: &Transaction<'_>, revocation: &Revocation) -> Result<(), UsageError> {
+    let sql = "INSERT INTO revocations (member, keep_until) VALUES (?1, ?2)
+               ON CONFLICT (member) DO UPDATE SET keep_until = max(keep_until, excluded.keep_until)";
+    tx.prepare_cached(sql)?.execute(params![revocation.member(), revocation.keep_until])?;
+    Ok(())
 }
 
 fn ping(tx: &Transaction<'_>) -> Result<(), UsageError> {

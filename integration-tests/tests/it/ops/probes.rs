@@ -19,7 +19,7 @@ fn readyz_reports_each_check_and_follows_the_audit_log() {
     let ready = agent.get("/readyz", None);
     assert_eq!(
         ok_json(&ready),
-        json!({"status": "ready", "checks": {"sops": "ok", "decryption": "ok", "audit": "ok", "usage_store": "ok"}})
+        json!({"status": "ready", "checks": {"sops": "ok", "decryption": "ok", "audit": "ok", "usage_store": "ok", "revocations": "ok"}})
     );
 
     // The audit directory disappears: fetches fail closed, readiness says why.
