@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::stat::Mode;
 use vanta_integration_tests::bins;
+use vanta_integration_tests::staged::Staged;
 
 const NOBODY: u32 = 65534;
 
@@ -32,7 +33,10 @@ fn the_cli_is_not_dumpable_and_cannot_dump_core_while_it_runs() {
     let fifo = dir.path().join("token");
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o666)).unwrap();
     fs::set_permissions(&fifo, fs::Permissions::from_mode(0o666)).unwrap();
-    let mut cmd = Command::new(bins::cli());
+    // `nobody` may not reach the build directory of a private checkout: it
+    // runs a copy from a directory every user can enter.
+    let staged = Staged::new();
+    let mut cmd = Command::new(staged.program(&bins::cli()));
     cmd.env_clear().args(["--socket", "/nonexistent/agent.sock", "get", "--environment", "dev", "KEY", "--token-file"]);
     cmd.arg(&fifo).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     if me.is_root() {
