@@ -175,6 +175,7 @@ async fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)>
         UsageStoreConfig::Sqlite(path) => open_sqlite(path),
         UsageStoreConfig::Redis(redis) => {
             let target = RedisTarget {
+                ca_cert: redis.ca_cert.clone(),
                 url: redis.url.clone(),
                 password: redis.password.clone(),
                 prefix: redis.prefix.clone(),

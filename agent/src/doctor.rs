@@ -161,6 +161,7 @@ fn check_state<W: Write>(report: &mut Report<W>, state: &Path) {
 async fn check_redis<W: Write>(report: &mut Report<W>, redis: &RedisConfig, name: &str) {
     const FLAG: &str = "--usage-store (VANTA_USAGE_STORE)";
     let target = RedisTarget {
+        ca_cert: redis.ca_cert.clone(),
         url: redis.url.clone(),
         password: redis.password.clone(),
         prefix: redis.prefix.clone(),

@@ -69,6 +69,10 @@ pub struct Args {
     /// Deadline of each Redis usage store operation, in milliseconds.
     #[arg(long, env = "VANTA_USAGE_STORE_TIMEOUT_MS", default_value_t = 2000)]
     pub usage_store_timeout_ms: u64,
+    /// PEM file of the CA that signed a `rediss://` usage store's certificate
+    /// (a private CA); without it the system's roots are trusted.
+    #[arg(long, env = "VANTA_USAGE_STORE_CA_CERT", value_name = "PATH")]
+    pub usage_store_ca_cert: Option<PathBuf>,
     /// How long a fetch of a limited token may hold its use before the use
     /// comes back unconfirmed (an agent killed mid-fetch), in seconds; must
     /// be longer than --sops-timeout-seconds.

@@ -22,8 +22,11 @@ pub enum UsageStoreConfig {
 
 /// How to reach the Redis usage store.
 pub struct RedisConfig {
-    /// `redis://host:port/db` or `redis+unix:///path`, without credentials.
+    /// `redis://host:port/db`, `rediss://host:port/db` or
+    /// `redis+unix:///path`, without credentials.
     pub url: String,
+    /// PEM of a private CA for `rediss://` (`--usage-store-ca-cert`).
+    pub ca_cert: Option<Vec<u8>>,
     /// From `VANTA_USAGE_STORE_PASSWORD` or `_FILE`.
     pub password: Option<SecretString>,
     /// Prefix of every key.
@@ -54,13 +57,11 @@ pub(super) fn usage_store(
         }
         return Ok(UsageStoreConfig::Sqlite(PathBuf::from(path)));
     }
-    if url.starts_with("rediss://") {
-        return Err(invalid(
-            FLAG,
-            "TLS to Redis (rediss://) is not supported by this build; use a Unix socket or a private network".into(),
-        ));
+    let tls = url.starts_with("rediss://");
+    if args.usage_store_ca_cert.is_some() && !tls {
+        return Err(invalid("--usage-store-ca-cert", "applies to a rediss:// usage store only".into()));
     }
-    let rest = url.strip_prefix("redis://").or_else(|| url.strip_prefix("redis+unix://"));
+    let rest = ["redis://", "rediss://", "redis+unix://"].iter().find_map(|scheme| url.strip_prefix(scheme));
     let Some(rest) = rest else { return Err(invalid(FLAG, FORMS.into())) };
     if rest.contains('@') || rest.contains("pass=") || rest.contains("user=") {
         let problem = format!("credentials in the URL are not allowed; set {PASSWORD_VAR} or {PASSWORD_FILE_VAR}");
@@ -72,8 +73,16 @@ pub(super) fn usage_store(
     if args.usage_store_timeout_ms == 0 {
         return Err(invalid("--usage-store-timeout-ms", "must be at least 1".into()));
     }
+    let ca_cert = match &args.usage_store_ca_cert {
+        None => None,
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|err| invalid("--usage-store-ca-cert", format!("cannot read {}: {err}", path.display())))?,
+        ),
+    };
     Ok(UsageStoreConfig::Redis(RedisConfig {
         url: url.to_owned(),
+        ca_cert,
         password: password(lookup)?,
         prefix: args.usage_store_prefix.clone(),
         timeout: Duration::from_millis(args.usage_store_timeout_ms),
@@ -134,7 +143,7 @@ mod tests {
         for (url, why) in [
             ("redis://:sekrit@r:6379/0", "credentials in the URL"),
             ("redis+unix:///r.sock?pass=sekrit", "credentials in the URL"),
-            ("rediss://r:6380/0", "not supported"),
+            ("rediss://:sekrit@r:6380/0", "credentials in the URL"),
             ("mysql://sekrit", "must be sqlite:PATH"),
             ("sqlite:", "needs a file path"),
         ] {

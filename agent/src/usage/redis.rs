@@ -31,8 +31,11 @@ use super::{Lease, PRUNE_GRACE_SECS, Reservation, Revocation, Revoked, UsageErro
 
 /// Where and how to reach Redis. Holds the password: no `Debug`.
 pub struct RedisTarget {
-    /// `redis://host:port/db` or `redis+unix:///path` (no credentials).
+    /// `redis://host:port/db`, `rediss://…` or `redis+unix:///path` (no
+    /// credentials).
     pub url: String,
+    /// PEM of the CA to trust for `rediss://` instead of the system's roots.
+    pub ca_cert: Option<Vec<u8>>,
     /// From `VANTA_USAGE_STORE_PASSWORD(_FILE)`.
     pub password: Option<SecretString>,
     /// Key prefix, so several fleets can share one Redis.
@@ -128,7 +131,14 @@ impl RedisStore {
         if let Some(password) = &target.password {
             info.redis.password = Some(password.expose_secret().to_owned());
         }
-        let client = redis::Client::open(info)?;
+        // TLS with rustls (ring); a private CA replaces the system's roots.
+        let client = match (&info.addr, &target.ca_cert) {
+            (redis::ConnectionAddr::TcpTls { .. }, Some(ca)) => redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates { client_tls: None, root_cert: Some(ca.clone()) },
+            )?,
+            _ => redis::Client::open(info)?,
+        };
         let subscriber = client.clone();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(target.timeout)

@@ -50,6 +50,7 @@ impl TestRedis {
     pub(super) async fn another_store(&self) -> RedisStore {
         let target = RedisTarget {
             url: format!("redis+unix://{}", self.socket.display()),
+            ca_cert: None,
             password: None,
             prefix: "test".to_owned(),
             timeout: Duration::from_secs(5),

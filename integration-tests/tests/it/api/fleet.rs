@@ -7,6 +7,7 @@ use std::thread;
 use serde_json::json;
 use vanta_integration_tests::agent::TestAgent;
 use vanta_integration_tests::redis::TestRedis;
+use vanta_integration_tests::tls::Pki;
 
 use crate::common::{assert_error, dev_builder};
 
@@ -130,4 +131,85 @@ fn a_url_with_a_password_is_refused_without_echoing_it() {
     assert_eq!(finished.code(), Some(2));
     let stderr = finished.stderr_text();
     assert!(stderr.contains("VANTA_USAGE_STORE_PASSWORD") && !stderr.contains("hunter2-pw"), "{stderr}");
+}
+
+/// A `redis-server` listening only with TLS on a free loopback port, its
+/// certificate signed by `pki`'s CA.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsRedis {
+    fn start(pki: &Pki) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, ca) = (dir.path().join("redis.crt"), dir.path().join("redis.key"), dir.path().join("ca.pem"));
+        pki.write(&cert, &key);
+        std::fs::write(&ca, &pki.chain_pem).unwrap();
+        // A port the kernel just handed out and took back: free for the server.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--bind", "127.0.0.1", "--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+            .args(["--save", "", "--appendonly", "yes"])
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--tls-ca-cert-file")
+            .arg(&ca)
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is on PATH (make tools installs it)");
+        vanta_integration_tests::process::poll_until(
+            std::time::Duration::from_secs(10),
+            "redis-server's TLS port",
+            || std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ()),
+        );
+        Self { child, port, _dir: dir }
+    }
+
+    fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The CA certificate alone, PEM: the last block of a [`Pki`]'s chain.
+fn ca_pem(pki: &Pki) -> String {
+    let start = pki.chain_pem.rfind("-----BEGIN CERTIFICATE-----").expect("a PEM chain");
+    pki.chain_pem[start..].to_owned()
+}
+
+#[test]
+fn a_rediss_store_with_a_private_ca_counts_uses_and_another_ca_is_refused() {
+    let pki = Pki::generate("vanta test redis CA");
+    let redis = TlsRedis::start(&pki);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ca_pem(&pki)).unwrap();
+    let ca_arg = ca.to_str().unwrap();
+    let agent = dev_builder().args(["--usage-store", &redis.url(), "--usage-store-ca-cert", ca_arg]).start();
+    let token = agent.mint(&json!({"subject": "tls", "environment": "dev", "key_pattern": "*", "usage_limit": 2}));
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 200);
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 200);
+    assert_error(&agent.get_secret("dev", "DATABASE_URL", &token), 401, "unauthorized");
+
+    // A certificate from a CA the agent was not told to trust: no store.
+    let other = Pki::generate("another CA");
+    let other_ca = dir.path().join("other.pem");
+    std::fs::write(&other_ca, ca_pem(&other)).unwrap();
+    let refused = ["--usage-store", &redis.url(), "--usage-store-ca-cert", other_ca.to_str().unwrap()];
+    let (finished, _agent) = dev_builder().args(refused).run_to_exit();
+    assert_eq!(finished.code(), Some(2), "{}", finished.stderr_text());
+    assert!(finished.stderr_text().contains("failed to open the Redis usage store"), "{}", finished.stderr_text());
 }
