@@ -19,7 +19,7 @@ use self::housekeeping::Housekeeping;
 
 use crate::attest::Attestor;
 use crate::audit::{AuditSink, AuditWriter};
-use crate::config::{Args, Config, UsageStoreConfig};
+use crate::config::{Args, Config, RedisConfig, UsageStoreConfig};
 use crate::etag::EtagKey;
 use crate::http::{Limits, Router};
 use crate::metrics::Metrics;
@@ -174,16 +174,21 @@ async fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)>
     match &config.usage_store {
         UsageStoreConfig::Sqlite(path) => open_sqlite(path),
         UsageStoreConfig::Redis(redis) => {
-            let target = RedisTarget {
-                ca_cert: redis.ca_cert.clone(),
-                url: redis.url.clone(),
-                password: redis.password.clone(),
-                prefix: redis.prefix.clone(),
-                timeout: redis.timeout,
-            };
             // Not the URL: it is the operator's to keep private.
-            Store::open_redis(target).await.context("failed to open the Redis usage store (--usage-store)")
+            Store::open_redis(redis_target(redis)).await.context("failed to open the Redis usage store (--usage-store)")
         }
+    }
+}
+
+/// How the usage store reaches the Redis that `--usage-store` names (also
+/// what `doctor` checks).
+pub(crate) fn redis_target(redis: &RedisConfig) -> RedisTarget {
+    RedisTarget {
+        url: redis.url.clone(),
+        ca_cert: redis.ca_cert.clone(),
+        password: redis.password.clone(),
+        prefix: redis.prefix.clone(),
+        timeout: redis.timeout,
     }
 }
 

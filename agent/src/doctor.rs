@@ -18,7 +18,7 @@ use nix::unistd::{AccessFlags, access};
 use crate::config::{Args, Config, RedisConfig, UsageStoreConfig};
 use crate::sops::files::{self, EnvFile};
 use crate::sops::{SopsCommand, SopsError};
-use crate::usage::{RedisTarget, Store, UsageStore};
+use crate::usage::{Store, UsageStore};
 
 /// Counts failures while it prints.
 struct Report<W: Write> {
@@ -160,14 +160,7 @@ fn check_state<W: Write>(report: &mut Report<W>, state: &Path) {
 /// the operator's to keep private).
 async fn check_redis<W: Write>(report: &mut Report<W>, redis: &RedisConfig, name: &str) {
     const FLAG: &str = "--usage-store (VANTA_USAGE_STORE)";
-    let target = RedisTarget {
-        ca_cert: redis.ca_cert.clone(),
-        url: redis.url.clone(),
-        password: redis.password.clone(),
-        prefix: redis.prefix.clone(),
-        timeout: redis.timeout,
-    };
-    let answered = match Store::open_redis(target).await {
+    let answered = match Store::open_redis(crate::app::redis_target(redis)).await {
         Ok((store, _task)) => store.ping().await,
         Err(err) => Err(err),
     };
