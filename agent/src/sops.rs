@@ -32,6 +32,12 @@ pub trait SecretSource: Send + Sync + 'static {
     /// The decrypted tree of environment `env`.
     fn load(&self, env: &EnvName) -> impl Future<Output = Result<Arc<Tree>, SopsError>> + Send;
 
+    /// The decrypted tree of `env` if it is at hand and current, without
+    /// running sops (a limited token's use is then taken in one step).
+    fn cached(&self, _env: &EnvName) -> Option<Arc<Tree>> {
+        None
+    }
+
     /// Whether decryption can work at all (readiness): why not, if not.
     fn check_ready(&self) -> Result<(), String> {
         Ok(())

@@ -1,12 +1,15 @@
 //! Durable use counting for tokens with a `usage_limit` (layer L1).
 //!
-//! A fetch takes a [`Lease`] on one use ([`UsageStore::reserve`]), then
-//! either confirms it, durably, before the value leaves
-//! ([`UsageStore::confirm`]), or gives it back ([`UsageStore::release`]).
-//! A lease that is never settled (the agent was killed) expires at its
-//! deadline and its use comes back: no value was sent for it, because a use
-//! is confirmed before the answer. Nothing is cleared at start-up, so several
-//! agents may share one store. The rule, in full, is in the operator guide
+//! A fetch that must run sops takes a [`Lease`] on one use
+//! ([`UsageStore::reserve`]) before it, then either confirms it, durably,
+//! before the value leaves ([`UsageStore::confirm`]), or gives it back
+//! ([`UsageStore::release`]). A lease that is never settled (the agent was
+//! killed) expires at its deadline and its use comes back: no value was sent
+//! for it, because a use is confirmed before the answer. A fetch whose value
+//! is already in hand (cached) needs no lease: it takes the use, durably, in
+//! one step ([`UsageStore::take`]) — one operation, one round trip.
+//! Nothing is cleared at start-up, so several agents may share one store.
+//! The rule, in full, is in the operator guide
 //! (docs/VAULT_ACCESS_SYSTEM_README.md, "Usage limits").
 //!
 //! The store also holds the revocation list ([`UsageStore::revoke`]): each
@@ -45,6 +48,11 @@ pub trait UsageStore: Clone + Send + Sync + 'static {
     /// Turns a lease into a use, durably. A lease past its deadline is not
     /// confirmed ([`UsageError::LeaseExpired`]): its use has come back.
     fn confirm(&self, lease: &Lease, now_ms: u64) -> impl Future<Output = Result<(), UsageError>> + Send;
+    /// Takes one use of `ask.jti`, durably, if fewer than `ask.limit` are
+    /// confirmed or leased (a lease and its confirm in one step, for a
+    /// fetch whose value is in hand). Expired leases are reclaimed first;
+    /// `ask.lease_ms` is not used.
+    fn take(&self, ask: &UseAsk, now_ms: u64) -> impl Future<Output = Result<Taken, UsageError>> + Send;
     /// Gives a lease's use back (the fetch failed or was abandoned).
     fn release(&self, lease: &Lease) -> impl Future<Output = Result<(), UsageError>> + Send;
     /// Whether every one of `limit` uses of `jti` is confirmed (for requests
@@ -101,6 +109,15 @@ pub struct Lease {
 pub enum Reservation {
     /// A use is leased to this request.
     Granted(Lease),
+    /// Every use is taken.
+    Exhausted,
+}
+
+/// Outcome of [`UsageStore::take`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// The use is counted, durably: the value may leave.
+    Spent,
     /// Every use is taken.
     Exhausted,
 }
@@ -240,6 +257,13 @@ impl UsageStore for Store {
         match &self.backend {
             Backend::Sqlite(s) => self.measured(s.confirm(lease, now_ms)).await,
             Backend::Redis(s) => self.measured(s.confirm(lease, now_ms)).await,
+        }
+    }
+
+    async fn take(&self, ask: &UseAsk, now_ms: u64) -> Result<Taken, UsageError> {
+        match &self.backend {
+            Backend::Sqlite(s) => self.measured(s.take(ask, now_ms)).await,
+            Backend::Redis(s) => self.measured(s.take(ask, now_ms)).await,
         }
     }
 

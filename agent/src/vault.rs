@@ -2,9 +2,10 @@
 //!
 //! This is the one place that orders the steps the contract orders: syntax
 //! (400) before scope (403) before existence (404); a use of a limited token
-//! leased before the fetch, confirmed (durably) once the value is in hand and
-//! before its success record; the audit record written before a secret or
-//! token leaves; a fetch abandoned by its client releases its lease and is
+//! leased before a sops run and confirmed (durably) once the value is in hand,
+//! or — the value being cached — taken durably in one step, either way before
+//! its success record; the audit record written before a secret or token
+//! leaves; a fetch abandoned by its client releases its lease and is
 //! audited `aborted` (`vault/pending.rs`). No HTTP here.
 
 mod caller;
@@ -43,7 +44,7 @@ use crate::token::{TokenIssuer, TokenValidator, VerifiedClaims};
 use crate::usage::UsageStore;
 
 use self::pending::PendingFetch;
-use self::uses::now_ms;
+use self::uses::HeldUse;
 
 /// Token lifetimes, in minutes.
 #[derive(Debug, Clone, Copy)]
@@ -148,16 +149,16 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         record.set_key(key);
         let mut pending = PendingFetch::new(record, self.usage.clone(), self.audit.clone());
         let fetched = self.fetch(&request, key, &mut pending).await;
-        let (mut record, lease) = pending.disarm();
-        let Some(lease) = lease.filter(|_| fetched.is_ok()) else {
+        let (mut record, held) = pending.disarm();
+        let Some(held) = held.filter(|_| fetched.is_ok()) else {
             return audited_as(&self.audit, self.status_of, &mut record, fetched, Read::outcome).await;
         };
         // From here the use is settled even if the client goes away: the
-        // task confirms it, then writes the success record (or the failure).
+        // task makes it durable, then writes the success record (or the failure).
         let (usage, audit, status_of) = (self.usage.clone(), self.audit.clone(), self.status_of);
         let settled = tokio::spawn(async move {
-            let confirmed = usage.confirm(&lease, now_ms()).await.map_err(Error::Usage);
-            audited(&audit, status_of, &mut record, confirmed).await
+            let settled = held.settle(&usage).await;
+            audited(&audit, status_of, &mut record, settled).await
         });
         settled.await.unwrap_or(Err(Error::Usage(crate::usage::UsageError::Stopped)))?;
         fetched
@@ -238,16 +239,30 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             return Ok(Read::NotModified(etag));
         }
         if let Some(limit) = claims.usage_limit {
-            pending.lease = Some(self.reserve(claims, limit).await?);
+            let ask = self.use_ask(claims, limit)?;
+            if let Some(value) = self.cached_value(&env, &key) {
+                pending.held = Some(HeldUse::ToTake(ask));
+                return Ok(self.fresh_value(&env, &key, value));
+            }
+            pending.held = Some(HeldUse::Leased(self.reserve(&ask).await?));
         }
         let value = self.lookup(&env, &key).await;
-        if let (Err(_), Some(lease)) = (&value, &pending.lease) {
+        if let (Err(_), Some(HeldUse::Leased(lease))) = (&value, &pending.held) {
             self.usage.release(lease).await.map_err(Error::Usage)?;
-            pending.lease = None;
+            pending.held = None;
         }
-        let value = value?;
+        Ok(self.fresh_value(&env, &key, value?))
+    }
+
+    fn fresh_value(&self, env: &EnvName, key: &KeyPath, value: Zeroizing<String>) -> Read<Zeroizing<String>> {
         let etag = self.etags.tag(Covers::Value, env.as_str(), [(key.as_str(), value.as_str())]);
-        Ok(Read::Fresh { body: value, etag })
+        Read::Fresh { body: value, etag }
+    }
+
+    /// The value if its environment is cached and current (no sops run).
+    fn cached_value(&self, env: &EnvName, key: &KeyPath) -> Option<Zeroizing<String>> {
+        let tree = self.source.cached(env)?;
+        tree.lookup(key).ok().map(|value| Zeroizing::new(value.to_owned()))
     }
 
     async fn lookup(&self, env: &EnvName, key: &KeyPath) -> Result<Zeroizing<String>, Error> {

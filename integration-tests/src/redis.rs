@@ -3,6 +3,9 @@
 //! no TCP port. It can be
 //! stopped and started again on the same data; it is killed on drop.
 
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -55,6 +58,30 @@ impl TestRedis {
     /// Where it keeps its data.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// How many times the server ran each command so far (`INFO
+    /// commandstats`), by lower-case name, e.g. `evalsha`.
+    ///
+    /// # Panics
+    /// If the server does not answer.
+    pub fn command_calls(&self) -> HashMap<String, u64> {
+        let mut stream = UnixStream::connect(&self.socket).expect("redis-server's socket");
+        stream.write_all(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n").expect("ask redis");
+        let mut reader = BufReader::new(stream);
+        let mut header = String::new();
+        reader.read_line(&mut header).expect("redis answers");
+        let len: usize = header.trim_end().strip_prefix('$').and_then(|n| n.parse().ok()).expect("a bulk reply");
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).expect("the whole reply");
+        let text = String::from_utf8(body).expect("text");
+        text.lines()
+            .filter_map(|line| {
+                let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+                let calls = stats.split(',').find_map(|kv| kv.strip_prefix("calls="))?.parse().ok()?;
+                Some((name.to_owned(), calls))
+            })
+            .collect()
     }
 
     /// Kills the server (SIGKILL: what a crash or a lost node looks like).

@@ -278,9 +278,21 @@ impl CachedSource {
             return self.decrypt(&file, None).await.map(Arc::new);
         }
         let generation = self.watch.generation();
+        match self.current(env, slot, generation)? {
+            Some(tree) => Ok(tree),
+            None => {
+                self.counters.misses.inc();
+                self.refill(env, slot, generation).await
+            }
+        }
+    }
+
+    /// The cached tree if its file did not change (a hit), `None` if it must
+    /// be decrypted; an error (and an emptied slot) if the file is gone.
+    fn current(&self, env: &EnvName, slot: &Slot, generation: Option<u64>) -> Result<Option<Arc<Tree>>, SopsError> {
         if let Some(tree) = self.unchanged(slot, generation) {
             self.counters.hits.inc();
-            return Ok(tree);
+            return Ok(Some(tree));
         }
         let fingerprint = match self.fingerprint(env) {
             Ok((_, fingerprint)) => fingerprint,
@@ -291,30 +303,20 @@ impl CachedSource {
                 return Err(err);
             }
         };
-        match self.fresh(slot, fingerprint, generation) {
-            Some(tree) => {
-                self.counters.hits.inc();
-                Ok(tree)
-            }
-            None => {
-                self.counters.misses.inc();
-                self.refill(env, slot, generation).await
-            }
+        let tree = self.fresh(slot, fingerprint, generation);
+        if tree.is_some() {
+            self.counters.hits.inc();
         }
+        Ok(tree)
     }
 }
 
 impl SecretSource for CachedSource {
-    fn check_ready(&self) -> Result<(), String> {
-        self.sops.check_ready()
-    }
-
-    fn check_decryption(&self) -> Result<(), String> {
-        CachedSource::check_decryption(self)
-    }
-
-    fn readiness_warning(&self) -> Option<String> {
-        self.sops.key_material().absent_warning()
+    fn cached(&self, env: &EnvName) -> Option<Arc<Tree>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        self.current(env, &self.slot(env), self.watch.generation()).ok().flatten()
     }
 
     async fn load(&self, env: &EnvName) -> Result<Arc<Tree>, SopsError> {

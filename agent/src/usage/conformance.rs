@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Lease, PRUNE_GRACE_SECS, Reservation, Revocation, RevokedTarget, UsageError, UsageStore, UseAsk};
+use super::{Lease, PRUNE_GRACE_SECS, Reservation, Revocation, RevokedTarget, Taken, UsageError, UsageStore, UseAsk};
 
 const LEASE_MS: u64 = 1_000;
 
@@ -48,6 +48,50 @@ pub(super) async fn exactly_n_of_200_concurrent_reserves<S: UsageStore>(store: S
         granted += usize::from(matches!(task.await.expect("join"), Reservation::Granted(_)));
     }
     assert_eq!(granted, 7);
+}
+
+/// Exactly `limit` of 200 concurrent uses are granted when leases and
+/// one-step takes race for them.
+pub(super) async fn exactly_n_of_200_concurrent_takes_and_reserves<S: UsageStore>(store: S) {
+    let (burst, now) = (jti("mixed"), t0());
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let (store, burst) = (store.clone(), burst.clone());
+            tokio::spawn(async move {
+                let ask = ask(&burst, 7);
+                if i % 2 == 0 {
+                    store.take(&ask, now).await.expect("take") == Taken::Spent
+                } else {
+                    matches!(store.reserve(&ask, now).await.expect("reserve"), Reservation::Granted(_))
+                }
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for task in tasks {
+        granted += usize::from(task.await.expect("join"));
+    }
+    assert_eq!(granted, 7);
+}
+
+/// A take is a confirmed use at once: it counts against live leases, is
+/// never given back, and an expired lease does not block it.
+pub(super) async fn takes_spend_at_once_beside_leases<S: UsageStore>(store: S) {
+    let (name, now) = (jti("take"), t0());
+    let three = ask(&name, 3);
+    let lease = granted(&store, &three, now).await;
+    assert_eq!(store.take(&three, now).await.expect("take"), Taken::Spent);
+    assert!(!store.is_used_up(&name, 3).await.expect("used up?"), "a lease is not a use");
+    assert_eq!(store.take(&three, now).await.expect("take"), Taken::Spent);
+    assert_eq!(store.take(&three, now).await.expect("take"), Taken::Exhausted, "two taken, one leased");
+    store.release(&lease).await.expect("release");
+    assert_eq!(store.take(&three, now).await.expect("take"), Taken::Spent);
+    assert!(store.is_used_up(&name, 3).await.expect("used up?"));
+    assert!(is_exhausted(&store, &three, now + 10 * LEASE_MS).await, "taken uses never come back");
+    let (other, now) = (ask(&jti("late-take"), 1), t0());
+    granted(&store, &other, now).await;
+    assert_eq!(store.take(&other, now + LEASE_MS).await.expect("take"), Taken::Exhausted, "leased");
+    assert_eq!(store.take(&other, now + LEASE_MS + 1).await.expect("take"), Taken::Spent, "the lease expired");
 }
 
 /// Confirmed uses stay spent; releases come back; other tokens are apart.
@@ -143,6 +187,16 @@ macro_rules! conformance {
             async fn exactly_n_of_200_concurrent_reserves() {
                 let (store, _keep) = $new.await;
                 super::exactly_n_of_200_concurrent_reserves(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn exactly_n_of_200_concurrent_takes_and_reserves() {
+                let (store, _keep) = $new.await;
+                super::exactly_n_of_200_concurrent_takes_and_reserves(store).await;
+            }
+            #[tokio::test]
+            async fn takes_spend_at_once_beside_leases() {
+                let (store, _keep) = $new.await;
+                super::takes_spend_at_once_beside_leases(store).await;
             }
             #[tokio::test]
             async fn confirms_spend_and_releases_give_back() {

@@ -27,7 +27,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Lease, PRUNE_GRACE_SECS, Reservation, Revocation, Revoked, UsageError, UsageStore, UseAsk};
+use super::{Lease, PRUNE_GRACE_SECS, Reservation, Revocation, Revoked, Taken, UsageError, UsageStore, UseAsk};
 
 /// Where and how to reach Redis. Holds the password: no `Debug`.
 pub struct RedisTarget {
@@ -52,6 +52,7 @@ struct Shared {
     conn: ConnectionManager,
     reserve: Script,
     confirm: Script,
+    take: Script,
     prefix: String,
     born_at: AtomicU64,
     is_new: AtomicBool,
@@ -81,15 +82,29 @@ struct Reborn;
 #[error("the Redis usage store did not answer within {0:?}")]
 struct TimedOut(Duration);
 
-/// KEYS: used, leases, born. ARGV: limit, now_ms, lease id, deadline_ms, expire_at_ms.
-/// Returns 1 granted, 0 exhausted, -1 when the birth key is gone.
-const RESERVE: &str = r"
+/// The head of [`RESERVE`] and [`TAKE`]. KEYS: used, leases, born. ARGV[1]
+/// limit, ARGV[2] now_ms. Returns -1 when the birth key is gone and 0 when
+/// confirmed uses and live leases fill the limit (expired leases reclaimed).
+const FREE_USE: &str = r"
 if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 if used + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return 0 end
+";
+
+/// After [`FREE_USE`]. ARGV: limit, now_ms, lease id, deadline_ms,
+/// expire_at_ms. Leases one use; returns 1.
+const RESERVE: &str = r"
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('PEXPIREAT', KEYS[2], ARGV[5])
+return 1
+";
+
+/// After [`FREE_USE`]. ARGV: limit, now_ms, expire_at_ms. Counts one use
+/// (a lease and its confirm at once); returns 1.
+const TAKE: &str = r"
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 return 1
 ";
 
@@ -149,8 +164,9 @@ impl RedisStore {
         let conn = deadline(target.timeout, connect).await?;
         let store = Self(Arc::new(Shared {
             conn,
-            reserve: Script::new(RESERVE),
+            reserve: Script::new(&[FREE_USE, RESERVE].concat()),
             confirm: Script::new(CONFIRM),
+            take: Script::new(&[FREE_USE, TAKE].concat()),
             prefix: target.prefix,
             born_at: AtomicU64::new(0),
             is_new: AtomicBool::new(false),
@@ -210,6 +226,36 @@ impl RedisStore {
     }
 }
 
+// === impl RedisStore: the scripts that start with FREE_USE ===
+
+impl RedisStore {
+    /// Adds the keys and arguments of [`FREE_USE`] to `invocation`.
+    fn free_use<'i, 's>(
+        &self,
+        invocation: &'i mut redis::ScriptInvocation<'s>,
+        ask: &UseAsk,
+        now_ms: u64,
+    ) -> &'i mut redis::ScriptInvocation<'s> {
+        let (used, leases) = self.keys(&ask.jti);
+        invocation.key(used).key(leases).key(format!("{}:born", self.0.prefix));
+        invocation.arg(ask.limit).arg(now_ms)
+    }
+
+    /// Runs a script that starts with [`FREE_USE`]: whether it granted the
+    /// use; a lost birth key is re-set and reported as an error.
+    async fn run_free_use(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<bool, UsageError> {
+        let mut conn = self.0.conn.clone();
+        match deadline(self.0.timeout, invocation.invoke_async::<i64>(&mut conn)).await? {
+            1 => Ok(true),
+            0 => Ok(false),
+            _ => {
+                self.be_born().await?;
+                Err(UsageError::backend(Reborn))
+            }
+        }
+    }
+}
+
 /// Runs `op` with a deadline, mapping both failures to [`UsageError`].
 async fn deadline<T>(limit: Duration, op: impl Future<Output = redis::RedisResult<T>>) -> Result<T, UsageError> {
     match tokio::time::timeout(limit, op).await {
@@ -230,21 +276,20 @@ impl From<redis::RedisError> for UsageError {
 
 impl UsageStore for RedisStore {
     async fn reserve(&self, ask: &UseAsk, now_ms: u64) -> Result<Reservation, UsageError> {
-        let (used, leases) = self.keys(&ask.jti);
         let id: u64 = rand::random::<u64>() >> 1;
         let deadline_ms = now_ms.saturating_add(ask.lease_ms);
-        let mut invocation = self.0.reserve.key(&used);
-        invocation.key(&leases).key(format!("{}:born", self.0.prefix));
-        invocation.arg(ask.limit).arg(now_ms).arg(id).arg(deadline_ms).arg(expire_at_ms(ask.expires_at));
-        let mut conn = self.0.conn.clone();
-        match deadline(self.0.timeout, invocation.invoke_async::<i64>(&mut conn)).await? {
-            1 => Ok(Reservation::Granted(Lease { jti: ask.jti.clone(), id, expires_at: ask.expires_at, deadline_ms })),
-            0 => Ok(Reservation::Exhausted),
-            _ => {
-                self.be_born().await?;
-                Err(UsageError::backend(Reborn))
-            }
-        }
+        let mut invocation = self.0.reserve.prepare_invoke();
+        self.free_use(&mut invocation, ask, now_ms).arg(id).arg(deadline_ms).arg(expire_at_ms(ask.expires_at));
+        Ok(match self.run_free_use(&invocation).await? {
+            true => Reservation::Granted(Lease { jti: ask.jti.clone(), id, expires_at: ask.expires_at, deadline_ms }),
+            false => Reservation::Exhausted,
+        })
+    }
+
+    async fn take(&self, ask: &UseAsk, now_ms: u64) -> Result<Taken, UsageError> {
+        let mut invocation = self.0.take.prepare_invoke();
+        self.free_use(&mut invocation, ask, now_ms).arg(expire_at_ms(ask.expires_at));
+        Ok(if self.run_free_use(&invocation).await? { Taken::Spent } else { Taken::Exhausted })
     }
 
     async fn confirm(&self, lease: &Lease, now_ms: u64) -> Result<(), UsageError> {

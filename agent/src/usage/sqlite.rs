@@ -3,8 +3,8 @@
 //! One file in WAL mode, owned by one worker thread (`sqlite/writer.rs`) that
 //! commits every operation queued while the previous commit ran in one
 //! transaction (group commit), without an fsync; a second thread
-//! (`sqlite/wal_sync.rs`) syncs the log for every confirm waiting (one fsync
-//! serves them all) while the worker goes on. Leases need no fsync: a lease
+//! (`sqlite/wal_sync.rs`) syncs the log for every confirm or take waiting
+//! (one fsync serves them all) while the worker goes on. Leases need no fsync: a lease
 //! lost to a power cut had no value sent for it. The file records when
 //! it was born, so a lost or replaced file cannot give used-up tokens back.
 
@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::wal_sync::WalSync;
 use self::writer::{Op, Reply};
-use super::{Lease, Reservation, Revocation, Revoked, StoreTask, UsageError, UsageStore, UseAsk};
+use super::{Lease, Reservation, Revocation, Revoked, StoreTask, Taken, UsageError, UsageStore, UseAsk};
 
 /// SQLite-backed [`UsageStore`]: cheap to clone, all clones share the worker.
 #[derive(Clone)]
@@ -194,6 +194,10 @@ impl UsageStore for SqliteStore {
         self.call(|reply| Op::Confirm(lease.clone(), now_ms, reply)).await
     }
 
+    async fn take(&self, ask: &UseAsk, now_ms: u64) -> Result<Taken, UsageError> {
+        self.call(|reply| Op::Take(ask.clone(), now_ms, reply)).await
+    }
+
     async fn release(&self, lease: &Lease) -> Result<(), UsageError> {
         self.call(|reply| Op::Release(lease.clone(), reply)).await
     }
@@ -262,9 +266,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_confirm_is_answered_only_after_its_log_is_synced() {
-        // /dev/null cannot be synced (EINVAL): a confirm must fail, not
-        // succeed before its sync; leases need none.
+    async fn a_confirm_or_take_is_answered_only_after_its_log_is_synced() {
+        // /dev/null cannot be synced (EINVAL): a confirm or a take must
+        // fail, not succeed before its sync; leases need none.
         let mut conn = Connection::open_in_memory().expect("db");
         let (born_at, is_new) = SqliteStore::start(&mut conn).expect("schema");
         let sync = WalSync::start(std::fs::File::open("/dev/null").expect("/dev/null")).expect("sync thread");
@@ -272,6 +276,9 @@ mod tests {
         let ask = UseAsk { jti: "j".into(), limit: 1, expires_at: 100, lease_ms: 1_000 };
         let Reservation::Granted(lease) = store.reserve(&ask, 0).await.expect("r") else { panic!("granted") };
         let err = store.confirm(&lease, 1).await.expect_err("the sync failed");
+        assert!(err.source().is_some_and(|e| e.to_string().contains("failed to sync")), "{err:?}");
+        let other = UseAsk { jti: "k".into(), ..ask };
+        let err = store.take(&other, 2).await.expect_err("the sync failed");
         assert!(err.source().is_some_and(|e| e.to_string().contains("failed to sync")), "{err:?}");
     }
 

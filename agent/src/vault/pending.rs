@@ -4,12 +4,13 @@
 //! hyper drops a request's future when its client goes away. A fetch that is
 //! dropped before its answer was settled must not keep a use of a limited
 //! token, and must leave an audit record: [`PendingFetch`]'s `Drop` releases
-//! the lease and writes the record with outcome `aborted`, on a task of its
-//! own. Once the answer is settled (see `Vault::get_secret`), the fetch is
+//! a lease it holds and writes the record with outcome `aborted`, on a task
+//! of its own. (A use still to be taken was never taken.) Once the answer is settled (see `Vault::get_secret`), the fetch is
 //! disarmed and the normal record is written instead.
 
+use super::uses::HeldUse;
 use crate::audit::{AuditRecord, AuditWriter};
-use crate::usage::{Lease, UsageStore};
+use crate::usage::UsageStore;
 
 /// The audit outcome of a fetch whose client went away first.
 pub(super) const ABORTED: &str = "aborted";
@@ -21,8 +22,8 @@ pub(super) const ABORTED_STATUS: u16 = 499;
 pub(super) struct PendingFetch<U: UsageStore> {
     /// Filled in as the fetch learns who asks what.
     pub(super) record: AuditRecord,
-    /// The use held for this fetch, if its token has a limit.
-    pub(super) lease: Option<Lease>,
+    /// The use held for this fetch (or to take), if its token has a limit.
+    pub(super) held: Option<HeldUse>,
     usage: U,
     audit: AuditWriter,
     armed: bool,
@@ -32,14 +33,14 @@ pub(super) struct PendingFetch<U: UsageStore> {
 
 impl<U: UsageStore> PendingFetch<U> {
     pub(super) fn new(record: AuditRecord, usage: U, audit: AuditWriter) -> Self {
-        Self { record, lease: None, usage, audit, armed: true }
+        Self { record, held: None, usage, audit, armed: true }
     }
 
     /// The fetch is settled: its owner writes the record and settles the
-    /// lease from here on.
-    pub(super) fn disarm(mut self) -> (AuditRecord, Option<Lease>) {
+    /// use from here on.
+    pub(super) fn disarm(mut self) -> (AuditRecord, Option<HeldUse>) {
         self.armed = false;
-        (self.record.clone(), self.lease.take())
+        (self.record.clone(), self.held.take())
     }
 }
 
@@ -52,7 +53,11 @@ impl<U: UsageStore> Drop for PendingFetch<U> {
             tracing::error!("a fetch was abandoned outside the runtime; its lease expires by itself");
             return;
         };
-        let (usage, audit, lease) = (self.usage.clone(), self.audit.clone(), self.lease.take());
+        let lease = match self.held.take() {
+            Some(HeldUse::Leased(lease)) => Some(lease),
+            Some(HeldUse::ToTake(_)) | None => None,
+        };
+        let (usage, audit) = (self.usage.clone(), self.audit.clone());
         let mut record = self.record.clone();
         let detail = if lease.is_some() {
             "the client went away before the answer was ready; the reserved use was released"

@@ -13,14 +13,24 @@ use crate::token::{JwtKey, JwtKeys};
 use crate::usage::{Lease, Reservation, SqliteStore, UseAsk};
 
 /// Serves `dev` from fixed YAML; every other environment has no file.
-struct FakeSource;
+/// With `cached`, `dev` is also at hand without a load (as in the cache).
+#[derive(Default)]
+struct FakeSource {
+    cached: bool,
+}
+
+fn dev_tree() -> Arc<Tree> {
+    Arc::new(Tree::parse(b"DB_URL: pg://x\nDB_PASS: hunter2\nAPI:\n  stripe: sk\n").expect("yaml"))
+}
 
 impl SecretSource for FakeSource {
+    fn cached(&self, env: &EnvName) -> Option<Arc<Tree>> {
+        (self.cached && env.as_str() == "dev").then(dev_tree)
+    }
+
     async fn load(&self, env: &EnvName) -> Result<Arc<Tree>, SopsError> {
         match env.as_str() {
-            "dev" => {
-                Ok(Arc::new(Tree::parse(b"DB_URL: pg://x\nDB_PASS: hunter2\nAPI:\n  stripe: sk\n").expect("yaml")))
-            }
+            "dev" => Ok(dev_tree()),
             "broken" => {
                 Err(SopsError::Decrypt { cause: Cause::NoMatchingKey, tried: Default::default(), stderr: None })
             }
@@ -42,6 +52,9 @@ impl UsageStore for DownStore {
         Err(down())
     }
     async fn confirm(&self, _: &Lease, _: u64) -> Result<(), crate::usage::UsageError> {
+        Err(down())
+    }
+    async fn take(&self, _: &UseAsk, _: u64) -> Result<crate::usage::Taken, crate::usage::UsageError> {
         Err(down())
     }
     async fn release(&self, _: &Lease) -> Result<(), crate::usage::UsageError> {
@@ -78,6 +91,10 @@ async fn fixture() -> Fixture {
 }
 
 async fn fixture_with<U: UsageStore>(usage: U) -> Fixture<U> {
+    fixture_of(FakeSource::default(), usage).await
+}
+
+async fn fixture_of<U: UsageStore>(source: FakeSource, usage: U) -> Fixture<U> {
     let dir = tempfile::tempdir().expect("tempdir");
     let audit_path = dir.path().join("audit.jsonl");
     let sink = AuditSink::File { path: audit_path.clone(), fsync: false };
@@ -87,7 +104,7 @@ async fn fixture_with<U: UsageStore>(usage: U) -> Fixture<U> {
     let vault = Vault {
         issuer: TokenIssuer::new(keys.clone(), iss.clone(), aud.clone()),
         validator: TokenValidator::new(keys, iss, aud, Duration::from_secs(30)),
-        source: FakeSource,
+        source,
         usage,
         usage_rules: UsageRules { lease: Duration::from_secs(60), leeway: Duration::from_secs(30) },
         audit,
@@ -165,6 +182,73 @@ async fn only_successful_fetches_use_a_limited_token() {
     assert!(f.get(&token, "dev", "DB_URL").await.is_ok());
     assert!(f.get(&token, "dev", "DB_PASS").await.is_ok());
     assert_eq!(f.get(&token, "dev", "DB_URL").await, Err(ErrorCode::Unauthorized));
+}
+
+/// Counts the operations that spend or hold uses, around a real store.
+#[derive(Clone)]
+struct Counted {
+    store: SqliteStore,
+    ops: Arc<std::sync::Mutex<Vec<&'static str>>>,
+}
+
+impl Counted {
+    fn note(&self, op: &'static str) {
+        self.ops.lock().expect("ops").push(op);
+    }
+}
+
+impl UsageStore for Counted {
+    async fn reserve(&self, ask: &UseAsk, now: u64) -> Result<Reservation, crate::usage::UsageError> {
+        self.note("reserve");
+        self.store.reserve(ask, now).await
+    }
+    async fn confirm(&self, lease: &Lease, now: u64) -> Result<(), crate::usage::UsageError> {
+        self.note("confirm");
+        self.store.confirm(lease, now).await
+    }
+    async fn take(&self, ask: &UseAsk, now: u64) -> Result<crate::usage::Taken, crate::usage::UsageError> {
+        self.note("take");
+        self.store.take(ask, now).await
+    }
+    async fn release(&self, lease: &Lease) -> Result<(), crate::usage::UsageError> {
+        self.note("release");
+        self.store.release(lease).await
+    }
+    async fn is_used_up(&self, jti: &str, limit: u64) -> Result<bool, crate::usage::UsageError> {
+        self.store.is_used_up(jti, limit).await
+    }
+    async fn prune(&self, before: u64, now: u64) -> Result<u64, crate::usage::UsageError> {
+        self.store.prune(before, now).await
+    }
+    async fn ping(&self) -> Result<(), crate::usage::UsageError> {
+        self.store.ping().await
+    }
+    async fn revoke(&self, revocation: &crate::usage::Revocation) -> Result<(), crate::usage::UsageError> {
+        self.store.revoke(revocation).await
+    }
+    fn is_revoked(&self, jti: &str, subject: &str, iat: u64) -> bool {
+        self.store.is_revoked(jti, subject, iat)
+    }
+    fn born_at(&self) -> u64 {
+        self.store.born_at()
+    }
+}
+
+#[tokio::test]
+async fn a_cached_value_takes_its_use_in_one_store_operation() {
+    let ops = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = Counted { store: SqliteStore::in_memory().expect("usage").0, ops: Arc::clone(&ops) };
+    let f = fixture_of(FakeSource { cached: true }, store).await;
+    let token = f.mint(json!({"subject": "t", "environment": "dev", "key_pattern": "*", "usage_limit": 2})).await;
+    assert_eq!(f.get(&token, "dev", "DB_URL").await, Ok("pg://x".into()));
+    assert_eq!(*ops.lock().expect("ops"), ["take"], "one operation per cached use");
+    // A key the cache does not hold goes the leased way (no use spent on a 404).
+    assert_eq!(f.get(&token, "dev", "missing").await, Err(ErrorCode::NotFound));
+    assert_eq!(*ops.lock().expect("ops"), ["take", "reserve", "release"]);
+    assert_eq!(f.get(&token, "dev", "DB_PASS").await, Ok("hunter2".into()));
+    assert_eq!(f.get(&token, "dev", "DB_URL").await, Err(ErrorCode::Unauthorized), "both uses spent");
+    let last = f.audit().pop().expect("a record");
+    assert_eq!((&last["status_code"], &last["outcome"]), (&json!(401), &json!("unauthorized")), "{last}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Taking uses of limited tokens (layer L2, part of [`crate::vault`]): the
-//! store's birth rule, then a lease. See docs/VAULT_ACCESS_SYSTEM_README.md,
-//! "Usage limits".
+//! store's birth rule, then either a lease held across a sops run or, when
+//! the value is already cached, the use taken in one step once the value is
+//! in hand. See docs/VAULT_ACCESS_SYSTEM_README.md, "Usage limits".
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -8,21 +9,54 @@ use vanta_shared::Claims;
 
 use super::{Error, Vault};
 use crate::sops::SecretSource;
-use crate::usage::{Lease, Reservation, UsageStore, UseAsk};
+use crate::usage::{Lease, Reservation, Taken, UsageStore, UseAsk};
+
+/// The use a fetch of a limited token holds or still has to take.
+pub(super) enum HeldUse {
+    /// Leased before a sops run: confirmed once the value is in hand, or
+    /// released.
+    Leased(Lease),
+    /// The value was cached: nothing is held yet, the use is taken (and
+    /// made durable) in one step before the value leaves.
+    ToTake(UseAsk),
+}
+
+// === impl HeldUse ===
+
+impl HeldUse {
+    /// Makes the use durable before the value leaves: confirms the lease or
+    /// takes the use (the token may have run out meanwhile: 401).
+    pub(super) async fn settle<U: UsageStore>(self, usage: &U) -> Result<(), Error> {
+        match self {
+            Self::Leased(lease) => usage.confirm(&lease, now_ms()).await.map_err(Error::Usage),
+            Self::ToTake(ask) => match usage.take(&ask, now_ms()).await.map_err(Error::Usage)? {
+                Taken::Spent => {
+                    tracing::debug!(jti = %ask.jti, "use taken");
+                    Ok(())
+                }
+                Taken::Exhausted => Err(Error::UsageExhausted),
+            },
+        }
+    }
+}
 
 // === impl Vault ===
 
 impl<S: SecretSource, U: UsageStore> Vault<S, U> {
-    /// Leases one use of a limited token the store can count.
-    pub(super) async fn reserve(&self, claims: &Claims, limit: u64) -> Result<Lease, Error> {
+    /// What the store is asked for one use of a limited token it can count.
+    pub(super) fn use_ask(&self, claims: &Claims, limit: u64) -> Result<UseAsk, Error> {
         self.check_birth(claims)?;
-        let ask = UseAsk {
+        Ok(UseAsk {
             jti: claims.jti.clone(),
             limit,
             expires_at: claims.exp,
             lease_ms: u64::try_from(self.usage_rules.lease.as_millis()).unwrap_or(u64::MAX),
-        };
-        match self.usage.reserve(&ask, now_ms()).await.map_err(Error::Usage)? {
+        })
+    }
+
+    /// Leases one use (401 when none is left).
+    pub(super) async fn reserve(&self, ask: &UseAsk) -> Result<Lease, Error> {
+        match self.usage.reserve(ask, now_ms()).await.map_err(Error::Usage)? {
             Reservation::Granted(lease) => {
                 tracing::debug!(jti = %lease.jti, lease = lease.id, "use leased");
                 Ok(lease)

@@ -76,6 +76,20 @@ async fn hits_run_no_sops_and_changes_are_noticed() {
 }
 
 #[tokio::test]
+async fn cached_answers_only_a_current_entry_and_never_runs_sops() {
+    let f = fixture();
+    let source = f.source(Duration::from_secs(60));
+    assert!(source.cached(&env("dev")).is_none(), "nothing loaded yet");
+    value(&source, "dev").await.expect("load");
+    let key = "KEY".parse().expect("key");
+    assert_eq!(source.cached(&env("dev")).expect("cached").get(&key), Some("one"));
+    f.write("dev", "KEY: two\n");
+    assert!(source.cached(&env("dev")).is_none(), "the file changed");
+    assert_eq!(f.runs(), 1, "cached never runs sops");
+    assert!(f.source(Duration::ZERO).cached(&env("dev")).is_none(), "no cache, nothing at hand");
+}
+
+#[tokio::test]
 async fn in_place_writes_and_changes_behind_a_link_are_noticed_at_once() {
     let f = fixture();
     let source = f.source(Duration::from_secs(60));

@@ -4,7 +4,7 @@
 //! It takes every operation queued while its previous commit ran, applies
 //! them in one transaction (`synchronous=NORMAL`: in the log, which survives
 //! a crash of the agent but not of the machine) and answers each after that
-//! commit; confirms only once `sqlite/wal_sync.rs` has synced the log (the
+//! commit; confirms and takes only once `sqlite/wal_sync.rs` has synced the log (the
 //! fsync that makes a use durable before its value leaves). The rule in the
 //! operator guide says why leases need no fsync.
 
@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use tokio::sync::{mpsc, oneshot};
 
 use super::wal_sync::WalSync;
-use crate::usage::{Lease, Reservation, Revocation, UsageError, UseAsk};
+use crate::usage::{Lease, Reservation, Revocation, Taken, UsageError, UseAsk};
 
 /// Where an operation's answer goes.
 pub(super) type Reply<T> = oneshot::Sender<Result<T, UsageError>>;
@@ -21,6 +21,7 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T, UsageError>>;
 pub(super) enum Op {
     Reserve(UseAsk, u64, Reply<Reservation>),
     Confirm(Lease, u64, Reply<()>),
+    Take(UseAsk, u64, Reply<Taken>),
     Release(Lease, Reply<()>),
     UsedUp(String, u64, Reply<bool>),
     Prune(u64, u64, Reply<u64>),
@@ -78,7 +79,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Op>, sync: Option<&WalSync>) {
     let mut durable = Vec::new();
     let mut now = Vec::new();
     for op in batch {
-        let needs_sync = matches!(op, Op::Confirm(..) | Op::Revoke(..));
+        let needs_sync = matches!(op, Op::Confirm(..) | Op::Take(..) | Op::Revoke(..));
         let answer = apply(&tx, op);
         if needs_sync && sync.is_some() { durable.push(answer) } else { now.push(answer) }
     }
@@ -96,6 +97,7 @@ fn fail_all(batch: Vec<Op>, why: &str) {
     for op in batch {
         let finish = match op {
             Op::Reserve(.., reply) => answer(reply, Err(failed(why))),
+            Op::Take(.., reply) => answer(reply, Err(failed(why))),
             Op::Confirm(.., reply) | Op::Release(.., reply) | Op::Revoke(.., reply) | Op::Ping(reply) => {
                 answer(reply, Err(failed(why)))
             }
@@ -125,6 +127,7 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Answer {
     match op {
         Op::Reserve(ask, now_ms, reply) => answer(reply, reserve(tx, &ask, now_ms)),
         Op::Confirm(lease, now_ms, reply) => answer(reply, confirm(tx, &lease, now_ms)),
+        Op::Take(ask, now_ms, reply) => answer(reply, take(tx, &ask, now_ms)),
         Op::Release(lease, reply) => answer(reply, release(tx, &lease)),
         Op::UsedUp(jti, limit, reply) => answer(reply, used(tx, &jti).map(|used| used >= limit)),
         Op::Prune(expired_before, now_ms, reply) => answer(reply, prune(tx, expired_before, now_ms)),
@@ -133,12 +136,18 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Answer {
     }
 }
 
-fn reserve(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<Reservation, UsageError> {
+/// Whether a use of `ask.jti` is free: fewer than its limit confirmed or
+/// leased, once its expired leases are reclaimed.
+fn has_free_use(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<bool, UsageError> {
     let sql = "DELETE FROM leases WHERE jti = ?1 AND deadline_ms < ?2";
     tx.prepare_cached(sql)?.execute(params![ask.jti, now_ms])?;
     let sql = "SELECT count(*) FROM leases WHERE jti = ?1";
     let leased: u64 = tx.prepare_cached(sql)?.query_row(params![ask.jti], |row| row.get(0))?;
-    if used(tx, &ask.jti)?.saturating_add(leased) >= ask.limit {
+    Ok(used(tx, &ask.jti)?.saturating_add(leased) < ask.limit)
+}
+
+fn reserve(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<Reservation, UsageError> {
+    if !has_free_use(tx, ask, now_ms)? {
         return Ok(Reservation::Exhausted);
     }
     let deadline_ms = now_ms.saturating_add(ask.lease_ms);
@@ -155,9 +164,21 @@ fn confirm(tx: &Transaction<'_>, lease: &Lease, now_ms: u64) -> Result<(), Usage
         release(tx, lease)?;
         return Err(UsageError::LeaseExpired);
     }
+    count_use(tx, &lease.jti, lease.expires_at)
+}
+
+fn take(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<Taken, UsageError> {
+    if !has_free_use(tx, ask, now_ms)? {
+        return Ok(Taken::Exhausted);
+    }
+    count_use(tx, &ask.jti, ask.expires_at)?;
+    Ok(Taken::Spent)
+}
+
+fn count_use(tx: &Transaction<'_>, jti: &str, expires_at: u64) -> Result<(), UsageError> {
     let sql = "INSERT INTO token_uses (jti, used, expires_at) VALUES (?1, 1, ?2)
                ON CONFLICT (jti) DO UPDATE SET used = used + 1";
-    tx.prepare_cached(sql)?.execute(params![lease.jti, lease.expires_at])?;
+    tx.prepare_cached(sql)?.execute(params![jti, expires_at])?;
     Ok(())
 }
 

@@ -24,6 +24,41 @@ fn first_answer_once_back(agent: &TestAgent, token: &str) -> vanta_integration_t
 }
 
 #[test]
+fn a_cached_fetch_of_a_limited_token_is_one_command_to_redis() {
+    let redis = TestRedis::start();
+    let agent = fleet_agent(&redis);
+    let limited = |limit: u64| {
+        agent.mint(&json!({"subject": "trips", "environment": "dev", "key_pattern": "*", "usage_limit": limit}))
+    };
+    // The first fetch fills the cache (a lease and a confirm around sops);
+    // the second loads the script of a cached use into Redis.
+    let warm = limited(2);
+    for _ in 0..2 {
+        assert_eq!(agent.get_secret("dev", "DATABASE_URL", &warm).status, 200);
+    }
+    let token = limited(50);
+    let before = redis.command_calls();
+    for _ in 0..20 {
+        assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 200);
+    }
+    let after = redis.command_calls();
+    // Redis counts the commands a script runs too; those are no round
+    // trips. The revocation feed's resync (`zrangebyscore`) runs every
+    // second on its own.
+    let inside_the_script = ["exists", "zremrangebyscore", "get", "zcard", "incr", "pexpireat"];
+    let ran: Vec<_> = after
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "info" | "zrangebyscore"))
+        .filter(|(name, _)| !inside_the_script.contains(&name.as_str()))
+        .filter_map(|(name, calls)| {
+            let more = calls - before.get(name).copied().unwrap_or(0);
+            (more > 0).then(|| (name.clone(), more))
+        })
+        .collect();
+    assert_eq!(ran, [("evalsha".to_owned(), 20)], "one script call per use and nothing else");
+}
+
+#[test]
 fn three_agents_on_one_redis_serve_a_limit_of_7_exactly_7_times_of_300() {
     let redis = TestRedis::start();
     let agents: Vec<_> = (0..3).map(|_| fleet_agent(&redis)).collect();
