@@ -1,13 +1,16 @@
-//! Wiring (layer L4): builds every part from the [`Config`], serves until the
-//! shutdown future resolves, then drains and cleans up in order.
+//! Wiring (layer L4): builds each component from its part of the [`Config`]
+//! in one call, serves until the shutdown future resolves, then drains and
+//! cleans up in order.
+//!
+//! `settings` turns a part into its component's own settings (leaves never
+//! see `config`), `listen` binds the listeners of `config.listen`, `store`
+//! opens the usage store of `config.usage`; `connections` serves accepted
+//! connections and `housekeeping` runs upkeep beside them.
 //!
 //! Start-up failures (anything before the socket answers) are
 //! [`AppError::Startup`] and exit with code 2; failures while serving exit 1.
 
-use std::fs::Permissions;
 use std::future::Future;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,20 +19,20 @@ use anyhow::Context;
 
 use self::connections::Connections;
 use self::housekeeping::Housekeeping;
+pub(crate) use self::settings::{redis_target, sops_command};
 
 use crate::attest::Attestor;
-use crate::audit::{AuditSink, AuditWriter};
-use crate::config::{Args, Config, RedisConfig, UsageStoreConfig};
+use crate::audit::AuditWriter;
+use crate::config::{self, Args, Config, MintRules};
 use crate::etag::EtagKey;
-use crate::http::{Limits, Router};
+use crate::http::Router;
 use crate::metrics::Metrics;
-use crate::policy::{FlagCeiling, LivePolicy, Policy};
+use crate::policy::{LivePolicy, Policy};
 use crate::shutdown::ShutdownSignals;
-use crate::sops::{CachedSource, SecretSource, SopsCommand};
-use crate::token::{JwtKey, JwtKeys, TokenIssuer, TokenValidator};
-use crate::transport::{Listeners, TcpServer, UnixSocket};
-use crate::usage::{RedisTarget, Store, StoreTask};
-use crate::vault::{TtlPolicy, UsageRules, Vault};
+use crate::sops::{CachedSource, SecretSource};
+use crate::transport::{Listeners, TcpServer};
+use crate::usage::{Store, StoreTask};
+use crate::vault::Vault;
 
 /// How the agent stopped.
 #[derive(Debug)]
@@ -42,6 +45,9 @@ pub enum AppError {
 
 mod connections;
 mod housekeeping;
+mod listen;
+mod settings;
+mod store;
 
 type AgentVault = Vault<CachedSource, Store>;
 
@@ -54,10 +60,6 @@ struct Started {
     usage_task: StoreTask,
 }
 
-/// Mode of a state directory the agent creates: only the agent's user.
-const STATE_DIR_MODE: u32 = 0o700;
-/// Mode of the usage store's files: only the agent's user.
-const STATE_FILE_MODE: u32 = 0o600;
 /// How long in-flight requests may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -93,9 +95,10 @@ pub fn configure(args: Args) -> Result<Config, AppError> {
 /// # Errors
 /// [`AppError`] saying whether start-up or serving failed.
 pub fn main(config: Config) -> Result<(), AppError> {
-    if !config.inline_key_vars.is_empty() {
+    let inline_key_vars = config.sops.inline_key_vars();
+    if !inline_key_vars.is_empty() {
         tracing::warn!(
-            variables = %config.inline_key_vars.join(","),
+            variables = %inline_key_vars.join(","),
             "key material is passed inline in the environment; sops processes inherit it and other processes of \
              this uid can read it: run the agent under its own uid and use the *_FILE forms (e.g. SOPS_AGE_KEY_FILE)"
         );
@@ -126,159 +129,45 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 }
 
 async fn start(config: Config) -> anyhow::Result<Started> {
-    let policy = minting_policy(&config)?;
-    let (usage, usage_task) = open_usage_store(&config).await?;
-    let sink = match &config.audit_path {
-        None => AuditSink::Stdout,
-        Some(path) => AuditSink::File { path: path.clone(), fsync: config.audit_fsync },
-    };
-    let (audit, audit_task) =
-        AuditWriter::open(sink).await.context("failed to open the audit log (set --audit-log or VANTA_AUDIT_LOG)")?;
+    let policy = minting_policy(&config.mint)?;
+    let (usage, usage_task) = store::open(&config.usage.store).await?;
+    let (audit, audit_task) = AuditWriter::open(settings::audit_sink(&config.audit))
+        .await
+        .context("failed to open the audit log (set --audit-log or VANTA_AUDIT_LOG)")?;
     let vault = Arc::new(build_vault(&config, usage, audit, policy)?);
     warn_about_sops_setup(&vault.source);
-    let mut socket = UnixSocket::bind(&config.socket, config.socket_mode)
-        .context("failed to listen on the socket (set --socket or VANTA_AGENT_SOCKET)")?;
-    if vault.policy.get().needs_attestation() {
-        socket.record_start_times();
-    }
-    tracing::info!(socket = %socket.path().display(), mode = format!("{:o}", config.socket_mode), "listening");
-    let tcp = bind_tcp(&config).await?;
-    say_which_store(&config, &vault.usage);
-    let listeners = Listeners::new(socket, config.max_connections, tcp, config.max_tcp_connections);
-    let limits = Limits {
-        require_request_header: config.require_request_header,
-        body_timeout: config.body_timeout,
-        request_timeout: config.request_timeout,
-    };
+    let listeners = listen::bind(&config.listen, vault.policy.get().needs_attestation()).await?;
+    store::say_which(&config.usage.store, &vault.usage);
     let metrics = Arc::new(register_metrics(&vault.source, &vault.audit, &vault.usage));
-    let router = Router::new(Arc::clone(&vault), limits, metrics);
+    let router = Router::new(Arc::clone(&vault), settings::http_limits(&config.http), metrics);
     Ok(Started { vault, router, listeners, audit_task, usage_task })
 }
 
-async fn bind_tcp(config: &Config) -> anyhow::Result<Option<TcpServer>> {
-    let Some(tcp) = &config.tcp else { return Ok(None) };
-    let tls = tcp.tls.as_ref().map(|(cert, key)| (cert.as_path(), key.as_path()));
-    let server = TcpServer::bind(tcp.addr, tls).await.with_context(|| {
-        format!(
-            "failed to listen on {} (set --listen-tcp, --tls-cert and --tls-key, or their VANTA_ variables)",
-            tcp.addr
-        )
-    })?;
-    let addr = server.local_addr().map_or_else(|_| tcp.addr.to_string(), |a| a.to_string());
-    let scheme = if server.is_tls() { "https" } else { "http (insecure, loopback only)" };
-    tracing::info!(addr = %addr, scheme, "listening");
-    Ok(Some(server))
-}
-
-async fn open_usage_store(config: &Config) -> anyhow::Result<(Store, StoreTask)> {
-    match &config.usage_store {
-        UsageStoreConfig::Sqlite(path) => open_sqlite(path),
-        UsageStoreConfig::Redis(redis) => {
-            // Not the URL: it is the operator's to keep private.
-            Store::open_redis(redis_target(redis)).await.context("failed to open the Redis usage store (--usage-store)")
-        }
-    }
-}
-
-/// How the usage store reaches the Redis that `--usage-store` names (also
-/// what `doctor` checks).
-pub(crate) fn redis_target(redis: &RedisConfig) -> RedisTarget {
-    RedisTarget {
-        url: redis.url.clone(),
-        ca_cert: redis.ca_cert.clone(),
-        password: redis.password.clone(),
-        prefix: redis.prefix.clone(),
-        timeout: redis.timeout,
-    }
-}
-
-fn open_sqlite(path: &Path) -> anyhow::Result<(Store, StoreTask)> {
-    prepare_state_file(path)?;
-    Store::open_sqlite(path).with_context(|| {
-        format!("failed to open the usage store {} (set --state-path or VANTA_STATE_PATH; a corrupt store is never reset silently)", path.display())
-    })
-}
-
-/// Said once the agent is up (a start-up error stays one line): a store
-/// created now knows no earlier use.
-fn say_which_store(config: &Config, usage: &Store) {
-    let store = config.usage_store.describe();
-    if usage.is_new() {
-        tracing::warn!(
-            %store,
-            "created a new usage store: limited tokens issued before now are refused (see the operator guide, \"Usage limits\")"
-        );
-    } else {
-        tracing::info!(%store, "usage store opened");
-    }
-}
-
-/// Creates the state directory 0700 and the database file 0600 whatever the
-/// umask (an existing file is set to 0600 too); SQLite gives its `-wal` and
-/// `-shm` files the database file's mode.
-fn prepare_state_file(path: &Path) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(STATE_DIR_MODE)
-            .create(parent)
-            .and_then(|()| std::fs::set_permissions(parent, Permissions::from_mode(STATE_DIR_MODE)))
-            .with_context(|| {
-                format!(
-                    "failed to create the state directory {} (set --state-path or VANTA_STATE_PATH)",
-                    parent.display()
-                )
-            })?;
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(STATE_FILE_MODE)
-        .open(path)
-        .and_then(|_| std::fs::set_permissions(path, Permissions::from_mode(STATE_FILE_MODE)))
-        .with_context(|| format!("failed to create the usage store {} with mode 0600", path.display()))
-}
-
 /// The policy file's rules, or the one rule of the `--mint-*` flags.
-fn minting_policy(config: &Config) -> anyhow::Result<Policy> {
-    let Some(path) = &config.policy_file else {
-        return Ok(Policy::from_flags(FlagCeiling {
-            environments: config.mint_environments.clone(),
-            key_patterns: config.mint_key_patterns.clone(),
-            max_usage_limit: config.mint_max_usage_limit,
-            uids: config.mint_uids.clone(),
-        }));
+fn minting_policy(mint: &config::Mint) -> anyhow::Result<Policy> {
+    let path = match &mint.rules {
+        MintRules::Flags(ceiling) => return Ok(Policy::from_flags(settings::flag_ceiling(ceiling))),
+        MintRules::File(path) => path,
     };
     let policy = Policy::load(path).context("invalid policy file (--policy-file)")?;
     tracing::info!(file = %path.display(), rules = policy.rules().len(), "minting policy loaded");
     Ok(policy)
 }
 
+/// The use cases, each component made from its part of `config`.
 fn build_vault(config: &Config, usage: Store, audit: AuditWriter, policy: Policy) -> anyhow::Result<AgentVault> {
-    let source = CachedSource::new(
-        SopsCommand::new(
-            config.sops_bin.clone(),
-            config.sops_files_path.clone(),
-            config.sops_timeout,
-            config.sops_env.clone(),
-        ),
-        config.cache_ttl,
-    );
-    let current = JwtKey::new(config.jwt_key.clone()).context("invalid VANTA_JWT_SECRET_KEY")?;
-    let previous = config.previous_jwt_keys.iter().map(|k| JwtKey::new(k.clone())).collect::<Result<Vec<_>, _>>();
-    let keys = Arc::new(JwtKeys::new(current, previous.context("invalid VANTA_JWT_PREVIOUS_KEYS")?));
-    let (iss, aud) = (config.issuer.clone(), config.audience.clone());
+    let (issuer, validator) = settings::token_checks(&config.tokens)?;
     Ok(Vault {
-        issuer: TokenIssuer::new(Arc::clone(&keys), iss.clone(), aud.clone()),
-        validator: TokenValidator::new(keys, iss, aud, config.clock_leeway),
-        source,
+        issuer,
+        validator,
+        source: settings::secret_source(&config.sops),
         usage,
-        usage_rules: UsageRules { lease: config.usage_lease, leeway: config.clock_leeway },
+        usage_rules: settings::usage_rules(&config.usage, &config.tokens),
         audit,
-        ttl: TtlPolicy { default_minutes: config.default_ttl_minutes, max_minutes: config.max_ttl_minutes },
+        ttl: settings::ttl_policy(&config.tokens),
         etags: EtagKey::random(),
         policy: LivePolicy::new(policy),
-        admin_token: config.admin_token.clone(),
+        admin_token: config.mint.admin_token.clone(),
         attestor: Attestor::default(),
         status_of: crate::http::error::status_of,
     })

@@ -5,125 +5,54 @@
 //! [`Config::from_args`] validates everything before anything binds or opens,
 //! so a bad configuration stops start-up with one line and exit code 2.
 //! Secrets come only from the environment or files, never from flags.
+//!
+//! The result is grouped into parts (`config/parts.rs`), one per component `app`
+//! builds (`config.listen`, `config.http`, `config.tokens`, `config.mint`,
+//! `config.sops`, `config.usage`, `config.audit`, `config.log`); every check
+//! is made here, including those that span parts.
 
-use std::ffi::{OsStr, OsString};
-use std::net::SocketAddr;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretSlice};
-use vanta_shared::{EnvName, KeyPattern};
 
 mod args;
+mod parts;
 mod secrets;
+mod sops;
 mod usage_store;
 
 pub use args::{Args, Command, ExplainArgs, LogFormat, PolicyCommand};
+pub use parts::{Audit, Http, Listen, Log, Mint, MintCeiling, MintRules, SocketConfig, Sops, TcpConfig, Tokens, Usage};
 use secrets::{checked_key, read_key, read_previous_keys, read_secret_file};
+use sops::sops_part;
 pub use usage_store::{RedisConfig, UsageStoreConfig};
 
-/// The checked configuration. Holds the JWT keys, so it has no `Debug`.
+/// The checked configuration, in one part per component that `app` builds:
+/// `app` hands each component its part whole, and checks that span parts
+/// (a lease longer than the sops timeout) are made here, once. Holds the
+/// JWT keys, so it has no `Debug`.
 pub struct Config {
-    /// The Unix socket local callers reach us on; its peer credentials are
-    /// what the audit and the minting policy know a caller by.
-    pub socket: PathBuf,
-    /// Mode of the socket file: the file system decides who may connect, so
-    /// this is the first access check (default owner only).
-    pub socket_mode: u32,
-    /// Directory of `<environment>.yaml` SOPS files; the only place names
-    /// from a request can lead to (docs/API.md §2).
-    pub sops_files_path: PathBuf,
-    /// The sops executable, resolved once at start-up so that a later change
-    /// of `PATH` cannot swap the program that sees decrypted data.
-    pub sops_bin: PathBuf,
-    /// How long one sops run may take before it is killed and the request
-    /// answered 504, so a hung key backend cannot hold requests forever.
-    pub sops_timeout: Duration,
-    /// How long decrypted files are cached, trading plaintext in memory for
-    /// not running sops on every fetch (zero: not at all).
-    pub cache_ttl: Duration,
-    /// Environment handed to sops: only what its key backends need.
-    pub sops_env: Vec<(OsString, OsString)>,
-    /// `iss` written into and required of every token, so tokens of another
-    /// issuer sharing the key are refused.
-    pub issuer: String,
-    /// `aud` written into and required of every token, for the same reason.
-    pub audience: String,
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`, for callers whose clocks
-    /// drift from ours.
-    pub clock_leeway: Duration,
-    /// The audit file, reopened on SIGHUP for log rotation; `None` writes
-    /// the records to stdout (for a collector reading the container's log).
-    pub audit_path: Option<PathBuf>,
-    /// `fdatasync` the audit file after every batch of records, so a record
-    /// survives a power loss before its secret is served (costs latency).
-    pub audit_fsync: bool,
-    /// The usage store: SQLite at `--state-path`, or `--usage-store`.
-    pub usage_store: UsageStoreConfig,
-    /// How long a fetch holds a use before it comes back unconfirmed.
-    pub usage_lease: Duration,
-    /// Token lifetime, in minutes, when a request does not ask for one.
-    pub default_ttl_minutes: u32,
-    /// Longest lifetime a request may ask for, in minutes, so a leaked
-    /// token stops working within a bound the operator chose.
-    pub max_ttl_minutes: u32,
-    /// HS256 key that signs new tokens; validation is stateless, so this key
-    /// is all that makes a token ours (docs/API.md §7).
-    pub jwt_key: SecretSlice<u8>,
-    /// Keys from before a rotation, still accepted for validation so tokens
-    /// already handed out keep working until they expire; never used to sign.
-    pub previous_jwt_keys: Vec<SecretSlice<u8>>,
-    /// Environments any caller may mint for (`None`: any), the ceiling when
-    /// no policy file is used.
-    pub mint_environments: Option<Vec<EnvName>>,
-    /// Key patterns a minted token's pattern must fall within (`None`: any).
-    pub mint_key_patterns: Option<Vec<KeyPattern>>,
-    /// Largest usage limit a token may carry; when set, a token without a
-    /// limit is refused (`None`: no limit required).
-    pub mint_max_usage_limit: Option<u64>,
-    /// Caller uids (socket peer credentials) allowed to mint (`None`: any).
-    pub mint_uids: Option<Vec<u32>>,
-    /// The per-caller policy file, instead of the `--mint-*` ceiling (loaded
-    /// and checked by `app` before anything binds).
-    pub policy_file: Option<PathBuf>,
-    /// Demand `X-Vanta-Request: true` on every request but the probes, so a browser or
-    /// an SSRF-able proxy that cannot set headers cannot reach the API.
-    pub require_request_header: bool,
-    /// The optional TCP listener, for callers outside the pod or host that
-    /// cannot reach the socket (`None`: socket only).
-    pub tcp: Option<TcpConfig>,
-    /// Most connections served at once on the socket, so a flood of idle
-    /// connections cannot exhaust file descriptors or memory.
-    pub max_connections: usize,
-    /// Most connections served at once on TCP: its own cap, so that TCP
-    /// clients can never take the socket's places.
-    pub max_tcp_connections: usize,
-    /// Deadline for receiving a whole request body (slow bodies hold a connection).
-    pub body_timeout: Duration,
-    /// Deadline for answering a request once its head is in; longer than
-    /// the body and sops deadlines so that only a stuck request reaches it.
-    pub request_timeout: Duration,
-    /// Credential TCP callers must present to mint (from `VANTA_ADMIN_TOKEN_FILE`).
-    pub admin_token: Option<SecretSlice<u8>>,
-    /// Diagnostic log filter, checked to parse here so a typo stops start-up
-    /// (exit 2) instead of silently logging nothing.
-    pub log_filter: String,
-    /// Diagnostic log format: text for a terminal, JSON for a collector.
-    pub log_format: LogFormat,
-    /// Names (never values) of variables handed to sops that carry key
-    /// material inline: sops children can be read by processes of the same
-    /// uid, so `app` warns about them at start-up.
-    pub inline_key_vars: Vec<String>,
-}
-
-/// The TCP listener's settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcpConfig {
-    /// Address and port to listen on.
-    pub addr: SocketAddr,
-    /// Certificate and key, reloaded on SIGHUP so a renewed certificate
-    /// needs no restart; `None` for plain HTTP (loopback only).
-    pub tls: Option<(PathBuf, PathBuf)>,
+    /// The socket and the optional TCP listener with their caps, bound
+    /// together so that a listener that cannot bind stops start-up.
+    pub listen: Listen,
+    /// What every request is held to, so a slow client's hold is bounded.
+    pub http: Http,
+    /// What makes a token ours and how long it lives: the issuer, the
+    /// validator and the lifetime rules must agree, so they share one part.
+    pub tokens: Tokens,
+    /// Who may mint what, kept apart from `tokens` because it is reloaded
+    /// on SIGHUP while the keys are not.
+    pub mint: Mint,
+    /// How secrets are decrypted and how long plaintext stays in memory.
+    pub sops: Sops,
+    /// Where use counts live, so a limited token is used up across restarts.
+    pub usage: Usage,
+    /// Where the audit records go, which must work before a secret leaves.
+    pub audit: Audit,
+    /// Diagnostic logging, set up before anything else can fail loudly.
+    pub log: Log,
 }
 
 /// A configuration that cannot work. The text never holds a secret.
@@ -164,33 +93,6 @@ const PREVIOUS_KEYS_FILE_VAR: &str = "VANTA_JWT_PREVIOUS_KEYS_FILE";
 const ADMIN_TOKEN_FILE_VAR: &str = "VANTA_ADMIN_TOKEN_FILE";
 const MIN_KEY_BYTES: usize = 32;
 
-/// Variables passed to sops by exact name (docs/API.md §7).
-const SOPS_ENV_NAMES: [&str; 20] = [
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "TMPDIR",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "GNUPGHOME",
-    "GPG_TTY",
-    "XDG_CONFIG_HOME",
-    "XDG_RUNTIME_DIR",
-    "HTTPS_PROXY",
-    "HTTP_PROXY",
-    "NO_PROXY",
-    "https_proxy",
-    "http_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-];
-/// Prefixes of variables passed to sops: its own and its key backends'.
-const SOPS_ENV_PREFIXES: [&str; 9] =
-    ["SOPS_", "AWS_", "AZURE_", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "VAULT_", "IDENTITY_", "MSI_"];
-
 // === impl Config ===
 
 impl Config {
@@ -203,86 +105,86 @@ impl Config {
         Self::from_args(args, &env)
     }
 
-    /// Validates `args` against the process environment `env`.
+    /// Validates `args` against the process environment `env`, part by part.
     ///
     /// # Errors
     /// The first [`ConfigError`] found.
     pub fn from_args(args: Args, env: &[(OsString, OsString)]) -> Result<Self, ConfigError> {
         let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         check_limits(&args)?;
-        let jwt_key = read_key(&lookup)?;
-        let usage_store = usage_store::usage_store(&args, &lookup)?;
-        let previous_jwt_keys = read_previous_keys(&lookup)?;
-        let sops_files_path =
-            args.sops_files_path.ok_or(ConfigError::Missing("--sops-files-path (VANTA_SOPS_FILES_PATH)"))?;
-        if !sops_files_path.is_dir() {
-            return Err(invalid("--sops-files-path", format!("{} is not a directory", sops_files_path.display())));
-        }
-        let path_var = lookup("PATH");
-        let sops_bin = resolve_executable(&args.sops_bin, path_var.as_deref()).ok_or_else(|| {
-            invalid("--sops-bin", format!("{} is not an executable file or on PATH", args.sops_bin.display()))
-        })?;
-        check_ttls(args.default_ttl_minutes, args.max_ttl_minutes)?;
-        if args.sops_timeout_seconds == 0 {
-            return Err(invalid("--sops-timeout-seconds", "must be at least 1".into()));
-        }
-        let tcp = tcp_config(args.listen_tcp, args.tls_cert.clone(), args.tls_key.clone(), args.insecure_tcp)?;
-        let admin_token = match lookup(ADMIN_TOKEN_FILE_VAR) {
-            None => None,
-            Some(path) => Some(checked_key(
-                ADMIN_TOKEN_FILE_VAR,
-                read_secret_file(ADMIN_TOKEN_FILE_VAR, Path::new(&path))?.expose_secret(),
-            )?),
-        };
-        if args.usage_lease_seconds <= args.sops_timeout_seconds {
-            return Err(invalid("--usage-lease-seconds", "must be longer than --sops-timeout-seconds".into()));
-        }
-        let mint_flag_set = args.mint_allowed_environments.is_some()
-            || args.mint_allowed_key_patterns.is_some()
-            || args.mint_max_usage_limit.is_some()
-            || args.mint_allowed_uids.is_some();
-        if args.policy_file.is_some() && mint_flag_set {
-            return Err(ConfigError::Conflict("--policy-file", "the --mint-* flags"));
-        }
-        if args.max_connections == 0 {
-            return Err(invalid("--max-connections", "must be at least 1".into()));
-        }
-        Ok(Self {
-            max_connections: args.max_connections,
-            max_tcp_connections: args.max_tcp_connections,
+        let key = read_key(&lookup)?;
+        let store = usage_store::usage_store(&args, &lookup)?;
+        let previous_keys = read_previous_keys(&lookup)?;
+        let sops = sops_part(&args, env, &lookup)?;
+        let tokens = tokens_part(&args, key, previous_keys)?;
+        let listen = listen_part(&args)?;
+        let mint = mint_part(&args, &lookup)?;
+        let usage = usage_part(&args, store)?;
+        let log = Log { filter: checked_log_filter(args.log)?, format: args.log_format };
+        let audit = Audit { path: audit_path(&args.audit_log)?, fsync: args.audit_fsync };
+        let http = Http {
+            require_request_header: args.require_request_header,
             body_timeout: Duration::from_secs(args.body_timeout_seconds),
             request_timeout: Duration::from_secs(args.request_timeout_seconds),
-            tcp,
-            admin_token,
-            socket_mode: parse_mode(&args.socket_mode)?,
-            socket: args.socket,
-            sops_files_path,
-            sops_bin,
-            sops_timeout: Duration::from_secs(args.sops_timeout_seconds),
-            log_filter: checked_log_filter(args.log)?,
-            log_format: args.log_format,
-            inline_key_vars: inline_key_vars(&sops_env(env)),
-            sops_env: sops_env(env),
-            cache_ttl: Duration::from_secs(args.cache_ttl_seconds),
-            issuer: non_empty("--issuer", args.issuer)?,
-            audience: non_empty("--audience", args.audience)?,
-            clock_leeway: Duration::from_secs(args.clock_leeway_seconds),
-            audit_path: audit_path(&args.audit_log)?,
-            audit_fsync: args.audit_fsync,
-            usage_store,
-            usage_lease: Duration::from_secs(args.usage_lease_seconds),
-            default_ttl_minutes: args.default_ttl_minutes,
-            max_ttl_minutes: args.max_ttl_minutes,
-            jwt_key,
-            previous_jwt_keys,
-            mint_environments: args.mint_allowed_environments,
-            mint_key_patterns: args.mint_allowed_key_patterns,
-            mint_max_usage_limit: args.mint_max_usage_limit,
-            mint_uids: args.mint_allowed_uids,
-            policy_file: args.policy_file,
-            require_request_header: args.require_request_header,
-        })
+        };
+        Ok(Self { listen, http, tokens, mint, sops, usage, audit, log })
     }
+}
+
+fn tokens_part(args: &Args, key: SecretSlice<u8>, previous_keys: Vec<SecretSlice<u8>>) -> Result<Tokens, ConfigError> {
+    check_ttls(args.default_ttl_minutes, args.max_ttl_minutes)?;
+    Ok(Tokens {
+        key,
+        previous_keys,
+        issuer: non_empty("--issuer", args.issuer.clone())?,
+        audience: non_empty("--audience", args.audience.clone())?,
+        clock_leeway: Duration::from_secs(args.clock_leeway_seconds),
+        default_ttl_minutes: args.default_ttl_minutes,
+        max_ttl_minutes: args.max_ttl_minutes,
+    })
+}
+
+fn listen_part(args: &Args) -> Result<Listen, ConfigError> {
+    let tcp = tcp_config(args)?;
+    let mode = parse_mode(&args.socket_mode)?;
+    Ok(Listen { socket: SocketConfig { path: args.socket.clone(), mode, max_connections: args.max_connections }, tcp })
+}
+
+/// The policy file and the `--mint-*` flags exclude each other: silently
+/// preferring one would leave the operator believing the other applies.
+fn mint_part(args: &Args, lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Mint, ConfigError> {
+    let admin_token = match lookup(ADMIN_TOKEN_FILE_VAR) {
+        None => None,
+        Some(path) => Some(checked_key(
+            ADMIN_TOKEN_FILE_VAR,
+            read_secret_file(ADMIN_TOKEN_FILE_VAR, Path::new(&path))?.expose_secret(),
+        )?),
+    };
+    let ceiling = MintCeiling {
+        environments: args.mint_allowed_environments.clone(),
+        key_patterns: args.mint_allowed_key_patterns.clone(),
+        max_usage_limit: args.mint_max_usage_limit,
+        uids: args.mint_allowed_uids.clone(),
+    };
+    let flag_set = ceiling.environments.is_some()
+        || ceiling.key_patterns.is_some()
+        || ceiling.max_usage_limit.is_some()
+        || ceiling.uids.is_some();
+    let rules = match &args.policy_file {
+        Some(_) if flag_set => return Err(ConfigError::Conflict("--policy-file", "the --mint-* flags")),
+        Some(path) => MintRules::File(path.clone()),
+        None => MintRules::Flags(ceiling),
+    };
+    Ok(Mint { rules, admin_token })
+}
+
+/// A lease no longer than the sops timeout would hand a slow but live
+/// fetch's use back while the fetch still runs.
+fn usage_part(args: &Args, store: UsageStoreConfig) -> Result<Usage, ConfigError> {
+    if args.usage_lease_seconds <= args.sops_timeout_seconds {
+        return Err(invalid("--usage-lease-seconds", "must be longer than --sops-timeout-seconds".into()));
+    }
+    Ok(Usage { store, lease: Duration::from_secs(args.usage_lease_seconds) })
 }
 
 /// `--flag (VANTA_FLAG)` for a flag that has a variable, else `name`.
@@ -304,22 +206,19 @@ fn non_empty(name: &'static str, value: String) -> Result<String, ConfigError> {
     if value.is_empty() { Err(invalid(name, "must not be empty".into())) } else { Ok(value) }
 }
 
-fn tcp_config(
-    addr: Option<SocketAddr>,
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-    insecure: bool,
-) -> Result<Option<TcpConfig>, ConfigError> {
-    let Some(addr) = addr else {
+fn tcp_config(args: &Args) -> Result<Option<TcpConfig>, ConfigError> {
+    let (cert, key, insecure) = (args.tls_cert.clone(), args.tls_key.clone(), args.insecure_tcp);
+    let Some(addr) = args.listen_tcp else {
         if cert.is_some() || key.is_some() || insecure {
             return Err(invalid("--listen-tcp", "--tls-cert, --tls-key and --insecure-tcp need --listen-tcp".into()));
         }
         return Ok(None);
     };
+    let max_connections = args.max_tcp_connections;
     match (cert, key, insecure) {
         (Some(_), _, true) | (_, Some(_), true) => Err(ConfigError::Conflict("--insecure-tcp", "--tls-cert/--tls-key")),
-        (Some(cert), Some(key), false) => Ok(Some(TcpConfig { addr, tls: Some((cert, key)) })),
-        (None, None, true) if addr.ip().is_loopback() => Ok(Some(TcpConfig { addr, tls: None })),
+        (Some(cert), Some(key), false) => Ok(Some(TcpConfig { addr, tls: Some((cert, key)), max_connections })),
+        (None, None, true) if addr.ip().is_loopback() => Ok(Some(TcpConfig { addr, tls: None, max_connections })),
         (None, None, true) => {
             Err(invalid("--insecure-tcp", format!("plain HTTP is only allowed on loopback, not {addr}")))
         }
@@ -373,30 +272,6 @@ fn audit_path(value: &str) -> Result<Option<PathBuf>, ConfigError> {
     }
 }
 
-/// `bin` itself if it names a path, else the first match on `PATH`.
-fn resolve_executable(bin: &Path, path_var: Option<&OsStr>) -> Option<PathBuf> {
-    let is_exec = |p: &Path| {
-        std::fs::metadata(p)
-            .is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
-    };
-    if bin.components().count() > 1 || bin.is_absolute() {
-        return is_exec(bin).then(|| bin.to_owned());
-    }
-    std::env::split_paths(path_var?).map(|dir| dir.join(bin)).find(|p| is_exec(p))
-}
-
-/// The variables sops may see: never one of ours (they hold the JWT key).
-fn sops_env(env: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
-    env.iter()
-        .filter(|(name, _)| {
-            let Some(name) = name.to_str() else { return false };
-            !name.starts_with("VANTA_")
-                && (SOPS_ENV_NAMES.contains(&name) || SOPS_ENV_PREFIXES.iter().any(|p| name.starts_with(p)))
-        })
-        .cloned()
-        .collect()
-}
-
 /// The log filter, if `tracing` can parse it: a typo must not silently log
 /// everything or nothing.
 fn checked_log_filter(filter: String) -> Result<String, ConfigError> {
@@ -404,18 +279,6 @@ fn checked_log_filter(filter: String) -> Result<String, ConfigError> {
         Ok(_) => Ok(filter),
         Err(err) => Err(invalid("--log (VANTA_LOG)", format!("'{filter}' is not a log filter: {err}"))),
     }
-}
-
-/// The variables of `env` whose names say they hold a key, secret, token,
-/// password or credentials inline (`SOPS_AGE_KEY`, `AWS_SECRET_ACCESS_KEY`,
-/// `VAULT_TOKEN`, ...) rather than a path or a command that yields one.
-fn inline_key_vars(env: &[(OsString, OsString)]) -> Vec<String> {
-    const SECRET_ENDINGS: [&str; 5] = ["_KEY", "_SECRET", "_TOKEN", "_PASSWORD", "_CREDENTIALS"];
-    env.iter()
-        .filter_map(|(name, _)| name.to_str())
-        .filter(|name| SECRET_ENDINGS.iter().any(|end| name.ends_with(end)))
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]

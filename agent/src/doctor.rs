@@ -80,26 +80,22 @@ fn run<W: Write>(args: Args, report: &mut Report<W>) {
         }
     };
     report.ok("configuration", "valid");
-    check_writable_parent(report, "socket directory", &config.socket, "--socket (VANTA_AGENT_SOCKET)");
-    if let UsageStoreConfig::Sqlite(path) = &config.usage_store {
+    let socket = &config.listen.socket.path;
+    check_writable_parent(report, "socket directory", socket, "--socket (VANTA_AGENT_SOCKET)");
+    if let UsageStoreConfig::Sqlite(path) = &config.usage.store {
         check_state(report, path);
     }
-    if let Some(audit) = &config.audit_path {
+    if let Some(audit) = &config.audit.path {
         check_writable_parent(report, "audit log", audit, "--audit-log (VANTA_AUDIT_LOG)");
     }
-    let sops = SopsCommand::new(
-        config.sops_bin.clone(),
-        config.sops_files_path.clone(),
-        config.sops_timeout,
-        config.sops_env.clone(),
-    );
+    let sops = crate::app::sops_command(&config.sops);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return report.fail("runtime", err, "the process cannot start threads or timers"),
     };
     runtime.block_on(async {
-        if let UsageStoreConfig::Redis(redis) = &config.usage_store {
-            check_redis(report, redis, &config.usage_store.describe()).await;
+        if let UsageStoreConfig::Redis(redis) = &config.usage.store {
+            check_redis(report, redis, &config.usage.store.describe()).await;
         }
         if check_sops(report, &sops).await {
             check_keys(report, &sops);

@@ -8,7 +8,7 @@
 //! Lower layers never use higher ones, and leaves never use each other.
 //! - L0, plain data: [`peer`] (and the `vanta-shared` crate).
 //! - L1, leaves: [`config`] (flags and environment in, a checked `Config`
-//!   out), [`logging`] (stderr, set from that configuration), [`shutdown`]
+//!   out, one part per component `app` builds), [`logging`] (stderr, set from that configuration), [`shutdown`]
 //!   (signals), [`hardening`] (no core dumps, not dumpable), [`metrics`]
 //!   (the Prometheus registry), [`token`] (issue and validate JWTs),
 //!   [`etag`] (tags of read answers), [`access`] (scope checks, the admin
@@ -21,8 +21,9 @@
 //! - L2: [`vault`], the use cases, ordering the steps the contract orders.
 //! - L3: [`http`], routes, request limits and deadlines, the one error
 //!   table, request metrics.
-//! - L4: [`app`], wiring: serving connections, housekeeping in its own task,
-//!   orderly shutdown; `app::run(config, shutdown)` for in-process tests.
+//! - L4: [`app`], wiring: each component from its part of the `Config` in
+//!   one call, serving connections, housekeeping in its own task, orderly
+//!   shutdown; `app::run(config, shutdown)` for in-process tests.
 //!   [`doctor`], the `vanta-agent doctor` checks; [`commands`], the other
 //!   subcommands that do not serve (`policy check`, `policy explain`).
 #![forbid(unsafe_code)]

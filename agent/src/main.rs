@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         Some(Command::Doctor) => return doctor::main(args),
         Some(Command::Policy(policy)) => commands::policy(policy),
         None => app::configure(args).and_then(|config| {
-            logging::init(&config.log_filter, config.log_format == LogFormat::Json)
+            logging::init(&config.log.filter, config.log.format == LogFormat::Json)
                 .map_err(|err| AppError::Startup(anyhow::Error::new(err).context("invalid --log (VANTA_LOG)")))?;
             app::main(config)
         }),

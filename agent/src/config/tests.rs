@@ -1,5 +1,6 @@
 use clap::Parser;
 
+use super::sops::resolve_executable;
 use super::*;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef-test";
@@ -35,12 +36,12 @@ impl Setup {
 fn defaults_follow_the_contract() {
     let s = setup();
     let c = s.config(&[], &[(KEY_VAR, KEY)]).expect("valid");
-    assert_eq!(c.socket_mode, 0o660);
-    assert_eq!(c.sops_timeout, Duration::from_secs(10));
-    assert_eq!((c.default_ttl_minutes, c.max_ttl_minutes), (15, 60));
-    assert_eq!((c.issuer.as_str(), c.audience.as_str()), ("vanta-agent", "vanta-vault"));
-    assert_eq!((c.audit_path, c.audit_fsync), (None, false));
-    assert_eq!(c.jwt_key.expose_secret(), KEY.as_bytes());
+    assert_eq!(c.listen.socket.mode, 0o660);
+    assert_eq!(c.sops.timeout, Duration::from_secs(10));
+    assert_eq!((c.tokens.default_ttl_minutes, c.tokens.max_ttl_minutes), (15, 60));
+    assert_eq!((c.tokens.issuer.as_str(), c.tokens.audience.as_str()), ("vanta-agent", "vanta-vault"));
+    assert_eq!(c.audit, Audit { path: None, fsync: false });
+    assert_eq!(c.tokens.key.expose_secret(), KEY.as_bytes());
 }
 
 #[test]
@@ -60,7 +61,7 @@ fn key_file_drops_one_trailing_newline() {
     let path = s.dir.path().join("jwt.key");
     std::fs::write(&path, format!("{KEY}\n")).expect("write key");
     let c = s.config(&[], &[(KEY_FILE_VAR, path.to_str().expect("utf-8"))]).expect("valid");
-    assert_eq!(c.jwt_key.expose_secret(), KEY.as_bytes());
+    assert_eq!(c.tokens.key.expose_secret(), KEY.as_bytes());
     let missing = s.config(&[], &[(KEY_FILE_VAR, "/nonexistent/key")]);
     assert!(matches!(missing, Err(ConfigError::KeyFile { .. })));
 }
@@ -70,7 +71,7 @@ fn previous_keys_are_each_checked() {
     let s = setup();
     let two = format!("{KEY}1,\n{KEY}2\n");
     let c = s.config(&[], &[(KEY_VAR, KEY), (PREVIOUS_KEYS_VAR, &two)]).expect("valid");
-    assert_eq!(c.previous_jwt_keys.len(), 2);
+    assert_eq!(c.tokens.previous_keys.len(), 2);
     assert!(s.config(&[], &[(KEY_VAR, KEY), (PREVIOUS_KEYS_VAR, "short")]).is_err());
 }
 
@@ -91,7 +92,7 @@ fn bad_values_are_refused() {
     ] {
         assert!(s.config(extra, &env).is_err(), "{extra:?}");
     }
-    assert_eq!(s.config(&["--socket-mode", "0600"], &env).expect("valid").socket_mode, 0o600);
+    assert_eq!(s.config(&["--socket-mode", "0600"], &env).expect("valid").listen.socket.mode, 0o600);
 }
 
 #[test]
@@ -107,7 +108,7 @@ fn sops_gets_only_what_its_backends_need() {
         ("DATABASE_PASSWORD", "nope"),
     ];
     let c = s.config(&[], &env).expect("valid");
-    let mut names: Vec<_> = c.sops_env.iter().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+    let mut names: Vec<_> = c.sops.env.iter().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
     names.sort();
     assert_eq!(names, ["AWS_PROFILE", "GNUPGHOME", "PATH", "SOPS_AGE_KEY_FILE"]);
 }
@@ -116,11 +117,11 @@ fn sops_gets_only_what_its_backends_need() {
 fn tcp_listener_rules() {
     let s = setup();
     let env = [(KEY_VAR, KEY)];
-    assert!(s.config(&[], &env).expect("valid").tcp.is_none());
+    assert!(s.config(&[], &env).expect("valid").listen.tcp.is_none());
     let https = s.config(&["--listen-tcp", "0.0.0.0:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem"], &env);
-    assert!(https.expect("valid").tcp.expect("tcp").tls.is_some());
+    assert!(https.expect("valid").listen.tcp.expect("tcp").tls.is_some());
     let plain = s.config(&["--listen-tcp", "127.0.0.1:8080", "--insecure-tcp"], &env).expect("valid");
-    assert_eq!(plain.tcp.expect("tcp").tls, None);
+    assert_eq!(plain.listen.tcp.expect("tcp").tls, None);
     for bad in [
         &["--listen-tcp", "0.0.0.0:8080", "--insecure-tcp"][..],
         &["--listen-tcp", "127.0.0.1:8443"],
@@ -141,7 +142,7 @@ fn admin_token_comes_from_a_file_and_is_checked() {
     let err = s.config(&[], &env).err().expect("too short").to_string();
     assert!(!err.contains("short\"") && err.contains("5 bytes"), "{err}");
     std::fs::write(&path, format!("{KEY}\n")).expect("write");
-    assert!(s.config(&[], &env).expect("valid").admin_token.is_some());
+    assert!(s.config(&[], &env).expect("valid").mint.admin_token.is_some());
 }
 
 #[test]
@@ -176,7 +177,7 @@ fn inline_key_material_is_named_but_key_files_are_not() {
         ("SOPS_PGP_FP", "x"),
     ];
     let c = s.config(&[], &env).expect("valid");
-    assert_eq!(c.inline_key_vars, ["SOPS_AGE_KEY", "AWS_SECRET_ACCESS_KEY", "VAULT_TOKEN"]);
+    assert_eq!(c.sops.inline_key_vars(), ["SOPS_AGE_KEY", "AWS_SECRET_ACCESS_KEY", "VAULT_TOKEN"]);
 }
 
 #[test]
@@ -184,7 +185,7 @@ fn a_policy_file_excludes_the_mint_flags() {
     let s = setup();
     let env = [("VANTA_JWT_SECRET_KEY", KEY)];
     let alone = s.config(&["--policy-file", "/etc/vanta/policy.toml"], &env).expect("valid");
-    assert_eq!(alone.policy_file.as_deref(), Some(Path::new("/etc/vanta/policy.toml")));
+    assert!(matches!(alone.mint.rules, MintRules::File(p) if p == Path::new("/etc/vanta/policy.toml")));
     for flag in [
         "--mint-allowed-environments=dev",
         "--mint-allowed-key-patterns=A_*",
@@ -194,4 +195,52 @@ fn a_policy_file_excludes_the_mint_flags() {
         let both = s.config(&["--policy-file", "/etc/vanta/policy.toml", flag], &env);
         assert!(matches!(both, Err(ConfigError::Conflict("--policy-file", _))), "{flag}");
     }
+}
+
+#[test]
+fn each_flag_reaches_its_part() {
+    let s = setup();
+    let audit = s.dir.path().join("audit.jsonl");
+    let flags = [
+        "--socket=/run/v/a.sock",
+        "--max-connections=7",
+        "--listen-tcp=127.0.0.1:8080",
+        "--insecure-tcp",
+        "--max-tcp-connections=5",
+        "--body-timeout-seconds=3",
+        "--request-timeout-seconds=40",
+        "--require-request-header",
+        "--clock-leeway-seconds=9",
+        "--default-ttl-minutes=4",
+        "--max-ttl-minutes=8",
+        "--sops-timeout-seconds=11",
+        "--cache-ttl-seconds=12",
+        "--usage-lease-seconds=13",
+        "--mint-allowed-uids=1001,1002",
+        "--mint-max-usage-limit=6",
+        "--audit-fsync",
+        "--log=debug",
+        "--log-format=json",
+    ];
+    let audit_flag = format!("--audit-log={}", audit.display());
+    let c = s.config(&[&flags[..], &[audit_flag.as_str()]].concat(), &[(KEY_VAR, KEY)]).expect("valid");
+    let socket = &c.listen.socket;
+    assert_eq!((socket.path.as_path(), socket.max_connections), (Path::new("/run/v/a.sock"), 7));
+    let tcp = c.listen.tcp.expect("tcp listens");
+    assert_eq!((tcp.addr.to_string().as_str(), tcp.tls, tcp.max_connections), ("127.0.0.1:8080", None, 5));
+    let http = Http {
+        require_request_header: true,
+        body_timeout: Duration::from_secs(3),
+        request_timeout: Duration::from_secs(40),
+    };
+    assert_eq!(c.http, http);
+    let t = &c.tokens;
+    assert_eq!((t.clock_leeway, t.default_ttl_minutes, t.max_ttl_minutes), (Duration::from_secs(9), 4, 8));
+    assert_eq!((c.sops.timeout, c.sops.cache_ttl), (Duration::from_secs(11), Duration::from_secs(12)));
+    assert_eq!(c.usage.lease, Duration::from_secs(13));
+    let MintRules::Flags(ceiling) = &c.mint.rules else { panic!("the --mint-* flags make the rules") };
+    assert_eq!((ceiling.uids.as_deref(), ceiling.max_usage_limit), (Some(&[1001, 1002][..]), Some(6)));
+    assert!(ceiling.environments.is_none() && ceiling.key_patterns.is_none());
+    assert_eq!(c.audit, Audit { path: Some(audit), fsync: true });
+    assert_eq!(c.log, Log { filter: "debug".into(), format: LogFormat::Json });
 }

@@ -51,11 +51,11 @@ struct Capped<L> {
 // === impl Listeners ===
 
 impl Listeners {
-    /// The socket with at most `unix_cap` connections at once, and TCP with
-    /// at most `tcp_cap`.
-    pub fn new(unix: UnixSocket, unix_cap: usize, tcp: Option<TcpServer>, tcp_cap: usize) -> Self {
+    /// The socket with at most `unix_cap` connections at once, and TCP, when
+    /// it listens, with at most its own cap.
+    pub fn new(unix: UnixSocket, unix_cap: usize, tcp: Option<(TcpServer, usize)>) -> Self {
         let unix = Capped { listener: unix, slots: Arc::new(Semaphore::new(unix_cap)) };
-        let tcp = tcp.map(|listener| Capped { listener, slots: Arc::new(Semaphore::new(tcp_cap)) });
+        let tcp = tcp.map(|(listener, cap)| Capped { listener, slots: Arc::new(Semaphore::new(cap)) });
         Self { unix, tcp }
     }
 

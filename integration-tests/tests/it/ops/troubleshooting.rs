@@ -26,6 +26,8 @@ const MARKERS: &Markers = &[
     ("format!(", "config.rs"),
     ("format!(", "config/secrets.rs"),
     ("format!(", "config/usage_store.rs"),
+    ("format!(", "config/sops.rs"),
+    ("\",", "config/sops.rs"),
     ("invalid(name,", "config.rs"),
     ("\",", "config.rs"),
     // Why a policy file is refused (after its path and line).
