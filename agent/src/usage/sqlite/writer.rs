@@ -167,12 +167,15 @@ fn confirm(tx: &Transaction<'_>, lease: &Lease, now_ms: u64) -> Result<(), Usage
     count_use(tx, &lease.jti, lease.expires_at)
 }
 
+/// One statement: counts a use only if confirmed uses plus live leases stay
+/// under the limit (expired leases are ignored here and pruned later).
 fn take(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<Taken, UsageError> {
-    if !has_free_use(tx, ask, now_ms)? {
-        return Ok(Taken::Exhausted);
-    }
-    count_use(tx, &ask.jti, ask.expires_at)?;
-    Ok(Taken::Spent)
+    let sql = "INSERT INTO token_uses (jti, used, expires_at)
+               SELECT ?1, 1, ?2 WHERE (SELECT count(*) FROM leases WHERE jti = ?1 AND deadline_ms >= ?3) < ?4
+               ON CONFLICT (jti) DO UPDATE SET used = used + 1
+               WHERE used + (SELECT count(*) FROM leases WHERE jti = ?1 AND deadline_ms >= ?3) < ?4";
+    let counted = tx.prepare_cached(sql)?.execute(params![ask.jti, ask.expires_at, now_ms, ask.limit])?;
+    Ok(if counted == 1 { Taken::Spent } else { Taken::Exhausted })
 }
 
 fn count_use(tx: &Transaction<'_>, jti: &str, expires_at: u64) -> Result<(), UsageError> {
