@@ -312,6 +312,18 @@ impl CachedSource {
 }
 
 impl SecretSource for CachedSource {
+    fn check_ready(&self) -> Result<(), String> {
+        self.sops.check_ready()
+    }
+
+    fn check_decryption(&self) -> Result<(), String> {
+        CachedSource::check_decryption(self)
+    }
+
+    fn readiness_warning(&self) -> Option<String> {
+        self.sops.key_material().absent_warning()
+    }
+
     fn cached(&self, env: &EnvName) -> Option<Arc<Tree>> {
         if self.ttl.is_zero() {
             return None;
