@@ -1,8 +1,10 @@
 //! The audit writer task: appends records in batches, acknowledges each.
 //!
 //! Callers send a record with a `oneshot` and wait for the answer. The
-//! writer takes everything queued, writes it with one `write` (group commit),
-//! flushes (and `fdatasync`s with `--audit-fsync`), and answers every sender.
+//! writer lets the other requests ready on its worker queue their records
+//! first ([`Gathering`]), takes everything queued, writes it with one
+//! `write` (group commit), flushes (and `fdatasync`s with `--audit-fsync`),
+//! and answers every sender.
 //! The task appends with plain `std` I/O: a few hundred bytes into the page
 //! cache take microseconds, while tokio's file I/O would hop through the
 //! blocking pool twice per batch, and a dedicated thread would cost a
@@ -88,6 +90,25 @@ enum Out {
 /// Records queued before senders wait; also the largest batch.
 const QUEUE: usize = 1024;
 
+/// Whether the writer waits for the other ready requests before a batch.
+///
+/// Woken by the first record, the writer would run right after that request
+/// (tokio's LIFO slot) and pay one `write(2)` and one path check per record
+/// even under load. Yielding first lets the requests that are ready on this
+/// worker queue their records, so one batch takes them all. A yield that
+/// gathers nothing (a lone client) costs a pass through the scheduler and
+/// often a wake-up of another worker, so after one the writer writes at once
+/// for the next 1, 2, 4, ... up to [`Gathering::MAX_BACK_OFF`] batches; a
+/// yield that gathers something ends the back-off (figures in
+/// docs/PERFORMANCE.md).
+#[derive(Default)]
+struct Gathering {
+    /// Batches left to write without yielding.
+    skip: u32,
+    /// The next back-off, 0 after a fruitful yield.
+    back_off: u32,
+}
+
 // === impl AuditWriter ===
 
 impl AuditWriter {
@@ -135,6 +156,38 @@ impl AuditWriter {
     pub fn reopen(&self) {
         // A full queue means a batch is coming anyway, which checks the path.
         let _ = self.tx.try_send(Message::Reopen);
+    }
+}
+
+// === impl Gathering ===
+
+impl Gathering {
+    /// The longest back-off, in batches.
+    const MAX_BACK_OFF: u32 = 64;
+
+    /// Adds to `messages` what the requests ready on this worker queue
+    /// meanwhile, unless backing off.
+    async fn gather(&mut self, rx: &mut mpsc::Receiver<Message>, messages: &mut Vec<Message>) {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return;
+        }
+        let before = messages.len();
+        // Defers the task until the worker has run its other ready tasks
+        // and polled for I/O once.
+        tokio::task::yield_now().await;
+        while messages.len() < QUEUE {
+            match rx.try_recv() {
+                Ok(message) => messages.push(message),
+                Err(_) => break,
+            }
+        }
+        if messages.len() > before {
+            self.back_off = 0;
+        } else {
+            self.back_off = (self.back_off * 2).clamp(1, Self::MAX_BACK_OFF);
+            self.skip = self.back_off;
+        }
     }
 }
 
@@ -189,7 +242,9 @@ impl Out {
 async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCounters, ok: Arc<AtomicBool>) {
     let mut messages = Vec::with_capacity(QUEUE);
     let mut buf = Vec::new();
+    let mut gathering = Gathering::default();
     while rx.recv_many(&mut messages, QUEUE).await > 0 {
+        gathering.gather(&mut rx, &mut messages).await;
         let mut reopen = false;
         let mut acks = Vec::with_capacity(messages.len());
         buf.clear();
