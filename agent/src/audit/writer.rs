@@ -84,7 +84,7 @@ enum Message {
 /// The open sink.
 enum Out {
     Stdout(std::io::Stdout),
-    File { file: File, path: PathBuf, inode: u64, fsync: bool },
+    File { file: File, path: PathBuf, inode: u64, fsync: bool, len: u64 },
 }
 
 /// Records queued before senders wait; also the largest batch.
@@ -199,8 +199,8 @@ impl Out {
             AuditSink::Stdout => Ok(Self::Stdout(std::io::stdout())),
             AuditSink::File { path, fsync } => {
                 let file = OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
-                let inode = file.metadata()?.ino();
-                Ok(Self::File { file, path: path.clone(), inode, fsync: *fsync })
+                let meta = file.metadata()?;
+                Ok(Self::File { file, path: path.clone(), inode: meta.ino(), fsync: *fsync, len: meta.len() })
             }
         }
     }
@@ -218,14 +218,26 @@ impl Out {
         Ok(())
     }
 
-    fn write_batch(&mut self, buf: &[u8]) -> std::io::Result<()> {
+    /// Appends `buf` (records ending at `ends`); to a file in untearable pieces ([`pages`]).
+    fn write_batch(&mut self, buf: &[u8], ends: &[usize]) -> std::io::Result<()> {
         match self {
             Self::Stdout(out) => {
                 let mut out = out.lock();
                 out.write_all(buf)?;
                 out.flush()
             }
-            Self::File { file, .. } => file.write_all(buf),
+            Self::File { file, len, .. } => {
+                let mut start = 0;
+                loop {
+                    let end = pages::next_piece(ends, start, *len);
+                    if end == start {
+                        return Ok(());
+                    }
+                    file.write_all(&buf[start..end])?;
+                    *len += (end - start) as u64;
+                    start = end;
+                }
+            }
         }
     }
 
@@ -241,23 +253,25 @@ impl Out {
 /// The writer task: one batch per wake-up, until every handle is gone.
 async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCounters, ok: Arc<AtomicBool>) {
     let mut messages = Vec::with_capacity(QUEUE);
-    let mut buf = Vec::new();
+    let (mut buf, mut ends) = (Vec::new(), Vec::new());
     let mut gathering = Gathering::default();
     while rx.recv_many(&mut messages, QUEUE).await > 0 {
         gathering.gather(&mut rx, &mut messages).await;
         let mut reopen = false;
         let mut acks = Vec::with_capacity(messages.len());
         buf.clear();
+        ends.clear();
         for message in messages.drain(..) {
             match message {
                 Message::Record { line, ack } => {
                     buf.extend_from_slice(&line);
+                    ends.push(buf.len());
                     acks.push(ack);
                 }
                 Message::Reopen => reopen = true,
             }
         }
-        let mut written = write(&mut out, &buf, reopen, acks.is_empty());
+        let mut written = write(&mut out, &buf, &ends, reopen);
         if written.is_ok() && !acks.is_empty() {
             written = out.sync().await;
         }
@@ -271,13 +285,16 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCount
     }
 }
 
-fn write(out: &mut Out, buf: &[u8], reopen: bool, nothing_to_write: bool) -> std::io::Result<()> {
-    let result = out.refresh(reopen).and_then(|()| if nothing_to_write { Ok(()) } else { out.write_batch(buf) });
+/// Checks the path (reopening if asked or needed), then appends the batch.
+fn write(out: &mut Out, buf: &[u8], ends: &[usize], reopen: bool) -> std::io::Result<()> {
+    let result = out.refresh(reopen).and_then(|()| if ends.is_empty() { Ok(()) } else { out.write_batch(buf, ends) });
     if let Err(err) = &result {
         tracing::error!(error = %err, "failed to write audit records; fetches answer 503 until it works again");
     }
     result
 }
+
+mod pages;
 
 #[cfg(test)]
 mod tests;
