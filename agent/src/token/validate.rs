@@ -129,7 +129,7 @@ impl TokenValidator {
     }
 
     /// Checks `token` at time `now`. A token that passed before with these
-    /// exact bytes skips the signature check and the parse ([`recent`]), not
+    /// exact bytes skips the signature check and the parse (`validate/recent.rs`), not
     /// the checks of its dates, issuer and audience.
     ///
     /// # Errors
