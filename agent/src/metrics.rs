@@ -11,8 +11,13 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// Label set of request metrics: `route` and, for counts, `outcome`.
-pub type Labels = Vec<(&'static str, String)>;
+/// Label set of request counts: `route` and `outcome`. Both values are
+/// static (route names and error codes), so counting a request allocates
+/// nothing.
+pub type Labels = [(&'static str, &'static str); 2];
+
+/// Label set of request latencies: `route`.
+pub type RouteLabel = [(&'static str, &'static str); 1];
 
 /// Every metric the agent exports.
 pub struct Metrics {
@@ -20,7 +25,7 @@ pub struct Metrics {
     /// Requests by route and outcome (`success` or the error code).
     pub requests: Family<Labels, Counter>,
     /// Request latency in seconds, by route.
-    pub latency: Family<Labels, Histogram>,
+    pub latency: Family<RouteLabel, Histogram>,
     /// Tokens minted.
     pub tokens_minted: Counter<u64, AtomicU64>,
 }
@@ -33,8 +38,9 @@ impl Metrics {
         let mut registry = Registry::with_prefix("vanta");
         let requests = Family::<Labels, Counter>::default();
         // 50 µs .. ~3.3 s: cached fetches sit at the bottom, sops runs near the top.
-        let latency =
-            Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.00005, 3.0, 11)));
+        let latency = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.00005, 3.0, 11))
+        });
         let tokens_minted = Counter::default();
         registry.register("http_requests", "HTTP requests by route and outcome", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
@@ -53,9 +59,9 @@ impl Metrics {
     }
 
     /// Counts one answered request.
-    pub fn observe(&self, route: &'static str, outcome: &str, seconds: f64) {
-        self.requests.get_or_create(&vec![("route", route.to_owned()), ("outcome", outcome.to_owned())]).inc();
-        self.latency.get_or_create(&vec![("route", route.to_owned())]).observe(seconds);
+    pub fn observe(&self, route: &'static str, outcome: &'static str, seconds: f64) {
+        self.requests.get_or_create(&[("route", route), ("outcome", outcome)]).inc();
+        self.latency.get_or_create(&[("route", route)]).observe(seconds);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -1,8 +1,10 @@
 //! The audit writer task: appends records in batches, acknowledges each.
 //!
 //! Callers send a record with a `oneshot` and wait for the answer. The
-//! writer takes everything queued, writes it with one `write` (group commit),
-//! flushes (and `fdatasync`s with `--audit-fsync`), and answers every sender.
+//! writer lets the other requests ready on its worker queue their records
+//! first ([`Gathering`]), takes everything queued, writes it with one
+//! `write` (group commit), flushes (and `fdatasync`s with `--audit-fsync`),
+//! and answers every sender.
 //! The task appends with plain `std` I/O: a few hundred bytes into the page
 //! cache take microseconds, while tokio's file I/O would hop through the
 //! blocking pool twice per batch, and a dedicated thread would cost a
@@ -82,11 +84,30 @@ enum Message {
 /// The open sink.
 enum Out {
     Stdout(std::io::Stdout),
-    File { file: File, path: PathBuf, inode: u64, fsync: bool },
+    File { file: File, path: PathBuf, inode: u64, fsync: bool, len: u64 },
 }
 
 /// Records queued before senders wait; also the largest batch.
 const QUEUE: usize = 1024;
+
+/// Whether the writer waits for the other ready requests before a batch.
+///
+/// Woken by the first record, the writer would run right after that request
+/// (tokio's LIFO slot) and pay one `write(2)` and one path check per record
+/// even under load. Yielding first lets the requests that are ready on this
+/// worker queue their records, so one batch takes them all. A yield that
+/// gathers nothing (a lone client) costs a pass through the scheduler and
+/// often a wake-up of another worker, so after one the writer writes at once
+/// for the next 1, 2, 4, ... up to [`Gathering::MAX_BACK_OFF`] batches; a
+/// yield that gathers something ends the back-off (figures in
+/// docs/PERFORMANCE.md).
+#[derive(Default)]
+struct Gathering {
+    /// Batches left to write without yielding.
+    skip: u32,
+    /// The next back-off, 0 after a fruitful yield.
+    back_off: u32,
+}
 
 // === impl AuditWriter ===
 
@@ -138,6 +159,38 @@ impl AuditWriter {
     }
 }
 
+// === impl Gathering ===
+
+impl Gathering {
+    /// The longest back-off, in batches.
+    const MAX_BACK_OFF: u32 = 64;
+
+    /// Adds to `messages` what the requests ready on this worker queue
+    /// meanwhile, unless backing off.
+    async fn gather(&mut self, rx: &mut mpsc::Receiver<Message>, messages: &mut Vec<Message>) {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return;
+        }
+        let before = messages.len();
+        // Defers the task until the worker has run its other ready tasks
+        // and polled for I/O once.
+        tokio::task::yield_now().await;
+        while messages.len() < QUEUE {
+            match rx.try_recv() {
+                Ok(message) => messages.push(message),
+                Err(_) => break,
+            }
+        }
+        if messages.len() > before {
+            self.back_off = 0;
+        } else {
+            self.back_off = (self.back_off * 2).clamp(1, Self::MAX_BACK_OFF);
+            self.skip = self.back_off;
+        }
+    }
+}
+
 // === impl Out ===
 
 impl Out {
@@ -146,8 +199,8 @@ impl Out {
             AuditSink::Stdout => Ok(Self::Stdout(std::io::stdout())),
             AuditSink::File { path, fsync } => {
                 let file = OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
-                let inode = file.metadata()?.ino();
-                Ok(Self::File { file, path: path.clone(), inode, fsync: *fsync })
+                let meta = file.metadata()?;
+                Ok(Self::File { file, path: path.clone(), inode: meta.ino(), fsync: *fsync, len: meta.len() })
             }
         }
     }
@@ -165,14 +218,26 @@ impl Out {
         Ok(())
     }
 
-    fn write_batch(&mut self, buf: &[u8]) -> std::io::Result<()> {
+    /// Appends `buf` (records ending at `ends`); to a file in untearable pieces ([`pages`]).
+    fn write_batch(&mut self, buf: &[u8], ends: &[usize]) -> std::io::Result<()> {
         match self {
             Self::Stdout(out) => {
                 let mut out = out.lock();
                 out.write_all(buf)?;
                 out.flush()
             }
-            Self::File { file, .. } => file.write_all(buf),
+            Self::File { file, len, .. } => {
+                let mut start = 0;
+                loop {
+                    let end = pages::next_piece(ends, start, *len);
+                    if end == start {
+                        return Ok(());
+                    }
+                    file.write_all(&buf[start..end])?;
+                    *len += (end - start) as u64;
+                    start = end;
+                }
+            }
         }
     }
 
@@ -188,21 +253,25 @@ impl Out {
 /// The writer task: one batch per wake-up, until every handle is gone.
 async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCounters, ok: Arc<AtomicBool>) {
     let mut messages = Vec::with_capacity(QUEUE);
-    let mut buf = Vec::new();
+    let (mut buf, mut ends) = (Vec::new(), Vec::new());
+    let mut gathering = Gathering::default();
     while rx.recv_many(&mut messages, QUEUE).await > 0 {
+        gathering.gather(&mut rx, &mut messages).await;
         let mut reopen = false;
         let mut acks = Vec::with_capacity(messages.len());
         buf.clear();
+        ends.clear();
         for message in messages.drain(..) {
             match message {
                 Message::Record { line, ack } => {
                     buf.extend_from_slice(&line);
+                    ends.push(buf.len());
                     acks.push(ack);
                 }
                 Message::Reopen => reopen = true,
             }
         }
-        let mut written = write(&mut out, &buf, reopen, acks.is_empty());
+        let mut written = write(&mut out, &buf, &ends, reopen);
         if written.is_ok() && !acks.is_empty() {
             written = out.sync().await;
         }
@@ -216,13 +285,16 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCount
     }
 }
 
-fn write(out: &mut Out, buf: &[u8], reopen: bool, nothing_to_write: bool) -> std::io::Result<()> {
-    let result = out.refresh(reopen).and_then(|()| if nothing_to_write { Ok(()) } else { out.write_batch(buf) });
+/// Checks the path (reopening if asked or needed), then appends the batch.
+fn write(out: &mut Out, buf: &[u8], ends: &[usize], reopen: bool) -> std::io::Result<()> {
+    let result = out.refresh(reopen).and_then(|()| if ends.is_empty() { Ok(()) } else { out.write_batch(buf, ends) });
     if let Err(err) = &result {
         tracing::error!(error = %err, "failed to write audit records; fetches answer 503 until it works again");
     }
     result
 }
+
+mod pages;
 
 #[cfg(test)]
 mod tests;

@@ -64,7 +64,10 @@ impl<S: SecretSource, U: UsageStore> Router<S, U> {
         let (name, mints) = (route.name(), matches!(route, Route::Generate));
         // The whole exchange after the head (body, decryption, audit) has one
         // deadline; hyper's header timeout covers the head.
-        let response = tokio::time::timeout(self.limits.request_timeout, self.dispatch(route, request, peer))
+        // Boxed: the use cases' state is large, and hyper moves the request's
+        // future into its slot by value (docs/PERFORMANCE.md).
+        let dispatch = Box::pin(self.dispatch(route, request, peer));
+        let response = tokio::time::timeout(self.limits.request_timeout, dispatch)
             .await
             .unwrap_or_else(|_| ApiError::of(ErrorCode::RequestTimeout).into_response());
         let outcome = match response.status() {

@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use vanta_shared::Claims;
 
+use self::recent::Recent;
 use super::JwtKeys;
 
 /// Checks tokens against the agent's keys, issuer and audience.
@@ -26,12 +27,13 @@ pub struct TokenValidator {
     issuer: String,
     audience: String,
     leeway: Duration,
+    recent: Recent,
 }
 
 /// Claims of a token whose signature and dates have been checked. Only
 /// [`TokenValidator::validate`] makes them.
 #[derive(Debug, Clone)]
-pub struct VerifiedClaims(Claims);
+pub struct VerifiedClaims(Arc<Claims>);
 
 /// Why a token was refused. Shown in the audit record, never to the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,10 +125,12 @@ impl TokenValidator {
     /// A validator requiring `iss` = `issuer` and `aud` containing `audience`,
     /// tolerating `leeway` of clock skew on `exp`, `nbf` and `iat`.
     pub fn new(keys: Arc<JwtKeys>, issuer: String, audience: String, leeway: Duration) -> Self {
-        Self { keys, issuer, audience, leeway }
+        Self { keys, issuer, audience, leeway, recent: Recent::default() }
     }
 
-    /// Checks `token` at time `now`.
+    /// Checks `token` at time `now`. A token that passed before with these
+    /// exact bytes skips the signature check and the parse (`validate/recent.rs`), not
+    /// the checks of its dates, issuer and audience.
     ///
     /// # Errors
     /// The precise [`InvalidToken`] reason.
@@ -134,6 +138,18 @@ impl TokenValidator {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(InvalidToken::TooLong);
         }
+        if let Some(claims) = self.recent.get(token) {
+            self.check_claims(&claims, now)?;
+            return Ok(VerifiedClaims(claims));
+        }
+        let claims = Arc::new(self.verify(token)?);
+        self.check_claims(&claims, now)?;
+        self.recent.insert(token, Arc::clone(&claims));
+        Ok(VerifiedClaims(claims))
+    }
+
+    /// Checks the header and the signature; the claims, parsed, on success.
+    fn verify(&self, token: &str) -> Result<Claims, InvalidToken> {
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -154,9 +170,7 @@ impl TokenValidator {
         if !key.verifies(signing_input.as_bytes(), signature) {
             return Err(InvalidToken::Signature);
         }
-        let claims: Claims = serde_json::from_slice(&decode_part(payload_b64)?).map_err(|_| InvalidToken::Claims)?;
-        self.check_claims(&claims, now)?;
-        Ok(VerifiedClaims(claims))
+        serde_json::from_slice(&decode_part(payload_b64)?).map_err(|_| InvalidToken::Claims)
     }
 
     fn check_claims(&self, claims: &Claims, now: SystemTime) -> Result<(), InvalidToken> {
@@ -209,6 +223,8 @@ fn check_header(header: &[u8]) -> Result<Option<Cow<'_, str>>, InvalidToken> {
 fn present<'de, D: Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(value).map(|_| true)
 }
+
+mod recent;
 
 #[cfg(test)]
 mod tests;

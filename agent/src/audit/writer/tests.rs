@@ -81,3 +81,37 @@ async fn writing_recovers_when_the_directory_comes_back() {
     assert!(writer.is_healthy());
     assert_eq!(lines(&path), 1);
 }
+
+/// Spawns `n` tasks that each queue one message when they run.
+fn ready_senders(tx: &mpsc::Sender<Message>, n: usize) {
+    for _ in 0..n {
+        let tx = tx.clone();
+        tokio::spawn(async move { tx.send(Message::Reopen).await });
+    }
+}
+
+#[tokio::test]
+async fn a_batch_takes_the_records_of_the_requests_ready_meanwhile() {
+    let (tx, mut rx) = mpsc::channel(QUEUE);
+    let (mut gathering, mut messages) = (Gathering::default(), Vec::new());
+    ready_senders(&tx, 5);
+    gathering.gather(&mut rx, &mut messages).await;
+    assert_eq!(messages.len(), 5, "the ready tasks ran before the batch was closed");
+}
+
+#[tokio::test]
+async fn after_a_yield_that_gathers_nothing_the_writer_backs_off() {
+    let (tx, mut rx) = mpsc::channel(QUEUE);
+    let (mut gathering, mut messages) = (Gathering::default(), Vec::new());
+    gathering.gather(&mut rx, &mut messages).await;
+    assert!(messages.is_empty());
+    // Backing off: the next batch is closed at once, without waiting for them.
+    ready_senders(&tx, 3);
+    gathering.gather(&mut rx, &mut messages).await;
+    assert!(messages.is_empty(), "no yield while backing off");
+    // The back-off was one batch: the next one gathers again, and a fruitful
+    // yield ends the back-off.
+    gathering.gather(&mut rx, &mut messages).await;
+    assert_eq!(messages.len(), 3);
+    assert_eq!((gathering.skip, gathering.back_off), (0, 0));
+}

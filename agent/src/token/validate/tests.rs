@@ -116,3 +116,39 @@ fn a_tampered_payload_fails_the_signature() {
     parts[1] = &forged;
     assert_eq!(validator().validate(&parts.join("."), at(NOW)).err(), Some(InvalidToken::Signature));
 }
+
+#[test]
+fn a_remembered_token_still_has_its_dates_checked() {
+    let v = validator();
+    let token = sign(&claims());
+    let first = v.validate(&token, at(NOW)).expect("valid");
+    assert_eq!(v.recent.len(), 1, "remembered once it passed");
+    let again = v.validate(&token, at(NOW + 1)).expect("valid again");
+    assert_eq!(again.claims(), first.claims());
+    assert_eq!(v.validate(&token, at(NOW + 60 + 30)).err(), Some(InvalidToken::Expired));
+    assert_eq!(v.validate(&token, at(NOW - 31)).err(), Some(InvalidToken::NotYetValid));
+}
+
+#[test]
+fn only_the_exact_bytes_of_a_remembered_token_skip_the_signature() {
+    let v = validator();
+    let token = sign(&claims());
+    v.validate(&token, at(NOW)).expect("valid");
+    let (input, sig) = token.rsplit_once('.').expect("three parts");
+    let mut other = sig.as_bytes().to_vec();
+    other[0] = if other[0] == b'A' { b'B' } else { b'A' };
+    let forged = format!("{input}.{}", String::from_utf8(other).expect("ascii"));
+    assert_eq!(v.validate(&forged, at(NOW)).err(), Some(InvalidToken::Signature));
+    assert_eq!(v.validate(&format!("{token}."), at(NOW)).err(), Some(InvalidToken::Malformed));
+}
+
+#[test]
+fn refused_tokens_are_not_remembered_and_the_memo_stays_bounded() {
+    let v = validator();
+    assert!(v.validate(&with("exp", json!(NOW - 31)), at(NOW)).is_err());
+    assert_eq!(v.recent.len(), 0, "an expired token is not remembered");
+    for n in 0..recent::CAPACITY + 10 {
+        v.validate(&with("jti", json!(format!("j{n}"))), at(NOW)).expect("valid");
+        assert!(v.recent.len() <= recent::CAPACITY);
+    }
+}
