@@ -126,6 +126,7 @@ impl Config {
             require_request_header: args.require_request_header,
             body_timeout: Duration::from_secs(args.body_timeout_seconds),
             request_timeout: Duration::from_secs(args.request_timeout_seconds),
+            worker_threads: args.worker_threads,
         };
         Ok(Self { listen, http, tokens, mint, sops, usage, audit, log })
     }
@@ -251,6 +252,7 @@ fn check_limits(args: &Args) -> Result<(), ConfigError> {
         ("--max-connections", args.max_connections as u64),
         ("--max-tcp-connections", args.max_tcp_connections as u64),
         ("--body-timeout-seconds", args.body_timeout_seconds),
+        ("--worker-threads", args.worker_threads as u64),
     ] {
         if value == 0 {
             return Err(invalid(name, "must be at least 1".into()));

@@ -209,6 +209,7 @@ fn each_flag_reaches_its_part() {
         "--max-tcp-connections=5",
         "--body-timeout-seconds=3",
         "--request-timeout-seconds=40",
+        "--worker-threads=3",
         "--require-request-header",
         "--clock-leeway-seconds=9",
         "--default-ttl-minutes=4",
@@ -232,6 +233,7 @@ fn each_flag_reaches_its_part() {
         require_request_header: true,
         body_timeout: Duration::from_secs(3),
         request_timeout: Duration::from_secs(40),
+        worker_threads: 3,
     };
     assert_eq!(c.http, http);
     let t = &c.tokens;

@@ -32,4 +32,29 @@ fn start_up_errors_name_the_flag_and_the_variable() {
 
     let line = startup_error(TestAgent::builder().args(["--sops-timeout-seconds", "0"]));
     assert!(line.contains("--sops-timeout-seconds (VANTA_SOPS_TIMEOUT_SECONDS): must be at least 1"), "{line}");
+
+    let line = startup_error(TestAgent::builder().env("VANTA_WORKER_THREADS", "0"));
+    assert!(line.contains("--worker-threads (VANTA_WORKER_THREADS): must be at least 1"), "{line}");
+}
+
+/// The agent's runtime threads (tokio names them), counted before any
+/// blocking work could add threads of the same name.
+fn runtime_threads(agent: &TestAgent) -> usize {
+    let tasks = fs::read_dir(format!("/proc/{}/task", agent.pid())).unwrap();
+    let names = tasks.map(|task| fs::read_to_string(task.unwrap().path().join("comm")).unwrap_or_default());
+    names.filter(|name| name.starts_with("tokio-rt-worker")).count()
+}
+
+#[test]
+fn one_worker_thread_by_default_more_on_demand_serving_the_same_answers() {
+    assert_eq!(runtime_threads(&crate::common::dev_builder().start()), 1);
+    let agent = crate::common::dev_builder().args(["--worker-threads", "4"]).start();
+    assert_eq!(runtime_threads(&agent), 4);
+    let token = agent.mint_for("dev", "*");
+    let answers: Vec<u16> = std::thread::scope(|s| {
+        let fetches: Vec<_> =
+            (0..16).map(|_| s.spawn(|| agent.get_secret("dev", "DATABASE_URL", &token).status)).collect();
+        fetches.into_iter().map(|f| f.join().unwrap()).collect()
+    });
+    assert_eq!(answers, [200; 16]);
 }
