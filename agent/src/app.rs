@@ -106,12 +106,11 @@ pub fn main(config: Config) -> Result<(), AppError> {
     if let Err(err) = crate::hardening::apply() {
         tracing::warn!(error = %err, "failed to disable core dumps");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.http.worker_threads)
-        .enable_all()
-        .build()
-        .context("failed to start the runtime")
-        .map_err(AppError::Startup)?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = config.http.worker_threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = runtime.enable_all().build().context("failed to start the runtime").map_err(AppError::Startup)?;
     // Before anything is bound: a SIGTERM as soon as the socket answers must
     // stop the agent in order, not kill it.
     let signals = {

@@ -252,7 +252,7 @@ fn check_limits(args: &Args) -> Result<(), ConfigError> {
         ("--max-connections", args.max_connections as u64),
         ("--max-tcp-connections", args.max_tcp_connections as u64),
         ("--body-timeout-seconds", args.body_timeout_seconds),
-        ("--worker-threads", args.worker_threads as u64),
+        ("--worker-threads", args.worker_threads.map_or(1, |n| n as u64)),
     ] {
         if value == 0 {
             return Err(invalid(name, "must be at least 1".into()));

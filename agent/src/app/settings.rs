@@ -127,7 +127,7 @@ mod tests {
             require_request_header: true,
             body_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(3),
-            worker_threads: 1,
+            worker_threads: None,
         };
         let limits = http_limits(&http);
         assert_eq!(

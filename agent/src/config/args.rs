@@ -119,11 +119,11 @@ pub struct Args {
     /// Most connections served at once on --listen-tcp (separate from the socket's cap).
     #[arg(long, env = "VANTA_MAX_TCP_CONNECTIONS", default_value_t = 256)]
     pub max_tcp_connections: usize,
-    /// Threads that serve requests. One serves a sidecar's clients with the
-    /// least CPU per request (no hand-offs between threads); raise it for an
-    /// agent that serves many busy clients on a host with cores to spare.
-    #[arg(long, env = "VANTA_WORKER_THREADS", default_value_t = 1)]
-    pub worker_threads: usize,
+    /// Threads that serve requests (default: one per CPU). One serves cached
+    /// fetches under heavy concurrency with the least CPU per request; more
+    /// serve minting, limited tokens and single requests sooner.
+    #[arg(long, env = "VANTA_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
     /// A request body not received in full within this many seconds is
     /// refused (408) and its connection closed.
     #[arg(long, env = "VANTA_BODY_TIMEOUT_SECONDS", default_value_t = 10)]

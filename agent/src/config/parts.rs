@@ -69,11 +69,12 @@ pub struct Http {
     /// Deadline for answering a request once its head is in; longer than
     /// the body and sops deadlines so that only a stuck request reaches it.
     pub request_timeout: Duration,
-    /// Runtime threads serving requests: one by default, because a hand-off
-    /// between threads costs more than a cached fetch itself (measured in
-    /// docs/PERFORMANCE.md); slow work (sops, fsync, attestation) runs
+    /// Runtime threads serving requests; `None`: one per CPU. A trade-off
+    /// measured in docs/PERFORMANCE.md: one thread saves the hand-offs
+    /// between threads under heavy concurrency, more threads mint and serve
+    /// limited tokens faster. Slow work (sops, fsync, attestation) runs
     /// elsewhere either way.
-    pub worker_threads: usize,
+    pub worker_threads: Option<usize>,
 }
 
 /// What makes a token ours and how long it may live: the token issuer, the

@@ -233,7 +233,7 @@ fn each_flag_reaches_its_part() {
         require_request_header: true,
         body_timeout: Duration::from_secs(3),
         request_timeout: Duration::from_secs(40),
-        worker_threads: 3,
+        worker_threads: Some(3),
     };
     assert_eq!(c.http, http);
     let t = &c.tokens;

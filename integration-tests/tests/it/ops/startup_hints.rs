@@ -46,8 +46,11 @@ fn runtime_threads(agent: &TestAgent) -> usize {
 }
 
 #[test]
-fn one_worker_thread_by_default_more_on_demand_serving_the_same_answers() {
-    assert_eq!(runtime_threads(&crate::common::dev_builder().start()), 1);
+fn one_worker_thread_per_cpu_by_default_or_as_many_as_asked_serving_the_same_answers() {
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(runtime_threads(&crate::common::dev_builder().start()), cpus);
+    let one = crate::common::dev_builder().env("VANTA_WORKER_THREADS", "1").start();
+    assert_eq!(runtime_threads(&one), 1);
     let agent = crate::common::dev_builder().args(["--worker-threads", "4"]).start();
     assert_eq!(runtime_threads(&agent), 4);
     let token = agent.mint_for("dev", "*");
