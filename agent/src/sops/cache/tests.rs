@@ -177,6 +177,8 @@ async fn readiness_follows_the_last_attempt_of_each_environment() {
         assert!(value(&source, "bad").await.is_err());
         let problem = source.check_decryption().expect_err("only failures so far");
         assert!(problem.contains("bad: no_matching_key"), "{problem}");
+        // What `/readyz` calls: the trait must answer the same.
+        assert_eq!(SecretSource::check_decryption(&source), Err(problem));
         value(&source, "dev").await.expect("load");
         assert_eq!(source.check_decryption(), Ok(()), "one environment decrypts");
         f.write("dev", "BROKEN\n");
