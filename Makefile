@@ -6,7 +6,7 @@ export PATH := $(TOOLS)/bin:$(PATH)
 export VANTA_TEST_SOPS := $(TOOLS)/bin/sops
 CARGO ?= cargo
 
-.PHONY: all tools build test-bins test-prereqs release test lint demo bench clean k8s api-conformance fuzz
+.PHONY: all tools build test-bins release test lint demo bench clean k8s api-conformance fuzz
 
 all: build
 
@@ -35,17 +35,11 @@ TEST_THREADS ?= 6
 
 ## test: everything CI checks — format, lints, unit and black-box tests, then
 ## the black-box tests that read secrets again with the decrypted-file cache off
-test: test-prereqs
+test: tools lint k8s test-bins
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads $(TEST_THREADS)
 	VANTA_TEST_CACHE_TTL_SECONDS=0 $(CARGO) test -p vanta-integration-tests --test it --no-fail-fast -- \
 		--test-threads $(TEST_THREADS) $(CACHE_OFF_TESTS)
 	@bash scripts/api-conformance.sh
-
-# What `make test` needs first. The tool installs and the k8s check (pip,
-# downloads, scripts: ~35 s) run while cargo compiles (clippy, then the test
-# binaries: cargo takes one at a time); each target's output is printed whole.
-test-prereqs:
-	@$(MAKE) --no-print-directory -j3 --output-sync=target tools lint k8s test-bins
 
 ## test-bins: only the binaries the tests run (agent, CLI, helper programs; not the bench tools)
 test-bins:
