@@ -224,11 +224,7 @@ impl RedisStore {
     fn keys(&self, jti: &str) -> (String, String) {
         (format!("{}:{{{jti}}}:used", self.0.prefix), format!("{}:{{{jti}}}:leases", self.0.prefix))
     }
-}
 
-// === impl RedisStore: the scripts that start with FREE_USE ===
-
-impl RedisStore {
     /// Adds the keys and arguments of [`FREE_USE`] to `invocation`.
     fn free_use<'i, 's>(
         &self,

@@ -5,8 +5,9 @@
 //! dropped before its answer was settled must not keep a use of a limited
 //! token, and must leave an audit record: [`PendingFetch`]'s `Drop` releases
 //! a lease it holds and writes the record with outcome `aborted`, on a task
-//! of its own. (A use still to be taken was never taken.) Once the answer is settled (see `Vault::get_secret`), the fetch is
-//! disarmed and the normal record is written instead.
+//! of its own (a use still to be taken was never taken). Once the answer is
+//! settled (see `Vault::get_secret`), the fetch is disarmed and the normal
+//! record is written instead.
 
 use super::uses::HeldUse;
 use crate::audit::{AuditRecord, AuditWriter};
