@@ -7,7 +7,7 @@ use std::fs;
 
 use serde_json::Value;
 use vanta_integration_tests::agent::{AgentBuilder, TestAgent};
-use vanta_integration_tests::bins;
+use vanta_integration_tests::{bins, staged};
 
 use crate::api::sops_runs::fake_sops;
 use crate::common::{DEV_YAML, assert_error, dev_builder, scannable_secrets};
@@ -151,7 +151,7 @@ fn a_plain_or_broken_file_is_malformed_and_its_content_never_logged() {
 fn a_sops_that_disappears_is_sops_unavailable() {
     let builder = builder().secrets("dev", DEV_YAML);
     let sops = builder.paths().root.join("sops-copy");
-    fs::copy(bins::sops(), &sops).unwrap();
+    staged::copy_program(&bins::sops(), &sops);
     let agent = builder.arg("--sops-bin").arg(&sops).start();
     fs::remove_file(&sops).unwrap();
     let expected =
@@ -227,7 +227,7 @@ fn readyz_over_tcp_names_causes_but_no_path() {
     let builder = builder().secrets("dev", DEV_YAML).foreign_secrets("prod", DEV_YAML).secrets("twice", DEV_YAML);
     fs::write(builder.paths().vault.join("twice.enc.json"), "{}").unwrap();
     let sops = builder.paths().root.join("sops-copy");
-    fs::copy(bins::sops(), &sops).unwrap();
+    staged::copy_program(&bins::sops(), &sops);
     let agent = builder
         .env_remove("SOPS_AGE_KEY_FILE")
         .arg("--sops-bin")

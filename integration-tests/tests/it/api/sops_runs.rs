@@ -3,13 +3,12 @@
 //! sops is given.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vanta_integration_tests::bins;
 use vanta_integration_tests::jwt::TEST_JWT_KEY;
+use vanta_integration_tests::{bins, staged};
 
 use crate::common::{DEV_YAML, assert_error, dev_builder, dev_value};
 
@@ -18,9 +17,7 @@ use crate::common::{DEV_YAML, assert_error, dev_builder, dev_value};
 pub(crate) fn fake_sops(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("fake-sops");
     let script = format!("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'sops 3.11.0'; exit 0; fi\n{body}\n");
-    fs::write(&path, script).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    staged::write_program(&path, &script)
 }
 
 #[test]

@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use vanta_integration_tests::agent::{AgentBuilder, TestAgent};
-use vanta_integration_tests::{bins, http, jwt, process};
+use vanta_integration_tests::{bins, http, jwt, process, staged};
 
 use crate::common::{assert_error, dev_agent, dev_builder};
 
@@ -37,8 +36,7 @@ pub(crate) fn slow_sops(builder: AgentBuilder, secs: u32) -> AgentBuilder {
         runs = runs.display(),
     );
     let path = root.join("slow-sops");
-    fs::write(&path, script).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    staged::write_program(&path, &script);
     builder.arg("--sops-bin").arg(&path)
 }
 

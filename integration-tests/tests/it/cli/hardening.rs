@@ -38,11 +38,11 @@ fn the_cli_is_not_dumpable_and_cannot_dump_core_while_it_runs() {
     let staged = Staged::new();
     let mut cmd = Command::new(staged.program(&bins::cli()));
     cmd.env_clear().args(["--socket", "/nonexistent/agent.sock", "get", "--environment", "dev", "KEY", "--token-file"]);
-    cmd.arg(&fifo).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.arg(&fifo).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     if me.is_root() {
         cmd.uid(uid).gid(uid);
     }
-    let mut cli = cmd.spawn().unwrap();
+    let mut cli = cmd.spawn().unwrap_or_else(|e| panic!("cannot start the staged vanta-cli: {e}"));
     let pid = cli.id();
     // Wait for the client to block on the pipe: past start-up, hardened.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -50,7 +50,15 @@ fn the_cli_is_not_dumpable_and_cannot_dump_core_while_it_runs() {
         fs::read_to_string(format!("/proc/{pid}/wchan"))
             .is_ok_and(|w| w.contains("wait_for_partner") || w.contains("fifo"))
     };
-    while !blocked() && Instant::now() < deadline && cli.try_wait().unwrap().is_none() {
+    while !blocked() && Instant::now() < deadline {
+        if cli.try_wait().unwrap().is_some() {
+            let early = cli.wait_with_output().unwrap();
+            panic!(
+                "vanta-cli ended before it read its token: {}: {}",
+                early.status,
+                String::from_utf8_lossy(&early.stderr)
+            );
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     let limits = core_limits(pid);

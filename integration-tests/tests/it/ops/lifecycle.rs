@@ -10,6 +10,7 @@ use nix::sys::signal::Signal;
 use vanta_integration_tests::agent::{START_DEADLINE, TestAgent};
 use vanta_integration_tests::jwt::{self, TEST_JWT_KEY};
 use vanta_integration_tests::process::{self, Finished};
+use vanta_integration_tests::staged;
 
 use crate::common::{dev_agent, dev_builder, ok_json};
 
@@ -84,8 +85,7 @@ fn an_in_flight_request_finishes_on_sigterm() {
         marker.display(),
         real.display()
     );
-    fs::write(&slow, script).unwrap();
-    fs::set_permissions(&slow, fs::Permissions::from_mode(0o755)).unwrap();
+    staged::write_program(&slow, &script);
     let mut agent = builder.arg("--sops-bin").arg(&slow).start();
     let token = jwt::sign(&jwt::claims("dev", "*"));
     thread::scope(|s| {

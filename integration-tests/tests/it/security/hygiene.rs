@@ -7,7 +7,7 @@
 //! covers a successful decryption with every VANTA secret configured.
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 use vanta_integration_tests::agent::{GENERATE_PATH, TestAgent};
-use vanta_integration_tests::{bins, jwt, process, tls};
+use vanta_integration_tests::{bins, jwt, process, staged, tls};
 
 use crate::common::{dev_builder, dev_value};
 
@@ -33,9 +33,7 @@ fn recording_sops(dir: &Path) -> std::path::PathBuf {
         dir.display(),
         bins::sops().display()
     );
-    fs::write(&path, script).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    staged::write_program(&path, &script)
 }
 
 /// Every form of `secret` worth searching for: as is, base64, base64url.
