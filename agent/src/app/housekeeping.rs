@@ -1,5 +1,6 @@
 //! Upkeep in a task of its own, beside serving: prune use counts of expired
-//! tokens, drop decrypted files past the cache TTL, and on SIGHUP reopen the
+//! tokens, drop decrypted files past the cache TTL and expired tokens from the
+//! memo of verified ones, and on SIGHUP reopen the
 //! audit file, reload the TLS certificate and the minting policy. Stopped
 //! and awaited by `serve`.
 
@@ -23,7 +24,8 @@ pub(super) struct Housekeeping {
 
 /// How often expired tokens' use counts are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(300);
-/// How often decrypted files past the cache TTL are dropped from memory.
+/// How often decrypted files past the cache TTL and expired verified tokens
+/// are dropped from memory.
 const EVICT_EVERY: Duration = Duration::from_secs(5);
 
 // === impl Housekeeping ===
@@ -43,7 +45,10 @@ impl Housekeeping {
                 tokio::select! {
                     _ = &mut stopped => break,
                     _ = prune.tick() => prune_expired(&vault).await,
-                    _ = evict.tick() => vault.source.evict_expired(),
+                    _ = evict.tick() => {
+                        vault.source.evict_expired();
+                        vault.validator.forget_expired(SystemTime::now());
+                    }
                     Some(()) = hangups.recv() => {
                         vault.audit.reopen();
                         reload_tls(tls.as_ref());

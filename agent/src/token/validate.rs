@@ -139,13 +139,24 @@ impl TokenValidator {
             return Err(InvalidToken::TooLong);
         }
         if let Some(claims) = self.recent.get(token) {
-            self.check_claims(&claims, now)?;
-            return Ok(VerifiedClaims(claims));
+            let checked = self.check_claims(&claims, now);
+            if checked == Err(InvalidToken::Expired) {
+                self.recent.forget(token);
+            }
+            return checked.map(|()| VerifiedClaims(claims));
         }
         let claims = Arc::new(self.verify(token)?);
         self.check_claims(&claims, now)?;
         self.recent.insert(token, Arc::clone(&claims));
         Ok(VerifiedClaims(claims))
+    }
+
+    /// Forgets the remembered tokens that have expired by `now` (leeway
+    /// included), so no bearer token stays in memory long past its life.
+    /// Returns how many went.
+    pub fn forget_expired(&self, now: SystemTime) -> usize {
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+        self.recent.forget_expired(now.saturating_sub(self.leeway.as_secs()))
     }
 
     /// Checks the header and the signature; the claims, parsed, on success.

@@ -9,7 +9,10 @@
 //! and the issuer and audience are checked again on every use; revocation and
 //! usage limits are checked by the vault after validation, as before. Only
 //! tokens that passed are kept, at most [`CAPACITY`] of them: a full memo is
-//! emptied, so memory stays bounded whatever tokens callers present.
+//! emptied, so memory stays bounded whatever tokens callers present. A
+//! bearer token is not kept in memory past its use: one found expired is
+//! forgotten at once, and the agent's housekeeping forgets every expired one
+//! every few seconds ([`Recent::forget_expired`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,6 +43,20 @@ impl Recent {
             tokens.clear();
         }
         tokens.insert(token.into(), claims);
+    }
+
+    /// Forgets `token` (it was found expired).
+    pub(super) fn forget(&self, token: &str) {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner).remove(token);
+    }
+
+    /// Forgets every token whose `exp` is at or before `expired_at` (Unix
+    /// seconds); returns how many went.
+    pub(super) fn forget_expired(&self, expired_at: u64) -> usize {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = tokens.len();
+        tokens.retain(|_, claims| claims.exp > expired_at);
+        before - tokens.len()
     }
 
     /// How many tokens are remembered.

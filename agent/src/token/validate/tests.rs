@@ -152,3 +152,19 @@ fn refused_tokens_are_not_remembered_and_the_memo_stays_bounded() {
         assert!(v.recent.len() <= recent::CAPACITY);
     }
 }
+
+#[test]
+fn an_expired_token_is_forgotten_when_used_and_by_the_sweep() {
+    let v = validator();
+    let token = sign(&claims());
+    v.validate(&token, at(NOW)).expect("valid");
+    assert_eq!(v.validate(&token, at(NOW + 60 + 30)).err(), Some(InvalidToken::Expired));
+    assert_eq!(v.recent.len(), 0, "an expired token is forgotten when presented");
+    let later = with("exp", json!(NOW + 600));
+    v.validate(&token, at(NOW)).expect("valid again");
+    v.validate(&later, at(NOW)).expect("valid");
+    assert_eq!(v.forget_expired(at(NOW + 60 + 29)), 0, "within the leeway");
+    assert_eq!(v.forget_expired(at(NOW + 60 + 30)), 1, "past exp and the leeway");
+    assert_eq!(v.recent.len(), 1, "the longer-lived token stays");
+    assert!(v.validate(&later, at(NOW + 61)).is_ok());
+}
