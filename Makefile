@@ -33,13 +33,11 @@ CACHE_OFF_TESTS := api::secrets:: api::formats:: api::upstream:: api::listing:: 
 # with 6 on the 2-core development machine). Override: make test TEST_THREADS=2.
 TEST_THREADS ?= 6
 
-## test: everything CI checks — format, lints, unit and black-box tests, then
+## test: everything CI checks — format, lints, k8s, unit and black-box tests, then
 ## the black-box tests that read secrets again with the decrypted-file cache off
-test: tools lint k8s test-bins
-	$(CARGO) test --workspace --no-fail-fast -- --test-threads $(TEST_THREADS)
-	VANTA_TEST_CACHE_TTL_SECONDS=0 $(CARGO) test -p vanta-integration-tests --test it --no-fail-fast -- \
-		--test-threads $(TEST_THREADS) $(CACHE_OFF_TESTS)
-	@bash scripts/api-conformance.sh
+## and the API conformance run (clippy and k8s beside the tests: scripts/test.sh)
+test: tools test-bins
+	@CARGO="$(CARGO)" TEST_THREADS="$(TEST_THREADS)" CACHE_OFF_TESTS="$(CACHE_OFF_TESTS)" bash scripts/test.sh
 
 ## test-bins: only the binaries the tests run (agent, CLI, helper programs; not the bench tools)
 test-bins:
