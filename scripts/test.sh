@@ -45,8 +45,10 @@ side_job k8s bash scripts/validate-k8s.sh
 
 failed=()
 "$cargo" test --workspace --no-fail-fast -- --test-threads "$threads" || failed+=("tests")
+# `--workspace`, as above, so dependencies keep the features they were built
+# with: `-p vanta-integration-tests` alone would rebuild a dozen crates.
 # shellcheck disable=SC2086 # CACHE_OFF_TESTS is a list of filters
-VANTA_TEST_CACHE_TTL_SECONDS=0 "$cargo" test -p vanta-integration-tests --test it --no-fail-fast -- \
+VANTA_TEST_CACHE_TTL_SECONDS=0 "$cargo" test --workspace --test it --no-fail-fast -- \
     --test-threads "$threads" $CACHE_OFF_TESTS || failed+=("cache-off tests")
 bash scripts/api-conformance.sh || failed+=("api-conformance")
 
