@@ -19,12 +19,26 @@ fn fixture() -> Fixture {
         runs = runs.display(),
         release = dir.path().join("release").display()
     );
-    let bin = dir.path().join("fake-sops");
-    std::fs::write(&bin, script).expect("script");
-    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    write_program(&dir.path().join("fake-sops"), &script);
     let f = Fixture { dir };
     f.write("dev", "KEY: one\n");
     f
+}
+
+/// Writes the executable script `text` to `path` from a `sh` child: tests run
+/// side by side and each sops run forks this process, and a concurrent fork
+/// that inherited a write descriptor to the script would make running it
+/// fail with "Text file busy" (ETXTBSY).
+fn write_program(path: &std::path::Path, text: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 0755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh");
+    child.stdin.take().expect("piped").write_all(text.as_bytes()).expect("script");
+    assert!(child.wait().expect("sh ends").success(), "cannot write {}", path.display());
 }
 
 impl Fixture {
