@@ -1,8 +1,7 @@
 //! Upkeep in a task of its own, beside serving: prune use counts of expired
 //! tokens, drop decrypted files past the cache TTL and expired tokens from the
-//! memo of verified ones, and on SIGHUP reopen the
-//! audit file, reload the TLS certificate and the minting policy. Stopped
-//! and awaited by `serve`.
+//! memo of verified ones, and on SIGHUP reopen the audit file, reload the TLS
+//! certificate and the minting policy. Stopped and awaited by `serve`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
