@@ -106,11 +106,12 @@ pub fn main(config: Config) -> Result<(), AppError> {
     if let Err(err) = crate::hardening::apply() {
         tracing::warn!(error = %err, "failed to disable core dumps");
     }
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = config.http.worker_threads {
-        runtime.worker_threads(threads);
-    }
-    let runtime = runtime.enable_all().build().context("failed to start the runtime").map_err(AppError::Startup)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads(config.http.worker_threads))
+        .enable_all()
+        .build()
+        .context("failed to start the runtime")
+        .map_err(AppError::Startup)?;
     // Before anything is bound: a SIGTERM as soon as the socket answers must
     // stop the agent in order, not kill it.
     let signals = {
@@ -121,6 +122,14 @@ pub fn main(config: Config) -> Result<(), AppError> {
         let name = signals.received().await;
         tracing::info!(signal = name, "shutting down");
     }))
+}
+
+/// `--worker-threads`, or one runtime thread per CPU this process may use
+/// (std counts the affinity mask and cgroup CPU limits: a pod limited to
+/// 500m gets one). Always set, so tokio never reads its own
+/// `TOKIO_WORKER_THREADS`, which panics on a value that is not a number.
+fn worker_threads(configured: Option<usize>) -> usize {
+    configured.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
 }
 
 /// Runs the agent until `shutdown` resolves. Tests pass their own future.

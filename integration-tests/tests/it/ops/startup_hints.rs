@@ -49,6 +49,9 @@ fn runtime_threads(agent: &TestAgent) -> usize {
 fn one_worker_thread_per_cpu_by_default_or_as_many_as_asked_serving_the_same_answers() {
     let cpus = std::thread::available_parallelism().unwrap().get();
     assert_eq!(runtime_threads(&crate::common::dev_builder().start()), cpus);
+    // tokio's own variable is not read: a bad value there cannot panic the agent.
+    let tokio_var = crate::common::dev_builder().env("TOKIO_WORKER_THREADS", "many").start();
+    assert_eq!(runtime_threads(&tokio_var), cpus);
     let one = crate::common::dev_builder().env("VANTA_WORKER_THREADS", "1").start();
     assert_eq!(runtime_threads(&one), 1);
     let agent = crate::common::dev_builder().args(["--worker-threads", "4"]).start();
