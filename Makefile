@@ -6,7 +6,7 @@ export PATH := $(TOOLS)/bin:$(PATH)
 export VANTA_TEST_SOPS := $(TOOLS)/bin/sops
 CARGO ?= cargo
 
-.PHONY: all tools build test-bins release test lint demo bench clean k8s api-conformance fuzz
+.PHONY: all tools build test-bins release test lint fmt-check clippy demo bench clean k8s api-conformance fuzz
 
 all: build
 
@@ -55,8 +55,13 @@ bench: tools
 fuzz:
 	@bash scripts/fuzz.sh
 
-lint:
+## lint: the format check and clippy (-D warnings), the two CI gates on style
+lint: fmt-check clippy
+
+fmt-check:
 	$(CARGO) fmt --all -- --check
+
+clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## k8s: render every kustomization in k8s/ and validate it offline (schemas 1.29/1.37 + policy + self-test)

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # `make test`: everything CI checks, on binaries `make test-bins` built.
 #
-#   1. `cargo fmt --check` (fails at once);
-#   2. clippy (`-D warnings`) and the offline k8s check start in the
-#      background, while the unit and black-box tests run in the foreground,
-#      then the black-box tests that read secrets again with the
-#      decrypted-file cache off (CACHE_OFF_TESTS), then the API conformance
-#      run;
+#   1. `make fmt-check` (fails at once);
+#   2. `make clippy` and the offline k8s check (scripts/validate-k8s.sh; its
+#      tools are installed already) start in the background, while the unit
+#      and black-box tests run in the foreground, then the black-box tests
+#      that read secrets again with the decrypted-file cache off
+#      (CACHE_OFF_TESTS), then the API conformance run;
 #   3. the background jobs' output is printed when they end; any failure
 #      fails the whole.
 #
@@ -29,7 +29,7 @@ logs=$(mktemp -d)
 jobs=()
 trap 'for pid in "${jobs[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$logs"' EXIT
 
-"$cargo" fmt --all -- --check
+make -s --no-print-directory fmt-check CARGO="$cargo"
 
 # Starts "$@" in the background, its output into $logs/<name>.
 side_job() {
@@ -40,7 +40,7 @@ side_job() {
     names+=("$name")
 }
 names=()
-side_job clippy nice -n 10 env CARGO_TARGET_DIR="$root/target/lint" "$cargo" clippy --workspace --all-targets -- -D warnings
+side_job clippy nice -n 10 env CARGO_TARGET_DIR="$root/target/lint" make -s --no-print-directory clippy CARGO="$cargo"
 side_job k8s bash scripts/validate-k8s.sh
 
 failed=()
