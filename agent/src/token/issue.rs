@@ -12,7 +12,7 @@ use rand::rngs::OsRng;
 use vanta_shared::claims::Audience;
 use vanta_shared::{Claims, Scope};
 
-use super::JwtKeys;
+use super::{JwtKeyError, JwtKeys};
 
 /// Signs new tokens with the current key.
 pub struct TokenIssuer {
@@ -53,6 +53,9 @@ pub enum IssueError {
     /// josekit could not encode or sign.
     #[error("failed to sign the token")]
     Sign(#[source] josekit::JoseError),
+    /// josekit refused the signing key at its first use.
+    #[error("failed to sign the token")]
+    Key(#[source] JwtKeyError),
 }
 
 /// Bytes of randomness in a `jti` (128 bits, CSPRNG).
@@ -96,7 +99,8 @@ impl TokenIssuer {
             return Err(IssueError::Encode);
         };
         let payload = JwtPayload::from_map(map).map_err(IssueError::Sign)?;
-        jwt::encode_with_signer(&payload, &header, key.signer()).map_err(IssueError::Sign)
+        let signer = key.signer().map_err(IssueError::Key)?;
+        jwt::encode_with_signer(&payload, &header, signer).map_err(IssueError::Sign)
     }
 }
 

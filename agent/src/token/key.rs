@@ -10,12 +10,17 @@ use hmac::{Hmac, Mac};
 use josekit::jws::{HS256, alg::hmac::HmacJwsSigner};
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 
 /// One HS256 key. Holds key material, so it has no `Debug`.
 pub struct JwtKey {
-    // The key bytes live inside the signer (an OpenSSL PKey) and the keyed
-    // MAC state; our own copy is a `SecretSlice`, zeroized when `new` returns.
-    signer: HmacJwsSigner,
+    /// The key, for the signer; zeroized when the key is dropped.
+    secret: SecretSlice<u8>,
+    /// josekit's signer (an OpenSSL `PKey`), made at the first signature:
+    /// OpenSSL's set-up maps about 3.5 MiB of `libcrypto` into the agent,
+    /// which an agent that only serves fetches never needs (W4 in
+    /// docs/PERFORMANCE.md).
+    signer: OnceLock<HmacJwsSigner>,
     /// HMAC-SHA256 with the key schedule computed once, cloned per check.
     /// Verification does not go through josekit: its HMAC verifier compares
     /// with `!=` (not constant time), and OpenSSL 3 sets up a new context
@@ -39,7 +44,7 @@ pub enum JwtKeyError {
         /// The length found (never the key itself).
         len: usize,
     },
-    /// josekit refused the key.
+    /// josekit (OpenSSL) refused the key when it was first used to sign.
     #[error("failed to load the JWT key")]
     Load(#[source] josekit::JoseError),
 }
@@ -59,10 +64,9 @@ impl JwtKey {
         if bytes.len() < Self::MIN_LEN {
             return Err(JwtKeyError::TooShort { len: bytes.len() });
         }
-        let signer = HS256.signer_from_bytes(bytes).map_err(JwtKeyError::Load)?;
         let mac = Hmac::<Sha256>::new_from_slice(bytes).map_err(|_| JwtKeyError::TooShort { len: bytes.len() })?;
         let kid = key_id(bytes);
-        Ok(Self { signer, mac, kid })
+        Ok(Self { secret, signer: OnceLock::new(), mac, kid })
     }
 
     /// The key id written into token headers.
@@ -70,8 +74,17 @@ impl JwtKey {
         &self.kid
     }
 
-    pub(crate) fn signer(&self) -> &HmacJwsSigner {
-        &self.signer
+    /// josekit's signer for this key, made at the first call.
+    ///
+    /// # Errors
+    /// [`JwtKeyError::Load`] if josekit refuses the key.
+    pub(crate) fn signer(&self) -> Result<&HmacJwsSigner, JwtKeyError> {
+        if let Some(signer) = self.signer.get() {
+            return Ok(signer);
+        }
+        let signer = HS256.signer_from_bytes(self.secret.expose_secret()).map_err(JwtKeyError::Load)?;
+        // Two first signatures at once each make one; the first stored wins.
+        Ok(self.signer.get_or_init(|| signer))
     }
 
     /// Whether `signature` is the HS256 MAC of `message` under this key,
@@ -149,15 +162,26 @@ mod tests {
     fn what_josekit_signs_the_verifier_accepts() {
         let k = key(3);
         for message in [&b""[..], b"a", b"header.payload", &[0u8; 1000]] {
-            let sig = k.signer().sign(message).expect("sign");
+            let sig = k.signer().expect("signer").sign(message).expect("sign");
             assert!(k.verifies(message, &sig));
         }
     }
 
     #[test]
+    fn the_signer_is_made_at_the_first_signature_and_only_once() {
+        let k = key(4);
+        let sig = k.mac.clone().chain_update(b"m").finalize().into_bytes();
+        assert!(k.verifies(b"m", &sig));
+        assert!(k.signer.get().is_none(), "verifying needs no OpenSSL");
+        let first: *const HmacJwsSigner = k.signer().expect("signer");
+        let again: *const HmacJwsSigner = k.signer().expect("signer");
+        assert!(std::ptr::eq(first, again), "made once, then kept");
+    }
+
+    #[test]
     fn verification_is_exact() {
         let k = key(7);
-        let sig = k.signer().sign(b"msg").expect("sign");
+        let sig = k.signer().expect("signer").sign(b"msg").expect("sign");
         assert!(k.verifies(b"msg", &sig));
         assert!(!k.verifies(b"msg2", &sig));
         assert!(!k.verifies(b"msg", &sig[..31]));

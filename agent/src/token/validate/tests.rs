@@ -31,7 +31,7 @@ fn claims() -> Value {
 /// Signs raw header and payload JSON text with `signing_key`.
 fn sign_raw(header: &str, payload: &str, signing_key: &JwtKey) -> String {
     let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
-    let sig = josekit::jws::JwsSigner::sign(signing_key.signer(), input.as_bytes()).expect("sign");
+    let sig = josekit::jws::JwsSigner::sign(signing_key.signer().expect("signer"), input.as_bytes()).expect("sign");
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
