@@ -23,7 +23,6 @@
 # BENCH_SECS (3), BENCH_WARMUP_SECS (0.5), BENCH_W3_RUNS (30), BENCH_W5_RUNS (20),
 # BENCH_REVOKE_RUNS (200), BENCH_W7_POLLS (20000), BENCH_W8_RUNS (5), BENCH_W8_MIB (100),
 # BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
-# BENCH_OUT (docs/PERFORMANCE.md), BENCH_KEEP=1 keeps the temp dir.
 # Every started process is stopped on exit; every wait has a deadline.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -182,12 +182,42 @@ fn proc_path(pid: i32, file: &str) -> String {
     format!("/proc/{pid}/{file}")
 }
 
+/// Room for a whole `stat`, `status` or `cgroup` file in one `read(2)`.
+const PROC_FILE_CAPACITY: usize = 4096;
+
+/// Reads a `/proc/PID/` file. Not `fs::read_to_string`: `/proc` files report
+/// no size, so it would `statx` first and then read in growing steps, each a
+/// system call; with room for the whole file the kernel hands it over in
+/// one `read(2)`, and a second one sees the end (docs/PERFORMANCE.md).
 fn read(pid: i32, file: &str) -> Result<String, AttestError> {
     let path = proc_path(pid, file);
-    fs::read_to_string(&path).map_err(|source| match source.raw_os_error() {
+    let text = fs::File::open(&path)
+        .and_then(read_whole)
+        .and_then(|bytes| String::from_utf8(bytes).map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err)));
+    text.map_err(|source| match source.raw_os_error() {
         Some(nix::libc::ENOENT | nix::libc::ESRCH) => AttestError::Exited(pid),
         _ => AttestError::Read { path, source },
     })
+}
+
+/// Everything left in `file`, read into a buffer that grows only for a file
+/// longer than [`PROC_FILE_CAPACITY`].
+fn read_whole(mut file: fs::File) -> io::Result<Vec<u8>> {
+    let mut bytes = vec![0; PROC_FILE_CAPACITY];
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(len * 2, 0);
+        }
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    bytes.truncate(len);
+    Ok(bytes)
 }
 
 /// The effective id (second column) of a `Uid:`/`Gid:` line.
@@ -271,6 +301,18 @@ mod tests {
         assert_ne!(first, second);
         let want: String = Sha256::digest(b"two").iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(second, want);
+    }
+
+    #[test]
+    fn files_longer_than_the_first_buffer_are_read_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("long");
+        let text: Vec<u8> = (0..PROC_FILE_CAPACITY * 2 + 17).map(|i| b'a' + (i % 26) as u8).collect();
+        fs::write(&path, &text).expect("write");
+        assert_eq!(read_whole(fs::File::open(&path).expect("open")).expect("read"), text);
+        let pid = i32::try_from(std::process::id()).expect("pid fits");
+        let status = read(pid, "status").expect("own status");
+        assert!(status.starts_with("Name:") && status.ends_with('\n'), "{status}");
     }
 
     #[test]
