@@ -12,21 +12,48 @@
 //! emptied, so memory stays bounded whatever tokens callers present. A
 //! bearer token is not kept in memory past its use: one found expired is
 //! forgotten at once, and the agent's housekeeping forgets every expired one
-//! every few seconds ([`Recent::forget_expired`]).
+//! every few seconds ([`Recent::forget_expired`]), and the memory of a
+//! forgotten token is wiped ([`Remembered`]).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use vanta_shared::Claims;
+use zeroize::Zeroizing;
 
 /// Verified tokens and their claims. Holds bearer tokens, so it has no `Debug`.
 #[derive(Default)]
 pub(super) struct Recent {
-    tokens: Mutex<HashMap<Box<str>, Arc<Claims>>>,
+    tokens: Mutex<HashMap<Remembered, Arc<Claims>>>,
 }
+
+/// A remembered token's text, overwritten with zeros when it is forgotten
+/// (emptied memo, expiry, shutdown), so freed memory holds no bearer token.
+/// Hashes and compares as the `str` it holds, so the memo is looked up by
+/// the request's `&str`.
+#[derive(PartialEq, Eq)]
+struct Remembered(Zeroizing<Box<str>>);
 
 /// Most tokens remembered (a sidecar serves the few processes of its pod).
 pub(super) const CAPACITY: usize = 256;
+
+// === impl Remembered ===
+
+impl Borrow<str> for Remembered {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// As `str` hashes, which `Borrow<str>` requires.
+impl Hash for Remembered {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let text: &str = &self.0;
+        text.hash(state);
+    }
+}
 
 // === impl Recent ===
 
@@ -42,7 +69,7 @@ impl Recent {
         if tokens.len() >= CAPACITY {
             tokens.clear();
         }
-        tokens.insert(token.into(), claims);
+        tokens.insert(Remembered(Zeroizing::new(token.into())), claims);
     }
 
     /// Forgets `token` (it was found expired).
@@ -63,5 +90,21 @@ impl Recent {
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.tokens.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_token_is_found_by_its_text_and_wiped_when_dropped() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let remembered = Remembered(Zeroizing::new("header.payload.signature".into()));
+        wiped_on_drop(&remembered.0);
+        let mut tokens = HashMap::new();
+        tokens.insert(remembered, ());
+        assert!(tokens.contains_key("header.payload.signature"));
+        assert!(!tokens.contains_key("header.payload.signaturE"));
     }
 }
