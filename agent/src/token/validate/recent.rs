@@ -30,7 +30,7 @@ pub(super) struct Recent {
 }
 
 /// A remembered token's text, overwritten with zeros when it is forgotten
-/// (emptied memo, expiry, shutdown), so freed memory holds no bearer token.
+/// (expiry, or a full memo emptied), so freed memory holds no bearer token.
 /// Hashes and compares as the `str` it holds, so the memo is looked up by
 /// the request's `&str`.
 #[derive(PartialEq, Eq)]
