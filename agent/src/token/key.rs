@@ -4,22 +4,22 @@
 //! headers without revealing it, so that tokens signed before a rotation keep
 //! working until they expire.
 
+use std::sync::OnceLock;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use josekit::jws::{HS256, alg::hmac::HmacJwsSigner};
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
 
 /// One HS256 key. Holds key material, so it has no `Debug`.
 pub struct JwtKey {
     /// The key, for the signer; zeroized when the key is dropped.
     secret: SecretSlice<u8>,
     /// josekit's signer (an OpenSSL `PKey`), made at the first signature:
-    /// OpenSSL's set-up maps about 3.5 MiB of `libcrypto` into the agent,
-    /// which an agent that only serves fetches never needs (W4 in
-    /// docs/PERFORMANCE.md).
+    /// OpenSSL's set-up touches about 1.9 MiB more of `libcrypto`, which an
+    /// agent that only serves fetches never needs (W4 in docs/PERFORMANCE.md).
     signer: OnceLock<HmacJwsSigner>,
     /// HMAC-SHA256 with the key schedule computed once, cloned per check.
     /// Verification does not go through josekit: its HMAC verifier compares
