@@ -4,9 +4,13 @@
 //! The uid and gid are the connection's peer credentials (fixed by the kernel
 //! at `connect`); the rest is read from `/proc/PID/`: supplementary groups,
 //! the executable, its SHA-256 (only when a rule asks for it) and the cgroup.
-//! The process's start time is read before and after, and must equal the one
-//! read when the connection was accepted: a process that exited, or another
-//! process that was given the same pid, is refused, never guessed.
+//! The directory is opened once and every file is read through it
+//! ([`ProcDir`]): the kernel ties that handle to the process, not to its
+//! number, so all reads describe one process, and fail once it is gone
+//! rather than describe another process that was given the same pid. Its
+//! start time must equal the one read when the connection was accepted: a
+//! process that exited before, or a newcomer at its pid, is refused, never
+//! guessed.
 //!
 //! Reading `/proc` is quick (in-memory files); hashing an executable is not,
 //! so [`Attestor`] remembers each file's hash by its identity (device, inode,
@@ -15,13 +19,16 @@
 //! asked for. Knows nothing of rules.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use nix::unistd::{Gid, Group, Uid, User};
+use rustix::fs::{Mode, OFlags};
 use sha2::{Digest, Sha256};
 
 use crate::peer::{Caller, start_time_from_stat};
@@ -35,8 +42,9 @@ pub struct Credentials {
     pub uid: u32,
     /// Effective group id at connect.
     pub gid: u32,
-    /// Start time read at accept; `None`: not recorded, so only the reads
-    /// of this attestation are checked against each other.
+    /// Start time read at accept; `None`: not recorded, so nothing ties the
+    /// process to the connection beyond its pid (the reads of one
+    /// attestation still describe one process).
     pub started: Option<u64>,
 }
 
@@ -100,16 +108,8 @@ impl Attestor {
     /// [`AttestError`] when the process exited, its pid was reused, or `/proc`
     /// cannot be read.
     pub fn attest(&self, creds: Credentials, wants: Wants) -> Result<Caller, AttestError> {
-        let Credentials { pid, uid, gid, started } = creds;
-        let before = start_time(pid)?;
-        if started.is_some_and(|at_accept| at_accept != before) {
-            return Err(AttestError::Reused(pid));
-        }
-        let caller = self.describe(pid, uid, gid, wants)?;
-        if start_time(pid)? != before {
-            return Err(AttestError::Reused(pid));
-        }
-        Ok(caller)
+        let process = ProcDir::open(creds.pid)?;
+        self.attest_in(&process, creds, wants)
     }
 
     /// Attests a running process by pid alone (for `policy explain --pid`):
@@ -118,38 +118,53 @@ impl Attestor {
     /// # Errors
     /// As [`Attestor::attest`].
     pub fn attest_pid(&self, pid: i32, wants: Wants) -> Result<Caller, AttestError> {
-        let started = Some(start_time(pid)?);
-        let status = read(pid, "status")?;
+        let process = ProcDir::open(pid)?;
+        let status = process.read("status")?;
         let (uid, gid) = (status_id(&status, "Uid:"), status_id(&status, "Gid:"));
         let missing =
             || AttestError::Read { path: proc_path(pid, "status"), source: io::ErrorKind::InvalidData.into() };
-        let creds = Credentials { pid, uid: uid.ok_or_else(missing)?, gid: gid.ok_or_else(missing)?, started };
-        self.attest(creds, wants)
+        let creds = Credentials { pid, uid: uid.ok_or_else(missing)?, gid: gid.ok_or_else(missing)?, started: None };
+        self.attest_in(&process, creds, wants)
     }
 
-    fn describe(&self, pid: i32, uid: u32, gid: u32, wants: Wants) -> Result<Caller, AttestError> {
-        let status = read(pid, "status")?;
+    fn attest_in(&self, process: &ProcDir, creds: Credentials, wants: Wants) -> Result<Caller, AttestError> {
+        // Without a start time from the accept, the handle alone keeps the
+        // reads to one process.
+        let replaced = match creds.started {
+            Some(at_accept) => process.start_time()? != at_accept,
+            None => false,
+        };
+        if replaced {
+            return Err(AttestError::Reused(creds.pid));
+        }
+        self.describe(process, creds.uid, creds.gid, wants)
+    }
+
+    fn describe(&self, process: &ProcDir, uid: u32, gid: u32, wants: Wants) -> Result<Caller, AttestError> {
+        let status = process.read("status")?;
         let groups = status_list(&status, "Groups:");
-        let exe = fs::read_link(proc_path(pid, "exe")).ok();
-        let exe_sha256 = if wants.exe_hash { self.sha256(&proc_path(pid, "exe")).ok() } else { None };
-        let cgroup = cgroup_path(&read(pid, "cgroup")?);
-        let mut caller = Caller { pid: Some(pid), uid, gid, groups, exe, exe_sha256, cgroup, ..Caller::default() };
+        let exe = process.exe_path();
+        let exe_sha256 =
+            if wants.exe_hash { process.open_file("exe").and_then(|file| self.sha256(file)).ok() } else { None };
+        let cgroup = cgroup_path(&process.read("cgroup")?);
+        let pid = Some(process.pid);
+        let mut caller = Caller { pid, uid, gid, groups, exe, exe_sha256, cgroup, ..Caller::default() };
         if wants.names {
             name_ids(&mut caller);
         }
         Ok(caller)
     }
 
-    /// The hash of the file at `path`, remembered by the file's identity; a
-    /// file that changes while it is hashed is not remembered.
-    fn sha256(&self, path: &str) -> io::Result<String> {
-        let id = file_id(&fs::metadata(path)?);
+    /// The hash of `file`, remembered by the file's identity; a file that
+    /// changes while it is hashed is not remembered.
+    fn sha256(&self, mut file: fs::File) -> io::Result<String> {
+        let id = file_id(&file.metadata()?);
         let known = self.hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned();
         if let Some(hash) = known {
             return Ok(hash);
         }
-        let hash = sha256_file(path)?;
-        if file_id(&fs::metadata(path)?) == id {
+        let hash = sha256_file(&mut file)?;
+        if file_id(&file.metadata()?) == id {
             let mut hashes = self.hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if hashes.len() >= MAX_HASHES {
                 hashes.clear();
@@ -157,6 +172,58 @@ impl Attestor {
             hashes.insert(id, hash.clone());
         }
         Ok(hash)
+    }
+}
+
+/// `/proc/PID/`, opened once. The kernel ties the handle to the process
+/// that had the pid when it was opened: a file opened through it later
+/// describes that process, or fails (`ESRCH`, `ENOENT`) once it is gone,
+/// even if a new process has been given the same pid meanwhile. So one
+/// attestation cannot mix two processes, with no second read of the start
+/// time to prove it.
+struct ProcDir {
+    pid: i32,
+    dir: fs::File,
+}
+
+// === impl ProcDir ===
+
+impl ProcDir {
+    fn open(pid: i32) -> Result<Self, AttestError> {
+        let path = format!("/proc/{pid}");
+        let dir = fs::File::open(&path).map_err(|source| read_error(pid, path, source))?;
+        Ok(Self { pid, dir })
+    }
+
+    /// Opens `file` (a name in the directory, such as `status` or `exe`).
+    fn open_file(&self, file: &str) -> io::Result<fs::File> {
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        Ok(fs::File::from(rustix::fs::openat(&self.dir, file, flags, Mode::empty())?))
+    }
+
+    /// The text of `file`.
+    fn read(&self, file: &str) -> Result<String, AttestError> {
+        let text = self
+            .open_file(file)
+            .and_then(read_whole)
+            .and_then(|bytes| String::from_utf8(bytes).map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err)));
+        text.map_err(|source| read_error(self.pid, proc_path(self.pid, file), source))
+    }
+
+    /// Where the `exe` link points, if it can be read (not for kernel
+    /// threads, or once the process has exited).
+    fn exe_path(&self) -> Option<PathBuf> {
+        let target = rustix::fs::readlinkat(&self.dir, "exe", Vec::new()).ok()?;
+        Some(PathBuf::from(OsString::from_vec(target.into_bytes())))
+    }
+
+    /// The start time (clock ticks after boot), from `stat`.
+    fn start_time(&self) -> Result<u64, AttestError> {
+        let stat = self.read("stat")?;
+        start_time_from_stat(&stat).ok_or_else(|| AttestError::Read {
+            path: proc_path(self.pid, "stat"),
+            source: io::ErrorKind::InvalidData.into(),
+        })
     }
 }
 
@@ -172,12 +239,6 @@ pub fn name_ids(caller: &mut Caller) {
         gids.filter_map(|g| Group::from_gid(Gid::from_raw(g)).ok().flatten().map(|g| g.name)).collect();
 }
 
-fn start_time(pid: i32) -> Result<u64, AttestError> {
-    let stat = read(pid, "stat")?;
-    start_time_from_stat(&stat)
-        .ok_or_else(|| AttestError::Read { path: proc_path(pid, "stat"), source: io::ErrorKind::InvalidData.into() })
-}
-
 fn proc_path(pid: i32, file: &str) -> String {
     format!("/proc/{pid}/{file}")
 }
@@ -185,23 +246,20 @@ fn proc_path(pid: i32, file: &str) -> String {
 /// Room for a whole `stat`, `status` or `cgroup` file in one `read(2)`.
 const PROC_FILE_CAPACITY: usize = 4096;
 
-/// Reads a `/proc/PID/` file. Not `fs::read_to_string`: `/proc` files report
-/// no size, so it would `statx` first and then read in growing steps, each a
-/// system call; with room for the whole file the kernel hands it over in
-/// one `read(2)`, and a second one sees the end (docs/PERFORMANCE.md).
-fn read(pid: i32, file: &str) -> Result<String, AttestError> {
-    let path = proc_path(pid, file);
-    let text = fs::File::open(&path)
-        .and_then(read_whole)
-        .and_then(|bytes| String::from_utf8(bytes).map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err)));
-    text.map_err(|source| match source.raw_os_error() {
+/// A `/proc` read failed: the process is gone, or something else.
+fn read_error(pid: i32, path: String, source: io::Error) -> AttestError {
+    match source.raw_os_error() {
         Some(nix::libc::ENOENT | nix::libc::ESRCH) => AttestError::Exited(pid),
         _ => AttestError::Read { path, source },
-    })
+    }
 }
 
 /// Everything left in `file`, read into a buffer that grows only for a file
-/// longer than [`PROC_FILE_CAPACITY`].
+/// longer than [`PROC_FILE_CAPACITY`]. Not `fs::read_to_string`: `/proc`
+/// files report no size, so it would `statx` first and then read in growing
+/// steps, each a system call; with room for the whole file the kernel hands
+/// it over in one `read(2)`, and a second one sees the end
+/// (docs/PERFORMANCE.md).
 fn read_whole(mut file: fs::File) -> io::Result<Vec<u8>> {
     let mut bytes = vec![0; PROC_FILE_CAPACITY];
     let mut len = 0;
@@ -238,8 +296,7 @@ fn cgroup_path(text: &str) -> Option<String> {
         .or_else(|| text.lines().next().and_then(path_of))
 }
 
-fn sha256_file(path: &str) -> io::Result<String> {
-    let mut file = fs::File::open(Path::new(path))?;
+fn sha256_file(file: &mut fs::File) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -271,7 +328,7 @@ mod tests {
         let again = attestor.attest_pid(pid, Wants::default()).expect("attested");
         assert_eq!((again.exe_sha256, again.user), (None, None), "only what is asked for");
         assert_eq!(attestor.hashes.lock().expect("lock").len(), 1, "the hash is remembered");
-        let started = start_time(pid).expect("start time");
+        let started = ProcDir::open(pid).and_then(|me| me.start_time()).expect("start time");
         let creds = Credentials { pid, uid: me.uid, gid: me.gid, started: Some(started + 1) };
         assert!(matches!(attestor.attest(creds, Wants::default()), Err(AttestError::Reused(_))));
         let unrecorded = Credentials { started: None, ..creds };
@@ -289,15 +346,63 @@ mod tests {
     }
 
     #[test]
+    fn reads_through_the_handle_stop_when_its_process_is_gone() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
+        let pid = i32::try_from(child.id()).expect("pid fits");
+        let process = ProcDir::open(pid).expect("open /proc/PID");
+        let status = process.read("status").expect("alive");
+        assert!(status.contains(&format!("\nPid:\t{pid}\n")), "{status}");
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        assert!(matches!(process.read("status"), Err(AttestError::Exited(p)) if p == pid));
+        assert!(matches!(process.read("cgroup"), Err(AttestError::Exited(_))));
+        assert_eq!(process.exe_path(), None);
+        let creds = Credentials { pid, uid: 0, gid: 0, started: None };
+        let attested = Attestor::default().attest_in(&process, creds, Wants::default());
+        assert!(matches!(attested, Err(AttestError::Exited(_))), "a gone process is never described");
+    }
+
+    #[test]
+    fn a_newcomer_given_the_same_pid_is_never_described() {
+        let mut first = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
+        let pid = i32::try_from(first.id()).expect("pid fits");
+        let process = ProcDir::open(pid).expect("open /proc/PID");
+        first.kill().expect("kill");
+        first.wait().expect("reap");
+        // Has the kernel give the same pid to a new process: the next pid is
+        // `ns_last_pid` + 1 (root only; other tests' processes may take it
+        // first, hence the tries).
+        let mut newcomer = None;
+        for _ in 0..50 {
+            if fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).is_err() {
+                eprintln!("skipped: setting the next pid needs root");
+                return;
+            }
+            let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
+            if child.id() == first.id() {
+                newcomer = Some(child);
+                break;
+            }
+            child.kill().expect("kill");
+            child.wait().expect("reap");
+        }
+        let mut newcomer = newcomer.expect("the pid was given again within 50 tries");
+        assert!(fs::read_to_string(proc_path(pid, "status")).is_ok(), "the pid now names the newcomer");
+        assert!(matches!(process.read("status"), Err(AttestError::Exited(_))), "the handle names the first only");
+        assert_eq!(process.exe_path(), None);
+        newcomer.kill().expect("kill");
+        newcomer.wait().expect("reap");
+    }
+
+    #[test]
     fn a_changed_file_is_hashed_again() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("prog");
         fs::write(&path, b"one").expect("write");
         let attestor = Attestor::default();
-        let path_text = path.to_str().expect("utf-8");
-        let first = attestor.sha256(path_text).expect("hash");
+        let first = attestor.sha256(fs::File::open(&path).expect("open")).expect("hash");
         fs::write(&path, b"two").expect("write");
-        let second = attestor.sha256(path_text).expect("hash");
+        let second = attestor.sha256(fs::File::open(&path).expect("open")).expect("hash");
         assert_ne!(first, second);
         let want: String = Sha256::digest(b"two").iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(second, want);
@@ -311,7 +416,7 @@ mod tests {
         fs::write(&path, &text).expect("write");
         assert_eq!(read_whole(fs::File::open(&path).expect("open")).expect("read"), text);
         let pid = i32::try_from(std::process::id()).expect("pid fits");
-        let status = read(pid, "status").expect("own status");
+        let status = ProcDir::open(pid).and_then(|me| me.read("status")).expect("own status");
         assert!(status.starts_with("Name:") && status.ends_with('\n'), "{status}");
     }
 
