@@ -371,12 +371,16 @@ mod tests {
         first.wait().expect("reap");
         // Has the kernel give the same pid to a new process: the next pid is
         // `ns_last_pid` + 1 (root only; other tests' processes may take it
-        // first, hence the tries).
+        // first, hence the tries). The counter is put back afterwards, so
+        // the pids other processes used meanwhile are not handed out early.
+        let Some(_counter) = NextPid::rewind_to(pid) else {
+            eprintln!("skipped: setting the next pid needs root");
+            return;
+        };
         let mut newcomer = None;
         for _ in 0..50 {
-            if fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).is_err() {
-                eprintln!("skipped: setting the next pid needs root");
-                return;
+            if !NextPid::set(pid) {
+                break;
             }
             let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
             if child.id() == first.id() {
@@ -392,6 +396,35 @@ mod tests {
         assert_eq!(process.exe_path(), None);
         newcomer.kill().expect("kill");
         newcomer.wait().expect("reap");
+    }
+
+    /// The pid counter (`ns_last_pid`) as it was; put back on drop (or
+    /// left where it is, if other processes moved it further meanwhile).
+    struct NextPid(i64);
+
+    impl NextPid {
+        const PATH: &str = "/proc/sys/kernel/ns_last_pid";
+
+        /// Saves the counter and makes `pid` the next one, `None` if not allowed.
+        fn rewind_to(pid: i32) -> Option<Self> {
+            let saved = Self::read()?;
+            Self::set(pid).then_some(Self(saved))
+        }
+
+        fn read() -> Option<i64> {
+            fs::read_to_string(Self::PATH).ok()?.trim().parse().ok()
+        }
+
+        fn set(pid: i32) -> bool {
+            fs::write(Self::PATH, (pid - 1).to_string()).is_ok()
+        }
+    }
+
+    impl Drop for NextPid {
+        fn drop(&mut self) {
+            let last = Self::read().map_or(self.0, |now| now.max(self.0));
+            let _ = fs::write(Self::PATH, last.to_string());
+        }
     }
 
     #[test]
