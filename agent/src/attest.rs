@@ -109,7 +109,13 @@ impl Attestor {
     /// cannot be read.
     pub fn attest(&self, creds: Credentials, wants: Wants) -> Result<Caller, AttestError> {
         let process = ProcDir::open(creds.pid)?;
-        self.attest_in(&process, creds, wants)
+        // Without a start time from the accept, the handle alone keeps the
+        // reads to one process.
+        if creds.started.is_some() && Some(process.start_time()?) != creds.started {
+            return Err(AttestError::Reused(creds.pid));
+        }
+        let status = process.read("status")?;
+        self.describe(&process, &status, creds.uid, creds.gid, wants)
     }
 
     /// Attests a running process by pid alone (for `policy explain --pid`):
@@ -123,26 +129,19 @@ impl Attestor {
         let (uid, gid) = (status_id(&status, "Uid:"), status_id(&status, "Gid:"));
         let missing =
             || AttestError::Read { path: proc_path(pid, "status"), source: io::ErrorKind::InvalidData.into() };
-        let creds = Credentials { pid, uid: uid.ok_or_else(missing)?, gid: gid.ok_or_else(missing)?, started: None };
-        self.attest_in(&process, creds, wants)
+        self.describe(&process, &status, uid.ok_or_else(missing)?, gid.ok_or_else(missing)?, wants)
     }
 
-    fn attest_in(&self, process: &ProcDir, creds: Credentials, wants: Wants) -> Result<Caller, AttestError> {
-        // Without a start time from the accept, the handle alone keeps the
-        // reads to one process.
-        let replaced = match creds.started {
-            Some(at_accept) => process.start_time()? != at_accept,
-            None => false,
-        };
-        if replaced {
-            return Err(AttestError::Reused(creds.pid));
-        }
-        self.describe(process, creds.uid, creds.gid, wants)
-    }
-
-    fn describe(&self, process: &ProcDir, uid: u32, gid: u32, wants: Wants) -> Result<Caller, AttestError> {
-        let status = process.read("status")?;
-        let groups = status_list(&status, "Groups:");
+    /// The caller, from its `status` text and the rest of `process`.
+    fn describe(
+        &self,
+        process: &ProcDir,
+        status: &str,
+        uid: u32,
+        gid: u32,
+        wants: Wants,
+    ) -> Result<Caller, AttestError> {
+        let groups = status_list(status, "Groups:");
         let exe = process.exe_path();
         let exe_sha256 =
             if wants.exe_hash { process.open_file("exe").and_then(|file| self.sha256(file)).ok() } else { None };
@@ -357,8 +356,9 @@ mod tests {
         assert!(matches!(process.read("status"), Err(AttestError::Exited(p)) if p == pid));
         assert!(matches!(process.read("cgroup"), Err(AttestError::Exited(_))));
         assert_eq!(process.exe_path(), None);
-        let creds = Credentials { pid, uid: 0, gid: 0, started: None };
-        let attested = Attestor::default().attest_in(&process, creds, Wants::default());
+        let attested = process
+            .read("status")
+            .and_then(|status| Attestor::default().describe(&process, &status, 0, 0, Wants::default()));
         assert!(matches!(attested, Err(AttestError::Exited(_))), "a gone process is never described");
     }
 
