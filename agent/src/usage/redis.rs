@@ -53,6 +53,7 @@ struct Shared {
     reserve: Script,
     confirm: Script,
     take: Script,
+    used_up: Script,
     prefix: String,
     born_at: AtomicU64,
     is_new: AtomicBool,
@@ -72,10 +73,22 @@ impl Drop for Shared {
     }
 }
 
-/// The store was flushed or replaced since this agent last looked.
+/// The store was flushed or replaced since this agent last looked: it found
+/// the birth key gone (and wrote a new one), or another agent had already
+/// written a new one.
 #[derive(Debug, thiserror::Error)]
 #[error("the Redis usage store lost its birth key (flushed?); it is born again now")]
 struct Reborn;
+
+/// What [`FREE_USE`] and [`USED_UP`] answer when the birth key is gone.
+const BIRTH_GONE: i64 = -1;
+/// … and when it names another birth than the one this agent knows.
+const BIRTH_CHANGED: i64 = -2;
+
+/// A script answered what none of ours answers.
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis usage store answered {0}, which no script of this agent answers")]
+struct UnexpectedAnswer(i64);
 
 /// An operation outlived its deadline.
 #[derive(Debug, thiserror::Error)]
@@ -83,29 +96,44 @@ struct Reborn;
 struct TimedOut(Duration);
 
 /// The head of [`RESERVE`] and [`TAKE`]. KEYS: used, leases, born. ARGV[1]
-/// limit, ARGV[2] now_ms. Returns -1 when the birth key is gone and 0 when
+/// limit, ARGV[2] now_ms, ARGV[3] the birth this agent knows. Returns -1
+/// when the birth key is gone, -2 when it names another birth (another
+/// agent found the store flushed first: counts from before are gone, and
+/// this agent must refuse the tokens its new birth refuses), and 0 when
 /// confirmed uses and live leases fill the limit (expired leases reclaimed).
 const FREE_USE: &str = r"
-if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+local born = redis.call('GET', KEYS[3])
+if not born then return -1 end
+if born ~= ARGV[3] then return -2 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 if used + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return 0 end
 ";
 
-/// After [`FREE_USE`]. ARGV: limit, now_ms, lease id, deadline_ms,
+/// After [`FREE_USE`]. ARGV: limit, now_ms, born, lease id, deadline_ms,
 /// expire_at_ms. Leases one use; returns 1.
 const RESERVE: &str = r"
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-redis.call('PEXPIREAT', KEYS[2], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+redis.call('PEXPIREAT', KEYS[2], ARGV[6])
 return 1
 ";
 
-/// After [`FREE_USE`]. ARGV: limit, now_ms, expire_at_ms. Counts one use
-/// (a lease and its confirm at once); returns 1.
+/// After [`FREE_USE`]. ARGV: limit, now_ms, born, expire_at_ms. Counts one
+/// use (a lease and its confirm at once); returns 1.
 const TAKE: &str = r"
 redis.call('INCR', KEYS[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 return 1
+";
+
+/// KEYS: used, born. ARGV: limit, the birth this agent knows. Returns 1
+/// when every use is confirmed, 0 when not, -1 and -2 as [`FREE_USE`].
+const USED_UP: &str = r"
+local born = redis.call('GET', KEYS[2])
+if not born then return -1 end
+if born ~= ARGV[2] then return -2 end
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 1 end
+return 0
 ";
 
 /// KEYS: used, leases. ARGV: lease id, now_ms, expire_at_ms.
@@ -167,6 +195,7 @@ impl RedisStore {
             reserve: Script::new(&[FREE_USE, RESERVE].concat()),
             confirm: Script::new(CONFIRM),
             take: Script::new(&[FREE_USE, TAKE].concat()),
+            used_up: Script::new(USED_UP),
             prefix: target.prefix,
             born_at: AtomicU64::new(0),
             is_new: AtomicBool::new(false),
@@ -197,9 +226,13 @@ impl RedisStore {
         self.0.is_new.load(Ordering::SeqCst)
     }
 
+    fn born_key(&self) -> String {
+        format!("{}:born", self.0.prefix)
+    }
+
     /// Sets the birth key if it is missing; loads it. True if it was missing.
     async fn be_born(&self) -> Result<bool, UsageError> {
-        let key = format!("{}:born", self.0.prefix);
+        let key = self.born_key();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut conn = self.0.conn.clone();
         let created: bool = deadline(self.0.timeout, conn.set_nx(&key, now)).await?;
@@ -233,21 +266,40 @@ impl RedisStore {
         now_ms: u64,
     ) -> &'i mut redis::ScriptInvocation<'s> {
         let (used, leases) = self.keys(&ask.jti);
-        invocation.key(used).key(leases).key(format!("{}:born", self.0.prefix));
-        invocation.arg(ask.limit).arg(now_ms)
+        invocation.key(used).key(leases).key(self.born_key());
+        invocation.arg(ask.limit).arg(now_ms).arg(self.born_at())
     }
 
-    /// Runs a script that starts with [`FREE_USE`]: whether it granted the
-    /// use; a lost birth key is re-set and reported as an error.
+    /// Runs a script that starts with [`FREE_USE`] (or [`USED_UP`]): whether
+    /// it answered yes; a lost or changed birth is reported as an error
+    /// ([`Self::learn_rebirth`]).
     async fn run_free_use(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<bool, UsageError> {
         let mut conn = self.0.conn.clone();
         match deadline(self.0.timeout, invocation.invoke_async::<i64>(&mut conn)).await? {
             1 => Ok(true),
             0 => Ok(false),
-            _ => {
-                self.be_born().await?;
-                Err(UsageError::backend(Reborn))
+            answer => Err(self.learn_rebirth(answer).await),
+        }
+    }
+
+    /// The store was flushed or replaced: re-sets a lost birth key, loads
+    /// the new birth (so this agent refuses the limited tokens issued before
+    /// it, as the agent that found the loss does), and fails the request
+    /// that found out, whose count from before is gone.
+    async fn learn_rebirth(&self, answer: i64) -> UsageError {
+        let reloaded = match answer {
+            BIRTH_GONE | BIRTH_CHANGED => self.be_born().await.map(drop),
+            other => Err(UsageError::backend(UnexpectedAnswer(other))),
+        };
+        match reloaded {
+            Ok(()) => {
+                tracing::warn!(
+                    born_at = self.born_at(),
+                    "the Redis usage store was flushed or replaced: limited tokens issued before it are refused"
+                );
+                UsageError::backend(Reborn)
             }
+            Err(err) => err,
         }
     }
 }
@@ -307,9 +359,9 @@ impl UsageStore for RedisStore {
 
     async fn is_used_up(&self, jti: &str, limit: u64) -> Result<bool, UsageError> {
         let (used, _) = self.keys(jti);
-        let mut conn = self.0.conn.clone();
-        let used: Option<u64> = deadline(self.0.timeout, conn.get(&used)).await?;
-        Ok(used.unwrap_or(0) >= limit)
+        let mut invocation = self.0.used_up.key(used);
+        invocation.key(self.born_key()).arg(limit).arg(self.born_at());
+        self.run_free_use(&invocation).await
     }
 
     async fn prune(&self, _expired_before: u64, now_ms: u64) -> Result<u64, UsageError> {

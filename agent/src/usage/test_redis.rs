@@ -46,10 +46,21 @@ impl TestRedis {
         (server.another_store().await, server)
     }
 
+    fn url(&self) -> String {
+        format!("redis+unix://{}", self.socket.display())
+    }
+
+    /// Runs one command on the server, as an operator's `redis-cli` would.
+    pub(super) async fn command(&self, args: &[&str]) {
+        let client = redis::Client::open(self.url()).expect("client");
+        let mut conn = client.get_multiplexed_async_connection().await.expect("connection");
+        redis::cmd(args[0]).arg(&args[1..]).query_async::<()>(&mut conn).await.expect("command");
+    }
+
     /// One more store (another agent) on this server.
     pub(super) async fn another_store(&self) -> RedisStore {
         let target = RedisTarget {
-            url: format!("redis+unix://{}", self.socket.display()),
+            url: self.url(),
             ca_cert: None,
             password: None,
             prefix: "test".to_owned(),
@@ -74,6 +85,33 @@ async fn revocations_reach_every_agent_on_the_server() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(server.another_store().await.is_revoked("leaked", "sub", 0), "loaded at start-up");
+}
+
+/// After Redis is flushed, every agent refuses what the new birth refuses:
+/// not only the one that finds the birth key gone first, but also an agent
+/// that finds the key already written again by another.
+#[tokio::test]
+async fn every_agent_learns_that_the_store_was_born_again() {
+    use crate::usage::{Taken, UsageStore, UseAsk};
+    let (a, server) = TestRedis::store().await;
+    let b = server.another_store().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock");
+    let (now_s, now_ms) = (now.as_secs(), u64::try_from(now.as_millis()).expect("ms"));
+    let ask = UseAsk { jti: "j".into(), limit: 1, expires_at: now_s + 60, lease_ms: 60_000 };
+    assert_eq!(a.take(&ask, now_ms).await.expect("take"), Taken::Spent);
+    let reborn = (a.born_at() + 7).to_string();
+    // Flushed, and another agent (or a new pod) has already written a new birth.
+    server.command(&["FLUSHALL"]).await;
+    server.command(&["SET", "test:born", &reborn]).await;
+    assert!(b.is_used_up("j", 1).await.is_err(), "the request that finds out fails");
+    assert_eq!(b.born_at().to_string(), reborn, "b knows the new birth");
+    assert!(a.take(&ask, now_ms).await.is_err(), "so does a take at a");
+    assert_eq!(a.born_at().to_string(), reborn);
+    assert_eq!(a.take(&ask, now_ms).await.expect("take"), Taken::Spent, "then the store counts again");
+    // The key gone altogether: the first agent to look writes a new one.
+    server.command(&["FLUSHALL"]).await;
+    assert!(b.take(&ask, now_ms).await.is_err());
+    assert!(b.born_at() >= now_s, "born again now");
 }
 
 impl Drop for TestRedis {
