@@ -135,6 +135,22 @@ pub(super) async fn a_confirm_after_the_deadline_fails<S: UsageStore>(store: S) 
     assert!(store.is_used_up(&name, 1).await.expect("used up?"));
 }
 
+/// A lease that a take found expired is gone: confirming it later fails,
+/// even with a clock that reads earlier (a clock stepped back, or a request
+/// that read the time just before its lease expired and was delayed), so
+/// the use the take counted is never counted twice.
+pub(super) async fn a_lease_reclaimed_by_a_take_is_never_confirmed<S: UsageStore>(store: S) {
+    let (name, now) = (jti("reclaimed"), t0());
+    let one = ask(&name, 1);
+    let late = granted(&store, &one, now).await;
+    assert_eq!(store.take(&one, now + LEASE_MS + 1).await.expect("take"), Taken::Spent, "the lease expired");
+    assert!(matches!(store.confirm(&late, now + LEASE_MS).await, Err(UsageError::LeaseExpired)));
+    assert_eq!(store.take(&one, now + LEASE_MS + 2).await.expect("take"), Taken::Exhausted, "one use, counted once");
+    let endless = ask(&jti("endless"), u64::MAX);
+    assert_eq!(store.take(&endless, now).await.expect("a limit beyond i64"), Taken::Spent);
+    granted(&store, &endless, now).await;
+}
+
 /// Tokens expired for longer than the grace are forgotten (by `prune`, or
 /// by the backend itself when their time comes), and nothing else.
 pub(super) async fn pruning_forgets_only_expired_tokens<S: UsageStore>(store: S) {
@@ -212,6 +228,11 @@ macro_rules! conformance {
             async fn a_confirm_after_the_deadline_fails() {
                 let (store, _keep) = $new.await;
                 super::a_confirm_after_the_deadline_fails(store).await;
+            }
+            #[tokio::test]
+            async fn a_lease_reclaimed_by_a_take_is_never_confirmed() {
+                let (store, _keep) = $new.await;
+                super::a_lease_reclaimed_by_a_take_is_never_confirmed(store).await;
             }
             #[tokio::test]
             async fn revocations_refuse_their_tokens_until_pruned() {

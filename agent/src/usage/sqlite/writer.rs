@@ -167,14 +167,21 @@ fn confirm(tx: &Transaction<'_>, lease: &Lease, now_ms: u64) -> Result<(), Usage
     count_use(tx, &lease.jti, lease.expires_at)
 }
 
-/// One statement: counts a use only if confirmed uses plus live leases stay
-/// under the limit (expired leases are ignored here and pruned later).
+/// Counts a use only if confirmed uses plus live leases stay under the
+/// limit. The token's expired leases are deleted first, as a reserve does:
+/// a lease this take does not count must not be confirmed afterwards (by a
+/// request whose clock read earlier), or one use would count twice.
 fn take(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<Taken, UsageError> {
+    let sql = "DELETE FROM leases WHERE jti = ?1 AND deadline_ms < ?2";
+    tx.prepare_cached(sql)?.execute(params![ask.jti, now_ms])?;
     let sql = "INSERT INTO token_uses (jti, used, expires_at)
                SELECT ?1, 1, ?2 WHERE (SELECT count(*) FROM leases WHERE jti = ?1 AND deadline_ms >= ?3) < ?4
                ON CONFLICT (jti) DO UPDATE SET used = used + 1
                WHERE used + (SELECT count(*) FROM leases WHERE jti = ?1 AND deadline_ms >= ?3) < ?4";
-    let counted = tx.prepare_cached(sql)?.execute(params![ask.jti, ask.expires_at, now_ms, ask.limit])?;
+    // SQLite's integers are i64: a limit beyond (from a token minted
+    // elsewhere) is one no count can reach either.
+    let limit = i64::try_from(ask.limit).unwrap_or(i64::MAX);
+    let counted = tx.prepare_cached(sql)?.execute(params![ask.jti, ask.expires_at, now_ms, limit])?;
     Ok(if counted == 1 { Taken::Spent } else { Taken::Exhausted })
 }
 
