@@ -11,7 +11,7 @@
 
 use super::uses::HeldUse;
 use crate::audit::{AuditRecord, AuditWriter};
-use crate::usage::UsageStore;
+use crate::usage::{Lease, UsageStore};
 
 /// The audit outcome of a fetch whose client went away first.
 pub(super) const ABORTED: &str = "aborted";
@@ -67,14 +67,19 @@ impl<U: UsageStore> Drop for PendingFetch<U> {
         };
         record.finish(ABORTED, ABORTED_STATUS, Some(detail.to_owned()));
         runtime.spawn(async move {
-            if let Some(lease) = lease
-                && let Err(err) = usage.release(&lease).await
-            {
-                tracing::warn!(error = %err, "failed to release the use of an abandoned fetch; it returns when its lease ends");
+            if let Some(lease) = lease {
+                release_abandoned(&usage, &lease).await;
             }
             if let Err(err) = audit.write(&record).await {
                 tracing::error!(error = %err, "failed to audit an abandoned fetch");
             }
         });
+    }
+}
+
+/// Gives back the lease of a fetch that nobody waits for any more.
+pub(super) async fn release_abandoned<U: UsageStore>(usage: &U, lease: &Lease) {
+    if let Err(err) = usage.release(lease).await {
+        tracing::warn!(error = %err, "failed to release the use of an abandoned fetch; it returns when its lease ends");
     }
 }

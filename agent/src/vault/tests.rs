@@ -361,3 +361,77 @@ async fn a_store_that_is_down_refuses_limited_tokens_only_and_says_so() {
     assert_eq!(lines[2]["error"], "failed to reach the usage store: connection refused");
     assert!(!f.vault.readiness().await.is_ready());
 }
+
+/// A store whose reserve reaches the store at once but whose answer comes
+/// back only when the test opens the gate: a slow commit or a slow Redis.
+#[derive(Clone)]
+struct SlowAnswers {
+    counted: Counted,
+    reached: Arc<tokio::sync::Notify>,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+impl UsageStore for SlowAnswers {
+    async fn reserve(&self, ask: &UseAsk, now: u64) -> Result<Reservation, crate::usage::UsageError> {
+        let (store, ask) = (self.counted.clone(), ask.clone());
+        let in_flight = tokio::spawn(async move { store.reserve(&ask, now).await });
+        self.reached.notify_one();
+        let _open = self.gate.acquire().await.expect("gate");
+        in_flight.await.expect("join")
+    }
+    async fn confirm(&self, lease: &Lease, now: u64) -> Result<(), crate::usage::UsageError> {
+        self.counted.confirm(lease, now).await
+    }
+    async fn take(&self, ask: &UseAsk, now: u64) -> Result<crate::usage::Taken, crate::usage::UsageError> {
+        self.counted.take(ask, now).await
+    }
+    async fn release(&self, lease: &Lease) -> Result<(), crate::usage::UsageError> {
+        self.counted.release(lease).await
+    }
+    async fn is_used_up(&self, jti: &str, limit: u64) -> Result<bool, crate::usage::UsageError> {
+        self.counted.is_used_up(jti, limit).await
+    }
+    async fn prune(&self, before: u64, now: u64) -> Result<u64, crate::usage::UsageError> {
+        self.counted.prune(before, now).await
+    }
+    async fn ping(&self) -> Result<(), crate::usage::UsageError> {
+        self.counted.ping().await
+    }
+    async fn revoke(&self, revocation: &crate::usage::Revocation) -> Result<(), crate::usage::UsageError> {
+        self.counted.revoke(revocation).await
+    }
+    fn is_revoked(&self, jti: &str, subject: &str, iat: u64) -> bool {
+        self.counted.is_revoked(jti, subject, iat)
+    }
+    fn born_at(&self) -> u64 {
+        self.counted.born_at()
+    }
+}
+
+/// A client that goes away while its fetch waits for the store's lease does
+/// not leave that lease held until its deadline: it is released as soon as
+/// it is granted (operator guide, "An abandoned fetch").
+#[tokio::test]
+async fn a_lease_granted_after_its_fetch_was_abandoned_is_released() {
+    let ops = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let counted = Counted { store: SqliteStore::in_memory().expect("usage").0, ops: Arc::clone(&ops) };
+    let (reached, gate) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Semaphore::new(0)));
+    let store = SlowAnswers { counted, reached: Arc::clone(&reached), gate: Arc::clone(&gate) };
+    let f = Arc::new(fixture_with(store).await);
+    let token = f.mint(json!({"subject": "t", "environment": "dev", "key_pattern": "*", "usage_limit": 1})).await;
+    let fetch = tokio::spawn({
+        let (f, token) = (Arc::clone(&f), token.clone());
+        async move { f.get(&token, "dev", "DB_URL").await }
+    });
+    reached.notified().await;
+    fetch.abort();
+    assert!(fetch.await.expect_err("abandoned").is_cancelled());
+    gate.add_permits(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ops.lock().expect("ops").contains(&"release") {
+        assert!(std::time::Instant::now() < deadline, "the lease is held until its deadline: {:?}", ops.lock());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gate.add_permits(1);
+    assert_eq!(f.get(&token, "dev", "DB_URL").await, Ok("pg://x".into()), "its one use is free again");
+}

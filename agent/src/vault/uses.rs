@@ -55,8 +55,23 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     }
 
     /// Leases one use (401 when none is left).
+    ///
+    /// The store is asked on a task of its own: hyper drops the fetch when
+    /// its client goes away, and once asked the store may grant the lease
+    /// anyway (the operation is queued or already sent). That task then
+    /// gives the lease back at once, instead of leaving it held until its
+    /// deadline with nobody to release it.
     pub(super) async fn reserve(&self, ask: &UseAsk) -> Result<Lease, Error> {
-        match self.usage.reserve(ask, now_ms()).await.map_err(Error::Usage)? {
+        let (usage, owned) = (self.usage.clone(), ask.clone());
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let reserved = usage.reserve(&owned, now_ms()).await;
+            if let Err(Ok(Reservation::Granted(lease))) = answer.send(reserved) {
+                super::pending::release_abandoned(&usage, &lease).await;
+            }
+        });
+        let reserved = answered.await.map_err(|_| Error::Usage(crate::usage::UsageError::Stopped))?;
+        match reserved.map_err(Error::Usage)? {
             Reservation::Granted(lease) => {
                 tracing::debug!(jti = %lease.jti, lease = lease.id, "use leased");
                 Ok(lease)
