@@ -80,8 +80,12 @@ impl SqliteStore {
         }
         let (born_at, is_new) = Self::start(&mut conn)?;
         // The log exists once a transaction has run (`start`); its sync is
-        // what makes a confirm durable.
-        let mut wal_path = path.as_os_str().to_owned();
+        // what makes a confirm durable. It lies beside the file SQLite
+        // opened, which is where a symbolic link at `path` leads.
+        let mut wal_path = std::ffi::OsString::from(conn.path().unwrap_or_default());
+        if wal_path.is_empty() {
+            wal_path = path.as_os_str().to_owned();
+        }
         wal_path.push("-wal");
         let wal = std::fs::File::open(&wal_path).map_err(UsageError::backend)?;
         let sync = WalSync::start(wal).map_err(UsageError::backend)?;
@@ -293,6 +297,18 @@ mod tests {
         let other = Connection::open(&path).expect("reopen");
         let tables: i64 = other.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).expect("count");
         assert_eq!(tables, 1, "nothing was added");
+    }
+
+    #[tokio::test]
+    async fn a_state_path_that_is_a_symbolic_link_syncs_the_log_beside_its_target() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("real")).expect("dir");
+        let link = dir.path().join("usage.db");
+        std::os::unix::fs::symlink(dir.path().join("real/usage.db"), &link).expect("link");
+        let (store, _task) = SqliteStore::open(&link).expect("open through the link");
+        assert!(dir.path().join("real/usage.db-wal").exists(), "SQLite logs beside the target");
+        let ask = UseAsk { jti: "j".into(), limit: 1, expires_at: u64::MAX / 2_000, lease_ms: 1_000 };
+        assert_eq!(store.take(&ask, 0).await.expect("take"), Taken::Spent);
     }
 
     #[test]

@@ -15,6 +15,31 @@ use std::thread::JoinHandle;
 
 use super::writer::Answer;
 
+/// Whether the log can still be trusted to hold what was committed.
+///
+/// After a failed `fsync` Linux may have dropped the dirty pages it could
+/// not write and reports the error once: a later sync succeeds without
+/// those pages on disk. Every confirm or take after the first failure is
+/// therefore failed too (503), until the agent is restarted and SQLite
+/// recovers the log from what is really on disk.
+#[derive(Default)]
+struct SyncHealth {
+    failed: Option<String>,
+}
+
+impl SyncHealth {
+    /// The failure to answer after a sync that ended with `synced`, if any.
+    fn after(&mut self, synced: std::io::Result<()>) -> Option<&str> {
+        if let (None, Err(err)) = (&self.failed, synced) {
+            tracing::error!(error = %err, "failed to sync the usage store's log; uses are refused until a restart");
+            self.failed = Some(format!(
+                "failed to sync the usage store's log: {err} (uses are refused until the agent restarts)"
+            ));
+        }
+        self.failed.as_deref()
+    }
+}
+
 /// The sync thread and its queue; [`WalSync::finish`] ends it.
 pub(super) struct WalSync {
     jobs: mpsc::Sender<Vec<Answer>>,
@@ -31,13 +56,14 @@ impl WalSync {
     pub(super) fn start(wal: File) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Vec<Answer>>();
         let thread = std::thread::Builder::new().name("vanta-usage-sync".to_owned()).spawn(move || {
+            let mut health = SyncHealth::default();
             while let Ok(mut answers) = queue.recv() {
                 while let Ok(more) = queue.try_recv() {
                     answers.extend(more);
                 }
-                let failed = wal.sync_data().err().map(|err| format!("failed to sync the usage store's log: {err}"));
+                let failed = health.after(wal.sync_data());
                 for answer in answers {
-                    answer(failed.as_deref());
+                    answer(failed);
                 }
             }
         })?;
@@ -63,5 +89,19 @@ impl WalSync {
         if self.thread.join().is_err() {
             tracing::error!("the usage store's sync thread panicked");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SyncHealth;
+
+    #[test]
+    fn after_one_failed_sync_every_later_one_fails_too() {
+        let mut health = SyncHealth::default();
+        assert_eq!(health.after(Ok(())), None);
+        let failed = health.after(Err(std::io::Error::from_raw_os_error(5))).map(str::to_owned);
+        assert!(failed.as_deref().is_some_and(|why| why.contains("failed to sync")), "{failed:?}");
+        assert_eq!(health.after(Ok(())).map(str::to_owned), failed, "a later success proves nothing");
     }
 }

@@ -19,6 +19,8 @@ const MARKERS: &Markers = &[
     ("#[error(", "usage.rs"),
     ("#[error(", "usage/redis.rs"),
     ("#[error(", "usage/sqlite/writer.rs"),
+    // Why a use was not made durable (audited, 503).
+    ("self.failed = Some(format!(", "usage/sqlite/wal_sync.rs"),
     ("#[error(", "audit/writer.rs"),
     ("#[error(", "token/key.rs"),
     // The problem of an invalid setting: `invalid(flag, problem)`, the
