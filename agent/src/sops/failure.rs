@@ -111,7 +111,8 @@ impl Cause {
             _ if stderr.contains("MAC mismatch") || stderr.contains("authentication failed") => Self::MacMismatch,
             _ if stderr.contains("sops metadata not found")
                 || stderr.contains("Error unmarshalling input")
-                || stderr.contains("Error loading") =>
+                || stderr.contains("Error loading")
+                || ECHOING_PARSERS.iter().any(|prefix| stderr.contains(prefix)) =>
             {
                 Self::MalformedFile
             }
@@ -215,7 +216,11 @@ pub fn screen_stderr<'a>(
     if needles.any(|v| text.contains(v)) || stdout_words.any(|w| text.contains(w)) {
         return Some(STDERR_WITHHELD.to_owned());
     }
-    let text = if matches!(cause, Cause::MalformedFile | Cause::SopsFailed) { cut_quotes(&text) } else { text.into() };
+    let text = if matches!(cause, Cause::MalformedFile | Cause::SopsFailed) {
+        cut_quotes(&cut_echoed_lines(&text))
+    } else {
+        text.into()
+    };
     let mut line = text.split_whitespace().filter(|w| *w != "|" && *w != "-").collect::<Vec<_>>().join(" ");
     if line.len() > STDERR_CAP {
         let mut end = STDERR_CAP;
@@ -226,6 +231,21 @@ pub fn screen_stderr<'a>(
         line.push_str(" …");
     }
     (!line.is_empty()).then_some(line)
+}
+
+/// Errors of sops' dotenv and INI parsers that end with the offending line
+/// of the file, unquoted: for a file that was never encrypted, plaintext.
+const ECHOING_PARSERS: &[&str] = &["invalid dotenv input line:", "key-value delimiter not found:", "unclosed section:"];
+
+/// Cuts what follows an [`ECHOING_PARSERS`] prefix, to the end of its line.
+fn cut_echoed_lines(text: &str) -> String {
+    let lines = text.lines().map(|line| {
+        match ECHOING_PARSERS.iter().find_map(|prefix| line.find(prefix).map(|at| at + prefix.len())) {
+            Some(end) => format!("{} …", &line[..end]),
+            None => line.to_owned(),
+        }
+    });
+    lines.collect::<Vec<_>>().join("\n")
 }
 
 /// Replaces every quoted fragment (`…`, "…", '…') with `…`: parsers quote the
@@ -269,6 +289,21 @@ mod tests {
         ];
         for (code, stderr, want) in cases {
             assert_eq!(Cause::classify(code, stderr), want, "{code:?} {stderr}");
+        }
+    }
+
+    #[test]
+    fn parsers_that_echo_a_line_of_a_plaintext_file_are_cut() {
+        let pem = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+        for stderr in [
+            format!("invalid dotenv input line: {pem}\n"),
+            format!("key-value delimiter not found: {pem}\n"),
+            format!("unclosed section: [{pem}\n"),
+        ] {
+            let cause = Cause::classify(Some(1), &stderr);
+            assert_eq!(cause, Cause::MalformedFile, "{stderr}");
+            let line = screen_stderr(stderr.as_bytes(), b"", cause, []).expect("a line");
+            assert!(!line.contains("MIIE") && line.ends_with(": …"), "{line}");
         }
     }
 

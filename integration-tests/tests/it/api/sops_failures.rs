@@ -131,8 +131,11 @@ fn a_plain_or_broken_file_is_malformed_and_its_content_never_logged() {
     let vault = &builder.paths().vault;
     fs::write(vault.join("plain.enc.yaml"), "DATABASE_URL: plaintext-never-logged-77\n").unwrap();
     fs::write(vault.join("broken.enc.json"), "{\"DATABASE_URL\": \"broken-never-logged-78\"").unwrap();
+    // sops' dotenv and INI parsers quote the offending line without quotes.
+    fs::write(vault.join("dotenv.enc.env"), "A=1\nMIIEvQIB-never-logged-79\n").unwrap();
+    fs::write(vault.join("ini.enc.ini"), "[s]\nMIIEvQIB-never-logged-80\n").unwrap();
     let agent = builder.start();
-    for env in ["plain", "broken"] {
+    for env in ["plain", "broken", "dotenv", "ini"] {
         let expected = Expected {
             env,
             status: 500,
