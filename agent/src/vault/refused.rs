@@ -59,7 +59,9 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             record.set_key_pattern(field("key_pattern"));
         }
         let code = refused.code;
-        record.finish(code.as_str(), (self.status_of)(code), Some(refused.detail.to_owned()));
+        // The detail may quote the request (an unknown field's name): echoed
+        // as every other text from a caller, cut and escaped.
+        record.finish(code.as_str(), (self.status_of)(code), AuditRecord::echo(refused.detail));
         if let Err(audit_err) = self.audit.write(&record).await {
             tracing::error!(error = %audit_err, "failed to audit a refused request");
         }
