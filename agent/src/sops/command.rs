@@ -21,13 +21,27 @@ use super::keys::KeyMaterial;
 use super::{SecretSource, Tree};
 
 /// How to run sops: which binary, with which environment, for how long.
-#[derive(Clone, Debug)]
+/// The environment holds key material (`SOPS_AGE_KEY`, cloud credentials):
+/// its `Debug` names the variables, never their values.
+#[derive(Clone)]
 pub struct SopsCommand {
     bin: PathBuf,
     files_dir: PathBuf,
     timeout: Duration,
     /// Only the variables sops' key backends need (docs/API.md §7); never ours.
     env: Arc<Vec<(OsString, OsString)>>,
+}
+
+impl std::fmt::Debug for SopsCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.env.iter().map(|(name, _)| name).collect();
+        f.debug_struct("SopsCommand")
+            .field("bin", &self.bin)
+            .field("files_dir", &self.files_dir)
+            .field("timeout", &self.timeout)
+            .field("env", &names)
+            .finish()
+    }
 }
 
 /// Why an environment could not be decrypted. The text is the cause in
@@ -259,5 +273,18 @@ impl SecretSource for SopsCommand {
 
     fn check_ready(&self) -> Result<(), String> {
         SopsCommand::check_ready(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_the_variables_handed_to_sops_but_not_their_values() {
+        let env = vec![("SOPS_AGE_KEY".into(), "AGE-SECRET-KEY-1QQQQ-not-to-be-printed".into())];
+        let command = SopsCommand::new("sops".into(), "/vault".into(), Duration::from_secs(5), env);
+        let debug = format!("{command:?}");
+        assert!(debug.contains("SOPS_AGE_KEY") && !debug.contains("not-to-be-printed"), "{debug}");
     }
 }

@@ -51,7 +51,14 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         claims: &Claims,
         if_none_match: &str,
     ) -> Result<Option<ETag>, Error> {
-        let value = self.lookup(env, key).await?;
+        let value = match self.lookup(env, key).await {
+            Ok(value) => value,
+            Err(missing) => {
+                // A used-up token is refused (401) before a missing key (404).
+                self.check_not_used_up(claims).await?;
+                return Err(missing);
+            }
+        };
         let etag = self.etags.tag(Covers::Value, env.as_str(), [(key.as_str(), value.as_str())]);
         if !etag.matched_by(if_none_match) {
             return Ok(None);

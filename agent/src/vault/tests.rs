@@ -435,3 +435,36 @@ async fn a_lease_granted_after_its_fetch_was_abandoned_is_released() {
     gate.add_permits(1);
     assert_eq!(f.get(&token, "dev", "DB_URL").await, Ok("pg://x".into()), "its one use is free again");
 }
+
+/// A refused token request's detail quotes the caller's own text (an unknown
+/// field's name): it reaches the audit log cut and escaped like every echo.
+#[tokio::test]
+async fn a_refused_requests_detail_is_echoed_cut_and_escaped() {
+    let f = fixture().await;
+    let name = format!("\u{202e}{}", "x".repeat(60_000));
+    let body = json!({ name.clone(): 1 });
+    let detail = format!("unknown field '{name}'");
+    let refused = RefusedRequest {
+        event: AuditEvent::TokenGenerate,
+        peer: Peer::Unknown,
+        body: Some(&body),
+        code: ErrorCode::ValidationError,
+        detail: &detail,
+    };
+    f.vault.refuse_request(refused).await;
+    let record = f.audit().pop().expect("a record");
+    let error = record["error"].as_str().expect("an error");
+    assert!(error.len() < 1_000 && !error.contains('\u{202e}'), "{} bytes: {}", error.len(), &error[..40]);
+    assert!(error.starts_with("unknown field '\\u{202e}xxx"), "{}", &error[..40]);
+}
+
+/// With `If-None-Match`, too, a used-up token is refused before a missing
+/// key is reported: 401, not 404.
+#[tokio::test]
+async fn a_conditional_fetch_with_a_used_up_token_is_401_before_404() {
+    let f = fixture().await;
+    let token = f.mint(json!({"subject": "t", "environment": "dev", "key_pattern": "*", "usage_limit": 1})).await;
+    assert_eq!(f.get(&token, "dev", "DB_URL").await, Ok("pg://x".into()));
+    let missing = f.get_if(&token, "dev", "missing", Some("\"any\"")).await.map(|_| ());
+    assert_eq!(missing, Err(ErrorCode::Unauthorized));
+}
