@@ -246,7 +246,8 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             }
             pending.held = Some(HeldUse::Leased(self.reserve(&ask).await?));
         }
-        let value = self.lookup(&env, &key).await;
+        // A revoke answered while sops ran holds for this fetch too.
+        let value = self.lookup(&env, &key).await.and_then(|value| self.check_revoked(claims).map(|()| value));
         if let (Err(_), Some(HeldUse::Leased(lease))) = (&value, &pending.held) {
             self.usage.release(lease).await.map_err(Error::Usage)?;
             pending.held = None;

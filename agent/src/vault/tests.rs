@@ -17,6 +17,8 @@ use crate::usage::{Lease, Reservation, SqliteStore, UseAsk};
 #[derive(Default)]
 struct FakeSource {
     cached: bool,
+    /// Makes a load (a sops run) signal that it started, then wait for a permit.
+    slow: Option<(Arc<tokio::sync::Notify>, Arc<tokio::sync::Semaphore>)>,
 }
 
 fn dev_tree() -> Arc<Tree> {
@@ -29,6 +31,10 @@ impl SecretSource for FakeSource {
     }
 
     async fn load(&self, env: &EnvName) -> Result<Arc<Tree>, SopsError> {
+        if let Some((started, gate)) = &self.slow {
+            started.notify_one();
+            let _done = gate.acquire().await.expect("gate");
+        }
         match env.as_str() {
             "dev" => Ok(dev_tree()),
             "broken" => {
@@ -238,7 +244,7 @@ impl UsageStore for Counted {
 async fn a_cached_value_takes_its_use_in_one_store_operation() {
     let ops = Arc::new(std::sync::Mutex::new(Vec::new()));
     let store = Counted { store: SqliteStore::in_memory().expect("usage").0, ops: Arc::clone(&ops) };
-    let f = fixture_of(FakeSource { cached: true }, store).await;
+    let f = fixture_of(FakeSource { cached: true, ..FakeSource::default() }, store).await;
     let token = f.mint(json!({"subject": "t", "environment": "dev", "key_pattern": "*", "usage_limit": 2})).await;
     assert_eq!(f.get(&token, "dev", "DB_URL").await, Ok("pg://x".into()));
     assert_eq!(*ops.lock().expect("ops"), ["take"], "one operation per cached use");
@@ -467,4 +473,27 @@ async fn a_conditional_fetch_with_a_used_up_token_is_401_before_404() {
     assert_eq!(f.get(&token, "dev", "DB_URL").await, Ok("pg://x".into()));
     let missing = f.get_if(&token, "dev", "missing", Some("\"any\"")).await.map(|_| ());
     assert_eq!(missing, Err(ErrorCode::Unauthorized));
+}
+
+/// A token revoked while its fetch waits for sops does not get the value:
+/// the revoke's 200 holds for fetches already under way.
+#[tokio::test]
+async fn a_token_revoked_while_sops_runs_gets_no_value() {
+    let (started, gate) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Semaphore::new(0)));
+    let source = FakeSource { slow: Some((Arc::clone(&started), Arc::clone(&gate))), ..FakeSource::default() };
+    let f = Arc::new(fixture_of(source, SqliteStore::in_memory().expect("usage").0).await);
+    let token = f.mint(json!({"subject": "t", "environment": "dev", "key_pattern": "*", "usage_limit": 1})).await;
+    let jti = f.audit()[0]["jti"].as_str().expect("jti").to_owned();
+    let fetch = tokio::spawn({
+        let (f, token) = (Arc::clone(&f), token.clone());
+        async move { f.get(&token, "dev", "DB_URL").await }
+    });
+    started.notified().await;
+    let keep_until = u64::MAX / 4;
+    let revocation = crate::usage::Revocation { target: crate::usage::RevokedTarget::Jti(jti.clone()), keep_until };
+    f.vault.usage.revoke(&revocation).await.expect("revoke");
+    gate.add_permits(1);
+    assert_eq!(fetch.await.expect("join"), Err(ErrorCode::Unauthorized));
+    let ask = UseAsk { jti, limit: 1, expires_at: u64::MAX / 4_000, lease_ms: 60_000 };
+    assert!(matches!(f.vault.usage.reserve(&ask, 0).await, Ok(Reservation::Granted(_))), "its lease was released");
 }
