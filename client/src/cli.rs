@@ -25,8 +25,8 @@ use help::{
     LIST_EXAMPLES, MAIN_EXAMPLES, MAN_EXAMPLES, RUN_ABOUT,
 };
 pub use run_args::{
-    DEFAULT_RUN_TTL_MINUTES, EXIT_ON_CHANGE, FileFormat, InjectAs, KeySpec, NameError, OnChange, RunArgs, VarPrefix,
-    is_var_name,
+    DEFAULT_RUN_TTL_MINUTES, EXIT_ON_CHANGE, FileFormat, InjectAs, KeySpec, Misuse, NameError, OnChange, RunArgs,
+    VarPrefix, is_var_name,
 };
 
 /// `vanta-cli`: mint scoped tokens, read secrets and run programs with their

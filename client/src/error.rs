@@ -12,10 +12,13 @@ use std::io;
 use crate::agent_client;
 use crate::agent_client::TlsFailure;
 use crate::child;
+use crate::cli::Misuse;
 use crate::output::PREFIX;
 
-/// Exit code of every failure that is not the child's.
+/// Exit code of every failure that is not the child's or a usage error.
 const FAILURE: u8 = 1;
+/// Exit code of a usage error, as clap's.
+const USAGE: u8 = 2;
 
 /// The line to print for `err`, without a trailing newline.
 pub fn error_line(err: &(dyn Error + 'static)) -> String {
@@ -34,9 +37,15 @@ pub fn error_line(err: &(dyn Error + 'static)) -> String {
 }
 
 /// The exit code for `err`: the child's code if the command could not be
-/// run (127 not found, 126 not executable), 1 otherwise.
+/// run (127 not found, 126 not executable), 2 for options that cannot be
+/// used together, 1 otherwise.
 pub fn exit_code(err: &(dyn Error + 'static)) -> u8 {
-    chain(err).find_map(|cause| cause.downcast_ref::<child::Error>()).map_or(FAILURE, child::Error::exit_code)
+    chain(err)
+        .find_map(|cause| {
+            let usage = cause.downcast_ref::<Misuse>().map(|_| USAGE);
+            usage.or_else(|| cause.downcast_ref::<child::Error>().map(child::Error::exit_code))
+        })
+        .unwrap_or(FAILURE)
 }
 
 fn chain<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {

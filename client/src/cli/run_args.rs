@@ -213,6 +213,31 @@ pub enum NameError {
     Prefix(String),
 }
 
+/// Options of `run-with-secrets` that cannot be used together, found after
+/// parsing (they depend on each other's values, or on a given token's
+/// claims): usage errors, exit 2 like clap's.
+#[derive(Debug, thiserror::Error)]
+pub enum Misuse {
+    /// `--on-change signal:` without `--inject-as file`.
+    #[error(
+        "--on-change signal:{signal} replaces the secrets file, so it needs --inject-as file ({why}); \
+         use --on-change restart with --inject-as {inject_as}"
+    )]
+    SignalNeedsFile { signal: Signal, why: &'static str, inject_as: InjectAs },
+    /// `--on-change signal:` with `--mask`: the relay keeps the old values.
+    #[error(
+        "--mask with --on-change signal:{signal} would go on masking the old values after a change; \
+         use --on-change restart, which starts the masking again with the new values"
+    )]
+    SignalWithMask { signal: Signal },
+    /// `--watch` with a given token that has a usage limit.
+    #[error(
+        "--watch reads the secrets again after every change, and the given token allows only {limit} uses: \
+         give a token without a usage limit"
+    )]
+    WatchWithLimitedToken { limit: u64 },
+}
+
 /// Lifetime of the tokens `run-with-secrets` mints for itself.
 pub const DEFAULT_RUN_TTL_MINUTES: u32 = 5;
 /// Seconds between two checks of `--watch`.

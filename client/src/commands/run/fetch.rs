@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::grant::{self, Grant};
 use crate::agent_client::{AgentClient, Listing};
-use crate::cli::{InjectAs, RunArgs};
+use crate::cli::{InjectAs, Misuse, RunArgs};
 use crate::inject::env_vars::{self, Naming};
 
 /// One fetched secret and the variable name it goes by.
@@ -49,10 +49,7 @@ pub(super) async fn fetch(client: &AgentClient, args: &RunArgs) -> anyhow::Resul
     if args.watch
         && let Some(limit) = grants.iter().find_map(|g| g.given()?.usage_limit())
     {
-        bail!(
-            "--watch reads the secrets again after every change, and the given token allows only {limit} uses: \
-             give a token without a usage limit"
-        );
+        return Err(Misuse::WatchWithLimitedToken { limit }.into());
     }
     let (secrets, tags) = values(client, &grants, args).await?;
     Ok(Fetched { secrets, grants, tags })

@@ -9,7 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use vanta_shared::api::GenerateTokenRequest;
 use vanta_shared::{KeyPath, KeyPattern};
 
@@ -73,7 +72,9 @@ impl Grant {
         let (TokenSource::Given, Some(path)) = (&self.source, args.token_file.as_deref()) else {
             return Ok(false);
         };
-        let raw = given_token(None, Some(path))?.context("no token file")?;
+        // A path always gives a token or a read error: a missing file is
+        // "failed to read the token file …", said by the caller.
+        let Some(raw) = given_token(None, Some(path))? else { return Ok(false) };
         if raw == self.token.expose() {
             return Ok(false);
         }

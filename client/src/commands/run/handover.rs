@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use super::fetch::Secret;
 use super::grant::Grant;
 use crate::child;
-use crate::cli::{FileFormat, InjectAs, OnChange, RunArgs};
+use crate::cli::{FileFormat, InjectAs, Misuse, OnChange, RunArgs};
 use crate::commands::TokenSource;
 use crate::inject::environment::{self, PRISTINE_KEEP};
 use crate::inject::fifo::Fifo;
@@ -40,8 +40,9 @@ const SECRETS_FILE_VAR: &str = "VANTA_SECRETS_FILE";
 /// contacted.
 ///
 /// # Errors
-/// `--file-format` with env mode, `--pass-token` without a given token,
-/// `--on-change signal:` without a file.
+/// `--file-format` with env mode, `--pass-token` without a given token;
+/// a [`Misuse`] (exit 2) for `--on-change signal:` without a file or with
+/// `--mask`.
 pub(super) fn check_options(args: &RunArgs) -> anyhow::Result<()> {
     if let OnChange::Signal(signal) = args.on_change
         && args.inject_as != InjectAs::File
@@ -50,21 +51,14 @@ pub(super) fn check_options(args: &RunArgs) -> anyhow::Result<()> {
             InjectAs::Env => "an environment cannot change under a running process",
             _ => "a named pipe is read once",
         };
-        bail!(
-            "--on-change signal:{signal} replaces the secrets file, so it needs --inject-as file ({why}); \
-             use --on-change restart with --inject-as {}",
-            args.inject_as
-        );
+        return Err(Misuse::SignalNeedsFile { signal, why, inject_as: args.inject_as }.into());
     }
     if let OnChange::Signal(signal) = args.on_change
         && args.watch
         && args.mask
         && !args.no_mask
     {
-        bail!(
-            "--mask with --on-change signal:{signal} would go on masking the old values after a change; \
-             use --on-change restart, which starts the masking again with the new values"
-        );
+        return Err(Misuse::SignalWithMask { signal }.into());
     }
     if args.inject_as == InjectAs::Env && args.file_format.is_some() {
         bail!("--file-format applies to --inject-as file and fifo, not env");

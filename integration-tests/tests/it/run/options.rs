@@ -1,11 +1,12 @@
 //! `run-with-secrets` refuses early: a mistyped option before the command
 //! is a usage error, not the command; a limited token that cannot fetch
-//! every matching key is refused before any value is fetched.
+//! every matching key is refused before any value is fetched, and one that
+//! `--watch` would use up is a usage error.
 
 use serde_json::json;
 use vanta_integration_tests::cli::Cli;
 
-use crate::run::support::{app_agent, assert_code, assert_refused, helper, run_args};
+use crate::run::support::{app_agent, assert_code, assert_refused, assert_usage_error, helper, run_args};
 
 #[test]
 fn an_unknown_option_before_the_command_is_a_usage_error() {
@@ -52,7 +53,7 @@ fn watch_refuses_a_limited_token_it_would_use_up() {
     let agent = app_agent();
     let token = agent.mint(&json!({"subject": "it", "environment": "app", "key_pattern": "*", "usage_limit": 3}));
     let args = run_args("MARK", &["--watch"], &["true"]);
-    let line = assert_refused(&Cli::new(agent.socket()).env("VANTA_TOKEN", &token).run(&args));
+    let line = assert_usage_error(&Cli::new(agent.socket()).env("VANTA_TOKEN", &token).run(&args));
     assert!(line.ends_with("the given token allows only 3 uses: give a token without a usage limit"), "{line}");
     let fetches = agent.audit_lines().into_iter().filter(|l| l["event"] == "secret_access").count();
     assert_eq!(fetches, 0, "no value was asked for");

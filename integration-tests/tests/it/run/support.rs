@@ -79,7 +79,17 @@ pub(crate) fn assert_code(finished: &Finished, code: i32) {
 /// stderr, no panic or debug dump, and the command did not run (it would
 /// have printed to stdout).
 pub(crate) fn assert_refused(finished: &Finished) -> String {
-    assert_code(finished, 1);
+    assert_refused_with(finished, 1)
+}
+
+/// As [`assert_refused`], for options that cannot be used together: a usage
+/// error, exit 2 (operator guide, "Errors before the command starts").
+pub(crate) fn assert_usage_error(finished: &Finished) -> String {
+    assert_refused_with(finished, 2)
+}
+
+fn assert_refused_with(finished: &Finished, code: i32) -> String {
+    assert_code(finished, code);
     let stderr = finished.stderr_text();
     let line = stderr.trim_end_matches('\n');
     assert!(line.starts_with("vanta-cli: error: "), "one error line: {stderr:?}");

@@ -12,7 +12,7 @@ use vanta_integration_tests::cli::{Cli, RunningCli};
 use vanta_integration_tests::fixtures::{self, write_private};
 use vanta_integration_tests::process::poll_until;
 
-use crate::run::support::{WAIT, assert_code, assert_refused, helper, json, run_args};
+use crate::run::support::{WAIT, assert_code, assert_usage_error, helper, json, run_args};
 
 const YAML: &str = "MARK: first-value-1a\nOTHER: other-value-2b\n";
 
@@ -128,11 +128,14 @@ fn signal_mode_replaces_the_file_whole_and_signals_the_same_command() {
 }
 
 #[test]
-fn signal_mode_is_refused_for_environment_injection() {
+fn signal_mode_is_a_usage_error_for_environment_injection_and_masking() {
     let agent = agent();
     let args = run_args("*", &["--watch", "--on-change", "signal:SIGHUP"], &["true"]);
-    let line = assert_refused(&Cli::new(agent.socket()).run(&args));
+    let line = assert_usage_error(&Cli::new(agent.socket()).run(&args));
     assert!(line.contains("needs --inject-as file (an environment cannot change under a running process)"), "{line}");
+    let masked = ["--inject-as", "file", "--mask", "--watch", "--on-change", "signal:SIGHUP"];
+    let line = assert_usage_error(&Cli::new(agent.socket()).run(&run_args("*", &masked, &["true"])));
+    assert!(line.contains("--mask with --on-change signal:SIGHUP would go on masking the old values"), "{line}");
 }
 
 #[test]
