@@ -188,7 +188,7 @@ impl<'a> Watcher<'a> {
     fn warn_expiry(&mut self) {
         let Some(exp) = self.grants.iter().find_map(|g| g.given()?.expires_at()) else { return };
         let ahead = WARN_AHEAD.max(Duration::from_secs(3 * u64::from(self.args.watch_interval)));
-        let left = exp - OffsetDateTime::now_utc().unix_timestamp();
+        let left = seconds_left(exp, OffsetDateTime::now_utc().unix_timestamp());
         if self.warned_expiry == Some(exp) || left > i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX) {
             return;
         }
@@ -200,6 +200,12 @@ impl<'a> Watcher<'a> {
         let when = if left > 0 { format!("expires in {left} s") } else { "has expired".to_owned() };
         say(&[report::warning(&format!("the given token {when}; {how}"))]);
     }
+}
+
+/// Seconds from `now` to `exp`. The claim comes from a token that is not
+/// verified here, so it may be any `i64`: saturating, never overflowing.
+fn seconds_left(exp: i64, now: i64) -> i64 {
+    exp.saturating_sub(now)
 }
 
 /// `A changed, B added, C removed`, by key; empty when the sets are equal.
@@ -228,6 +234,13 @@ mod tests {
     fn secret(key: &str, value: &str) -> Secret {
         let key: KeyPath = key.parse().expect("key");
         Secret { name: key.as_str().to_owned(), key, value: Zeroizing::new(value.to_owned()) }
+    }
+
+    #[test]
+    fn any_expiry_claim_gives_a_time_left() {
+        assert_eq!(seconds_left(1_000, 400), 600);
+        assert_eq!(seconds_left(i64::MIN, 1_700_000_000), i64::MIN, "long expired");
+        assert_eq!(seconds_left(i64::MAX, -5), i64::MAX, "far off");
     }
 
     #[test]
