@@ -25,6 +25,7 @@ mod refusal;
 mod tls;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -81,6 +82,12 @@ pub(crate) enum Listing {
     /// The keys, and the tag of this version if the agent sent one.
     Keys { keys: Vec<KeyPath>, etag: Option<String> },
 }
+
+/// Longest wait for a whole answer, connecting and its body included: the
+/// agent's default `--request-timeout-seconds` (30), after which it answers
+/// 408 itself, and a margin. Without it a hung agent or a half-open TCP
+/// connection would block a command, or a `--watch` check, for ever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
 
 /// Largest answer read; secrets can be large, but not unbounded.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
@@ -251,8 +258,18 @@ impl AgentClient {
         Ok((status, body))
     }
 
-    /// Sends `request`; the status, headers and whole body of the answer.
+    /// Sends `request`; the status, headers and whole body of the answer,
+    /// within [`REQUEST_TIMEOUT`].
     async fn round_trip(&self, request: Request<Full<Bytes>>) -> Result<(StatusCode, header::HeaderMap, Bytes), Error> {
+        let answered = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange_once(request)).await;
+        answered.unwrap_or_else(|_| Err(Error::TimedOut { agent: self.name(), limit: REQUEST_TIMEOUT }))
+    }
+
+    /// [`AgentClient::round_trip`] without a deadline.
+    async fn exchange_once(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(StatusCode, header::HeaderMap, Bytes), Error> {
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
         let response = self.http.request(request).await.map_err(|e| self.transport(e))?;
         let status = response.status();

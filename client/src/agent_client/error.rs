@@ -41,6 +41,10 @@ pub(crate) enum Error {
         #[source]
         source: Broken,
     },
+    /// No whole answer arrived in time: the agent hangs, or the connection
+    /// is half-open (its peer gone without a word).
+    #[error("the agent at {agent} did not answer within {} s", limit.as_secs())]
+    TimedOut { agent: String, limit: std::time::Duration },
     /// The answer's body could not be read (or was too large).
     #[error("failed to read the answer of the agent at {agent}")]
     ReadBody {

@@ -20,7 +20,7 @@ use vanta_shared::KeyPath;
 use super::fetch::{self, Fetched, Secret};
 use super::grant::Grant;
 use super::say;
-use crate::agent_client::{AgentClient, Listing};
+use crate::agent_client::{self, AgentClient, Listing};
 use crate::cli::RunArgs;
 use crate::output::PREFIX;
 use crate::output::report;
@@ -77,9 +77,10 @@ impl<'a> Watcher<'a> {
             tokio::time::sleep(self.interval()).await;
             self.keep_tokens().await;
             // Once more at once: the agent may have closed the idle
-            // keep-alive connection just as this poll went out on it.
+            // keep-alive connection just as this poll went out on it. Not
+            // after a timeout: an agent that did not answer is a failed poll.
             let polled = match self.poll().await {
-                Err(_) => self.poll().await,
+                Err(err) if !timed_out(&err) => self.poll().await,
                 polled => polled,
             };
             match polled {
@@ -202,6 +203,12 @@ impl<'a> Watcher<'a> {
     }
 }
 
+/// Whether `err` is a request the agent did not answer in time.
+fn timed_out(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| matches!(cause.downcast_ref::<agent_client::Error>(), Some(agent_client::Error::TimedOut { .. })))
+}
+
 /// Seconds from `now` to `exp`. The claim comes from a token that is not
 /// verified here, so it may be any `i64`: saturating, never overflowing.
 fn seconds_left(exp: i64, now: i64) -> i64 {
@@ -234,6 +241,15 @@ mod tests {
     fn secret(key: &str, value: &str) -> Secret {
         let key: KeyPath = key.parse().expect("key");
         Secret { name: key.as_str().to_owned(), key, value: Zeroizing::new(value.to_owned()) }
+    }
+
+    #[test]
+    fn a_poll_the_agent_did_not_answer_is_not_sent_again() {
+        let limit = Duration::from_secs(35);
+        let late = agent_client::Error::TimedOut { agent: "/x.sock".to_owned(), limit };
+        assert!(timed_out(&anyhow::Error::from(late).context("failed to list the keys of 'app'")));
+        let refused = agent_client::Error::Refused { agent: "/x.sock".to_owned(), status: 500, detail: String::new() };
+        assert!(!timed_out(&anyhow::Error::from(refused)));
     }
 
     #[test]
