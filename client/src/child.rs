@@ -43,6 +43,15 @@ pub(crate) struct Running {
     interactive: bool,
 }
 
+/// How [`Running::stop`] ended.
+pub(crate) struct Stopped {
+    /// The command's exit code (see [`exit_code`]).
+    pub(crate) code: u8,
+    /// The first SIGINT, SIGTERM or SIGHUP the CLI got while it waited
+    /// (passed on to the command as well): the caller should end too.
+    pub(crate) interrupted: Option<Signal>,
+}
+
 /// Why the command could not be run to its end.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
@@ -99,11 +108,20 @@ impl Running {
     /// # Errors
     /// [`Error::Wait`] if `waitpid` fails.
     pub(crate) async fn wait(&self, signals: &mut Signals) -> Result<u8, Error> {
+        self.wait_noting(signals, &mut None).await
+    }
+
+    /// As [`Running::wait`]; also keeps in `interrupted` the first
+    /// terminating signal (see [`signals::TERMINATING`]) passed on meanwhile.
+    async fn wait_noting(&self, signals: &mut Signals, interrupted: &mut Option<Signal>) -> Result<u8, Error> {
         loop {
             if let Some(code) = self.reap()? {
                 return Ok(code);
             }
             if let Event::Forward(signal) = signals.next().await {
+                if signals::TERMINATING.contains(&signal) {
+                    interrupted.get_or_insert(signal);
+                }
                 self.forward(signal);
             }
         }
@@ -119,19 +137,27 @@ impl Running {
     }
 
     /// Stops the command: `stop`, then SIGKILL if it still runs after
-    /// `grace`; signals are passed on meanwhile. Returns its exit code.
+    /// `grace`; signals are passed on meanwhile. Returns its exit code and
+    /// whether the CLI was asked to end while it waited: a stop can take
+    /// long, and a SIGTERM then is meant for the CLI too, not only for the
+    /// command that is already on its way out.
     ///
     /// # Errors
     /// [`Error::Wait`] if `waitpid` fails.
-    pub(crate) async fn stop(&self, signals: &mut Signals, stop: Signal, grace: Duration) -> Result<u8, Error> {
+    pub(crate) async fn stop(&self, signals: &mut Signals, stop: Signal, grace: Duration) -> Result<Stopped, Error> {
         // If it has already ended, the signal reaches a zombie: harmless.
         let _ = self.signal(stop);
-        if let Ok(code) = tokio::time::timeout(grace, self.wait(signals)).await {
-            return code;
-        }
-        debug!(pid = %self.pid, "the child outlived its stop timeout: SIGKILL");
-        let _ = self.signal(Signal::SIGKILL);
-        self.wait(signals).await
+        let mut interrupted = None;
+        let waited = tokio::time::timeout(grace, self.wait_noting(signals, &mut interrupted)).await;
+        let code = match waited {
+            Ok(code) => code?,
+            Err(_) => {
+                debug!(pid = %self.pid, "the child outlived its stop timeout: SIGKILL");
+                let _ = self.signal(Signal::SIGKILL);
+                self.wait_noting(signals, &mut interrupted).await?
+            }
+        };
+        Ok(Stopped { code, interrupted })
     }
 
     /// Reaps every child that has ended; the command's exit code if it did.
@@ -194,7 +220,8 @@ pub(crate) fn exit_code(status: WaitStatus) -> Option<u8> {
     }
 }
 
-fn signal_code(signal: Signal) -> u8 {
+/// 128+N for signal N, the shell's convention.
+pub(crate) fn signal_code(signal: Signal) -> u8 {
     u8::try_from(128 + signal as i32).unwrap_or(255)
 }
 

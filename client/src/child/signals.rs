@@ -33,6 +33,11 @@ pub(crate) struct Signals {
 pub(crate) const FORWARDED: [Signal; 6] =
     [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
 
+/// The forwarded signals that ask a process to end (not SIGQUIT, which asks
+/// for a core dump, nor the user signals): the ones the CLI heeds itself
+/// when it has no command to pass them to.
+pub(crate) const TERMINATING: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
 // === impl Signals ===
 
 impl Signals {

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use self::handover::Handover;
 use self::watch::{Change, Watcher};
 use crate::agent_client::{AgentClient, Target};
-use crate::child::{self, Running, Signals};
+use crate::child::{self, Running, Signals, Stopped};
 use crate::cli::{EXIT_ON_CHANGE, OnChange, RunArgs};
 use crate::inject::fifo::Fifo;
 use crate::inject::private_dir::PrivateDir;
@@ -102,7 +102,8 @@ fn start(handover: Handover, masked: Option<Prepared>, args: &RunArgs) -> Result
 }
 
 /// Waits for the command while watching; returns its exit code, or
-/// [`EXIT_ON_CHANGE`] after `--on-change exit`.
+/// [`EXIT_ON_CHANGE`] after `--on-change exit`, or 128+N when signal N
+/// came while the command was being stopped for a change.
 async fn watch(
     mut started: Started,
     mut watcher: Watcher<'_>,
@@ -118,28 +119,47 @@ async fn watch(
             change = watcher.next_change() => change,
         };
         started = match args.on_change {
-            OnChange::Restart => restart(started, change, &mut watcher, signals, args).await?,
+            OnChange::Restart => match restart(started, change, &mut watcher, signals, args).await? {
+                Restarted::Running(started) => started,
+                Restarted::Interrupted(code) => return Ok(code),
+            },
             OnChange::Signal(signal) => resignal(started, change, &mut watcher, signal, args)?,
             OnChange::Exit => {
-                started.running.stop(signals, args.stop_signal, grace(args)).await?;
+                let stopped = started.running.stop(signals, args.stop_signal, grace(args)).await?;
                 started.drain_output().await;
-                let what = format!("stopped the command, exiting with {EXIT_ON_CHANGE} (--on-change exit)");
+                let (code, what) = match stopped.interrupted {
+                    Some(signal) => interrupted(&stopped, signal),
+                    None => (
+                        EXIT_ON_CHANGE,
+                        format!("stopped the command, exiting with {EXIT_ON_CHANGE} (--on-change exit)"),
+                    ),
+                };
                 watcher.note(changed(args, &change, &what));
-                return Ok(EXIT_ON_CHANGE);
+                return Ok(code);
             }
         };
     }
 }
 
+/// What [`restart`] left running.
+enum Restarted {
+    /// The new command, or the old one if the new set could not be handed over.
+    Running(Started),
+    /// The CLI got a terminating signal while the old command stopped: no
+    /// new one was started; the CLI's exit code.
+    Interrupted(u8),
+}
+
 /// `--on-change restart`: the new command is prepared, with the complete
-/// new set, before the old one is stopped; if it cannot be, the old one runs on.
+/// new set, before the old one is stopped; if it cannot be, the old one
+/// runs on. A SIGINT, SIGTERM or SIGHUP during the stop ends the run there.
 async fn restart(
     started: Started,
     change: Change,
     watcher: &mut Watcher<'_>,
     signals: &mut Signals,
     args: &RunArgs,
-) -> anyhow::Result<Started> {
+) -> anyhow::Result<Restarted> {
     let prepared = handover::prepare(args, &change.secrets, watcher.grants()).and_then(|mut handover| {
         let masked = masking::prepare(args, &change.secrets, watcher.grants(), &mut handover)?;
         Ok((handover, masked))
@@ -148,18 +168,35 @@ async fn restart(
         Ok(prepared) => prepared,
         Err(err) => {
             watcher.reject(change, &err);
-            return Ok(started);
+            return Ok(Restarted::Running(started));
         }
     };
     let mut started = started;
-    let code = started.running.stop(signals, args.stop_signal, grace(args)).await?;
+    let stopped = started.running.stop(signals, args.stop_signal, grace(args)).await?;
     started.drain_output().await;
     // The old command's directory goes before the new command starts.
     drop(started);
+    if let Some(signal) = stopped.interrupted {
+        // `handover` is dropped on the way out: its directory goes too.
+        let (code, what) = interrupted(&stopped, signal);
+        watcher.note(changed(args, &change, &what));
+        return Ok(Restarted::Interrupted(code));
+    }
     let started = start(handover, masked, args)?;
-    watcher.note(changed(args, &change, &format!("restarted the command (the old one ended with {code})")));
+    let what = format!("restarted the command (the old one ended with {})", stopped.code);
+    watcher.note(changed(args, &change, &what));
     watcher.adopt(change);
-    Ok(started)
+    Ok(Restarted::Running(started))
+}
+
+/// The exit code and the line for a stop during which the CLI got
+/// `signal`: 128+N, as for a signal before a command started, since the
+/// signal is why no command follows.
+fn interrupted(stopped: &Stopped, signal: Signal) -> (u8, String) {
+    let code = child::signal_code(signal);
+    let what =
+        format!("stopped the command (it ended with {}); got {signal} meanwhile, exiting with {code}", stopped.code);
+    (code, what)
 }
 
 /// `--on-change signal:NAME`: the file is replaced whole, then the signal

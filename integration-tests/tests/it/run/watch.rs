@@ -98,6 +98,32 @@ fn a_command_that_ignores_the_stop_signal_is_killed_after_the_timeout() {
     assert_eq!(finished.stderr_text(), "", "--quiet: no change line");
 }
 
+/// A signal that vanta-cli gets while it stops the old command (which
+/// takes its time: it only reports the stop signal) reaches that command,
+/// and ends the run: no new command, exit 128+N (not 75 with `exit`).
+#[test]
+fn a_signal_while_the_old_command_stops_ends_the_run_without_a_new_one() {
+    let agent = agent();
+    // watch-child ends on SIGTERM; SIGINT, which it does not catch, kills it.
+    let cases = [("restart", Signal::SIGTERM, "second-value-3c"), ("exit", Signal::SIGINT, "third-value-4d")];
+    for (on_change, signal, value) in cases {
+        let extra = ["--on-change", on_change, "--stop-signal", "SIGUSR1", "--stop-timeout", "600"];
+        let running = watch(&agent, "MARK", &extra, &["MARK"]);
+        assert_eq!(event(&running)["event"], "start", "{on_change}");
+        rotate(&agent, "MARK", value);
+        // The stop has begun: vanta-cli waits for the command to end.
+        assert_eq!(event(&running)["event"], "SIGUSR1", "{on_change}");
+        running.signal(signal);
+        let finished = running.wait(WAIT);
+        let code = 128 + signal as i32;
+        assert_code(&finished, code);
+        let starts = finished.stdout_text().matches(r#""event":"start""#).count();
+        assert_eq!(starts, 1, "{on_change}: no new command: {}", finished.stdout_text());
+        let stderr = finished.stderr_text();
+        assert!(stderr.contains(&format!("got {signal} meanwhile, exiting with {code}")), "{on_change}: {stderr}");
+    }
+}
+
 #[test]
 fn signal_mode_replaces_the_file_whole_and_signals_the_same_command() {
     let agent = agent();
