@@ -111,6 +111,15 @@ impl Running {
         self.wait_noting(signals, &mut None).await
     }
 
+    /// The command's exit code if it has ended (reaping it and any
+    /// orphans), without waiting: a SIGCHLD may not have been seen yet.
+    ///
+    /// # Errors
+    /// [`Error::Wait`] if `waitpid` fails.
+    pub(crate) fn try_wait(&self) -> Result<Option<u8>, Error> {
+        self.reap()
+    }
+
     /// As [`Running::wait`]; also keeps in `interrupted` the first
     /// terminating signal (see [`signals::TERMINATING`]) passed on meanwhile.
     async fn wait_noting(&self, signals: &mut Signals, interrupted: &mut Option<Signal>) -> Result<u8, Error> {

@@ -106,3 +106,25 @@ async fn forwards() {
     let waited = tokio::time::timeout(Duration::from_secs(10), running.wait(&mut signals));
     assert_eq!(waited.await.expect("in time").expect("waited"), 128 + Signal::SIGUSR1 as u8);
 }
+
+#[test]
+fn try_wait_sees_an_ended_command_without_its_sigchld() {
+    serially(tries());
+}
+
+/// `--watch` asks after a poll whether the command ended meanwhile; no
+/// signal is awaited, so only `waitpid` can tell.
+async fn tries() {
+    let running = Running::spawn(sh("exec sleep 60"), "sh").expect("spawned");
+    assert_eq!(running.try_wait().expect("asked"), None, "still running");
+    running.signal(Signal::SIGKILL).expect("killed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(code) = running.try_wait().expect("asked") {
+            break code;
+        }
+        assert!(std::time::Instant::now() < deadline, "not reaped in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(code, 128 + Signal::SIGKILL as u8);
+}

@@ -112,12 +112,20 @@ async fn watch(
 ) -> anyhow::Result<u8> {
     loop {
         let change = tokio::select! {
+            // The command's end first: when both are ready, a command that
+            // ended (say, crashed) gives its code rather than being restarted.
+            biased;
             code = started.running.wait(signals) => {
                 started.drain_output().await;
                 return Ok(code?);
             }
             change = watcher.next_change() => change,
         };
+        // It may have ended while the poll ran, before its SIGCHLD was seen.
+        if let Some(code) = started.running.try_wait()? {
+            started.drain_output().await;
+            return Ok(code);
+        }
         started = match args.on_change {
             OnChange::Restart => match restart(started, change, &mut watcher, signals, args).await? {
                 Restarted::Running(started) => started,
