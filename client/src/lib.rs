@@ -55,7 +55,12 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    runtime.block_on(commands::dispatch(cli))
+    let result = runtime.block_on(commands::dispatch(cli));
+    // Without waiting for blocking work left over: a masked relay's write to
+    // a stdout nobody reads (given up after a signal) never returns, and
+    // dropping the runtime would wait for it forever.
+    runtime.shutdown_background();
+    result
 }
 
 /// When this process is the trampoline through which `run-with-secrets`

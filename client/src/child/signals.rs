@@ -58,6 +58,17 @@ impl Signals {
         poll_fn(|cx| poll_forwarded(&mut self.forwarded, cx)).await
     }
 
+    /// The next terminating signal (see [`TERMINATING`]); other forwarded
+    /// signals that arrive meanwhile are dropped.
+    pub(crate) async fn recv_terminating(&mut self) -> Signal {
+        loop {
+            let signal = self.recv().await;
+            if TERMINATING.contains(&signal) {
+                return signal;
+            }
+        }
+    }
+
     /// A forwarded signal that has already arrived, if any.
     pub(crate) async fn pending(&mut self) -> Option<Signal> {
         tokio::select! {

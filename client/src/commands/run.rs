@@ -116,14 +116,14 @@ async fn watch(
             // ended (say, crashed) gives its code rather than being restarted.
             biased;
             code = started.running.wait(signals) => {
-                started.drain_output().await;
+                started.drain_output(signals).await;
                 return Ok(code?);
             }
             change = watcher.next_change() => change,
         };
         // It may have ended while the poll ran, before its SIGCHLD was seen.
         if let Some(code) = started.running.try_wait()? {
-            started.drain_output().await;
+            started.drain_output(signals).await;
             return Ok(code);
         }
         started = match args.on_change {
@@ -134,7 +134,7 @@ async fn watch(
             OnChange::Signal(signal) => resignal(started, change, &mut watcher, signal, args)?,
             OnChange::Exit => {
                 let stopped = started.running.stop(signals, args.stop_signal, grace(args)).await?;
-                started.drain_output().await;
+                started.drain_output(signals).await;
                 let (code, what) = match stopped.interrupted {
                     Some(signal) => interrupted(&stopped, signal),
                     None => (
@@ -181,7 +181,7 @@ async fn restart(
     };
     let mut started = started;
     let stopped = started.running.stop(signals, args.stop_signal, grace(args)).await?;
-    started.drain_output().await;
+    started.drain_output(signals).await;
     // The old command's directory goes before the new command starts.
     drop(started);
     if let Some(signal) = stopped.interrupted {
@@ -244,14 +244,20 @@ impl Started {
     /// Waits for the command, then for the last of its masked output.
     async fn wait(mut self, signals: &mut Signals) -> Result<u8, child::Error> {
         let code = self.running.wait(signals).await;
-        self.drain_output().await;
+        self.drain_output(signals).await;
         code
     }
 
-    /// Relays what the ended command still had in its pipes.
-    async fn drain_output(&mut self) {
-        if let Some(relay) = self.relay.take() {
-            relay.finish().await;
+    /// Relays what the ended command still had in its pipes. A stdout that
+    /// nobody reads would hold this forever: a terminating signal gives up
+    /// the rest (the signal's job is done once the CLI ends).
+    async fn drain_output(&mut self, signals: &mut Signals) {
+        let Some(relay) = self.relay.take() else { return };
+        tokio::select! {
+            () = relay.finish() => {}
+            signal = signals.recv_terminating() => {
+                tracing::debug!(%signal, "giving up the rest of the command's output");
+            }
         }
     }
 }

@@ -100,14 +100,25 @@ impl Prepared {
 
 impl Relay {
     /// The command has ended: passes on what is left in the pipes and
-    /// waits for the relays to stop.
-    pub(crate) async fn finish(self) {
+    /// waits for the relays to stop. Cancel-safe: dropped half-way, the
+    /// relays are stopped with the rest of the output (see `Drop`).
+    pub(crate) async fn finish(mut self) {
         // No receiver left means every relay has already stopped.
         let _ = self.ended.send(true);
-        for task in self.tasks {
+        for task in &mut self.tasks {
             if let Err(err) = task.await {
                 debug!(%err, "relay task failed");
             }
+        }
+    }
+}
+
+impl Drop for Relay {
+    /// Stops relays still running (a write to a stdout that nobody reads),
+    /// so that they let go of the pipes.
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
         }
     }
 }

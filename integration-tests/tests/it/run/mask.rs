@@ -4,18 +4,21 @@
 //! multi-line values go whole and line by line. Off by default, on with
 //! `VANTA_MASK`, off again with `--no-mask`. Exit codes, signals, stdin,
 //! the order of stdout and stderr in one file, and SIGPIPE are as without
-//! it; a descendant holding the output does not keep the run going.
+//! it; a descendant holding the output does not keep the run going, nor
+//! does a stdout nobody reads once a signal asks the CLI to end.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use vanta_integration_tests::cli::Cli;
 use vanta_integration_tests::process::{self, DEADLINE, killed_by};
 
 use crate::run::support::{
-    APP_VALUES, WAIT, agent_with, app_agent, assert_code, assert_no_values, helper, path_arg, run_args, wait_for_line,
+    APP_VALUES, WAIT, agent_with, app_agent, assert_code, assert_no_values, entries, helper, path_arg, run_args,
+    wait_for_line,
 };
 
 const P: &str = "<concealed by vanta>";
@@ -194,4 +197,47 @@ fn a_passed_token_is_masked_too() {
     assert_code(&finished, 0);
     assert_eq!(finished.stdout_text(), format!("VANTA_TOKEN={P}\nMARK={P}\nend\n"));
     assert!(!finished.stderr_text().contains(&token), "{}", finished.stderr_text());
+}
+
+/// Operator guide, `--mask`: once the command has exited, a stdout that
+/// nobody reads cannot keep vanta-cli from ending on SIGTERM; the rest of
+/// the output is dropped, the secrets directory removed, and the exit code
+/// is the command's.
+#[test]
+fn a_stdout_nobody_reads_does_not_hold_the_cli_after_a_signal() {
+    let agent = app_agent();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("exited");
+    let secrets = tempfile::tempdir().unwrap();
+    // More than the 64 KiB a pipe holds, less than the relay takes in, so
+    // the command ends while the relay is stuck writing. It ignores the
+    // SIGTERMs vanta-cli passes on before it has seen the command end.
+    let script = format!(r#"trap '' TERM; head -c 100000 /dev/zero | tr '\0' x; : > '{}'; exit 3"#, marker.display());
+    let extra = ["-q", "--mask", "--inject-as", "file", "--secrets-dir", &path_arg(secrets.path())];
+    let mut cmd = Cli::new(agent.socket()).command(&run_args("MARK", &extra, &["sh", "-c", &script]));
+    let (unread, stdout) = nix::unistd::pipe().unwrap();
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(stdout)).stderr(Stdio::null()).process_group(0);
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd);
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        // Again until it ends: one that comes before the CLI saw the
+        // command end is passed on to it, and ignored.
+        if marker.exists() {
+            nix::sys::signal::kill(pid, Signal::SIGTERM).unwrap();
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    process::kill_group(&child);
+    drop(unread);
+    let status = status.unwrap_or_else(|| panic!("vanta-cli is still running (marker written: {})", marker.exists()));
+    assert_eq!(status.code(), Some(3), "the command's code: {status:?}");
+    assert_eq!(entries(secrets.path()), Vec::<String>::new(), "the secrets directory is gone");
 }
