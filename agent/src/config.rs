@@ -245,17 +245,44 @@ fn check_ttls(default: u32, max: u32) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Connection caps and request deadlines: each at least 1, and the whole
-/// request's deadline longer than the parts it contains.
+/// Most connections served at once on one listener: far more than the file
+/// descriptors a process gets (`ulimit -n`), so it never limits a real
+/// agent, and far below tokio's semaphore limit (`usize::MAX >> 3`), above
+/// which the agent would panic after binding the socket.
+const MAX_CONNECTIONS: u64 = 1_000_000;
+/// Most runtime threads: no host the agent serves has more CPUs, and the
+/// operating system refuses to start many more threads (tokio panics then).
+const MAX_WORKER_THREADS: u64 = 1024;
+/// Longest clock leeway. A limited token's use count is forgotten an hour
+/// after its expiry (`usage::PRUNE_GRACE_SECS`, 3600 s) while the token is
+/// accepted until expiry plus the leeway: the leeway must stay well below
+/// that hour, or a token would be served again with its uses forgotten.
+const MAX_CLOCK_LEEWAY_SECS: u64 = 600;
+/// Longest usage lease: a dead agent's uses come back only when it ends, and
+/// SQLite cannot store a deadline past `i64::MAX`.
+const MAX_USAGE_LEASE_SECS: u64 = 86_400;
+
+/// Each number's range: connection caps, threads, deadlines and the mint
+/// ceiling at least 1, and the upper bounds above (each with its reason in
+/// the operator guide's flag table); and the whole request's deadline longer
+/// than the parts it contains.
 fn check_limits(args: &Args) -> Result<(), ConfigError> {
-    for (name, value) in [
-        ("--max-connections", args.max_connections as u64),
-        ("--max-tcp-connections", args.max_tcp_connections as u64),
-        ("--body-timeout-seconds", args.body_timeout_seconds),
-        ("--worker-threads", args.worker_threads.map_or(1, |n| n as u64)),
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    for (name, value, min, max) in [
+        ("--max-connections", count(args.max_connections), 1, MAX_CONNECTIONS),
+        ("--max-tcp-connections", count(args.max_tcp_connections), 1, MAX_CONNECTIONS),
+        ("--body-timeout-seconds", args.body_timeout_seconds, 1, u64::MAX),
+        ("--worker-threads", args.worker_threads.map_or(1, count), 1, MAX_WORKER_THREADS),
+        // 0 would refuse every mint; the policy file refuses it too.
+        ("--mint-max-usage-limit", args.mint_max_usage_limit.unwrap_or(1), 1, u64::MAX),
+        ("--clock-leeway-seconds", args.clock_leeway_seconds, 0, MAX_CLOCK_LEEWAY_SECS),
+        ("--usage-lease-seconds", args.usage_lease_seconds, 0, MAX_USAGE_LEASE_SECS),
     ] {
-        if value == 0 {
-            return Err(invalid(name, "must be at least 1".into()));
+        if value < min {
+            return Err(invalid(name, format!("must be at least {min}")));
+        }
+        if value > max {
+            return Err(invalid(name, format!("must be at most {max}")));
         }
     }
     let floor = args.body_timeout_seconds.max(args.sops_timeout_seconds);

@@ -246,3 +246,37 @@ fn each_flag_reaches_its_part() {
     assert_eq!(c.audit, Audit { path: Some(audit), fsync: true });
     assert_eq!(c.log, Log { filter: "debug".into(), format: LogFormat::Json });
 }
+
+#[test]
+fn numbers_outside_their_range_are_refused_naming_the_bound() {
+    let s = setup();
+    let env = [(KEY_VAR, KEY)];
+    for (flag, value, problem) in [
+        ("--max-connections", "18446744073709551615", "must be at most 1000000"),
+        ("--max-tcp-connections", "1000001", "must be at most 1000000"),
+        ("--worker-threads", "1025", "must be at most 1024"),
+        ("--mint-max-usage-limit", "0", "must be at least 1"),
+        ("--clock-leeway-seconds", "601", "must be at most 600"),
+        ("--usage-lease-seconds", "86401", "must be at most 86400"),
+    ] {
+        let err = s.config(&[flag, value], &env).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.starts_with(flag) && err.ends_with(problem), "{flag} {value}: {err}");
+    }
+    let flags = [
+        "--max-connections=1000000",
+        "--max-tcp-connections=1000000",
+        "--worker-threads=1024",
+        "--mint-max-usage-limit=1",
+        "--clock-leeway-seconds=600",
+        "--clock-leeway-seconds=0",
+        "--usage-lease-seconds=86400",
+    ];
+    for flag in flags {
+        assert!(s.config(&[flag], &env).is_ok(), "{flag} is the bound itself");
+    }
+}
+
+// The leeway keeps a token acceptable after its expiry while its use count is
+// kept only `PRUNE_GRACE_SECS` past expiry: the longest leeway must end well
+// before (checked when the tests compile; `config` itself uses no other leaf).
+const _: () = assert!(MAX_CLOCK_LEEWAY_SECS * 2 <= crate::usage::PRUNE_GRACE_SECS);

@@ -76,8 +76,10 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         request: &RevokeTokenRequest,
     ) -> Result<RevokeTokenResponse, Error> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        // No token valid now outlives the longest lifetime plus the leeway.
-        let keep_until = now + u64::from(self.ttl.max_minutes) * 60 + self.usage_rules.leeway.as_secs();
+        // No token valid now outlives the longest lifetime plus the leeway;
+        // saturating, so no clock or leeway can wrap the deadline into the past.
+        let keep_until =
+            now.saturating_add(u64::from(self.ttl.max_minutes) * 60).saturating_add(self.usage_rules.leeway.as_secs());
         let (target, issued_up_to) = match request {
             RevokeTokenRequest::Jti(jti) => {
                 record.jti = AuditRecord::echo(jti);

@@ -37,6 +37,35 @@ fn start_up_errors_name_the_flag_and_the_variable() {
     assert!(line.contains("--worker-threads (VANTA_WORKER_THREADS): must be at least 1"), "{line}");
 }
 
+#[test]
+fn numbers_beyond_their_bounds_stop_start_up_before_the_socket_is_bound() {
+    // TCP listens, so that before the bound its cap reached tokio.
+    let tcp = ["--listen-tcp", "127.0.0.1:0", "--insecure-tcp", "--max-tcp-connections", "18446744073709551615"];
+    for (args, problem) in [
+        (
+            &["--max-connections", "18446744073709551615"][..],
+            "--max-connections (VANTA_MAX_CONNECTIONS): must be at most 1000000",
+        ),
+        (&tcp, "--max-tcp-connections (VANTA_MAX_TCP_CONNECTIONS): must be at most 1000000"),
+        (&["--worker-threads", "1000000"], "--worker-threads (VANTA_WORKER_THREADS): must be at most 1024"),
+        (&["--mint-max-usage-limit", "0"], "--mint-max-usage-limit (VANTA_MINT_MAX_USAGE_LIMIT): must be at least 1"),
+        (
+            &["--clock-leeway-seconds", "999999999"],
+            "--clock-leeway-seconds (VANTA_CLOCK_LEEWAY_SECONDS): must be at most 600",
+        ),
+        (
+            &["--usage-lease-seconds", "9300000000000000"],
+            "--usage-lease-seconds (VANTA_USAGE_LEASE_SECONDS): must be at most 86400",
+        ),
+    ] {
+        let builder = TestAgent::builder();
+        let socket = builder.paths().socket.clone();
+        let line = startup_error(builder.args(args));
+        assert!(line.ends_with(problem), "{args:?}: {line}");
+        assert!(!socket.exists(), "{args:?}: the socket is left behind");
+    }
+}
+
 /// The agent's runtime threads (tokio names them), counted before any
 /// blocking work could add threads of the same name.
 fn runtime_threads(agent: &TestAgent) -> usize {
