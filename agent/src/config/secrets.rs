@@ -12,7 +12,7 @@ pub(super) fn read_key(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Sec
     let key = match (lookup(KEY_VAR), lookup(KEY_FILE_VAR)) {
         (Some(_), Some(_)) => return Err(ConfigError::Conflict(KEY_VAR, KEY_FILE_VAR)),
         (None, None) => return Err(ConfigError::Missing("VANTA_JWT_SECRET_KEY (or VANTA_JWT_SECRET_KEY_FILE)")),
-        (Some(value), None) => SecretString::from(value.to_string_lossy().into_owned()),
+        (Some(value), None) => secret_var(KEY_VAR, value)?,
         (None, Some(path)) => read_secret_file(KEY_FILE_VAR, Path::new(&path))?,
     };
     checked_key(KEY_VAR, key.expose_secret())
@@ -24,7 +24,7 @@ pub(super) fn read_previous_keys(
     let text = match (lookup(PREVIOUS_KEYS_VAR), lookup(PREVIOUS_KEYS_FILE_VAR)) {
         (Some(_), Some(_)) => return Err(ConfigError::Conflict(PREVIOUS_KEYS_VAR, PREVIOUS_KEYS_FILE_VAR)),
         (None, None) => return Ok(Vec::new()),
-        (Some(value), None) => SecretString::from(value.to_string_lossy().into_owned()),
+        (Some(value), None) => secret_var(PREVIOUS_KEYS_VAR, value)?,
         (None, Some(path)) => read_secret_file(PREVIOUS_KEYS_FILE_VAR, Path::new(&path))?,
     };
     text.expose_secret()
@@ -33,6 +33,17 @@ pub(super) fn read_previous_keys(
         .filter(|k| !k.is_empty())
         .map(|k| checked_key(PREVIOUS_KEYS_VAR, k))
         .collect()
+}
+
+/// A secret from the environment variable `name`, which must be UTF-8 as the
+/// `_FILE` forms must: a lossy conversion would silently turn other bytes
+/// into U+FFFD and so change the key. The refusal never shows the value.
+pub(super) fn secret_var(name: &'static str, value: OsString) -> Result<SecretString, ConfigError> {
+    // The refused bytes are dropped unread; only a UTF-8 value is kept.
+    value
+        .into_string()
+        .map(SecretString::from)
+        .map_err(|_| invalid(name, "the value is not valid UTF-8: give it as text (a key as base64, for one)".into()))
 }
 
 /// Reads a key file; one trailing newline (as `echo` writes) is not part of the key.

@@ -280,3 +280,25 @@ fn numbers_outside_their_range_are_refused_naming_the_bound() {
 // kept only `PRUNE_GRACE_SECS` past expiry: the longest leeway must end well
 // before (checked when the tests compile; `config` itself uses no other leaf).
 const _: () = assert!(MAX_CLOCK_LEEWAY_SECS * 2 <= crate::usage::PRUNE_GRACE_SECS);
+
+#[test]
+fn secrets_in_the_environment_must_be_utf8_and_are_never_shown() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = setup();
+    // A valid key but for one byte that is not UTF-8 (a lossy reading would
+    // have turned it into U+FFFD and accepted a different key).
+    let bytes = [KEY.as_bytes(), b"\xff"].concat();
+    let value = std::ffi::OsStr::from_bytes(&bytes).to_os_string();
+    for (name, extra) in [
+        (KEY_VAR, &[][..]),
+        (PREVIOUS_KEYS_VAR, &[][..]),
+        ("VANTA_USAGE_STORE_PASSWORD", &["--usage-store", "redis://r:6379/0"][..]),
+    ] {
+        let mut env = vec![(OsString::from(KEY_VAR), OsString::from(KEY))];
+        env.retain(|(k, _)| k != name);
+        env.push((OsString::from(name), value.clone()));
+        let err = Config::from_args(s.args(extra), &env).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.starts_with(name) && err.contains("not valid UTF-8"), "{name}: {err}");
+        assert!(!err.contains(KEY), "{name}: the value is shown: {err}");
+    }
+}

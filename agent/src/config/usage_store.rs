@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::secrets::read_secret_file;
+use super::secrets::{read_secret_file, secret_var};
 use super::{Args, ConfigError, invalid};
 
 /// The usage store, checked. Holds a password: no `Debug`.
@@ -93,7 +93,7 @@ fn password(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<SecretS
     match (lookup(PASSWORD_VAR), lookup(PASSWORD_FILE_VAR)) {
         (Some(_), Some(_)) => Err(ConfigError::Conflict(PASSWORD_VAR, PASSWORD_FILE_VAR)),
         (None, None) => Ok(None),
-        (Some(value), None) => Ok(Some(SecretString::from(value.to_string_lossy().into_owned()))),
+        (Some(value), None) => secret_var(PASSWORD_VAR, value).map(Some),
         (None, Some(path)) => read_secret_file(PASSWORD_FILE_VAR, Path::new(&path)).map(Some),
     }
 }

@@ -93,3 +93,19 @@ fn one_worker_thread_per_cpu_by_default_or_as_many_as_asked_serving_the_same_ans
     });
     assert_eq!(answers, [200; 16]);
 }
+
+#[test]
+fn a_secret_that_is_not_utf8_stops_start_up_without_being_shown() {
+    use std::os::unix::ffi::OsStrExt;
+    // A valid key but for its last byte: read lossily, it became another key.
+    let key = [&b"fe3d1c0a9b8e7f6a5d4c3b2a19081726-"[..], b"\xff"].concat();
+    let builder = TestAgent::builder().env("VANTA_JWT_SECRET_KEY", std::ffi::OsStr::from_bytes(&key));
+    let line = startup_error(builder);
+    assert!(
+        line.ends_with(
+            "VANTA_JWT_SECRET_KEY: the value is not valid UTF-8: give it as text (a key as base64, for one)"
+        ),
+        "{line}"
+    );
+    assert!(!line.contains("fe3d1c0a9b8e7f6a5d4c3b2a19081726"), "the key is shown: {line}");
+}

@@ -27,6 +27,7 @@ const MARKERS: &Markers = &[
     // problem a `format!` or a literal after the flag's name.
     ("format!(", "config.rs"),
     ("format!(", "config/secrets.rs"),
+    ("invalid(name,", "config/secrets.rs"),
     ("format!(", "config/usage_store.rs"),
     ("format!(", "config/sops.rs"),
     ("\",", "config/sops.rs"),
