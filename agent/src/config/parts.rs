@@ -140,8 +140,9 @@ pub struct MintCeiling {
 }
 
 /// How secrets are decrypted and how long plaintext stays in memory: the
-/// sops runner and its cache are built from this part.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// sops runner and its cache are built from this part. Its `Debug` shows
+/// the names of `env` only: values such as `SOPS_AGE_KEY` are key material.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Sops {
     /// The sops executable, resolved once at start-up so that a later change
     /// of `PATH` cannot swap the program that sees decrypted data.

@@ -56,6 +56,22 @@ impl Sops {
     }
 }
 
+/// Names only: the environment handed to sops holds key material
+/// (`SOPS_AGE_KEY`, `AWS_SECRET_ACCESS_KEY`, `VAULT_TOKEN`, ...), and a
+/// `Debug` is printed wherever someone logs the part.
+impl std::fmt::Debug for Sops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env_names: Vec<&OsStr> = self.env.iter().map(|(name, _)| name.as_os_str()).collect();
+        f.debug_struct("Sops")
+            .field("bin", &self.bin)
+            .field("files_dir", &self.files_dir)
+            .field("timeout", &self.timeout)
+            .field("env_names", &env_names)
+            .field("cache_ttl", &self.cache_ttl)
+            .finish()
+    }
+}
+
 /// The files directory must exist and the binary must be found now, so a
 /// typo stops start-up instead of failing the first fetch.
 pub(super) fn sops_part(

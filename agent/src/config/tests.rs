@@ -302,3 +302,12 @@ fn secrets_in_the_environment_must_be_utf8_and_are_never_shown() {
         assert!(!err.contains(KEY), "{name}: the value is shown: {err}");
     }
 }
+
+#[test]
+fn the_sops_part_shows_the_names_of_its_variables_never_their_values() {
+    let s = setup();
+    let env = [(KEY_VAR, KEY), ("SOPS_AGE_KEY", "AGE-SECRET-KEY-1SECRETVALUE"), ("VAULT_TOKEN", "hvs.secret-token")];
+    let shown = format!("{:?}", s.config(&[], &env).expect("valid").sops);
+    assert!(shown.contains("SOPS_AGE_KEY") && shown.contains("VAULT_TOKEN"), "{shown}");
+    assert!(!shown.contains("SECRETVALUE") && !shown.contains("secret-token"), "a value is shown: {shown}");
+}
