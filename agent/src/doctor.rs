@@ -1,7 +1,8 @@
 //! `vanta-agent doctor` (layer L4, beside [`crate::app`]): checks what the
 //! agent needs, one line per check, without serving or changing anything.
 //!
-//! It reads the same flags and variables as the agent, then checks the
+//! It hardens itself as the agent does (no core dumps, not dumpable), reads
+//! the same flags and variables as the agent, then checks the
 //! configuration, the socket directory, the state store, the audit log's
 //! directory, sops and its version, the key material sops will see, and
 //! decrypts every environment file with the real sops. A line is `ok`,
@@ -54,8 +55,19 @@ impl<W: Write> Report<W> {
 /// Runs every check against this process's flags and environment; exit 0 if
 /// none failed, 1 otherwise.
 pub fn main(args: Args) -> ExitCode {
+    // First, as the server does: the doctor reads the JWT key and decrypts
+    // every environment, so a crash must not write them to a core file and
+    // another process of this uid must not read its memory.
+    let hardened = crate::hardening::apply();
     let stdout = std::io::stdout();
     let mut report = Report { out: stdout.lock(), failed: 0 };
+    if let Err(err) = hardened {
+        report.warn(
+            "hardening",
+            format!("failed to disable core dumps: {err}"),
+            "a crash could write decrypted secrets to disk; allow setrlimit and prctl (seccomp profile)",
+        );
+    }
     run(args, &mut report);
     if report.failed == 0 {
         report.ok("summary", "every check passed");

@@ -133,3 +133,19 @@ fn a_world_writable_socket_directory_is_a_warning() {
     let stdout = doctor(builder, 0);
     assert!(line(&stdout, "warn", "socket directory").contains("writable by every user"), "{stdout}");
 }
+
+#[test]
+fn the_doctor_decrypts_with_core_dumps_off_as_the_agent_does() {
+    let builder = dev_builder();
+    let root = builder.paths().root.clone();
+    // sops inherits the doctor's core limits. The hard limit tells: the
+    // doctor sets it to 0, while the suite's own is normally above 0 (the
+    // soft limit often starts at 0 anyway).
+    let limits = root.join("core-limits");
+    let body = format!("{{ ulimit -S -c; ulimit -H -c; }} > '{}'\nexit 1", limits.display());
+    let sops = fake_sops(&root, &body);
+    // Not `doctor()`: the agent's directory, and the file, must outlive the run.
+    let (finished, _agent) = builder.arg("--sops-bin").arg(&sops).arg("doctor").run_to_exit();
+    assert_eq!(finished.code(), Some(1), "{}", finished.stdout_text());
+    assert_eq!(fs::read_to_string(&limits).unwrap(), "0\n0\n", "sops ran with core dumps allowed");
+}
