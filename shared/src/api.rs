@@ -111,6 +111,11 @@ pub struct Health {
     pub status: String,
 }
 
+/// Largest `usage_limit` a token may carry: the SQLite usage store keeps
+/// counts as signed 64-bit integers and cannot store a larger limit, so such
+/// a token would be minted and then never served (503 on every fetch).
+pub const MAX_USAGE_LIMIT: u64 = i64::MAX.unsigned_abs();
+
 const REQUEST_FIELDS: [&str; 5] = ["subject", "environment", "key_pattern", "ttl_minutes", "usage_limit"];
 const MAX_SUBJECT_LEN: usize = 256;
 
@@ -161,6 +166,9 @@ impl GenerateTokenRequest {
             .map(|n| u32::try_from(n).map_err(|_| FieldError::field("ttl_minutes", "ttl_minutes is too large")))
             .transpose()?;
         let usage_limit = optional_positive(map, "usage_limit")?;
+        if usage_limit.is_some_and(|n| n > MAX_USAGE_LIMIT) {
+            return Err(FieldError::field("usage_limit", format!("usage_limit must be at most {MAX_USAGE_LIMIT}")));
+        }
         Ok(Self { subject: subject.to_owned(), environment, key_pattern, ttl_minutes, usage_limit })
     }
 
@@ -248,6 +256,12 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_usage_limit_is_the_largest_the_store_can_count() {
+        let body = json!({"subject": "s", "environment": "dev", "key_pattern": "*", "usage_limit": MAX_USAGE_LIMIT});
+        assert_eq!(parse(body).expect("valid").usage_limit, Some(9_223_372_036_854_775_807));
+    }
+
+    #[test]
     fn optional_fields_may_be_absent_or_null() {
         let req = parse(json!({"subject": "s", "environment": "dev", "key_pattern": "*", "usage_limit": null}))
             .expect("valid");
@@ -280,6 +294,8 @@ mod tests {
             ("ttl_minutes", json!(u64::MAX)),
             ("usage_limit", json!(0)),
             ("usage_limit", json!(true)),
+            ("usage_limit", json!(MAX_USAGE_LIMIT + 1)),
+            ("usage_limit", json!(u64::MAX)),
             ("extra", json!(1)),
         ];
         for (field, value) in cases {
