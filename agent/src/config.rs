@@ -53,6 +53,10 @@ pub struct Config {
     pub audit: Audit,
     /// Diagnostic logging, set up before anything else can fail loudly.
     pub log: Log,
+    /// Settings given that have no effect here but are not refused, because
+    /// images and manifests set them for every setup: one sentence each,
+    /// naming the setting, for the operator to read (`doctor` shows them).
+    pub warnings: Vec<&'static str>,
 }
 
 /// A configuration that cannot work. The text never holds a secret.
@@ -120,15 +124,16 @@ impl Config {
         let listen = listen_part(&args)?;
         let mint = mint_part(&args, &lookup)?;
         let usage = usage_part(&args, store)?;
+        let audit = audit_part(&args)?;
+        let warnings = usage_store::unused_state_path(&args).into_iter().collect();
         let log = Log { filter: checked_log_filter(args.log)?, format: args.log_format };
-        let audit = Audit { path: audit_path(&args.audit_log)?, fsync: args.audit_fsync };
         let http = Http {
             require_request_header: args.require_request_header,
             body_timeout: Duration::from_secs(args.body_timeout_seconds),
             request_timeout: Duration::from_secs(args.request_timeout_seconds),
             worker_threads: args.worker_threads,
         };
-        Ok(Self { listen, http, tokens, mint, sops, usage, audit, log })
+        Ok(Self { listen, http, tokens, mint, sops, usage, audit, log, warnings })
     }
 }
 
@@ -153,6 +158,8 @@ fn listen_part(args: &Args) -> Result<Listen, ConfigError> {
 
 /// The policy file and the `--mint-*` flags exclude each other: silently
 /// preferring one would leave the operator believing the other applies.
+/// The admin credential is for TCP callers only: without `--listen-tcp` it
+/// would be ignored, so it is refused (after its own checks).
 fn mint_part(args: &Args, lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Mint, ConfigError> {
     let admin_token = match lookup(ADMIN_TOKEN_FILE_VAR) {
         None => None,
@@ -161,6 +168,12 @@ fn mint_part(args: &Args, lookup: &impl Fn(&str) -> Option<OsString>) -> Result<
             read_secret_file(ADMIN_TOKEN_FILE_VAR, Path::new(&path))?.expose_secret(),
         )?),
     };
+    if admin_token.is_some() && args.listen_tcp.is_none() {
+        return Err(invalid(
+            "--listen-tcp",
+            "VANTA_ADMIN_TOKEN_FILE applies to TCP callers only and needs --listen-tcp".into(),
+        ));
+    }
     let ceiling = MintCeiling {
         environments: args.mint_allowed_environments.clone(),
         key_patterns: args.mint_allowed_key_patterns.clone(),
@@ -291,6 +304,16 @@ fn check_limits(args: &Args) -> Result<(), ConfigError> {
         return Err(invalid("--request-timeout-seconds", problem));
     }
     Ok(())
+}
+
+/// `--audit-fsync` syncs a file: with the records on stdout it would be
+/// ignored while the operator believes every record is on disk.
+fn audit_part(args: &Args) -> Result<Audit, ConfigError> {
+    let path = audit_path(&args.audit_log)?;
+    if path.is_none() && args.audit_fsync {
+        return Err(invalid("--audit-fsync", "applies to an audit file only, not to --audit-log -".into()));
+    }
+    Ok(Audit { path, fsync: args.audit_fsync })
 }
 
 fn audit_path(value: &str) -> Result<Option<PathBuf>, ConfigError> {

@@ -92,6 +92,13 @@ fn run<W: Write>(args: Args, report: &mut Report<W>) {
         }
     };
     report.ok("configuration", "valid");
+    for warning in &config.warnings {
+        report.warn(
+            "unused setting",
+            warning,
+            "remove it, or ignore this if an image or manifest sets it for every setup",
+        );
+    }
     let socket = &config.listen.socket.path;
     check_writable_parent(report, "socket directory", socket, "--socket (VANTA_AGENT_SOCKET)");
     if let UsageStoreConfig::Sqlite(path) = &config.usage.store {

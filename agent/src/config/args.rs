@@ -1,5 +1,10 @@
 //! The raw command line of `vanta-agent`: clap flags, each with its
 //! environment variable (docs/API.md §3). Checked by [`super::Config::from_args`].
+//!
+//! A flag that applies to one setup only (a Redis store's prefix, the state
+//! file when `--usage-store` names the store) has no clap default: it is
+//! `None` unless the operator set it, so that `config` can tell a setting
+//! given without effect from a default, and applies the default itself.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,24 +56,28 @@ pub struct Args {
     /// JSONL audit log file (opened for append), or `-` for stdout.
     #[arg(long, env = "VANTA_AUDIT_LOG", default_value = "-")]
     pub audit_log: String,
-    /// Write every batch of audit records to disk (fdatasync) before answering.
+    /// Write every batch of audit records to disk (fdatasync) before
+    /// answering; an audit file only, not stdout.
     #[arg(long, env = "VANTA_AUDIT_FSYNC")]
     pub audit_fsync: bool,
-    /// SQLite file that counts uses of tokens with a usage limit.
-    #[arg(long, env = "VANTA_STATE_PATH", default_value = DEFAULT_STATE_PATH)]
-    pub state_path: PathBuf,
+    /// SQLite file that counts uses of tokens with a usage limit (default:
+    /// /var/lib/vanta/usage.db; not read when --usage-store is given).
+    #[arg(long, env = "VANTA_STATE_PATH")]
+    pub state_path: Option<PathBuf>,
     /// Where use counts live: `sqlite:PATH` (default: --state-path),
     /// `redis://HOST:PORT/DB` or `redis+unix:///PATH` (a fleet sharing one
     /// Redis). The password comes only from VANTA_USAGE_STORE_PASSWORD or
     /// VANTA_USAGE_STORE_PASSWORD_FILE, never from the URL.
     #[arg(long, env = "VANTA_USAGE_STORE", value_name = "URL")]
     pub usage_store: Option<String>,
-    /// Prefix of the Redis usage store's keys, so several fleets can share one Redis.
-    #[arg(long, env = "VANTA_USAGE_STORE_PREFIX", default_value = "vanta")]
-    pub usage_store_prefix: String,
-    /// Deadline of each Redis usage store operation, in milliseconds.
-    #[arg(long, env = "VANTA_USAGE_STORE_TIMEOUT_MS", default_value_t = 2000)]
-    pub usage_store_timeout_ms: u64,
+    /// Prefix of the Redis usage store's keys, so several fleets can share
+    /// one Redis (default: vanta; Redis only).
+    #[arg(long, env = "VANTA_USAGE_STORE_PREFIX")]
+    pub usage_store_prefix: Option<String>,
+    /// Deadline of each Redis usage store operation, in milliseconds
+    /// (default: 2000; Redis only).
+    #[arg(long, env = "VANTA_USAGE_STORE_TIMEOUT_MS")]
+    pub usage_store_timeout_ms: Option<u64>,
     /// PEM file of the CA that signed a `rediss://` usage store's certificate
     /// (a private CA); without it the system's roots are trusted.
     #[arg(long, env = "VANTA_USAGE_STORE_CA_CERT", value_name = "PATH")]
@@ -214,8 +223,6 @@ pub enum LogFormat {
     /// One JSON object per line.
     Json,
 }
-
-const DEFAULT_STATE_PATH: &str = "/var/lib/vanta/usage.db";
 
 const AFTER_HELP: &str = "\
 Secrets are read from the environment only, never from flags:

@@ -139,10 +139,14 @@ fn admin_token_comes_from_a_file_and_is_checked() {
     let path = s.dir.path().join("admin");
     std::fs::write(&path, "short").expect("write");
     let env = [(KEY_VAR, KEY), (ADMIN_TOKEN_FILE_VAR, path.to_str().expect("utf-8"))];
-    let err = s.config(&[], &env).err().expect("too short").to_string();
+    let tcp = ["--listen-tcp", "127.0.0.1:8080", "--insecure-tcp"];
+    let err = s.config(&tcp, &env).err().expect("too short").to_string();
     assert!(!err.contains("short\"") && err.contains("5 bytes"), "{err}");
     std::fs::write(&path, format!("{KEY}\n")).expect("write");
-    assert!(s.config(&[], &env).expect("valid").mint.admin_token.is_some());
+    assert!(s.config(&tcp, &env).expect("valid").mint.admin_token.is_some());
+    // Only TCP callers present it: without TCP it would be ignored.
+    let err = s.config(&[], &env).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("VANTA_ADMIN_TOKEN_FILE applies to TCP callers only and needs --listen-tcp"), "{err}");
 }
 
 #[test]
@@ -310,4 +314,24 @@ fn the_sops_part_shows_the_names_of_its_variables_never_their_values() {
     let shown = format!("{:?}", s.config(&[], &env).expect("valid").sops);
     assert!(shown.contains("SOPS_AGE_KEY") && shown.contains("VAULT_TOKEN"), "{shown}");
     assert!(!shown.contains("SECRETVALUE") && !shown.contains("secret-token"), "a value is shown: {shown}");
+}
+
+#[test]
+fn settings_without_effect_are_refused_or_named() {
+    let s = setup();
+    let env = [(KEY_VAR, KEY)];
+    let err = s.config(&["--audit-fsync"], &env).err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(err, "--audit-fsync (VANTA_AUDIT_FSYNC): applies to an audit file only, not to --audit-log -");
+    assert!(s.config(&[], &env).expect("valid").warnings.is_empty());
+    // Images and manifests set VANTA_STATE_PATH for every store: a warning.
+    for flags in [
+        &["--state-path=/s/u.db", "--usage-store=redis://r:6379/0"][..],
+        &["--state-path=/s/u.db", "--usage-store=sqlite:/x/u.db"],
+    ] {
+        let c = s.config(flags, &env).expect("valid");
+        assert!(
+            c.warnings.iter().any(|w| w.starts_with("--state-path (VANTA_STATE_PATH) is set but not read")),
+            "{flags:?}"
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! Which usage store to use (part of [`crate::config`], layer L1):
 //! `--usage-store URL`, its password from the environment only, its key
-//! prefix and deadline. A URL is never echoed in an error: it may hold a
-//! credential.
+//! prefix and deadline; the Redis settings are refused with a SQLite store,
+//! where they would be ignored. A URL is never echoed in an error: it may
+//! hold a credential.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,9 @@ const FLAG: &str = "--usage-store";
 const PASSWORD_VAR: &str = "VANTA_USAGE_STORE_PASSWORD";
 const PASSWORD_FILE_VAR: &str = "VANTA_USAGE_STORE_PASSWORD_FILE";
 const FORMS: &str = "must be sqlite:PATH, redis://HOST:PORT/DB or redis+unix:///PATH";
+const DEFAULT_STATE_PATH: &str = "/var/lib/vanta/usage.db";
+const DEFAULT_PREFIX: &str = "vanta";
+const DEFAULT_TIMEOUT_MS: u64 = 2000;
 
 /// Checks `--usage-store` and its companions.
 ///
@@ -48,15 +52,11 @@ pub(super) fn usage_store(
     args: &Args,
     lookup: &impl Fn(&str) -> Option<OsString>,
 ) -> Result<UsageStoreConfig, ConfigError> {
-    let Some(url) = args.usage_store.as_deref() else {
-        return Ok(UsageStoreConfig::Sqlite(args.state_path.clone()));
-    };
-    if let Some(path) = url.strip_prefix("sqlite:") {
-        if path.is_empty() {
-            return Err(invalid(FLAG, "sqlite: needs a file path".into()));
-        }
-        return Ok(UsageStoreConfig::Sqlite(PathBuf::from(path)));
+    if let Some(path) = sqlite_path(args)? {
+        refuse_redis_settings(args, lookup)?;
+        return Ok(UsageStoreConfig::Sqlite(path));
     }
+    let url = args.usage_store.as_deref().unwrap_or_default();
     let tls = url.starts_with("rediss://");
     if args.usage_store_ca_cert.is_some() && !tls {
         return Err(invalid("--usage-store-ca-cert", "applies to a rediss:// usage store only".into()));
@@ -67,10 +67,12 @@ pub(super) fn usage_store(
         let problem = format!("credentials in the URL are not allowed; set {PASSWORD_VAR} or {PASSWORD_FILE_VAR}");
         return Err(invalid(FLAG, problem));
     }
-    if args.usage_store_prefix.is_empty() || args.usage_store_prefix.contains(['{', '}']) {
+    let prefix = args.usage_store_prefix.clone().unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+    if prefix.is_empty() || prefix.contains(['{', '}']) {
         return Err(invalid("--usage-store-prefix", "must be non-empty, without { or }".into()));
     }
-    if args.usage_store_timeout_ms == 0 {
+    let timeout_ms = args.usage_store_timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    if timeout_ms == 0 {
         return Err(invalid("--usage-store-timeout-ms", "must be at least 1".into()));
     }
     let ca_cert = match &args.usage_store_ca_cert {
@@ -84,9 +86,47 @@ pub(super) fn usage_store(
         url: url.to_owned(),
         ca_cert,
         password: password(lookup)?,
-        prefix: args.usage_store_prefix.clone(),
-        timeout: Duration::from_millis(args.usage_store_timeout_ms),
+        prefix,
+        timeout: Duration::from_millis(timeout_ms),
     }))
+}
+
+/// The SQLite file, when the store is SQLite: `--state-path` (or its
+/// default) without `--usage-store`, or `--usage-store sqlite:PATH`.
+fn sqlite_path(args: &Args) -> Result<Option<PathBuf>, ConfigError> {
+    match args.usage_store.as_deref().map(|url| url.strip_prefix("sqlite:")) {
+        None => Ok(Some(args.state_path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH)))),
+        Some(Some("")) => Err(invalid(FLAG, "sqlite: needs a file path".into())),
+        Some(Some(path)) => Ok(Some(PathBuf::from(path))),
+        Some(None) => Ok(None),
+    }
+}
+
+/// The Redis store's settings, given with a SQLite store: refused, because
+/// they would be ignored while the operator believes they apply (a prefix
+/// keeping two fleets' counts apart, a password, a CA).
+fn refuse_redis_settings(args: &Args, lookup: &impl Fn(&str) -> Option<OsString>) -> Result<(), ConfigError> {
+    for (name, given) in [
+        ("--usage-store-prefix", args.usage_store_prefix.is_some()),
+        ("--usage-store-timeout-ms", args.usage_store_timeout_ms.is_some()),
+        ("--usage-store-ca-cert", args.usage_store_ca_cert.is_some()),
+        (PASSWORD_VAR, lookup(PASSWORD_VAR).is_some()),
+        (PASSWORD_FILE_VAR, lookup(PASSWORD_FILE_VAR).is_some()),
+    ] {
+        if given {
+            return Err(invalid(name, "applies to a Redis usage store only (--usage-store redis://…)".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Why `--state-path` is not read, when it was set and `--usage-store`
+/// names the store. A warning, not an error: the image (Dockerfile), the
+/// manifests in `k8s/` and scripts set `VANTA_STATE_PATH` for every store,
+/// and a fleet's overlay adds `--usage-store` on top of them.
+pub(super) fn unused_state_path(args: &Args) -> Option<&'static str> {
+    (args.state_path.is_some() && args.usage_store.is_some())
+        .then_some("--state-path (VANTA_STATE_PATH) is set but not read: --usage-store names the usage store")
 }
 
 fn password(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<SecretString>, ConfigError> {
@@ -153,5 +193,33 @@ mod tests {
         }
         let both = parse(&["--usage-store", "redis://r/0"], &[(PASSWORD_VAR, "a"), (PASSWORD_FILE_VAR, "/f")]);
         assert!(matches!(both, Err(ConfigError::Conflict(..))));
+    }
+
+    #[test]
+    fn redis_settings_are_refused_with_a_sqlite_store_and_defaulted_with_redis() {
+        for sqlite in [&[][..], &["--usage-store", "sqlite:/x/u.db"]] {
+            for (extra, env, name) in [
+                (&["--usage-store-prefix", "fleet-a"][..], &[][..], "--usage-store-prefix (VANTA_USAGE_STORE_PREFIX)"),
+                (&["--usage-store-timeout-ms", "500"], &[], "--usage-store-timeout-ms (VANTA_USAGE_STORE_TIMEOUT_MS)"),
+                (&["--usage-store-ca-cert", "/ca.pem"], &[], "--usage-store-ca-cert (VANTA_USAGE_STORE_CA_CERT)"),
+                (&[], &[(PASSWORD_VAR, "pw")], PASSWORD_VAR),
+                (&[], &[(PASSWORD_FILE_VAR, "/pw")], PASSWORD_FILE_VAR),
+            ] {
+                let err = parse(&[sqlite, extra].concat(), env).err().map(|e| e.to_string()).unwrap_or_default();
+                let expected = format!("{name}: applies to a Redis usage store only (--usage-store redis://…)");
+                assert_eq!(err, expected, "{sqlite:?} {extra:?}");
+            }
+        }
+        let redis = parse(&["--usage-store", "redis://r:6379/0"], &[]).ok();
+        let Some(UsageStoreConfig::Redis(redis)) = redis else { panic!("a redis store") };
+        assert_eq!((redis.prefix.as_str(), redis.timeout), ("vanta", Duration::from_millis(2000)));
+        let set = ["--usage-store", "redis://r:6379/0", "--usage-store-prefix", "a", "--usage-store-timeout-ms", "5"];
+        let Ok(UsageStoreConfig::Redis(redis)) = parse(&set, &[]) else { panic!("a redis store") };
+        assert_eq!((redis.prefix.as_str(), redis.timeout), ("a", Duration::from_millis(5)));
+        let default = Args::parse_from(["vanta-agent"]);
+        let lookup = |_: &str| None;
+        assert!(
+            matches!(usage_store(&default, &lookup), Ok(UsageStoreConfig::Sqlite(p)) if p == Path::new(DEFAULT_STATE_PATH))
+        );
     }
 }

@@ -149,3 +149,13 @@ fn the_doctor_decrypts_with_core_dumps_off_as_the_agent_does() {
     assert_eq!(finished.code(), Some(1), "{}", finished.stdout_text());
     assert_eq!(fs::read_to_string(&limits).unwrap(), "0\n0\n", "sops ran with core dumps allowed");
 }
+
+#[test]
+fn a_state_path_the_usage_store_overrides_is_a_warning() {
+    // The harness sets VANTA_STATE_PATH, as the image and k8s/ do.
+    let builder = dev_builder();
+    let store = builder.paths().root.join("elsewhere.db");
+    let stdout = doctor(builder.arg("--usage-store").arg(format!("sqlite:{}", store.display())), 0);
+    let warning = line(&stdout, "warn", "unused setting");
+    assert!(warning.contains("--state-path (VANTA_STATE_PATH) is set but not read"), "{stdout}");
+}

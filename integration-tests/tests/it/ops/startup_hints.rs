@@ -3,10 +3,10 @@
 
 use std::fs;
 
-use vanta_integration_tests::agent::TestAgent;
+use vanta_integration_tests::agent::{AgentBuilder, TestAgent};
 
 /// The one `vanta-agent: error:` line of a start-up that fails.
-fn startup_error(builder: vanta_integration_tests::agent::AgentBuilder) -> String {
+fn startup_error(builder: AgentBuilder) -> String {
     let (finished, _agent) = builder.run_to_exit();
     let stderr = finished.stderr_text();
     assert_eq!(finished.code(), Some(2), "{stderr}");
@@ -108,4 +108,27 @@ fn a_secret_that_is_not_utf8_stops_start_up_without_being_shown() {
         "{line}"
     );
     assert!(!line.contains("fe3d1c0a9b8e7f6a5d4c3b2a19081726"), "the key is shown: {line}");
+}
+
+#[test]
+fn settings_that_would_be_ignored_stop_start_up_naming_both_settings() {
+    let redis_only = "applies to a Redis usage store only (--usage-store redis://…)";
+    type Set = fn(AgentBuilder) -> AgentBuilder;
+    let cases: [(Set, String); 4] = [
+        (|b| b.args(["--usage-store-prefix", "fleet-a"]), format!("--usage-store-prefix (VANTA_USAGE_STORE_PREFIX): {redis_only}")),
+        (|b| b.env("VANTA_USAGE_STORE_TIMEOUT_MS", "500"), format!("--usage-store-timeout-ms (VANTA_USAGE_STORE_TIMEOUT_MS): {redis_only}")),
+        (|b| b.args(["--audit-log", "-", "--audit-fsync"]), "--audit-fsync (VANTA_AUDIT_FSYNC): applies to an audit file only, not to --audit-log -".into()),
+        (
+            |b| {
+                let admin = b.paths().root.join("admin-token");
+                fs::write(&admin, "an-admin-credential-of-40-bytes-0123456\n").unwrap();
+                b.env("VANTA_ADMIN_TOKEN_FILE", &admin)
+            },
+            "--listen-tcp (VANTA_LISTEN_TCP): VANTA_ADMIN_TOKEN_FILE applies to TCP callers only and needs --listen-tcp".into(),
+        ),
+    ];
+    for (set, problem) in cases {
+        let line = startup_error(set(crate::common::dev_builder()));
+        assert!(line.ends_with(&problem), "{line}");
+    }
 }

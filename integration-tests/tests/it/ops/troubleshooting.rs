@@ -29,6 +29,8 @@ const MARKERS: &Markers = &[
     ("format!(", "config/secrets.rs"),
     ("invalid(name,", "config/secrets.rs"),
     ("format!(", "config/usage_store.rs"),
+    ("\",", "config/usage_store.rs"),
+    ("invalid(name,", "config/usage_store.rs"),
     ("format!(", "config/sops.rs"),
     ("\",", "config/sops.rs"),
     ("invalid(name,", "config.rs"),
