@@ -4,6 +4,7 @@
 
 mod colour;
 mod completions;
+mod deadline;
 mod get;
 mod hardening;
 mod list;
