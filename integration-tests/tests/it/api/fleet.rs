@@ -103,7 +103,11 @@ fn redis_down_fails_limited_tokens_closed_and_recovers_without_a_restart() {
     redis.start_again();
     let back = first_answer_once_back(&agent, &limited);
     assert_eq!(back.status, 200, "{}", back.text());
-    assert_eq!(agent.get("/readyz", None).status, 200);
+    // Ready again once the revocation feed has subscribed again too (it
+    // retries every 0.5 s, so it may trail the first answer).
+    vanta_integration_tests::process::poll_until(std::time::Duration::from_secs(20), "ready again", || {
+        (agent.get("/readyz", None).status == 200).then_some(())
+    });
     let text = agent.get("/metrics", None).text();
     let errors = text.lines().find(|l| l.starts_with("vanta_usage_store_errors_total")).unwrap();
     assert_ne!(errors, "vanta_usage_store_errors_total 0", "store errors are counted");
