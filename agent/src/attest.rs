@@ -147,7 +147,9 @@ impl Attestor {
             if wants.exe_hash { process.open_file("exe").and_then(|file| self.sha256(file)).ok() } else { None };
         let cgroup = cgroup_path(&process.read("cgroup")?);
         let pid = Some(process.pid);
-        let mut caller = Caller { pid, uid, gid, groups, exe, exe_sha256, cgroup, ..Caller::default() };
+        let foreign_user_namespace = exe.is_some() && !in_own_user_namespace(process);
+        let mut caller =
+            Caller { pid, uid, gid, groups, exe, exe_sha256, cgroup, foreign_user_namespace, ..Caller::default() };
         if wants.names {
             name_ids(&mut caller);
         }
@@ -214,6 +216,12 @@ impl ProcDir {
     fn exe_path(&self) -> Option<PathBuf> {
         let target = rustix::fs::readlinkat(&self.dir, "exe", Vec::new()).ok()?;
         Some(PathBuf::from(OsString::from_vec(target.into_bytes())))
+    }
+
+    /// The user namespace (`ns/user`, e.g. `user:[4026531837]`), if readable.
+    fn user_namespace(&self) -> Option<OsString> {
+        let target = rustix::fs::readlinkat(&self.dir, "ns/user", Vec::new()).ok()?;
+        Some(OsString::from_vec(target.into_bytes()))
     }
 
     /// The start time (clock ticks after boot), from `stat`.
@@ -308,9 +316,47 @@ fn sha256_file(file: &mut fs::File) -> io::Result<String> {
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Whether `process` is in the agent's own user namespace (no, when either
+/// cannot be read).
+fn in_own_user_namespace(process: &ProcDir) -> bool {
+    static OWN: std::sync::OnceLock<Option<OsString>> = std::sync::OnceLock::new();
+    let own = OWN.get_or_init(|| fs::read_link("/proc/self/ns/user").ok().map(PathBuf::into_os_string));
+    own.as_ref().is_some_and(|own| process.user_namespace().as_ref() == Some(own))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_caller_in_another_user_namespace_is_marked_as_such() {
+        let pid = i32::try_from(std::process::id()).expect("pid fits");
+        let attestor = Attestor::default();
+        assert!(!attestor.attest_pid(pid, Wants::default()).expect("me").foreign_user_namespace);
+        let Ok(mut child) = std::process::Command::new("unshare").args(["-U", "sleep", "30"]).spawn() else {
+            eprintln!("skipped: unshare cannot be run here");
+            return;
+        };
+        let child_pid = i32::try_from(child.id()).expect("pid fits");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let seen = loop {
+            let caller = attestor.attest_pid(child_pid, Wants::default());
+            if caller.as_ref().is_ok_and(|c| c.exe.as_ref().is_some_and(|e| e.ends_with("sleep"))) {
+                break caller.ok();
+            }
+            if child.try_wait().ok().flatten().is_some() || std::time::Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        let Some(caller) = seen else {
+            eprintln!("skipped: this machine does not allow a new user namespace");
+            return;
+        };
+        assert!(caller.foreign_user_namespace, "{caller:?}");
+    }
 
     #[test]
     fn attests_this_process_and_refuses_a_wrong_start_time() {

@@ -54,6 +54,11 @@ pub struct Caller {
     pub exe_sha256: Option<String>,
     /// The cgroup path (the cgroup v2 line of `/proc/PID/cgroup`).
     pub cgroup: Option<String>,
+    /// The caller runs in another user namespace than the agent (or its
+    /// namespace could not be read): there it may mount any file at any
+    /// path, so its `exe` path proves nothing (its `exe_sha256` still does:
+    /// the hash is of the file actually running).
+    pub foreign_user_namespace: bool,
 }
 
 /// The start time (field 22 of `/proc/PID/stat`, clock ticks after boot),

@@ -85,7 +85,9 @@ impl Display for CallerLine<'_> {
             write!(f, " group names [{}]", list(&c.group_names))?;
         }
         let exe = c.exe.as_ref().map_or_else(unknown, |e| e.display().to_string());
-        write!(f, " exe {exe} cgroup {}", c.cgroup.clone().unwrap_or_else(unknown))?;
+        let foreign =
+            if c.foreign_user_namespace { " (in another user namespace: exe rules do not apply)" } else { "" };
+        write!(f, " exe {exe}{foreign} cgroup {}", c.cgroup.clone().unwrap_or_else(unknown))?;
         if let Some(sha) = &c.exe_sha256 {
             write!(f, " sha256 {sha}")?;
         }

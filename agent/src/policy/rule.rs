@@ -80,7 +80,9 @@ impl Selectors {
     }
 
     fn kernel_match(&self, c: &Caller) -> bool {
-        let exe = c.exe.as_deref().and_then(|p| p.to_str());
+        // In another user namespace the caller can mount any file at the
+        // path an `exe` rule names: only its hash is evidence there.
+        let exe = c.exe.as_deref().filter(|_| !c.foreign_user_namespace).and_then(|p| p.to_str());
         self.uids.as_ref().is_none_or(|uids| uids.contains(&c.uid))
             && self.gids.as_ref().is_none_or(|gids| gids.contains(&c.gid) || c.groups.iter().any(|g| gids.contains(g)))
             && self.users.as_ref().is_none_or(|users| c.user.as_ref().is_some_and(|u| users.contains(u)))

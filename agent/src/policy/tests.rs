@@ -18,6 +18,7 @@ fn caller() -> Caller {
         exe: Some("/usr/local/bin/payments-api".into()),
         exe_sha256: Some("ab".repeat(32)),
         cgroup: Some("/kubepods/besteffort/pod1234-5678/cri-containerd-abc".into()),
+        foreign_user_namespace: false,
     }
 }
 
@@ -173,4 +174,14 @@ fn the_shipped_kubernetes_policy_loads() {
     let rules = file::parse(include_str!("../../../k8s/examples/per-node/policy.toml")).expect("valid policy");
     let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["payments", "search-indexer"]);
+}
+
+#[test]
+fn in_another_user_namespace_only_the_executables_hash_counts() {
+    // There the caller may have mounted any file at the rule's path.
+    let foreign = Caller { foreign_user_namespace: true, ..caller() };
+    assert!(covered_by("exe = \"/usr/local/bin/payments-*\"", &caller()));
+    assert!(!covered_by("exe = \"/usr/local/bin/payments-*\"", &foreign));
+    assert!(covered_by(&format!("exe_sha256 = \"{}\"", "ab".repeat(32)), &foreign));
+    assert!(covered_by("uids = [1001]", &foreign), "other selectors are unaffected");
 }
