@@ -181,6 +181,9 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         request: &GenerateTokenRequest,
         rule: Result<Rule, Error>,
     ) -> Result<(GenerateTokenResponse, String), Error> {
+        // The caller first (403), then the request against the agent's own
+        // bounds (422): a caller no rule covers learns nothing of them.
+        let rule = rule?;
         let ttl_minutes = request.ttl_minutes.unwrap_or(self.ttl.default_minutes);
         if ttl_minutes > self.ttl.max_minutes {
             let message = format!("ttl_minutes must be between 1 and {}", self.ttl.max_minutes);
@@ -192,7 +195,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             ttl_minutes,
             usage_limit: request.usage_limit,
         };
-        rule?.check_mint(&ask).map_err(Error::Refused)?;
+        rule.check_mint(&ask).map_err(Error::Refused)?;
         let scope = Scope::read_only(request.environment.clone(), request.key_pattern.clone());
         let ttl = Duration::from_secs(u64::from(ttl_minutes) * 60);
         let mint = MintRequest { subject: request.subject.clone(), scope, ttl, usage_limit: request.usage_limit };

@@ -497,3 +497,21 @@ async fn a_token_revoked_while_sops_runs_gets_no_value() {
     let ask = UseAsk { jti, limit: 1, expires_at: u64::MAX / 4_000, lease_ms: 60_000 };
     assert!(matches!(f.vault.usage.reserve(&ask, 0).await, Ok(Reservation::Granted(_))), "its lease was released");
 }
+
+/// The minting policy is checked before the request's ttl against the
+/// agent's maximum: a caller no rule covers gets 403, and learns no bound.
+#[tokio::test]
+async fn a_caller_no_rule_covers_is_refused_before_its_ttl_is_judged() {
+    let mut f = fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("policy.toml");
+    std::fs::write(
+        &path,
+        "[[rule]]\nname = \"one\"\nuids = [4242]\nenvironments = [\"dev\"]\nkey_patterns = [\"*\"]\n",
+    )
+    .expect("write");
+    f.vault.policy = crate::policy::LivePolicy::new(crate::policy::Policy::load(&path).expect("policy"));
+    let body = json!({"subject": "t", "environment": "dev", "key_pattern": "*", "ttl_minutes": 100_000});
+    let refused = f.vault.generate_token(&typed(&body), Peer::Unknown, None).await.map(|_| ());
+    assert_eq!(refused.map_err(|e| e.code()), Err(ErrorCode::Forbidden));
+}
