@@ -216,11 +216,8 @@ pub fn screen_stderr<'a>(
     if needles.any(|v| text.contains(v)) || stdout_words.any(|w| text.contains(w)) {
         return Some(STDERR_WITHHELD.to_owned());
     }
-    let text = if matches!(cause, Cause::MalformedFile | Cause::SopsFailed) {
-        cut_quotes(&cut_echoed_lines(&text))
-    } else {
-        text.into()
-    };
+    let text = cut_echoed_lines(&text);
+    let text = if matches!(cause, Cause::MalformedFile | Cause::SopsFailed) { cut_quotes(&text) } else { text };
     let mut line = text.split_whitespace().filter(|w| *w != "|" && *w != "-").collect::<Vec<_>>().join(" ");
     if line.len() > STDERR_CAP {
         let mut end = STDERR_CAP;
@@ -237,10 +234,16 @@ pub fn screen_stderr<'a>(
 /// of the file, unquoted: for a file that was never encrypted, plaintext.
 const ECHOING_PARSERS: &[&str] = &["invalid dotenv input line:", "key-value delimiter not found:", "unclosed section:"];
 
-/// Cuts what follows an [`ECHOING_PARSERS`] prefix, to the end of its line.
+/// Errors that quote, unquoted, a value of a file that is otherwise
+/// encrypted: a plaintext value added by hand (sops' exit code 25).
+const ECHOING_DECRYPTION: &[&str] = &["Input string"];
+
+/// Cuts what follows an [`ECHOING_PARSERS`] or [`ECHOING_DECRYPTION`]
+/// prefix, to the end of its line.
 fn cut_echoed_lines(text: &str) -> String {
+    let prefixes = ECHOING_PARSERS.iter().chain(ECHOING_DECRYPTION);
     let lines = text.lines().map(|line| {
-        match ECHOING_PARSERS.iter().find_map(|prefix| line.find(prefix).map(|at| at + prefix.len())) {
+        match prefixes.clone().find_map(|prefix| line.find(prefix).map(|at| at + prefix.len())) {
             Some(end) => format!("{} …", &line[..end]),
             None => line.to_owned(),
         }
@@ -305,6 +308,16 @@ mod tests {
             let line = screen_stderr(stderr.as_bytes(), b"", cause, []).expect("a line");
             assert!(!line.contains("MIIE") && line.ends_with(": …"), "{line}");
         }
+    }
+
+    #[test]
+    fn a_plaintext_value_added_to_an_encrypted_file_is_cut() {
+        let stderr = "Error decrypting tree: Error walking tree: Could not decrypt value: Input string \
+                      hunter2-plaintext-xyz does not match sops' data format\n";
+        let cause = Cause::classify(Some(25), stderr);
+        assert_eq!(cause, Cause::MacMismatch);
+        let line = screen_stderr(stderr.as_bytes(), b"", cause, []).expect("a line");
+        assert!(!line.contains("hunter2") && line.ends_with("Input string …"), "{line}");
     }
 
     #[test]

@@ -126,6 +126,20 @@ fn a_tampered_file_is_mac_mismatch() {
 }
 
 #[test]
+fn a_plaintext_value_added_by_hand_to_an_encrypted_file_is_never_logged() {
+    let builder = builder().secrets("dev", DEV_YAML);
+    let file = builder.paths().vault.join("dev.enc.yaml");
+    let text = fs::read_to_string(&file).unwrap();
+    // sops then fails quoting the value ("Input string … does not match").
+    fs::write(&file, format!("ADDED_BY_HAND: hunter2-never-logged-81\n{text}")).unwrap();
+    let agent = builder.start();
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &agent.mint_for("dev", "*")).status, 500);
+    let stderr = agent.stderr_text();
+    assert!(stderr.contains("Input string …"), "sops' message, cut: {stderr}");
+    assert!(!stderr.contains("never-logged"), "the value reached the log: {stderr}");
+}
+
+#[test]
 fn a_plain_or_broken_file_is_malformed_and_its_content_never_logged() {
     let builder = builder();
     let vault = &builder.paths().vault;
