@@ -44,6 +44,29 @@ impl std::fmt::Debug for SopsCommand {
     }
 }
 
+/// The process group of a running sops (its pid: it leads the group).
+/// Dropped before sops has ended, it sends SIGKILL to the whole group. Once
+/// sops has ended ([`ProcessGroup::ended`]) nothing is sent: its helpers
+/// ended with it or left the group on their own (a daemon such as
+/// gpg-agent), and its pid may soon name another process.
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    fn ended(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|pid| i32::try_from(pid).ok()) {
+            // The leader is not reaped yet (it is being killed right now, and
+            // tokio reaps it later), so its pid cannot name another group.
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
 /// Why an environment could not be decrypted. The text is the cause in
 /// words (for the audit log); it never holds a path, a value or sops' output.
 #[derive(Debug, thiserror::Error)]
@@ -195,12 +218,14 @@ impl SopsCommand {
     /// Runs `command` to its end within the deadline.
     async fn output(&self, command: &mut Command) -> Result<std::process::Output, SopsError> {
         let child = command.spawn().map_err(SopsError::Spawn)?;
-        // On timeout the future, and with it the child, is dropped: kill_on_drop
-        // sends SIGKILL and tokio reaps it in the background.
-        tokio::time::timeout(self.timeout, child.wait_with_output())
-            .await
-            .map_err(|_| SopsError::Timeout(self.timeout))?
-            .map_err(SopsError::Spawn)
+        // On timeout (or when the request is dropped) the future, and with it
+        // the child, is dropped: kill_on_drop sends SIGKILL to sops and tokio
+        // reaps it in the background; the guard kills what sops started.
+        let group = ProcessGroup(child.id());
+        let output = tokio::time::timeout(self.timeout, child.wait_with_output()).await;
+        let output = output.map_err(|_| SopsError::Timeout(self.timeout))?;
+        group.ended();
+        output.map_err(SopsError::Spawn)
     }
 
     /// sops with our environment and stdio, arguments still to add.
@@ -212,6 +237,9 @@ impl SopsCommand {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // A group of its own, so that a timeout also stops what sops
+            // started (gpg, a key command): see `ProcessGroup`.
+            .process_group(0)
             .kill_on_drop(true);
         command
     }

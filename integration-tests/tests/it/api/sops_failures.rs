@@ -181,6 +181,26 @@ fn a_sops_that_disappears_is_sops_unavailable() {
     assert!(!ready.text().contains(&agent.paths().root.display().to_string()), "no path in /readyz");
 }
 
+/// What a timed-out sops started (gpg, a key command) is killed with it:
+/// sops runs in a process group of its own, and the whole group goes.
+#[test]
+fn a_timed_out_sops_takes_what_it_started_with_it() {
+    let builder = builder().secrets("dev", DEV_YAML);
+    let started = builder.paths().root.join("helper.pid");
+    let body = format!("sleep 300 &\necho $! > {}\nwait", started.display());
+    let sops = fake_sops(&builder.paths().root, &body);
+    let agent = builder.arg("--sops-bin").arg(&sops).args(["--sops-timeout-seconds", "1"]).start();
+    assert_error(&agent.get_secret("dev", "DATABASE_URL", &agent.mint_for("dev", "*")), 504, "sops_timeout");
+    let pid: i32 = fs::read_to_string(&started).unwrap().trim().parse().unwrap();
+    let helper = nix::unistd::Pid::from_raw(pid);
+    vanta_integration_tests::process::poll_until(std::time::Duration::from_secs(10), "the helper killed", || {
+        // Gone, or a zombie waiting for its reaper: either way not running.
+        let state = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let running = nix::sys::signal::kill(helper, None).is_ok() && !state.contains(") Z ");
+        (!running).then_some(())
+    });
+}
+
 #[test]
 fn a_sops_that_hangs_is_timed_out() {
     let builder = builder().secrets("dev", DEV_YAML);
