@@ -33,6 +33,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEAD_BYTES: usize = 2 * crate::http::MAX_HEADER_BYTES;
 /// Most headers in one request.
 const MAX_HEADERS: usize = 64;
+/// A client that takes no byte of its answers for this long is cut off: its
+/// place under the connection cap goes to the next client (a client that
+/// sends requests and never reads would otherwise hold it for ever).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 // === impl Connections ===
 
@@ -104,7 +108,11 @@ where
     S: SecretSource,
     U: UsageStore,
 {
-    let conn = http.serve_connection(TokioIo::new(io), service(router, peer));
+    // The timer is set only while a write waits for the client, so an
+    // answer that goes out at once costs nothing extra.
+    let mut io = tokio_io_timeout::TimeoutStream::new(io);
+    io.set_write_timeout(Some(WRITE_TIMEOUT));
+    let conn = http.serve_connection(TokioIo::new(Box::pin(io)), service(router, peer));
     if let Err(err) = watcher.watch(conn).await {
         tracing::debug!(error = %err, "connection ended with an error");
     }

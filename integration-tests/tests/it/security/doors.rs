@@ -157,3 +157,29 @@ fn tcp_has_its_own_cap_and_never_starves_the_socket() {
     third.read_to_end(&mut raw).unwrap();
     assert_eq!(parse_response(&raw).unwrap().status, 200);
 }
+
+/// A client that sends requests and never reads the answers loses its place
+/// under the connection cap once a write has waited 10 s for it: the next
+/// client is served, not queued for ever.
+#[test]
+fn a_client_that_never_reads_its_answers_does_not_hold_its_place() {
+    let agent = dev_builder().args(["--max-connections", "1"]).start();
+    let mut greedy = UnixStream::connect(agent.socket()).unwrap();
+    greedy.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    // Enough pipelined requests that their answers fill the socket's buffers.
+    let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    for _ in 0..20_000 {
+        if greedy.write_all(request).is_err() {
+            break; // The agent stopped reading: its writes are stuck.
+        }
+    }
+    let started = Instant::now();
+    let mut next = UnixStream::connect(agent.socket()).unwrap();
+    next.set_read_timeout(Some(WAIT)).unwrap();
+    next.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    next.read_to_end(&mut raw).expect("served before the test's deadline");
+    assert_eq!(parse_response(&raw).unwrap().status, 200);
+    assert!(started.elapsed() < WAIT, "served after {:?}", started.elapsed());
+    drop(greedy);
+}
