@@ -62,9 +62,11 @@ pub struct AuditRecord {
     pub error: Option<String>,
 }
 
-/// Longest requested name copied into a record; longer ones are cut, so a
-/// hostile request cannot bloat the log.
-const MAX_ECHO: usize = 512;
+/// Longest requested name copied into a record, in bytes; longer ones are
+/// cut, so a hostile request cannot bloat the log. A valid subject (256
+/// characters of up to 4 bytes) always fits whole: a revoke by subject
+/// copied from the log must name the same subject.
+const MAX_ECHO: usize = 1024;
 
 // === impl AuditRecord ===
 
