@@ -86,7 +86,9 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 struct Header<'a> {
     #[serde(borrow, default)]
     alg: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    /// Kept as given even when `null` (Option alone would read `null` as
+    /// absent): a `kid` that is not a string is refused.
+    #[serde(borrow, default, deserialize_with = "given")]
     kid: Option<&'a RawValue>,
     #[serde(default, deserialize_with = "present")]
     jku: bool,
@@ -228,6 +230,11 @@ fn check_header(header: &[u8]) -> Result<Option<Cow<'_, str>>, InvalidToken> {
             }
         },
     }
+}
+
+/// The parameter's JSON text, whatever it is (even `null`).
+fn given<'de, D: Deserializer<'de>>(value: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(value).map(Some)
 }
 
 /// Deserializes any value (even `null`) as "the parameter is present".

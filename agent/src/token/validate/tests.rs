@@ -80,6 +80,7 @@ fn refuses_each_kind_of_bad_token_precisely() {
         (sign_raw(r#"{"alg":"HS256","kid":"nope"}"#, &good, &key(1)), InvalidToken::UnknownKey),
         (sign_raw(r#"{"alg":"HS256"}"#, &good, &key(3)), InvalidToken::Signature),
         (sign_raw(r#"{"alg":"HS256","kid":7}"#, &good, &key(1)), InvalidToken::Malformed),
+        (sign_raw(r#"{"alg":"HS256","kid":null}"#, &good, &key(1)), InvalidToken::Malformed),
         (sign_raw(r#"{"alg":"HS256","x5t#S256":null}"#, &good, &key(1)), InvalidToken::ForbiddenHeader),
         (sign_raw(r#"{"alg":"HS256","jwk":null}"#, &good, &key(1)), InvalidToken::ForbiddenHeader),
         (sign_raw(r#"{"alg":"HS256","alg":"HS256"}"#, &good, &key(1)), InvalidToken::Malformed),
