@@ -5,9 +5,13 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Handlers for SIGTERM and SIGINT, installed when made: a signal that
 /// arrives before anyone waits is still seen (and does not kill the process).
+/// SIGHUP's handler is installed with them: one that arrives before serving
+/// starts has nothing to reload, and must not kill the agent (its default
+/// action) after its socket is bound.
 pub struct ShutdownSignals {
     term: Signal,
     int: Signal,
+    _early_hangups: Signal,
 }
 
 // === impl ShutdownSignals ===
@@ -18,7 +22,11 @@ impl ShutdownSignals {
     /// # Errors
     /// If the signal handlers cannot be installed.
     pub fn install() -> std::io::Result<Self> {
-        Ok(Self { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            _early_hangups: hangups()?,
+        })
     }
 
     /// Waits for the first SIGTERM or SIGINT and names it.

@@ -139,3 +139,46 @@ fn a_missing_sops_files_path_stops_start_up() {
     let (finished, _agent) = dev_builder().env_remove("VANTA_SOPS_FILES_PATH").run_to_exit();
     assert_startup_error(&finished);
 }
+
+/// A SIGHUP (a log rotation, a certificate renewal) that arrives while the
+/// agent starts is not fatal: its handler is installed before the socket is
+/// bound, so the agent never dies leaving its socket behind.
+#[test]
+fn a_sighup_during_start_up_neither_kills_the_agent_nor_leaves_its_socket() {
+    for attempt in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        fs::create_dir(dir.path().join("vault")).unwrap();
+        let mut child = std::process::Command::new(vanta_integration_tests::bins::agent())
+            .env_clear()
+            .env("VANTA_JWT_SECRET_KEY", TEST_JWT_KEY)
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--sops-files-path")
+            .arg(dir.path().join("vault"))
+            .arg("--sops-bin")
+            .arg(vanta_integration_tests::bins::sops())
+            .arg("--audit-log")
+            .arg(dir.path().join("audit.jsonl"))
+            .arg("--state-path")
+            .arg(dir.path().join("usage.db"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        // Spinning, not sleeping: the signal must land right after the bind.
+        let started = std::time::Instant::now();
+        while !socket.exists() {
+            assert!(started.elapsed() < START_DEADLINE, "no socket");
+            std::hint::spin_loop();
+        }
+        nix::sys::signal::kill(pid, Signal::SIGHUP).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        let ended = child.try_wait().unwrap();
+        let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+        let _ = child.wait();
+        assert_eq!(ended, None, "attempt {attempt}: the agent died of a SIGHUP during start-up");
+    }
+}
