@@ -42,7 +42,10 @@ have_validator=$("$venv/bin/python" -m pip show openapi-spec-validator 2>/dev/nu
 if [[ "$have_schemathesis" != *"version $schemathesis_version"* ]] ||
    [[ "$have_validator" != *"Version: $validator_version"* ]]; then
   say "installing schemathesis $schemathesis_version and openapi-spec-validator $validator_version into $venv"
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  # A venv whose pip does not run (e.g. made before python3-venv was
+  # installed) is made again.
+  "$venv/bin/python" -m pip --version >/dev/null 2>&1 || python3 -m venv --clear "$venv" ||
+    die "python3 -m venv failed: install Python's venv module (Debian: apt-get install python3-venv)"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     "schemathesis==$schemathesis_version" "openapi-spec-validator==$validator_version" >&2
 fi
