@@ -73,11 +73,8 @@ impl UnixSocket {
             prepare_directory(parent)?;
         }
         clear_stale(path)?;
-        let staging = path.with_file_name(format!(".{}.{}.tmp", file_name(path), std::process::id()));
-        let _ = std::fs::remove_file(&staging);
-        let listener = UnixListener::bind(&staging).map_err(io("bind", &staging))?;
-        std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(mode)).map_err(io("chmod", &staging))?;
-        std::fs::rename(&staging, path).map_err(io("rename socket to", path))?;
+        let (listener, staged) = Staged::bind(path, mode)?;
+        staged.publish(path)?;
         let inode = std::fs::metadata(path).map_err(io("stat", path))?.ino();
         Ok(Self { listener, path: path.to_owned(), inode, start_times: false })
     }
@@ -120,6 +117,40 @@ impl UnixSocket {
     }
 }
 
+/// A socket bound where no other user can reach it: in a fresh directory of
+/// mode 0700 beside its final path. Only once it has its mode is it renamed
+/// into place, so no client connects while it has the umask's permissions;
+/// the directory is removed when this is dropped.
+struct Staged {
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl Staged {
+    fn bind(path: &Path, mode: u32) -> Result<(UnixListener, Self), BindError> {
+        // Short names: a socket path may not exceed 107 bytes, and the
+        // staged one must fit wherever the final one does.
+        let dir = path.with_file_name(format!(".{}.d", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(io("create", &dir))?;
+        let staged = Self { socket: dir.join("s"), dir };
+        let listener = UnixListener::bind(&staged.socket).map_err(io("bind", &staged.socket))?;
+        let permissions = std::fs::Permissions::from_mode(mode);
+        std::fs::set_permissions(&staged.socket, permissions).map_err(io("chmod", &staged.socket))?;
+        Ok((listener, staged))
+    }
+
+    fn publish(self, path: &Path) -> Result<(), BindError> {
+        std::fs::rename(&self.socket, path).map_err(io("rename socket to", path))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BindError {
     let path = path.to_owned();
     move |source| BindError::Io { action, path, source }
@@ -129,10 +160,6 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BindE
 fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     start_time_from_stat(&stat)
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "agent.sock".to_owned())
 }
 
 /// Creates the socket's directory with [`DIR_MODE`] whatever the umask, or
@@ -193,6 +220,19 @@ mod tests {
         let second = UnixSocket::bind(&path, 0o600).expect("stale socket replaced");
         second.remove();
         assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn the_socket_gets_its_mode_where_no_client_can_reach_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("agent.sock");
+        let (_listener, staged) = Staged::bind(&path, 0o666).expect("staged");
+        let staging = std::fs::metadata(&staged.dir).expect("stat").permissions().mode();
+        assert_eq!(staging & 0o077, 0, "only the agent may reach the socket before its mode is set");
+        assert_eq!(std::fs::metadata(&staged.socket).expect("stat").permissions().mode() & 0o777, 0o666);
+        let staging_dir = staged.dir.clone();
+        staged.publish(&path).expect("published");
+        assert!(path.exists() && !staging_dir.exists(), "in place, and nothing left behind");
     }
 
     #[tokio::test]
