@@ -118,11 +118,19 @@ pub fn main(config: Config) -> Result<(), AppError> {
         let _entered = runtime.enter();
         ShutdownSignals::install().context("failed to listen for signals").map_err(AppError::Startup)?
     };
-    runtime.block_on(run(config, async move {
+    let served = runtime.block_on(run(config, async move {
         let name = signals.received().await;
         tracing::info!(signal = name, "shutting down");
-    }))
+    }));
+    // `run` has waited for everything it could; a task still stuck in a
+    // blocking write (an audit pipe nobody reads, a hung file system) must
+    // not keep the process alive after "stopped".
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
+    served
 }
+
+/// How long the runtime's threads get to end once `run` has returned.
+const RUNTIME_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `--worker-threads`, or one runtime thread per CPU this process may use
 /// (std counts the affinity mask and cgroup CPU limits: a pod limited to

@@ -182,3 +182,54 @@ fn a_sighup_during_start_up_neither_kills_the_agent_nor_leaves_its_socket() {
         assert_eq!(ended, None, "attempt {attempt}: the agent died of a SIGHUP during start-up");
     }
 }
+
+/// An audit pipe nobody reads blocks the writer in `write(2)`; SIGTERM still
+/// ends the agent (after its drain deadlines) instead of hanging on that
+/// thread for ever.
+#[test]
+fn sigterm_ends_the_agent_even_with_its_audit_pipe_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("agent.sock");
+    fs::create_dir(dir.path().join("vault")).unwrap();
+    let mut child = std::process::Command::new(vanta_integration_tests::bins::agent())
+        .env_clear()
+        .env("VANTA_JWT_SECRET_KEY", TEST_JWT_KEY)
+        .args(["--audit-log", "-", "--socket"])
+        .arg(&socket)
+        .arg("--sops-files-path")
+        .arg(dir.path().join("vault"))
+        .arg("--sops-bin")
+        .arg(vanta_integration_tests::bins::sops())
+        .arg("--state-path")
+        .arg(dir.path().join("usage.db"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped()) // never read
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    process::poll_until(START_DEADLINE, "the socket", || socket.exists().then_some(()));
+    // Each refused read is a record of ~300 bytes: far more than a pipe holds.
+    let request = b"GET /api/v1/vault/dev/KEY HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x.y.z\r\n\r\n";
+    let mut held = Vec::new();
+    for _ in 0..600 {
+        let Ok(mut stream) = std::os::unix::net::UnixStream::connect(&socket) else { break };
+        let _ = std::io::Write::write_all(&mut stream, request);
+        held.push(stream);
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, Signal::SIGTERM).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let ended = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    drop(held);
+    assert!(ended.is_some_and(|status| status.code().is_some()), "did not exit by itself: {ended:?}");
+}
