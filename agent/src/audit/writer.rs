@@ -13,13 +13,17 @@
 //! the blocking pool.
 //! A failed write answers with an error, so no secret goes out unaudited; the
 //! next batch tries again, so the agent recovers by itself when the disk does.
+//! A write can fail after part of the batch landed (a full disk, a file size
+//! limit): the batch's bytes are cut off again ([`cut_back`]), so no record of
+//! a batch answered with an error stays in the file, and no fragment runs
+//! into the next batch's first line.
 //!
 //! Before each batch the file's path is checked: if the file was removed or
 //! rotated away, a new one is opened there, so records never go to a deleted
 //! inode. SIGHUP asks for the same reopen explicitly (logrotate's convention).
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,7 +88,18 @@ enum Message {
 /// The open sink.
 enum Out {
     Stdout(std::io::Stdout),
-    File { file: File, path: PathBuf, inode: u64, fsync: bool, len: u64 },
+    File {
+        file: File,
+        path: PathBuf,
+        inode: u64,
+        fsync: bool,
+        /// The file's length as far as this writer knows: where the next
+        /// batch starts, for [`pages`].
+        len: u64,
+        /// A failed batch could not be cut off: the file may end inside a
+        /// line, so the next batch starts with a newline.
+        torn: bool,
+    },
 }
 
 /// Records queued before senders wait; also the largest batch.
@@ -200,20 +215,26 @@ impl Out {
             AuditSink::File { path, fsync } => {
                 let file = OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
                 let meta = file.metadata()?;
-                Ok(Self::File { file, path: path.clone(), inode: meta.ino(), fsync: *fsync, len: meta.len() })
+                let (inode, len) = (meta.ino(), meta.len());
+                Ok(Self::File { file, path: path.clone(), inode, fsync: *fsync, len, torn: false })
             }
         }
     }
 
     /// Reopens the file if `force`d or if its path no longer leads to it.
     fn refresh(&mut self, force: bool) -> std::io::Result<()> {
-        let Self::File { path, inode, fsync, .. } = self else { return Ok(()) };
+        let Self::File { path, inode, fsync, torn, .. } = self else { return Ok(()) };
         let current = std::fs::metadata(&*path).map(|m| m.ino()).ok();
         if !force && current == Some(*inode) {
             return Ok(());
         }
+        let (old_inode, old_torn) = (*inode, *torn);
         let sink = AuditSink::File { path: path.clone(), fsync: *fsync };
         *self = Self::open(&sink)?;
+        // Reopening the same file (SIGHUP) does not mend a line left unfinished.
+        if let Self::File { inode, torn, .. } = self {
+            *torn = old_torn && *inode == old_inode;
+        }
         tracing::info!("audit log reopened");
         Ok(())
     }
@@ -226,17 +247,15 @@ impl Out {
                 out.write_all(buf)?;
                 out.flush()
             }
-            Self::File { file, len, .. } => {
-                let mut start = 0;
-                loop {
-                    let end = pages::next_piece(ends, start, *len);
-                    if end == start {
-                        return Ok(());
-                    }
-                    file.write_all(&buf[start..end])?;
-                    *len += (end - start) as u64;
-                    start = end;
+            Self::File { file, len, torn, .. } => {
+                let mut written = 0;
+                let result = append_batch(file, buf, ends, len, *torn, &mut written);
+                match result {
+                    Ok(()) => *torn = false,
+                    Err(_) if written > 0 => cut_back(file, written, len, torn),
+                    Err(_) => {}
                 }
+                result
             }
         }
     }
@@ -247,6 +266,71 @@ impl Out {
         let Self::File { file, fsync: true, .. } = self else { return Ok(()) };
         let file = file.try_clone()?;
         tokio::task::spawn_blocking(move || file.sync_data()).await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Appends a batch to `file` in pieces ([`pages`]), after a newline if the
+/// file may end inside a line (`torn`); counts the bytes that landed in
+/// `written`, also those of a write that failed part-way.
+fn append_batch(
+    file: &mut File,
+    buf: &[u8],
+    ends: &[usize],
+    len: &mut u64,
+    torn: bool,
+    written: &mut u64,
+) -> io::Result<()> {
+    if torn {
+        append(file, b"\n", written)?;
+        *len += 1;
+    }
+    let mut start = 0;
+    loop {
+        let end = pages::next_piece(ends, start, *len);
+        if end == start {
+            return Ok(());
+        }
+        append(file, &buf[start..end], written)?;
+        *len += (end - start) as u64;
+        start = end;
+    }
+}
+
+/// `write_all` that counts what landed: a write may take part of `bytes`
+/// and the next one fail (ENOSPC, EDQUOT, EFBIG).
+fn append(file: &mut File, mut bytes: &[u8], written: &mut u64) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match file.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                *written += n as u64;
+                bytes = &bytes[n..];
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
+/// Cuts the `written` bytes of a failed batch off the end of `file`, so that
+/// none of its records (answered with an error) stays, and no fragment runs
+/// into the next line. The cut is measured from the file's real end, not from
+/// `len`, so a file truncated meanwhile (logrotate's `copytruncate`) is not
+/// extended with zeros; the agent is the file's only writer. If the cut
+/// fails, the next batch starts on a new line (`torn`).
+fn cut_back(file: &File, written: u64, len: &mut u64, torn: &mut bool) {
+    let cut =
+        file.metadata().map(|m| m.len().saturating_sub(written)).and_then(|keep| file.set_len(keep).map(|()| keep));
+    match cut {
+        Ok(keep) => *len = keep,
+        Err(err) => {
+            tracing::error!(error = %err, "failed to cut a failed batch of audit records off the audit file");
+            *torn = true;
+            if let Ok(meta) = file.metadata() {
+                *len = meta.len();
+            }
+        }
     }
 }
 

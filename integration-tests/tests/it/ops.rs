@@ -1,6 +1,8 @@
 //! Running the agent (operator guide "Operations"): start-up and shutdown,
-//! probes and limits, the TLS listener, logging, `doctor`, start-up hints.
+//! probes and limits, the TLS listener, logging, `doctor`, start-up hints,
+//! the audit log when writing it fails.
 
+mod audit_sink;
 mod doctor;
 mod lifecycle;
 mod logging;

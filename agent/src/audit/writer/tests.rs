@@ -115,3 +115,39 @@ async fn after_a_yield_that_gathers_nothing_the_writer_backs_off() {
     assert_eq!(messages.len(), 3);
     assert_eq!((gathering.skip, gathering.back_off), (0, 0));
 }
+
+/// An [`Out`] on `path` (created), as the writer task holds it.
+fn open_out(path: &std::path::Path) -> Out {
+    Out::open(&AuditSink::File { path: path.to_owned(), fsync: false }).expect("open")
+}
+
+#[test]
+fn the_bytes_of_a_failed_batch_are_cut_off_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    // A good line, then what a batch left before its write failed: a whole
+    // record and part of the next.
+    let (good, failed) = (&b"{\"good\":1}\n"[..], &b"{\"failed\":1}\n{\"fail"[..]);
+    std::fs::write(&path, [good, failed].concat()).expect("seed");
+    let Out::File { file, mut len, mut torn, .. } = open_out(&path) else { panic!("a file sink") };
+    cut_back(&file, failed.len() as u64, &mut len, &mut torn);
+    assert_eq!(std::fs::read(&path).expect("read"), b"{\"good\":1}\n");
+    assert_eq!((len, torn), (11, false), "the next batch starts at the cut");
+}
+
+#[test]
+fn after_a_cut_that_failed_the_next_batch_starts_on_a_new_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    std::fs::write(&path, b"{\"good\":1}\n{\"frag").expect("seed");
+    let mut out = open_out(&path);
+    if let Out::File { torn, .. } = &mut out {
+        *torn = true;
+    }
+    let line = record(1).to_line().expect("encode");
+    out.write_batch(&line, &[line.len()]).expect("write");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let last = text.lines().last().expect("a line");
+    assert!(serde_json::from_str::<serde_json::Value>(last).is_ok(), "the record has a line of its own: {text:?}");
+    assert!(matches!(out, Out::File { torn: false, .. }), "one newline is enough");
+}

@@ -1,0 +1,113 @@
+//! The audit log when writing it fails (operator guide "Audit log" and
+//! "Operations"): a write that lands only in part leaves nothing of its
+//! batch in the file.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vanta_integration_tests::agent::{AgentBuilder, GENERATE_PATH};
+use vanta_integration_tests::http::{self, Response};
+use vanta_integration_tests::{bins, jwt, process};
+
+use crate::common::dev_builder;
+
+/// The agent, started through `sh` so that it ignores SIGXFSZ (an ignored
+/// signal stays ignored across `exec`): a write past the file size limit then
+/// fails with EFBIG after writing what fits, instead of killing the agent.
+/// The harness's [`vanta_integration_tests::agent::TestAgent`] cannot wrap
+/// its program, so this starts it with the same environment.
+struct SizeLimitedAgent {
+    child: Child,
+    builder: AgentBuilder,
+}
+
+impl SizeLimitedAgent {
+    fn start(builder: AgentBuilder) -> Self {
+        let p = builder.paths();
+        let log = |path: &Path| fs::OpenOptions::new().create(true).append(true).open(path).expect("log file");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "trap '' XFSZ; exec \"$0\""]).arg(bins::agent());
+        cmd.env_clear()
+            .env("PATH", bins::child_path())
+            .env("HOME", &p.home)
+            .env("VANTA_JWT_SECRET_KEY", jwt::TEST_JWT_KEY)
+            .env("VANTA_SOPS_FILES_PATH", &p.vault)
+            .env("VANTA_AGENT_SOCKET", &p.socket)
+            .env("VANTA_SOPS_BIN", bins::sops())
+            .env("VANTA_AUDIT_LOG", &p.audit)
+            .env("VANTA_STATE_PATH", &p.state)
+            .env("SOPS_AGE_KEY_FILE", &p.age_keys)
+            .current_dir(&p.root)
+            .stdin(Stdio::null())
+            .stdout(log(&p.stdout))
+            .stderr(log(&p.stderr))
+            .process_group(0);
+        let child = cmd.spawn().expect("sh starts");
+        let agent = Self { child, builder };
+        process::poll_until(Duration::from_secs(10), "the agent to answer /healthz", || {
+            agent.request("GET", "/healthz", None).filter(|r| r.status == 200)
+        });
+        agent
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Option<Response> {
+        let body = body.map(Value::to_string);
+        let headers: &[(&str, &str)] = if body.is_some() { &[("Content-Type", "application/json")] } else { &[] };
+        http::try_request(&self.builder.paths().socket, method, path, headers, body.as_deref().map(str::as_bytes)).ok()
+    }
+
+    /// Mints a token for `subject`; the answer.
+    fn mint(&self, subject: &str) -> Response {
+        let body = json!({"subject": subject, "environment": "dev", "key_pattern": "*"});
+        self.request("POST", GENERATE_PATH, Some(&body)).expect("the agent answers")
+    }
+
+    /// Sets the agent's soft file size limit (`prlimit`, util-linux); the
+    /// hard limit stays, so that an unprivileged test can raise it again.
+    fn limit_file_size(&self, limit: &str) {
+        let pid = self.child.id().to_string();
+        let set = Command::new("prlimit").args(["--pid", &pid, &format!("--fsize={limit}:")]).status();
+        assert!(set.expect("prlimit (util-linux) runs").success(), "prlimit --fsize={limit}: failed");
+    }
+}
+
+impl Drop for SizeLimitedAgent {
+    fn drop(&mut self) {
+        process::kill_group(&self.child);
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_write_that_lands_in_part_leaves_nothing_of_its_batch() {
+    let builder = dev_builder();
+    // A long file, so that the limit below is far above the usage store's
+    // and the logs' sizes: only the audit file reaches it.
+    let seed: String = (0..4000).map(|n| format!("{{\"seed\":{n},\"pad\":\"{}\"}}\n", "x".repeat(240))).collect();
+    fs::write(&builder.paths().audit, &seed).unwrap();
+    let audit = builder.paths().audit.clone();
+    let mut agent = SizeLimitedAgent::start(builder);
+    assert_eq!(agent.mint("before").status, 200);
+
+    // 100 bytes more fit: the next record is written in part, then EFBIG.
+    let len = fs::metadata(&audit).unwrap().len();
+    agent.limit_file_size(&(len + 100).to_string());
+    let failed = agent.mint("failed");
+    assert_eq!((failed.status, failed.error_code()), (503, "audit_unavailable".to_owned()), "{}", failed.text());
+    assert!(agent.child.try_wait().unwrap().is_none(), "the agent ignores SIGXFSZ and keeps serving");
+    assert_eq!(fs::metadata(&audit).unwrap().len(), len, "the fragment is cut off");
+
+    agent.limit_file_size("unlimited");
+    assert_eq!(agent.mint("after").status, 200);
+    let text = fs::read_to_string(&audit).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}")))
+        .collect();
+    let subjects: Vec<&str> = records.iter().filter_map(|r| r["subject"].as_str()).collect();
+    assert_eq!(subjects, ["before", "after"], "the failed request left no record");
+}
