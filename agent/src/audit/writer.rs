@@ -21,6 +21,9 @@
 //! Before each batch the file's path is checked: if the file was removed or
 //! rotated away, a new one is opened there, so records never go to a deleted
 //! inode. SIGHUP asks for the same reopen explicitly (logrotate's convention).
+//! So does `/readyz` while the last write failed ([`AuditWriter::recheck`]):
+//! when traffic waits for readiness no record comes to try again, so the
+//! probe itself must find out that the file can be opened again.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -28,6 +31,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
@@ -81,8 +85,12 @@ pub enum AuditError {
 }
 
 enum Message {
-    Record { line: Vec<u8>, ack: oneshot::Sender<Result<(), AuditError>> },
-    Reopen,
+    Record {
+        line: Vec<u8>,
+        ack: oneshot::Sender<Result<(), AuditError>>,
+    },
+    /// Reopen before the next batch; answered (if asked) once it is done.
+    Reopen(Option<oneshot::Sender<()>>),
 }
 
 /// The open sink.
@@ -101,6 +109,10 @@ enum Out {
         torn: bool,
     },
 }
+
+/// How long [`AuditWriter::recheck`] waits for the reopen (the task may be
+/// in an `fdatasync` on a slow disk); a probe must answer.
+const RECHECK_DEADLINE: Duration = Duration::from_secs(1);
 
 /// Records queued before senders wait; also the largest batch.
 const QUEUE: usize = 1024;
@@ -170,7 +182,20 @@ impl AuditWriter {
     /// Asks the task to reopen the file before its next batch (SIGHUP).
     pub fn reopen(&self) {
         // A full queue means a batch is coming anyway, which checks the path.
-        let _ = self.tx.try_send(Message::Reopen);
+        let _ = self.tx.try_send(Message::Reopen(None));
+    }
+
+    /// After a failed write: has the task reopen the sink and says whether
+    /// that worked, so that readiness can recover without a request. A file
+    /// that opens but whose disk is still full is only noticed by the next
+    /// write, which makes the writer unhealthy again.
+    pub async fn recheck(&self) -> bool {
+        let (done, reopened) = oneshot::channel();
+        // A full queue means batches are being written: their outcome counts.
+        if self.tx.try_send(Message::Reopen(Some(done))).is_ok() {
+            let _ = tokio::time::timeout(RECHECK_DEADLINE, reopened).await;
+        }
+        self.is_healthy()
     }
 }
 
@@ -341,7 +366,7 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCount
     let mut gathering = Gathering::default();
     while rx.recv_many(&mut messages, QUEUE).await > 0 {
         gathering.gather(&mut rx, &mut messages).await;
-        let mut reopen = false;
+        let (mut reopen, mut reopened) = (false, Vec::new());
         let mut acks = Vec::with_capacity(messages.len());
         buf.clear();
         ends.clear();
@@ -352,7 +377,10 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCount
                     ends.push(buf.len());
                     acks.push(ack);
                 }
-                Message::Reopen => reopen = true,
+                Message::Reopen(done) => {
+                    reopen = true;
+                    reopened.extend(done);
+                }
             }
         }
         let mut written = write(&mut out, &buf, &ends, reopen);
@@ -365,6 +393,10 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCount
         for ack in acks {
             // The requester may have gone away; its record is written anyway.
             let _ = ack.send(written.as_ref().map(|_| ()).map_err(|_| AuditError::Write));
+        }
+        // After `ok` is stored: the asker reads the outcome from there.
+        for done in reopened {
+            let _ = done.send(());
         }
     }
 }

@@ -27,10 +27,16 @@ impl Readiness {
 impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     /// Checks that sops and the files directory are usable, that not every
     /// environment tried so far failed to decrypt, that the audit log is
-    /// being written, the usage store answers and its revocation feed is
-    /// live. Runs no sops.
+    /// being written (after a failed write: that it can be reopened), the
+    /// usage store answers and its revocation feed is live. Runs no sops.
     pub async fn readiness(&self) -> Readiness {
-        let audit = if self.audit.is_healthy() { Ok(()) } else { Err("the last audit write failed".to_owned()) };
+        // An unhealthy writer is asked to reopen its file: with traffic held
+        // back until the agent is ready, no record would try again.
+        let audit = if self.audit.is_healthy() || self.audit.recheck().await {
+            Ok(())
+        } else {
+            Err("the last audit write failed".to_owned())
+        };
         let usage = self.usage.ping().await.map_err(|err| err.to_string());
         let checks = vec![
             ("sops", self.source.check_ready()),

@@ -86,7 +86,7 @@ async fn writing_recovers_when_the_directory_comes_back() {
 fn ready_senders(tx: &mpsc::Sender<Message>, n: usize) {
     for _ in 0..n {
         let tx = tx.clone();
-        tokio::spawn(async move { tx.send(Message::Reopen).await });
+        tokio::spawn(async move { tx.send(Message::Reopen(None)).await });
     }
 }
 
@@ -150,4 +150,20 @@ fn after_a_cut_that_failed_the_next_batch_starts_on_a_new_line() {
     let last = text.lines().last().expect("a line");
     assert!(serde_json::from_str::<serde_json::Value>(last).is_ok(), "the record has a line of its own: {text:?}");
     assert!(matches!(out, Out::File { torn: false, .. }), "one newline is enough");
+}
+
+#[tokio::test]
+async fn a_recheck_recovers_without_a_record_once_the_file_opens_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sub = dir.path().join("logs");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let path = sub.join("audit.jsonl");
+    let (writer, _task) = AuditWriter::open(file_sink(&path)).await.expect("open");
+    std::fs::remove_dir_all(&sub).expect("remove dir");
+    assert!(writer.write(&record(1)).await.is_err());
+    assert!(!writer.recheck().await, "the directory is still gone");
+    std::fs::create_dir(&sub).expect("mkdir again");
+    assert!(writer.recheck().await && writer.is_healthy(), "reopened");
+    assert!(path.exists());
+    assert_eq!(writer.counters().written.get(), 0, "no record was needed");
 }

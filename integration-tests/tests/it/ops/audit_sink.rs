@@ -1,6 +1,7 @@
 //! The audit log when writing it fails (operator guide "Audit log" and
 //! "Operations"): a write that lands only in part leaves nothing of its
-//! batch in the file.
+//! batch in the file, and readiness recovers with the audit file's directory
+//! without a request.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -110,4 +111,25 @@ fn a_write_that_lands_in_part_leaves_nothing_of_its_batch() {
         .collect();
     let subjects: Vec<&str> = records.iter().filter_map(|r| r["subject"].as_str()).collect();
     assert_eq!(subjects, ["before", "after"], "the failed request left no record");
+}
+
+#[test]
+fn readiness_recovers_with_the_audit_directory_without_a_request() {
+    let builder = dev_builder();
+    let logs = builder.paths().root.join("logs");
+    fs::create_dir(&logs).unwrap();
+    let agent = builder.env("VANTA_AUDIT_LOG", logs.join("audit.jsonl")).start();
+    fs::remove_dir_all(&logs).unwrap();
+    let refused = agent.generate(&json!({"subject": "s", "environment": "dev", "key_pattern": "*"}));
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    let not_ready = agent.get("/readyz", None);
+    assert_eq!(not_ready.status, 503, "{}", not_ready.text());
+    assert_eq!(not_ready.json()["checks"]["audit"], "the last audit write failed");
+
+    // Only probes from here on: traffic gated on readiness sends nothing.
+    fs::create_dir(&logs).unwrap();
+    process::poll_until(Duration::from_secs(5), "/readyz to answer 200", || {
+        (agent.get("/readyz", None).status == 200).then_some(())
+    });
+    assert!(logs.join("audit.jsonl").exists(), "the probe reopened the audit file");
 }
