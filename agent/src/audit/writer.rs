@@ -10,7 +10,9 @@
 //! blocking pool twice per batch, and a dedicated thread would cost a
 //! cross-thread wake-up per request (both measured in docs/PERFORMANCE.md).
 //! Only `--audit-fsync`'s `fdatasync`, which can take milliseconds, runs on
-//! the blocking pool.
+//! the blocking pool; after the file was (re)opened, the first one also syncs
+//! the directory, so that a file just created survives a power loss with the
+//! records synced into it.
 //! A failed write answers with an error, so no secret goes out unaudited; the
 //! next batch tries again, so the agent recovers by itself when the disk does.
 //! A write can fail after part of the batch landed (a full disk, a file size
@@ -28,7 +30,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -107,6 +109,10 @@ enum Out {
         /// A failed batch could not be cut off: the file may end inside a
         /// line, so the next batch starts with a newline.
         torn: bool,
+        /// With `fsync`: the directory has not been synced since the file
+        /// was opened, so its entry may not be on disk yet (a file just
+        /// created, by the agent or by logrotate's `create`).
+        entry_unsynced: bool,
     },
 }
 
@@ -241,7 +247,8 @@ impl Out {
                 let file = OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
                 let meta = file.metadata()?;
                 let (inode, len) = (meta.ino(), meta.len());
-                Ok(Self::File { file, path: path.clone(), inode, fsync: *fsync, len, torn: false })
+                let entry_unsynced = *fsync;
+                Ok(Self::File { file, path: path.clone(), inode, fsync: *fsync, len, torn: false, entry_unsynced })
             }
         }
     }
@@ -286,12 +293,27 @@ impl Out {
     }
 
     /// With `--audit-fsync`, `fdatasync` on the blocking pool (it may take
-    /// milliseconds); otherwise nothing.
-    async fn sync(&self) -> std::io::Result<()> {
-        let Self::File { file, fsync: true, .. } = self else { return Ok(()) };
+    /// milliseconds), after an `fsync` of the directory the first time after
+    /// an open (the file's entry); otherwise nothing.
+    async fn sync(&mut self) -> std::io::Result<()> {
+        let Self::File { file, path, fsync: true, entry_unsynced, .. } = self else { return Ok(()) };
         let file = file.try_clone()?;
-        tokio::task::spawn_blocking(move || file.sync_data()).await.map_err(std::io::Error::other)?
+        let dir = entry_unsynced.then(|| parent_dir(path).to_path_buf());
+        let synced = move || {
+            if let Some(dir) = dir {
+                File::open(dir)?.sync_all()?;
+            }
+            file.sync_data()
+        };
+        tokio::task::spawn_blocking(synced).await.map_err(std::io::Error::other)??;
+        *entry_unsynced = false;
+        Ok(())
     }
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 /// Appends a batch to `file` in pieces ([`pages`]), after a newline if the

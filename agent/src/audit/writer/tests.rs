@@ -167,3 +167,19 @@ async fn a_recheck_recovers_without_a_record_once_the_file_opens_again() {
     assert!(path.exists());
     assert_eq!(writer.counters().written.get(), 0, "no record was needed");
 }
+
+#[tokio::test]
+async fn with_fsync_the_first_sync_after_an_open_also_syncs_the_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sub = dir.path().join("logs");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let path = sub.join("audit.jsonl");
+    // The directory cannot be opened to sync it once it is gone: the first
+    // sync after an open tries it, those after a successful one do not.
+    let mut fresh = Out::open(&file_sink(&path)).expect("open");
+    let mut synced = Out::open(&file_sink(&path)).expect("open again");
+    synced.sync().await.expect("file and directory synced");
+    std::fs::remove_dir_all(&sub).expect("remove dir");
+    assert!(fresh.sync().await.is_err(), "the new file's directory entry is synced");
+    synced.sync().await.expect("only the file, once the entry is synced");
+}
