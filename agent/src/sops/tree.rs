@@ -6,11 +6,20 @@
 //! and aliases are not secrets. Nested maps (JSON objects, INI sections) are
 //! `section/key`. Values are held in zeroizing buffers, and the type has no
 //! `Debug`. sops' YAML output is read here, its JSON output in [`json`].
+//!
+//! sops expands YAML aliases when it decrypts, but keeps merge keys: `<<:
+//! *base` comes back as `!!merge <<:` followed by a copy of `base`'s map. Such
+//! entries are merged into the map that holds them as YAML 1.1 says (keys
+//! written in the map win, then earlier merged maps over later ones), so
+//! `prod/user` finds a `user` that `prod` merges from `base`. A file is one
+//! YAML document: sops prints the documents of a multi-document file one
+//! after the other, and output with keys after the first document is refused
+//! rather than read in part.
 
 mod json;
 
 use vanta_shared::KeyPath;
-use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{ScanError, TScalarStyle};
 use zeroize::Zeroizing;
 
@@ -72,6 +81,10 @@ pub enum TreeError {
     /// The document is not a mapping at the top, or nests absurdly deep.
     #[error("sops output has an unexpected shape")]
     Shape,
+    /// More than one YAML document, and a later one holds something: the
+    /// agent would not know which one a key path means.
+    #[error("sops output holds more than one YAML document")]
+    Documents,
 }
 
 /// The top-level key under which sops keeps its metadata.
@@ -112,11 +125,10 @@ impl Tree {
                 // An empty file: an environment with no keys.
                 Event::StreamEnd => return Ok(Self { root: Node::Map(Vec::new()) }),
                 Event::MappingStart(..) => {
-                    let mut root = events.mapping(1)?;
-                    if let Node::Map(entries) = &mut root {
-                        entries.retain(|(k, _)| k != SOPS_METADATA_KEY);
-                    }
-                    return Ok(Self { root });
+                    let mut entries = events.entries(1)?;
+                    entries.retain(|(k, _)| k != SOPS_METADATA_KEY);
+                    events.only_empty_documents_left()?;
+                    return Ok(Self { root: Node::Map(entries) });
                 }
                 _ => return Err(TreeError::Shape),
             }
@@ -214,15 +226,26 @@ impl Events<'_> {
         }
     }
 
-    /// Reads the entries of a mapping whose `MappingStart` was just read.
+    /// Reads a mapping whose `MappingStart` was just read.
     fn mapping(&mut self, depth: usize) -> Result<Node, TreeError> {
+        self.entries(depth).map(Node::Map)
+    }
+
+    /// Reads the entries of a mapping whose `MappingStart` was just read,
+    /// with the maps its merge keys name merged in.
+    fn entries(&mut self, depth: usize) -> Result<Vec<(String, Node)>, TreeError> {
         if depth > MAX_DEPTH {
             return Err(TreeError::Shape);
         }
         let mut entries = Vec::new();
+        let mut merged = Vec::new();
         loop {
             let key = match self.next()? {
-                Event::MappingEnd => return Ok(Node::Map(entries)),
+                Event::MappingEnd => return Ok(merge(entries, merged)),
+                Event::Scalar(text, style, _, tag) if is_merge_key(&text, style, tag.as_ref()) => {
+                    merged.extend(self.merge_value(depth)?);
+                    continue;
+                }
                 Event::Scalar(text, ..) => Some(text),
                 // A complex key (a map or list as key): read it and drop the entry.
                 other => self.node(other, depth).map(|_| None)?,
@@ -231,6 +254,40 @@ impl Events<'_> {
             let value = self.node(first, depth)?;
             if let Some(key) = key {
                 insert(&mut entries, key, value);
+            }
+        }
+    }
+
+    /// Reads the value of a merge key: one map, or a list of maps (in the
+    /// order they are merged). Anything else is no merge YAML allows (sops
+    /// itself refuses it), so the output has an unexpected shape.
+    fn merge_value(&mut self, depth: usize) -> Result<Vec<Vec<(String, Node)>>, TreeError> {
+        match self.next()? {
+            Event::MappingStart(..) => Ok(vec![self.entries(depth + 1)?]),
+            Event::SequenceStart(..) => {
+                let mut maps = Vec::new();
+                loop {
+                    match self.next()? {
+                        Event::SequenceEnd => return Ok(maps),
+                        Event::MappingStart(..) => maps.push(self.entries(depth + 2)?),
+                        _ => return Err(TreeError::Shape),
+                    }
+                }
+            }
+            _ => Err(TreeError::Shape),
+        }
+    }
+
+    /// Checks that no document after the first holds anything. sops prints a
+    /// trailing empty document (`a: 1` then `---`) as `{}`, which is harmless.
+    fn only_empty_documents_left(&mut self) -> Result<(), TreeError> {
+        loop {
+            match self.next()? {
+                Event::StreamEnd => return Ok(()),
+                Event::DocumentEnd | Event::DocumentStart => {}
+                Event::MappingStart(..) if self.entries(1)?.is_empty() => {}
+                Event::Scalar(text, style, ..) if is_null(&text, style) => {}
+                _ => return Err(TreeError::Documents),
             }
         }
     }
@@ -266,6 +323,25 @@ fn insert(entries: &mut Vec<(String, Node)>, key: String, value: Node) {
         }
         (slot, value) => *slot = value,
     }
+}
+
+/// YAML 1.1 merge: the entries written in the map win over merged ones, and
+/// a map merged earlier wins over one merged later. Merging is shallow: a
+/// map written in the map replaces a merged map of the same key.
+fn merge(mut entries: Vec<(String, Node)>, merged: Vec<Vec<(String, Node)>>) -> Vec<(String, Node)> {
+    for (key, value) in merged.into_iter().flatten() {
+        if !entries.iter().any(|(k, _)| *k == key) {
+            entries.push((key, value));
+        }
+    }
+    entries
+}
+
+/// Whether a mapping key is YAML's merge key: `<<` written plain, or tagged
+/// `!!merge` as sops prints it. A quoted `"<<"` is an ordinary key.
+fn is_merge_key(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> bool {
+    let merge_tag = tag.is_some_and(|t| t.handle == "tag:yaml.org,2002:" && t.suffix == "merge");
+    text == "<<" && (merge_tag || (tag.is_none() && style == TScalarStyle::Plain))
 }
 
 fn is_null(text: &str, style: TScalarStyle) -> bool {

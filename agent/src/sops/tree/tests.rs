@@ -179,3 +179,75 @@ fn bad_json_documents() {
     let deep = "{\"a\":".repeat(80) + "\"x\"" + &"}".repeat(80);
     assert!(Tree::parse_output(Format::Json, deep.as_bytes()).is_err());
 }
+
+/// What sops prints for `base: &base {user: u1, pass: p1}`, `other: &o {host:
+/// h, user: u2}`, `prod: {<<: *base, pass: p2}`, `stage: {<<: [*base, *o]}`:
+/// aliases expanded, merge keys kept and tagged.
+const MERGE_SAMPLE: &str = r#"base:
+    user: u1
+    pass: p1
+other:
+    host: h
+    user: u2
+prod:
+    !!merge <<:
+        user: u1
+        pass: p1
+    pass: p2
+stage:
+    !!merge <<:
+        - user: u1
+          pass: p1
+        - host: h
+          user: u2
+    x: "y"
+plain:
+    pass: p3
+    <<: {user: u4, pass: p4}
+quoted:
+    "<<": not-a-merge
+"#;
+
+#[test]
+fn merge_keys_merge_into_their_map_and_written_keys_win() {
+    let t = tree(MERGE_SAMPLE);
+    let cases = [
+        ("prod/user", Some("u1")),
+        ("prod/pass", Some("p2")),
+        // Of a list, the earlier map wins.
+        ("stage/user", Some("u1")),
+        ("stage/host", Some("h")),
+        ("stage/pass", Some("p1")),
+        ("stage/x", Some("y")),
+        // Plain `<<`, after the written key: the written key still wins.
+        ("plain/user", Some("u4")),
+        ("plain/pass", Some("p3")),
+    ];
+    for (key, want) in cases {
+        assert_eq!(get(&t, key), want, "{key}");
+    }
+    let keys = t.keys();
+    assert!(keys.iter().all(|k| !k.contains("<<")), "{keys:?}");
+    assert!(keys.contains(&"prod/user".to_owned()) && keys.contains(&"stage/host".to_owned()), "{keys:?}");
+    // A quoted "<<" is an ordinary key (no key path can name it).
+    assert_eq!(t.lookup(&"quoted".parse().expect("key")), Err(Missing::Map));
+    assert_eq!(get(&t, "quoted/user"), None);
+}
+
+#[test]
+fn a_merge_of_something_other_than_maps_is_refused() {
+    for yaml in ["a:\n    <<: x\n", "a:\n    <<: [x]\n", "b: &b {x: y}\na:\n    <<: *b\n"] {
+        assert!(matches!(Tree::parse(yaml.as_bytes()), Err(TreeError::Shape)), "{yaml}");
+    }
+}
+
+#[test]
+fn keys_after_the_first_document_are_refused_and_empty_documents_ignored() {
+    // sops prints a multi-document file's documents one after the other.
+    assert!(matches!(Tree::parse(b"a: 1\n---\nb: 2\n"), Err(TreeError::Documents)));
+    assert!(matches!(Tree::parse(b"a: 1\n---\n- x\n"), Err(TreeError::Documents)));
+    // `a: 1` followed by a bare `---`, as sops prints it, and variants.
+    for yaml in ["a: 1\n---\n{}\n", "a: 1\n---\n", "---\na: 1\n...\n", "a: 1\n---\n~\n"] {
+        assert_eq!(get(&tree(yaml), "a"), Some("1"), "{yaml}");
+    }
+}

@@ -199,3 +199,24 @@ fn ini_keys_outside_a_section_are_default_keys_even_when_sops_prints_default_twi
     assert_eq!(agent.secret_value("ini", "DEFAULT/top", &token), "t1-top");
     assert_eq!(agent.secret_value("ini", "DEFAULT/also", &token), "a2-also");
 }
+
+#[test]
+fn yaml_merge_keys_are_merged_and_keys_after_a_first_document_are_refused() {
+    let merged = "base: &base\n  user: u-merged-1\n  pass: p-base\nprod:\n  <<: *base\n  pass: p-prod-2\n";
+    let agent =
+        TestAgent::builder().secrets("merged", merged).secrets("multi", "a: doc-one-1\n---\nb: doc-two-2\n").start();
+    let token = agent.mint_for("merged", "*");
+    assert_eq!(agent.secret_value("merged", "prod/user", &token), "u-merged-1");
+    assert_eq!(agent.secret_value("merged", "prod/pass", &token), "p-prod-2", "written keys win");
+    let keys = ok_json(&agent.list_keys("merged", &token));
+    assert_eq!(keys["keys"], json!(["base/pass", "base/user", "prod/pass", "prod/user"]));
+    let response = agent.get_secret("multi", "a", &agent.mint_for("multi", "*"));
+    assert_error(&response, 500, "decryption_failed");
+    let records = agent.wait_audit_lines(6);
+    let refused = records.iter().find(|r| r["environment"] == "multi" && r["event"] == "secret_access");
+    let error = refused.map(|r| r["error"].clone()).unwrap_or_default();
+    assert!(
+        error.as_str().is_some_and(|e| e.starts_with("unexpected_output") && e.contains("more than one YAML document")),
+        "{error}"
+    );
+}
