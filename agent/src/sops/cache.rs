@@ -13,6 +13,11 @@
 //!
 //! Concurrent misses for one environment share one sops run (single flight,
 //! one async lock per environment); environments never wait for each other.
+//! They share its failure too: requests that waited for a run that failed
+//! answer with its error instead of each running sops again in turn (with a
+//! hanging key service, N waiters would otherwise take N timeouts). A request
+//! that arrives after the failure, or finds the file changed since, runs
+//! sops again.
 //!
 //! The cache also remembers how the last attempt of each environment ended:
 //! a failure is logged as one warning per environment and cause (again only
@@ -21,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,8 +65,12 @@ pub struct CacheCounters {
 struct Slot {
     /// What is served; read under a short std lock on every hit.
     current: Mutex<Option<Entry>>,
-    /// Held while decrypting, so that concurrent misses wait for one run.
-    refill: tokio::sync::Mutex<()>,
+    /// Held while decrypting, so that concurrent misses wait for one run;
+    /// holds the last run's failure, for the requests that waited for it.
+    refill: tokio::sync::Mutex<Option<Failed>>,
+    /// How many sops runs of this slot have finished (written under
+    /// `refill`, read before waiting for it).
+    finished: AtomicU64,
     /// How the last attempt ended, and the last warning logged.
     health: Mutex<Health>,
 }
@@ -85,6 +95,16 @@ struct Entry {
     /// The watch's generation when the fingerprint was last confirmed;
     /// `None`: check the file on every request.
     checked: Option<u64>,
+}
+
+/// A sops run that failed.
+struct Failed {
+    /// Its number in [`Slot::finished`]: requests that began waiting before
+    /// it finished share its error.
+    run: u64,
+    /// The version of the file it tried to decrypt.
+    fingerprint: Fingerprint,
+    error: SopsError,
 }
 
 /// What identifies one version of a file without reading it.
@@ -223,15 +243,37 @@ impl CachedSource {
     }
 
     async fn refill(&self, env: &EnvName, slot: &Slot, generation: Option<u64>) -> Result<Arc<Tree>, SopsError> {
-        let _single_flight = slot.refill.lock().await;
-        // Whoever held the lock before us may have just loaded this version.
+        // Runs that finish after this are runs this request waited for.
+        let seen = slot.finished.load(Ordering::Acquire);
+        let mut last_failure = slot.refill.lock().await;
+        // Whoever held the lock before us may have just loaded this version,
         let (file, fingerprint) = self.fingerprint(env)?;
         if let Some(tree) = self.fresh(slot, fingerprint, generation) {
             return Ok(tree);
         }
+        // or just failed to.
+        if let Some(failed) = last_failure.as_ref().filter(|f| f.run > seen && f.fingerprint == fingerprint) {
+            return Err(failed.error.duplicate());
+        }
+        let run = slot.finished.load(Ordering::Relaxed) + 1;
+        let result = self.run(&file, fingerprint, slot, generation).await;
+        *last_failure = result.as_ref().err().map(|err| Failed { run, fingerprint, error: err.duplicate() });
+        slot.finished.store(run, Ordering::Release);
+        result
+    }
+
+    /// Decrypts `file` (at version `fingerprint`) and puts the outcome in
+    /// `slot`; the caller holds the slot's single-flight lock.
+    async fn run(
+        &self,
+        file: &EnvFile,
+        fingerprint: Fingerprint,
+        slot: &Slot,
+        generation: Option<u64>,
+    ) -> Result<Arc<Tree>, SopsError> {
         let watched = std::fs::symlink_metadata(&file.path).is_ok_and(|m| !m.file_type().is_symlink());
         let previous = slot.current.lock().ok().and_then(|c| c.as_ref().map(|e| Arc::clone(&e.tree)));
-        let decrypted = self.decrypt(&file, previous).await;
+        let decrypted = self.decrypt(file, previous).await;
         let mut current = slot.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match decrypted {
             Ok(tree) => {

@@ -136,6 +136,27 @@ impl SopsError {
         }
     }
 
+    /// The same error again, for each request that waited for the sops run
+    /// that failed with it (the cache's single flight). An I/O error keeps
+    /// its OS error code, or else its kind and text.
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::NoFile => Self::NoFile,
+            Self::Ambiguous { files } => Self::Ambiguous { files: files.clone() },
+            Self::Decrypt { cause, tried, stderr } => {
+                Self::Decrypt { cause: *cause, tried: tried.clone(), stderr: stderr.clone() }
+            }
+            Self::Timeout(after) => Self::Timeout(*after),
+            Self::Spawn(err) => {
+                Self::Spawn(err.raw_os_error().map_or_else(
+                    || std::io::Error::new(err.kind(), err.to_string()),
+                    std::io::Error::from_raw_os_error,
+                ))
+            }
+            Self::Output(err) => Self::Output(err.clone()),
+        }
+    }
+
     fn from_unresolved(unresolved: Unresolved, env: &EnvName) -> Self {
         match unresolved {
             Unresolved::Missing => Self::NoFile,

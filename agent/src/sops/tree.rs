@@ -61,7 +61,7 @@ pub enum Missing {
 }
 
 /// Why sops' output could not be read as a tree.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TreeError {
     /// Not UTF-8.
     #[error("sops output is not UTF-8")]

@@ -178,6 +178,37 @@ async fn concurrent_misses_share_one_run_and_envs_do_not_wait_for_each_other() {
     assert!(Path::new(&f.bin()).exists());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_waiting_for_a_run_that_fails_share_its_failure() {
+    let f = fixture();
+    // The run blocks until released, then fails.
+    f.write("dev", "BROKEN\n# WAIT\n");
+    let source = Arc::new(f.source(Duration::from_secs(60)));
+    let loads: Vec<_> = (0..8)
+        .map(|_| {
+            let source = Arc::clone(&source);
+            tokio::spawn(async move { value(&source, "dev").await })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while f.runs() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Let every load reach the single-flight lock before the run ends.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    std::fs::write(f.dir.path().join("release"), b"").expect("release");
+    for load in loads {
+        assert!(matches!(load.await.expect("join"), Err(SopsError::Decrypt { .. })));
+    }
+    assert_eq!(f.runs(), 1, "8 concurrent misses, one failed run");
+    assert_eq!(source.counters().failures.get(), 1);
+    // A request after the failure tries again, and sees a fixed file.
+    assert!(value(&source, "dev").await.is_err());
+    assert_eq!(f.runs(), 2);
+    f.write("dev", "KEY: fixed\n");
+    assert_eq!(value(&source, "dev").await.expect("fixed"), "fixed");
+}
+
 #[tokio::test]
 async fn readiness_follows_the_last_attempt_of_each_environment() {
     let f = fixture();

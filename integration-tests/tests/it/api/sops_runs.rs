@@ -47,6 +47,32 @@ fn a_sops_that_hangs_is_killed_and_504() {
 }
 
 #[test]
+fn concurrent_fetches_waiting_for_one_hung_sops_share_its_504() {
+    let builder = dev_builder();
+    let log = builder.paths().root.join("sops-runs.log");
+    let sops = fake_sops(&builder.paths().root, &format!("echo run >> '{}'\nexec sleep 30", log.display()));
+    let agent = builder.arg("--sops-bin").arg(&sops).args(["--sops-timeout-seconds", "2"]).start();
+    let runs = || fs::read_to_string(&log).map(|t| t.lines().count()).unwrap_or(0);
+    let before = runs();
+    let token = agent.mint_for("dev", "*");
+    let started = Instant::now();
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..4).map(|_| s.spawn(|| (agent.get_secret("dev", "DATABASE_URL", &token), started.elapsed()))).collect();
+        handles.into_iter().map(|h| h.join().expect("fetch thread")).collect()
+    });
+    for (response, elapsed) in &answers {
+        assert_error(response, 504, "sops_timeout");
+        // One timeout (2 s) and some slack; one run per waiter took 4, 6, 8 s.
+        assert!(*elapsed < Duration::from_millis(3500), "answered after {elapsed:?}");
+    }
+    assert_eq!(runs() - before, 1, "four concurrent fetches, one sops run");
+    // A fetch after the failure runs sops again.
+    assert_error(&agent.get_secret("dev", "DATABASE_URL", &token), 504, "sops_timeout");
+    assert_eq!(runs() - before, 2);
+}
+
+#[test]
 fn an_unwritable_audit_log_is_503_and_serves_nothing() {
     let agent = dev_builder().args(["--audit-log", "/dev/full"]).start();
     let token = crate::common::self_signed("dev", "*");
