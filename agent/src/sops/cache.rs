@@ -3,10 +3,11 @@
 //! Correctness first: a cached tree is served only while its file is
 //! unchanged. An inotify watch on the files directory ([`watch`]) says
 //! whether anything there changed since the file was last checked; if so
-//! (or when the directory cannot be watched, or the file is a symbolic
-//! link), the file is `stat`ed and its fingerprint (device, inode, size,
-//! mtime, ctime) compared with the one it was decrypted from; any change
-//! means a fresh decryption. A change is seen by the first request after it.
+//! (or when the directory cannot be watched, or the watch cannot see every
+//! change of the file: a symbolic link, a file with another hard link, a
+//! file mounted onto its name), the file is `stat`ed and its fingerprint
+//! (device, inode, size, mtime, ctime) compared with the one it was
+//! decrypted from; any change means a fresh decryption. A change is seen by the first request after it.
 //! A file that fails to decrypt after a change stops being served at all.
 //! Entries also expire after the TTL (0 disables the cache: one sops run per
 //! request).
@@ -90,7 +91,7 @@ struct Entry {
     tree: Arc<Tree>,
     fingerprint: Fingerprint,
     loaded: Instant,
-    /// The file is not a symbolic link, so the watch sees its changes.
+    /// The watch sees every change of the file ([`watch::sees_changes_of`]).
     watched: bool,
     /// The watch's generation when the fingerprint was last confirmed;
     /// `None`: check the file on every request.
@@ -271,7 +272,7 @@ impl CachedSource {
         slot: &Slot,
         generation: Option<u64>,
     ) -> Result<Arc<Tree>, SopsError> {
-        let watched = std::fs::symlink_metadata(&file.path).is_ok_and(|m| !m.file_type().is_symlink());
+        let watched = watch::sees_changes_of(self.sops.files_dir(), &file.path);
         let previous = slot.current.lock().ok().and_then(|c| c.as_ref().map(|e| Arc::clone(&e.tree)));
         let decrypted = self.decrypt(file, previous).await;
         let mut current = slot.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod changes;
 mod fleet;
 mod formats;
 mod listing;

@@ -125,6 +125,24 @@ async fn in_place_writes_and_changes_behind_a_link_are_noticed_at_once() {
 }
 
 #[tokio::test]
+async fn a_file_hard_linked_from_elsewhere_is_checked_on_every_request() {
+    let f = fixture();
+    let source = f.source(Duration::from_secs(60));
+    // The file's other name is in a directory the watch does not see: a
+    // write through it raises an event there, not in the files directory.
+    let outside = tempfile::tempdir().expect("tempdir");
+    let other_name = outside.path().join("shared.yaml");
+    std::fs::write(&other_name, "KEY: first\n").expect("write");
+    std::fs::hard_link(&other_name, f.dir.path().join("linked.enc.yaml")).expect("hard link");
+    assert_eq!(value(&source, "linked").await.expect("load"), "first");
+    assert_eq!(value(&source, "linked").await.expect("hit"), "first");
+    // Same inode, written through the other name.
+    std::fs::write(&other_name, "KEY: second, a longer value\n").expect("write in place");
+    assert_eq!(value(&source, "linked").await.expect("reload"), "second, a longer value");
+    assert_eq!(f.runs(), 2);
+}
+
+#[tokio::test]
 async fn a_file_that_now_fails_is_not_served_from_the_cache() {
     let f = fixture();
     let source = f.source(Duration::from_secs(60));

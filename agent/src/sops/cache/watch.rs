@@ -16,6 +16,14 @@
 //! moved away, an unexpected read error), [`DirWatch::generation`] answers
 //! `None` from then on and the cache `stat`s on every request, as without a
 //! watch.
+//!
+//! Even a watched directory does not see every change of every file in it:
+//! the kernel reports a change to the watch of the directory the file was
+//! reached through. A write through a hard link elsewhere, or to a file that
+//! is bind-mounted into the directory (Docker's `-v ./prod.enc.yaml:/vault/…`,
+//! whose source directory is another one), raises its event there, not here.
+//! [`sees_changes_of`] tells which files the watch covers; the cache `stat`s
+//! the others on every request, as it does symbolic links.
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
@@ -23,6 +31,7 @@ use std::sync::{Mutex, PoisonError};
 use nix::errno::Errno;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::statfs::{self, FsType};
+use rustix::fs::{AtFlags, CWD, FileType, Statx, StatxAttributes, StatxFlags};
 
 /// Local file systems, where every change goes through this kernel and so
 /// raises inotify events (ext2/3/4 share one magic number).
@@ -109,5 +118,86 @@ impl DirWatch {
             }
         }
         Some(state.generation)
+    }
+}
+
+/// Whether the watch on `dir` sees every change of `file`, one of its
+/// entries: a regular file (not a symbolic link, whose target may live
+/// elsewhere) with no other hard link, and not a mount point. Asked once per
+/// decryption, never per request; any doubt (the file cannot be examined)
+/// answers no, which only costs a `stat` per request.
+pub(super) fn sees_changes_of(dir: &Path, file: &Path) -> bool {
+    let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT;
+    let Ok(stx) = rustix::fs::statx(CWD, file, flags, StatxFlags::TYPE | StatxFlags::NLINK) else {
+        return false;
+    };
+    let regular = FileType::from_raw_mode(u32::from(stx.stx_mode)) == FileType::RegularFile;
+    regular && stx.stx_nlink == 1 && !is_mount_point(dir, &stx)
+}
+
+/// Whether the file `stx` describes (an entry of `dir`) is the root of a
+/// mount, e.g. a file bind-mounted onto its name. Kernels before 5.8 do not
+/// say; there a file on another device than `dir` counts as mounted, and a
+/// bind mount within one file system goes unnoticed.
+fn is_mount_point(dir: &Path, stx: &Statx) -> bool {
+    if stx.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) {
+        return stx.stx_attributes.contains(StatxAttributes::MOUNT_ROOT);
+    }
+    let device = |s: &Statx| (s.stx_dev_major, s.stx_dev_minor);
+    rustix::fs::statx(CWD, dir, AtFlags::empty(), StatxFlags::empty()).map_or(true, |d| device(&d) != device(stx))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    use super::*;
+
+    #[test]
+    fn only_a_singly_linked_regular_file_is_covered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("plain.enc.yaml");
+        std::fs::write(&file, "a: b\n").expect("write");
+        assert!(sees_changes_of(dir.path(), &file), "the common case keeps the watch");
+        let linked = outside.path().join("other-name.yaml");
+        std::fs::hard_link(&file, &linked).expect("hard link");
+        assert!(!sees_changes_of(dir.path(), &file), "a second name elsewhere");
+        std::fs::remove_file(&linked).expect("unlink");
+        assert!(sees_changes_of(dir.path(), &file), "one name again");
+        let symlink = dir.path().join("symlink.enc.yaml");
+        std::os::unix::fs::symlink(&file, &symlink).expect("symlink");
+        assert!(!sees_changes_of(dir.path(), &symlink));
+        assert!(!sees_changes_of(dir.path(), &dir.path().join("missing.enc.yaml")));
+    }
+
+    /// Unmounts on drop, so a failing test leaves no mount behind.
+    struct BindMount(PathBuf);
+
+    impl Drop for BindMount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+
+    #[test]
+    fn a_file_bind_mounted_onto_its_name_is_not_covered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        let source = outside.path().join("prod.enc.yaml");
+        let target = dir.path().join("prod.enc.yaml");
+        std::fs::write(&source, "a: b\n").expect("write");
+        std::fs::write(&target, "").expect("mount point");
+        assert!(sees_changes_of(dir.path(), &target));
+        // Needs the right to mount (root, as in a container's build); skipped
+        // without it.
+        let mounted = Command::new("mount").arg("--bind").arg(&source).arg(&target).output();
+        if !mounted.is_ok_and(|out| out.status.success()) {
+            eprintln!("skipped: cannot bind-mount here");
+            return;
+        }
+        let _mount = BindMount(target.clone());
+        assert!(!sees_changes_of(dir.path(), &target), "same file system, another mount");
     }
 }
