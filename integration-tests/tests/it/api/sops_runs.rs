@@ -51,7 +51,9 @@ fn concurrent_fetches_waiting_for_one_hung_sops_share_its_504() {
     let builder = dev_builder();
     let log = builder.paths().root.join("sops-runs.log");
     let sops = fake_sops(&builder.paths().root, &format!("echo run >> '{}'\nexec sleep 30", log.display()));
-    let agent = builder.arg("--sops-bin").arg(&sops).args(["--sops-timeout-seconds", "2"]).start();
+    // Single flight is the cache's: on also in the cache-off pass of `make test`.
+    let agent =
+        builder.arg("--sops-bin").arg(&sops).args(["--sops-timeout-seconds", "2", "--cache-ttl-seconds", "60"]).start();
     let runs = || fs::read_to_string(&log).map(|t| t.lines().count()).unwrap_or(0);
     let before = runs();
     let token = agent.mint_for("dev", "*");
