@@ -122,7 +122,7 @@ impl TestAgent {
         Pid::from_raw(i32::try_from(child.id()).expect("pids fit in i32"))
     }
 
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut cmd = match self.umask {
             None => Command::new(&self.program),
             Some(mask) => {

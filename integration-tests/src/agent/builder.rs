@@ -7,7 +7,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::Path;
-use std::process::ExitStatus;
+use std::process::{Command, ExitStatus};
 
 use super::{AgentPaths, START_DEADLINE, TestAgent};
 use crate::fixtures::{self, AgeKey, GnupgHome};
@@ -217,6 +217,15 @@ impl AgentBuilder {
         let mut agent = self.into_agent();
         agent.spawn_and_wait();
         agent
+    }
+
+    /// The agent's command, configured as [`AgentBuilder::start`] would run
+    /// it, for a test that must start it its own way (its own stdio, another
+    /// program around it, no wait for `/healthz`); and the agent, which holds
+    /// its directory and runs nothing (keep it for as long as the command).
+    pub fn unstarted(self) -> (Command, TestAgent) {
+        let agent = self.into_agent();
+        (agent.command(), agent)
     }
 
     /// Starts the agent when a start-up error is expected but serving must be

@@ -12,6 +12,16 @@ fn file_sink(path: &std::path::Path) -> AuditSink {
     AuditSink::File { path: path.to_owned(), fsync: true }
 }
 
+/// A temporary directory with a `logs/` directory for the audit file, which
+/// tests remove and make again: the directory, `logs/` and the file's path.
+fn in_a_logs_directory() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sub = dir.path().join("logs");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let path = sub.join("audit.jsonl");
+    (dir, sub, path)
+}
+
 fn lines(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
 }
@@ -68,10 +78,7 @@ async fn a_removed_or_rotated_file_is_recreated() {
 
 #[tokio::test]
 async fn writing_recovers_when_the_directory_comes_back() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sub = dir.path().join("logs");
-    std::fs::create_dir(&sub).expect("mkdir");
-    let path = sub.join("audit.jsonl");
+    let (_dir, sub, path) = in_a_logs_directory();
     let (writer, _task) = AuditWriter::open(file_sink(&path)).await.expect("open");
     std::fs::remove_dir_all(&sub).expect("remove dir");
     assert!(matches!(writer.write(&record(1)).await, Err(AuditError::Write)));
@@ -154,10 +161,7 @@ fn after_a_cut_that_failed_the_next_batch_starts_on_a_new_line() {
 
 #[tokio::test]
 async fn a_recheck_recovers_without_a_record_once_the_file_opens_again() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sub = dir.path().join("logs");
-    std::fs::create_dir(&sub).expect("mkdir");
-    let path = sub.join("audit.jsonl");
+    let (_dir, sub, path) = in_a_logs_directory();
     let (writer, _task) = AuditWriter::open(file_sink(&path)).await.expect("open");
     std::fs::remove_dir_all(&sub).expect("remove dir");
     assert!(writer.write(&record(1)).await.is_err());
@@ -170,10 +174,7 @@ async fn a_recheck_recovers_without_a_record_once_the_file_opens_again() {
 
 #[tokio::test]
 async fn with_fsync_the_first_sync_after_an_open_also_syncs_the_directory() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sub = dir.path().join("logs");
-    std::fs::create_dir(&sub).expect("mkdir");
-    let path = sub.join("audit.jsonl");
+    let (_dir, sub, path) = in_a_logs_directory();
     // The directory cannot be opened to sync it once it is gone: the first
     // sync after an open tries it, those after a successful one do not.
     let mut fresh = Out::open(&file_sink(&path)).expect("open");

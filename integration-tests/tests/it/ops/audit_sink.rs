@@ -10,45 +10,33 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vanta_integration_tests::agent::{AgentBuilder, GENERATE_PATH};
+use vanta_integration_tests::agent::{AgentBuilder, GENERATE_PATH, TestAgent};
 use vanta_integration_tests::http::{self, Response};
-use vanta_integration_tests::{bins, jwt, process};
+use vanta_integration_tests::process;
 
 use crate::common::dev_builder;
 
 /// The agent, started through `sh` so that it ignores SIGXFSZ (an ignored
 /// signal stays ignored across `exec`): a write past the file size limit then
 /// fails with EFBIG after writing what fits, instead of killing the agent.
-/// The harness's [`vanta_integration_tests::agent::TestAgent`] cannot wrap
-/// its program, so this starts it with the same environment.
+/// The harness's command, started under `sh`.
 struct SizeLimitedAgent {
     child: Child,
-    builder: AgentBuilder,
+    /// Holds the agent's directory.
+    unstarted: TestAgent,
 }
 
 impl SizeLimitedAgent {
     fn start(builder: AgentBuilder) -> Self {
-        let p = builder.paths();
+        let (agent, unstarted) = builder.unstarted();
+        let p = unstarted.paths();
         let log = |path: &Path| fs::OpenOptions::new().create(true).append(true).open(path).expect("log file");
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", "trap '' XFSZ; exec \"$0\""]).arg(bins::agent());
-        cmd.env_clear()
-            .env("PATH", bins::child_path())
-            .env("HOME", &p.home)
-            .env("VANTA_JWT_SECRET_KEY", jwt::TEST_JWT_KEY)
-            .env("VANTA_SOPS_FILES_PATH", &p.vault)
-            .env("VANTA_AGENT_SOCKET", &p.socket)
-            .env("VANTA_SOPS_BIN", bins::sops())
-            .env("VANTA_AUDIT_LOG", &p.audit)
-            .env("VANTA_STATE_PATH", &p.state)
-            .env("SOPS_AGE_KEY_FILE", &p.age_keys)
-            .current_dir(&p.root)
-            .stdin(Stdio::null())
-            .stdout(log(&p.stdout))
-            .stderr(log(&p.stderr))
-            .process_group(0);
+        cmd.args(["-c", "trap '' XFSZ; exec \"$0\" \"$@\""]).arg(agent.get_program()).args(agent.get_args());
+        cmd.env_clear().envs(agent.get_envs().filter_map(|(key, value)| Some((key, value?))));
+        cmd.current_dir(&p.root).stdin(Stdio::null()).stdout(log(&p.stdout)).stderr(log(&p.stderr)).process_group(0);
         let child = cmd.spawn().expect("sh starts");
-        let agent = Self { child, builder };
+        let agent = Self { child, unstarted };
         process::poll_until(Duration::from_secs(10), "the agent to answer /healthz", || {
             agent.request("GET", "/healthz", None).filter(|r| r.status == 200)
         });
@@ -58,7 +46,7 @@ impl SizeLimitedAgent {
     fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Option<Response> {
         let body = body.map(Value::to_string);
         let headers: &[(&str, &str)] = if body.is_some() { &[("Content-Type", "application/json")] } else { &[] };
-        http::try_request(&self.builder.paths().socket, method, path, headers, body.as_deref().map(str::as_bytes)).ok()
+        http::try_request(self.unstarted.socket(), method, path, headers, body.as_deref().map(str::as_bytes)).ok()
     }
 
     /// Mints a token for `subject`; the answer.

@@ -146,27 +146,10 @@ fn a_missing_sops_files_path_stops_start_up() {
 #[test]
 fn a_sighup_during_start_up_neither_kills_the_agent_nor_leaves_its_socket() {
     for attempt in 0..10 {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("agent.sock");
-        fs::create_dir(dir.path().join("vault")).unwrap();
-        let mut child = std::process::Command::new(vanta_integration_tests::bins::agent())
-            .env_clear()
-            .env("VANTA_JWT_SECRET_KEY", TEST_JWT_KEY)
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--sops-files-path")
-            .arg(dir.path().join("vault"))
-            .arg("--sops-bin")
-            .arg(vanta_integration_tests::bins::sops())
-            .arg("--audit-log")
-            .arg(dir.path().join("audit.jsonl"))
-            .arg("--state-path")
-            .arg(dir.path().join("usage.db"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let (mut command, agent) = TestAgent::builder().unstarted();
+        let socket = agent.socket().to_owned();
+        let quiet = || std::process::Stdio::null();
+        let mut child = command.stdin(quiet()).stdout(quiet()).stderr(quiet()).spawn().unwrap();
         let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
         // Spinning, not sleeping: the signal must land right after the bind.
         let started = std::time::Instant::now();
@@ -188,20 +171,9 @@ fn a_sighup_during_start_up_neither_kills_the_agent_nor_leaves_its_socket() {
 /// thread for ever.
 #[test]
 fn sigterm_ends_the_agent_even_with_its_audit_pipe_full() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("agent.sock");
-    fs::create_dir(dir.path().join("vault")).unwrap();
-    let mut child = std::process::Command::new(vanta_integration_tests::bins::agent())
-        .env_clear()
-        .env("VANTA_JWT_SECRET_KEY", TEST_JWT_KEY)
-        .args(["--audit-log", "-", "--socket"])
-        .arg(&socket)
-        .arg("--sops-files-path")
-        .arg(dir.path().join("vault"))
-        .arg("--sops-bin")
-        .arg(vanta_integration_tests::bins::sops())
-        .arg("--state-path")
-        .arg(dir.path().join("usage.db"))
+    let (mut command, agent) = TestAgent::builder().args(["--audit-log", "-"]).unstarted();
+    let socket = agent.socket().to_owned();
+    let mut child = command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped()) // never read
         .stderr(std::process::Stdio::null())
