@@ -12,7 +12,7 @@
 //! stream's relay: the command then gets SIGPIPE, as it would without it.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
@@ -70,7 +70,7 @@ impl Prepared {
     /// If a pipe cannot be made or watched (must run inside the runtime).
     pub(crate) fn attach(command: &mut Command, patterns: Patterns) -> io::Result<Self> {
         let (stdout, writer) = pipe()?;
-        let stderr = if same_file(1, 2) {
+        let stderr = if same_file(io::stdout().as_fd(), io::stderr().as_fd()) {
             command.stderr(Stdio::from(writer.try_clone()?));
             None
         } else {
@@ -174,7 +174,7 @@ async fn drain<W: AsyncWrite + Unpin>(
     buf: &mut [u8],
     masked: &mut Vec<u8>,
 ) -> io::Result<()> {
-    let fd = pipe.as_raw_fd();
+    let fd = pipe.as_fd();
     let size = fcntl(fd, FcntlArg::F_GETPIPE_SZ).ok().and_then(|n| usize::try_from(n).ok());
     let mut left = size.unwrap_or(DEFAULT_PIPE_SIZE);
     while left > 0 {
@@ -207,14 +207,14 @@ async fn write<W: AsyncWrite + Unpin>(out: &mut W, masked: &mut Vec<u8>) -> io::
 /// if the system allows (the default size otherwise).
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let (read, write) = pipe2(OFlag::O_CLOEXEC)?;
-    if let Err(errno) = fcntl(read.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_SIZE)) {
+    if let Err(errno) = fcntl(&read, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE)) {
         debug!(%errno, "keeping the default pipe size");
     }
     Ok((read, write))
 }
 
 /// Whether file descriptors `a` and `b` are the same file.
-fn same_file(a: RawFd, b: RawFd) -> bool {
+fn same_file(a: impl AsFd, b: impl AsFd) -> bool {
     match (fstat(a), fstat(b)) {
         (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
         _ => false,
