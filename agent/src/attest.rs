@@ -7,10 +7,13 @@
 //! The directory is opened once and every file is read through it
 //! ([`ProcDir`]): the kernel ties that handle to the process, not to its
 //! number, so all reads describe one process, and fail once it is gone
-//! rather than describe another process that was given the same pid. Its
-//! start time must equal the one read when the connection was accepted: a
-//! process that exited before, or a newcomer at its pid, is refused, never
-//! guessed.
+//! rather than describe another process that was given the same pid. That
+//! the directory is the one of the process that connected is proven by the
+//! process pinned at the accept ([`PinnedProcess`]): its pidfd must still
+//! name a live process after the directory was opened (a pid is not given
+//! to another process while its holder lives), or, without pidfds, its
+//! start time must agree. A process that exited, or a newcomer at its pid,
+//! is refused, never guessed.
 //!
 //! Reading `/proc` is quick (in-memory files); hashing an executable is not,
 //! so [`Attestor`] remembers each file's hash by its identity (device, inode,
@@ -22,19 +25,21 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use nix::unistd::{Gid, Group, Uid, User};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::fs::{Mode, OFlags};
 use sha2::{Digest, Sha256};
 
-use crate::peer::{Caller, start_time_from_stat};
+use crate::peer::{Caller, PinnedProcess, start_time_from_stat};
 
 /// The peer credentials a connection was accepted with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Credentials {
     /// Process id.
     pub pid: i32,
@@ -42,10 +47,10 @@ pub struct Credentials {
     pub uid: u32,
     /// Effective group id at connect.
     pub gid: u32,
-    /// Start time read at accept; `None`: not recorded, so nothing ties the
-    /// process to the connection beyond its pid (the reads of one
+    /// The process pinned at the accept; `None`: not pinned, so nothing ties
+    /// the process to the connection beyond its pid (the reads of one
     /// attestation still describe one process).
-    pub started: Option<u64>,
+    pub process: Option<PinnedProcess>,
 }
 
 /// What to find out beyond ids, executable path and cgroup.
@@ -109,10 +114,14 @@ impl Attestor {
     /// cannot be read.
     pub fn attest(&self, creds: Credentials, wants: Wants) -> Result<Caller, AttestError> {
         let process = ProcDir::open(creds.pid)?;
-        // Without a start time from the accept, the handle alone keeps the
-        // reads to one process.
-        if creds.started.is_some() && Some(process.start_time()?) != creds.started {
-            return Err(AttestError::Reused(creds.pid));
+        // Without a pinned process, the handle alone keeps the reads to one
+        // process.
+        match &creds.process {
+            Some(PinnedProcess::Pidfd(pidfd)) if has_exited(pidfd) => return Err(process.gone()),
+            Some(PinnedProcess::StartTime(started)) if process.start_time()? != *started => {
+                return Err(AttestError::Reused(creds.pid));
+            }
+            _ => {}
         }
         let status = process.read("status")?;
         self.describe(&process, &status, creds.uid, creds.gid, wants)
@@ -224,6 +233,16 @@ impl ProcDir {
         Some(OsString::from_vec(target.into_bytes()))
     }
 
+    /// Why the process that connected is not this one, or no longer runs:
+    /// this one has exited too (or is a zombie), or it is a newcomer that
+    /// was given the pid.
+    fn gone(&self) -> AttestError {
+        match self.read("stat") {
+            Ok(stat) if !is_zombie(&stat) => AttestError::Reused(self.pid),
+            _ => AttestError::Exited(self.pid),
+        }
+    }
+
     /// The start time (clock ticks after boot), from `stat`.
     fn start_time(&self) -> Result<u64, AttestError> {
         let stat = self.read("stat")?;
@@ -232,6 +251,25 @@ impl ProcDir {
             source: io::ErrorKind::InvalidData.into(),
         })
     }
+}
+
+/// Whether the process behind `pidfd` has exited: its pidfd is readable
+/// then. A failed poll counts as exited (refused, never guessed).
+fn has_exited(pidfd: &OwnedFd) -> bool {
+    let now = Timespec { tv_sec: 0, tv_nsec: 0 };
+    loop {
+        let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+        match poll(&mut fds, Some(&now)) {
+            Ok(ready) => return ready > 0,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Whether a `stat` text is that of a zombie (state `Z`, field 3).
+fn is_zombie(stat: &str) -> bool {
+    stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
 }
 
 fn file_id(meta: &fs::Metadata) -> FileId {
@@ -374,9 +412,10 @@ mod tests {
         assert_eq!((again.exe_sha256, again.user), (None, None), "only what is asked for");
         assert_eq!(attestor.hashes.lock().expect("lock").len(), 1, "the hash is remembered");
         let started = ProcDir::open(pid).and_then(|me| me.start_time()).expect("start time");
-        let creds = Credentials { pid, uid: me.uid, gid: me.gid, started: Some(started + 1) };
-        assert!(matches!(attestor.attest(creds, Wants::default()), Err(AttestError::Reused(_))));
-        let unrecorded = Credentials { started: None, ..creds };
+        let process = Some(PinnedProcess::StartTime(started + 1));
+        let creds = Credentials { pid, uid: me.uid, gid: me.gid, process };
+        assert!(matches!(attestor.attest(creds.clone(), Wants::default()), Err(AttestError::Reused(_))));
+        let unrecorded = Credentials { process: None, ..creds };
         assert!(attestor.attest(unrecorded, Wants::default()).is_ok(), "no accept-time check");
     }
 
@@ -385,7 +424,7 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().expect("spawn true");
         let pid = i32::try_from(child.id()).expect("pid fits");
         child.wait().expect("reap");
-        let creds = Credentials { pid, uid: 0, gid: 0, started: Some(1) };
+        let creds = Credentials { pid, uid: 0, gid: 0, process: Some(PinnedProcess::StartTime(1)) };
         let attested = Attestor::default().attest(creds, Wants::default());
         assert!(matches!(attested, Err(AttestError::Exited(_) | AttestError::Reused(_))));
     }
@@ -419,24 +458,10 @@ mod tests {
         // `ns_last_pid` + 1 (root only; other tests' processes may take it
         // first, hence the tries). The counter is put back afterwards, so
         // the pids other processes used meanwhile are not handed out early.
-        let Some(_counter) = NextPid::rewind_to(pid) else {
+        let Some(mut newcomer) = NextPid::spawn_sleep_at(pid) else {
             eprintln!("skipped: setting the next pid needs root");
             return;
         };
-        let mut newcomer = None;
-        for _ in 0..50 {
-            if !NextPid::set(pid) {
-                break;
-            }
-            let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
-            if child.id() == first.id() {
-                newcomer = Some(child);
-                break;
-            }
-            child.kill().expect("kill");
-            child.wait().expect("reap");
-        }
-        let mut newcomer = newcomer.expect("the pid was given again within 50 tries");
         assert!(fs::read_to_string(proc_path(pid, "status")).is_ok(), "the pid now names the newcomer");
         assert!(matches!(process.read("status"), Err(AttestError::Exited(_))), "the handle names the first only");
         assert_eq!(process.exe_path(), None);
@@ -450,6 +475,25 @@ mod tests {
 
     impl NextPid {
         const PATH: &str = "/proc/sys/kernel/ns_last_pid";
+
+        /// A `sleep` given `pid`; `None` if setting the next pid is not
+        /// allowed (root only). Other tests' processes may take the pid
+        /// first, hence the tries; the counter is put back afterwards.
+        fn spawn_sleep_at(pid: i32) -> Option<std::process::Child> {
+            let _counter = Self::rewind_to(pid)?;
+            for _ in 0..50 {
+                if !Self::set(pid) {
+                    break;
+                }
+                let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
+                if i32::try_from(child.id()) == Ok(pid) {
+                    return Some(child);
+                }
+                child.kill().expect("kill");
+                child.wait().expect("reap");
+            }
+            panic!("the pid was not given again within 50 tries");
+        }
 
         /// Saves the counter and makes `pid` the next one, `None` if not allowed.
         fn rewind_to(pid: i32) -> Option<Self> {
@@ -471,6 +515,40 @@ mod tests {
             let last = Self::read().map_or(self.0, |now| now.max(self.0));
             let _ = fs::write(Self::PATH, last.to_string());
         }
+    }
+
+    #[test]
+    fn a_caller_pinned_by_its_pidfd_is_refused_once_exited_and_never_confused_with_a_newcomer() {
+        let mut caller = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
+        let pid = i32::try_from(caller.id()).expect("pid fits");
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(pid).expect("pid > 0"),
+            rustix::process::PidfdFlags::empty(),
+        )
+        .expect("pidfd_open (Linux 5.3)");
+        let creds = Credentials { pid, uid: 0, gid: 0, process: Some(PinnedProcess::Pidfd(Arc::new(pidfd))) };
+        let attestor = Attestor::default();
+        assert!(attestor.attest(creds.clone(), Wants::default()).is_ok(), "alive: attested");
+
+        caller.kill().expect("kill");
+        let zombie = || fs::read_to_string(proc_path(pid, "stat")).is_ok_and(|stat| is_zombie(&stat));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !zombie() {
+            assert!(std::time::Instant::now() < deadline, "the caller never became a zombie");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(matches!(attestor.attest(creds.clone(), Wants::default()), Err(AttestError::Exited(_))), "zombie");
+        caller.wait().expect("reap");
+        assert!(matches!(attestor.attest(creds.clone(), Wants::default()), Err(AttestError::Exited(_))), "reaped");
+
+        let Some(mut newcomer) = NextPid::spawn_sleep_at(pid) else {
+            eprintln!("skipped (newcomer part): setting the next pid needs root");
+            return;
+        };
+        let attested = attestor.attest(creds, Wants::default());
+        newcomer.kill().expect("kill");
+        newcomer.wait().expect("reap");
+        assert!(matches!(attested, Err(AttestError::Reused(p)) if p == pid), "{attested:?}");
     }
 
     #[test]

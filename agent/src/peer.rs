@@ -2,7 +2,9 @@
 //! kernel describes it (layer L0, plain data; no I/O).
 
 use std::net::IpAddr;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -19,17 +21,44 @@ pub enum Peer {
         gid: u32,
         /// Process id, when the kernel reports one.
         pid: Option<i32>,
-        /// The process's start time (clock ticks after boot), read when the
-        /// connection was accepted: attestation refuses a process at the same
-        /// pid that started at another time (pid reuse). Not audited.
+        /// The process that connected, pinned when the connection was
+        /// accepted (only when callers are attested): attestation refuses
+        /// it once it has exited, and never describes another process given
+        /// the same pid. Not audited.
         #[serde(skip)]
-        started: Option<u64>,
+        process: Option<PinnedProcess>,
     },
     /// A TCP client, by IP address.
     Tcp(IpAddr),
     /// Credentials could not be read (should not happen on Linux).
     Unknown,
 }
+
+/// How the agent holds on to the process at the other end of a connection.
+#[derive(Clone, Debug)]
+pub enum PinnedProcess {
+    /// A pidfd, the kernel's handle on the process itself (not on its
+    /// number): from the connection (`SO_PEERPIDFD`, Linux 6.5; the process
+    /// that called `connect`), else opened by pid at the accept
+    /// (`pidfd_open`, Linux 5.3).
+    Pidfd(Arc<OwnedFd>),
+    /// The start time (clock ticks after boot) read at the accept, on a
+    /// kernel without pidfds. Coarse: a process given the same pid within
+    /// the same clock tick (10 ms) passes for the one that connected.
+    StartTime(u64),
+}
+
+impl PartialEq for PinnedProcess {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Pidfd(a), Self::Pidfd(b)) => Arc::ptr_eq(a, b),
+            (Self::StartTime(a), Self::StartTime(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for PinnedProcess {}
 
 /// A local caller, attested from the kernel: the peer credentials of its
 /// connection and what `/proc/PID/` says about the process. Nothing here

@@ -7,8 +7,8 @@ use anyhow::Context;
 use crate::config::{Listen, TcpConfig};
 use crate::transport::{Listeners, TcpServer, UnixSocket};
 
-/// Binds every listener of `listen`; `attest` keeps the socket's start
-/// times, which attesting callers needs.
+/// Binds every listener of `listen`; `attest` pins each peer's process at
+/// the accept, which attesting callers needs.
 ///
 /// # Errors
 /// A socket or address that cannot be bound, naming the flags to change.
@@ -17,7 +17,7 @@ pub(super) async fn bind(listen: &Listen, attest: bool) -> anyhow::Result<Listen
     let mut unix = UnixSocket::bind(&socket.path, socket.mode)
         .context("failed to listen on the socket (set --socket or VANTA_AGENT_SOCKET)")?;
     if attest {
-        unix.record_start_times();
+        unix.pin_peer_processes();
     }
     tracing::info!(socket = %unix.path().display(), mode = format!("{:o}", socket.mode), "listening");
     let tcp = match &listen.tcp {

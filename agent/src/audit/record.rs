@@ -161,6 +161,7 @@ fn rfc3339<S: serde::Serializer>(time: &OffsetDateTime, serializer: S) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::peer::PinnedProcess;
 
     fn parse(record: &AuditRecord) -> serde_json::Value {
         let line = record.to_line().expect("encodable");
@@ -171,8 +172,10 @@ mod tests {
 
     #[test]
     fn secret_access_has_every_field() {
-        let mut r =
-            AuditRecord::new(AuditEvent::SecretAccess, Peer::Unix { uid: 1, gid: 2, pid: Some(3), started: Some(4) });
+        let mut r = AuditRecord::new(
+            AuditEvent::SecretAccess,
+            Peer::Unix { uid: 1, gid: 2, pid: Some(3), process: Some(PinnedProcess::StartTime(4)) },
+        );
         r.environment = AuditRecord::echo("dev");
         r.set_key("A/B");
         r.finish("not_found", 404, Some("no such key".into()));

@@ -8,18 +8,22 @@
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use nix::errno::Errno;
+use nix::sys::socket::{getsockopt, sockopt::PeerPidfd};
+use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::peer::{Peer, start_time_from_stat};
+use crate::peer::{Peer, PinnedProcess, start_time_from_stat};
 
 /// A bound socket, and the identity of its file so we only ever remove our own.
 pub struct UnixSocket {
     listener: UnixListener,
     path: PathBuf,
     inode: u64,
-    /// Read each peer's start time at accept (for attestation).
-    start_times: bool,
+    /// Pin each peer's process at accept (for attestation).
+    pin_peers: bool,
 }
 
 /// Why the socket could not be bound.
@@ -76,14 +80,15 @@ impl UnixSocket {
         let (listener, staged) = Staged::bind(path, mode)?;
         staged.publish(path)?;
         let inode = std::fs::metadata(path).map_err(io("stat", path))?.ino();
-        Ok(Self { listener, path: path.to_owned(), inode, start_times: false })
+        Ok(Self { listener, path: path.to_owned(), inode, pin_peers: false })
     }
 
-    /// Reads each peer process's start time when its connection is accepted
-    /// (one small `/proc` read per connection), so that attestation can tell
-    /// the caller from another process given the same pid later.
-    pub fn record_start_times(&mut self) {
-        self.start_times = true;
+    /// Pins each peer's process when its connection is accepted (one
+    /// `getsockopt` and one more descriptor per connection), so that
+    /// attestation can tell the caller from another process given the same
+    /// pid later ([`pin`]).
+    pub fn pin_peer_processes(&mut self) {
+        self.pin_peers = true;
     }
 
     /// The socket's path.
@@ -92,7 +97,7 @@ impl UnixSocket {
     }
 
     /// Accepts one connection and reads its peer's credentials, with the
-    /// peer process's start time when [`UnixSocket::record_start_times`] asked.
+    /// peer process pinned when [`UnixSocket::pin_peer_processes`] asked.
     ///
     /// # Errors
     /// The accept error (the caller decides whether it is fatal).
@@ -100,8 +105,8 @@ impl UnixSocket {
         let (stream, _) = self.listener.accept().await?;
         let peer = match stream.peer_cred() {
             Ok(cred) => {
-                let started = cred.pid().filter(|_| self.start_times).and_then(start_time);
-                Peer::Unix { uid: cred.uid(), gid: cred.gid(), pid: cred.pid(), started }
+                let process = cred.pid().filter(|_| self.pin_peers).and_then(|pid| pin(&stream, pid));
+                Peer::Unix { uid: cred.uid(), gid: cred.gid(), pid: cred.pid(), process }
             }
             Err(_) => Peer::Unknown,
         };
@@ -154,6 +159,37 @@ impl Drop for Staged {
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BindError {
     let path = path.to_owned();
     move |source| BindError::Io { action, path, source }
+}
+
+/// The peer process of `stream` (pid `pid`), held by the best means the
+/// kernel has: the connection's own pidfd, which names the process that
+/// called `connect` even if it has exited and its pid was given to another
+/// since; else a pidfd opened by pid, or its start time, both of which
+/// name whoever holds the pid at the accept. `None`: it is gone already.
+fn pin(stream: &UnixStream, pid: i32) -> Option<PinnedProcess> {
+    match getsockopt(stream, PeerPidfd) {
+        Ok(pidfd) => return Some(PinnedProcess::Pidfd(Arc::new(pidfd))),
+        // Older kernels do not know the option (before Linux 6.5).
+        Err(Errno::ENOPROTOOPT) => {}
+        Err(errno) => return not_pinned(pid, errno as i32),
+    }
+    match pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()) {
+        Ok(pidfd) => Some(PinnedProcess::Pidfd(Arc::new(pidfd))),
+        // No pidfds at all (before Linux 5.3).
+        Err(rustix::io::Errno::NOSYS) => start_time(pid).map(PinnedProcess::StartTime),
+        Err(errno) => not_pinned(pid, errno.raw_os_error()),
+    }
+}
+
+/// `None` (so the caller is refused): its process is gone, which needs no
+/// word, or the agent is out of file descriptors, which the operator must
+/// hear of.
+fn not_pinned(pid: i32, errno: i32) -> Option<PinnedProcess> {
+    if matches!(errno, nix::libc::EMFILE | nix::libc::ENFILE | nix::libc::ENOMEM) {
+        let error = std::io::Error::from_raw_os_error(errno);
+        tracing::warn!(pid, %error, "could not hold on to a caller's process, so it will be refused; raise ulimit -n");
+    }
+    None
 }
 
 /// The start time of process `pid`, `None` if it is gone already.

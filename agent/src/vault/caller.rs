@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::{Error, Vault};
 use crate::access;
 use crate::attest::{AttestError, Credentials, Wants};
-use crate::peer::{Caller, Peer};
+use crate::peer::{Caller, Peer, PinnedProcess};
 use crate::policy::{Policy, Rule, Who};
 use crate::sops::SecretSource;
 use crate::usage::UsageStore;
@@ -34,10 +34,12 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     pub async fn identify(&self, peer: &Peer, credential: Option<&str>) -> Identified {
         let policy = self.policy.get();
         let caller = match peer {
-            Peer::Unix { uid, gid, pid, started } => match self.attested(&policy, *uid, *gid, *pid, *started).await {
-                Ok(caller) => Some(caller),
-                Err(err) => return Identified { exe: None, rule: Err(err) },
-            },
+            Peer::Unix { uid, gid, pid, process } => {
+                match self.attested(&policy, *uid, *gid, *pid, process.as_ref()).await {
+                    Ok(caller) => Some(caller),
+                    Err(err) => return Identified { exe: None, rule: Err(err) },
+                }
+            }
             Peer::Tcp(_) | Peer::Unknown => None,
         };
         let who = match (peer, &caller) {
@@ -81,20 +83,21 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         uid: u32,
         gid: u32,
         pid: Option<i32>,
-        started: Option<u64>,
+        process: Option<&PinnedProcess>,
     ) -> Result<Caller, Error> {
         let wants = Wants { names: policy.needs_names(), exe_hash: policy.needs_exe_hash() };
         let outcome = match pid {
-            // With a policy file the socket records every peer's start time:
-            // none means the caller was gone before it was accepted.
-            Some(pid) if started.is_none() && policy.needs_attestation() => Err(AttestError::Exited(pid)),
+            // With a policy file the socket pins every peer's process: none
+            // means the caller was gone before it was accepted.
+            Some(pid) if process.is_none() && policy.needs_attestation() => Err(AttestError::Exited(pid)),
             Some(pid) if wants.exe_hash => {
-                let (attestor, creds) = (self.attestor.clone(), Credentials { pid, uid, gid, started });
+                let creds = Credentials { pid, uid, gid, process: process.cloned() };
+                let attestor = self.attestor.clone();
                 tokio::task::spawn_blocking(move || attestor.attest(creds, wants))
                     .await
                     .unwrap_or(Err(AttestError::Exited(pid)))
             }
-            Some(pid) => self.attestor.attest(Credentials { pid, uid, gid, started }, wants),
+            Some(pid) => self.attestor.attest(Credentials { pid, uid, gid, process: process.cloned() }, wants),
             None => Err(AttestError::NoPid),
         };
         match outcome {

@@ -1,13 +1,15 @@
-//! `hand-off-connection SOCKET TRIGGER OUT`: a caller that is gone by the
-//! time its request is attested.
+//! `hand-off-connection [--queued] SOCKET TRIGGER OUT`: a caller that is
+//! gone by the time its request is attested.
 //!
 //! It connects to the agent's socket, makes one keep-alive `GET /healthz`
 //! round trip (so the agent has accepted the connection and read its peer
-//! credentials), hands the connection to a child of its own as stdin, prints
-//! its pid and exits. The child waits for the file TRIGGER to appear, then
-//! sends a token request on the inherited connection as if it were the
-//! original caller, and writes the raw response to OUT. The test can meanwhile
-//! start another process under the same pid.
+//! credentials; with `--queued` it does not, for a connection still waiting
+//! in the accept queue of an agent at its connection cap), hands the
+//! connection to a child of its own as stdin, prints its pid and exits. The
+//! child waits for the file TRIGGER to appear, then sends a token request on
+//! the inherited connection as if it were the original caller, and writes the
+//! raw response to OUT. The test can meanwhile start another process under
+//! the same pid.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -22,21 +24,17 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("--child") => child(Path::new(&args[2]), Path::new(&args[3])),
-        Some(socket) if args.len() == 4 => parent(socket, &args[2], &args[3]),
-        _ => panic!("usage: hand-off-connection SOCKET TRIGGER OUT"),
+        Some("--queued") if args.len() == 5 => parent(&args[2], &args[3], &args[4], false),
+        Some(socket) if args.len() == 4 => parent(socket, &args[2], &args[3], true),
+        _ => panic!("usage: hand-off-connection [--queued] SOCKET TRIGGER OUT"),
     }
 }
 
 #[allow(clippy::zombie_processes)]
-fn parent(socket: &str, trigger: &str, out: &str) {
-    let mut stream = UnixStream::connect(socket).expect("connect to the agent");
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: vanta\r\n\r\n").expect("send");
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
-        let n = stream.read(&mut buf).expect("read the healthz answer");
-        assert!(n > 0, "the agent closed the connection");
-        seen.extend_from_slice(&buf[..n]);
+fn parent(socket: &str, trigger: &str, out: &str, accepted: bool) {
+    let stream = UnixStream::connect(socket).expect("connect to the agent");
+    if accepted {
+        round_trip(&stream);
     }
     let exe = std::env::current_exe().expect("own path");
     // Deliberately not waited for: the child must outlive this process (it
@@ -49,6 +47,18 @@ fn parent(socket: &str, trigger: &str, out: &str) {
         .spawn()
         .expect("spawn the child");
     println!("{}", std::process::id());
+}
+
+/// A keep-alive `GET /healthz` and its answer's head.
+fn round_trip(mut stream: &UnixStream) {
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: vanta\r\n\r\n").expect("send");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+        let n = stream.read(&mut buf).expect("read the healthz answer");
+        assert!(n > 0, "the agent closed the connection");
+        seen.extend_from_slice(&buf[..n]);
+    }
 }
 
 fn child(trigger: &Path, out: &Path) {

@@ -5,6 +5,7 @@
 //! container runs as root); without it they say so and stop.
 
 use std::fs;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -146,13 +147,14 @@ fn spawn_with_pid(program: &Path, pid: u32) -> Option<std::process::Child> {
     None
 }
 
-/// Runs the hand-off caller; returns its (exited) pid, the trigger and the
-/// answer file.
-fn hand_off(agent: &TestAgent, program: &Path, dir: &Path) -> (u32, PathBuf, PathBuf) {
+/// Runs the hand-off caller (`extra`: its flags); returns its (exited) pid,
+/// the trigger and the answer file.
+fn hand_off(agent: &TestAgent, program: &Path, dir: &Path, extra: &[&str]) -> (u32, PathBuf, PathBuf) {
     let (trigger, out) = (dir.join("go"), dir.join("answer"));
     // Not through `process::output_with_deadline`: that kills the process
     // group on exit, and the child must outlive its parent (it stops by itself).
     let mut child = Command::new(program)
+        .args(extra)
         .arg(agent.socket())
         .arg(&trigger)
         .arg(&out)
@@ -172,24 +174,57 @@ fn answer_status(trigger: &Path, out: &Path) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
+/// A policy agent whose one rule covers the programs under `trusted/`; the
+/// hand-off caller is staged under `attacker/`, and a program that can take
+/// its pid under `trusted/`.
+struct PidReuse {
+    staged: Staged,
+    attacker: PathBuf,
+    trusted: PathBuf,
+}
+
+impl PidReuse {
+    fn new() -> Self {
+        let staged = Staged::new();
+        let attacker = staged.program_as(&bins::helper("hand-off-connection"), "attacker/hand-off-connection");
+        let trusted = staged.program_as(&bins::helper("sleep-secs"), "trusted/sleep-secs");
+        Self { staged, attacker, trusted }
+    }
+
+    fn agent(&self, args: &[&str]) -> TestAgent {
+        let policy = format!(
+            "[[rule]]\nname = \"trusted\"\nexe = \"{}/trusted/*\"\nenvironments = [\"dev\"]\nkey_patterns = [\"*\"]\n",
+            real(self.staged.path())
+        );
+        policy_builder(&self.staged, &policy).args(args).start()
+    }
+
+    /// Gives the exited caller's `pid` to a trusted program, runs `then`,
+    /// and has the caller's request sent: the status line of its answer.
+    fn answer_to_impostor(&self, pid: u32, trigger: &Path, out: &Path, then: impl FnOnce()) -> String {
+        let mut impostor =
+            spawn_with_pid(&self.trusted, pid).expect("the caller's pid can be given to another process");
+        assert_eq!(fs::read_link(format!("/proc/{pid}/exe")).unwrap(), fs::canonicalize(&self.trusted).unwrap());
+        then();
+        let status = answer_status(trigger, out);
+        let _ = impostor.kill();
+        let _ = impostor.wait();
+        status
+    }
+}
+
 #[test]
 fn a_caller_that_exited_or_whose_pid_was_reused_is_refused() {
     if !is_root("a_caller_that_exited_or_whose_pid_was_reused_is_refused") {
         return;
     }
-    let staged = Staged::new();
-    let attacker = staged.program_as(&bins::helper("hand-off-connection"), "attacker/hand-off-connection");
-    let trusted = staged.program_as(&bins::helper("sleep-secs"), "trusted/sleep-secs");
-    let policy = format!(
-        "[[rule]]\nname = \"trusted\"\nexe = \"{}/trusted/*\"\nenvironments = [\"dev\"]\nkey_patterns = [\"*\"]\n",
-        real(staged.path())
-    );
-    let agent = policy_agent(&staged, &policy);
+    let scene = PidReuse::new();
+    let agent = scene.agent(&[]);
     let work = tempfile::tempdir().unwrap();
 
     // The caller is gone when its request arrives: refused.
     fs::create_dir(work.path().join("a")).unwrap();
-    let (_, trigger, out) = hand_off(&agent, &attacker, &work.path().join("a"));
+    let (_, trigger, out) = hand_off(&agent, &scene.attacker, &work.path().join("a"), &[]);
     assert!(answer_status(&trigger, &out).contains(" 403 "), "{}", fs::read_to_string(&out).unwrap());
     let record = last_generate(&agent, 1);
     assert!(record["error"].as_str().unwrap().contains("exited"), "{record}");
@@ -197,16 +232,55 @@ fn a_caller_that_exited_or_whose_pid_was_reused_is_refused() {
 
     // Its pid is given to a process the rule covers before the request arrives: refused.
     fs::create_dir(work.path().join("b")).unwrap();
-    let (pid, trigger, out) = hand_off(&agent, &attacker, &work.path().join("b"));
-    let mut impostor = spawn_with_pid(&trusted, pid).expect("the caller's pid can be given to another process");
-    assert_eq!(fs::read_link(format!("/proc/{pid}/exe")).unwrap(), fs::canonicalize(&trusted).unwrap());
-    let status = answer_status(&trigger, &out);
-    let _ = impostor.kill();
-    let _ = impostor.wait();
+    let (pid, trigger, out) = hand_off(&agent, &scene.attacker, &work.path().join("b"), &[]);
+    let status = scene.answer_to_impostor(pid, &trigger, &out, || {});
     assert!(status.contains(" 403 "), "the impostor's rights were used: {}", fs::read_to_string(&out).unwrap());
     let record = last_generate(&agent, 2);
     assert!(record["error"].as_str().unwrap().contains("reused"), "{record}");
     assert_eq!(record["client"]["pid"], json!(pid), "{record}");
+}
+
+/// A caller that connects while the agent is at its connection cap waits in
+/// the kernel's accept queue. If it exits and its pid is given to a process
+/// a rule covers before the agent accepts, the connection still names the
+/// caller that connected (`SO_PEERPIDFD`): refused, not attested as the
+/// newcomer.
+#[test]
+fn a_caller_whose_pid_was_reused_before_its_connection_was_accepted_is_refused() {
+    let test = "a_caller_whose_pid_was_reused_before_its_connection_was_accepted_is_refused";
+    if !is_root(test) {
+        return;
+    }
+    if !kernel_names_the_peer_process() {
+        eprintln!("{test}: the kernel has no SO_PEERPIDFD (Linux 6.5); not run");
+        return;
+    }
+    let scene = PidReuse::new();
+    let agent = scene.agent(&["--max-connections", "1"]);
+    let work = tempfile::tempdir().unwrap();
+
+    // Holds the only place, so the caller's connection waits to be accepted.
+    let mut holder = std::os::unix::net::UnixStream::connect(agent.socket()).unwrap();
+    holder.write_all(b"GET /healthz HTTP/1.1\r\nHost: vanta\r\n\r\n").unwrap();
+    holder.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut head = [0u8; 12];
+    holder.read_exact(&mut head).expect("the holder is served");
+    assert_eq!(&head, b"HTTP/1.1 200");
+
+    let (pid, trigger, out) = hand_off(&agent, &scene.attacker, work.path(), &["--queued"]);
+    let status = scene.answer_to_impostor(pid, &trigger, &out, || drop(holder));
+    assert!(status.contains(" 403 "), "the impostor's rights were used: {}", fs::read_to_string(&out).unwrap());
+    let record = last_generate(&agent, 1);
+    let error = record["error"].as_str().unwrap();
+    assert!(error.contains("exited") || error.contains("reused"), "{record}");
+    assert_eq!((&record["rule"], &record["exe"]), (&Value::Null, &Value::Null), "{record}");
+}
+
+/// Whether the kernel gives the peer process of a Unix socket connection as
+/// a pidfd (`SO_PEERPIDFD`, Linux 6.5).
+fn kernel_names_the_peer_process() -> bool {
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    nix::sys::socket::getsockopt(&a, nix::sys::socket::sockopt::PeerPidfd).is_ok()
 }
 
 #[test]
