@@ -223,12 +223,15 @@ fn non_empty(name: &'static str, value: String) -> Result<String, ConfigError> {
 fn tcp_config(args: &Args) -> Result<Option<TcpConfig>, ConfigError> {
     let (cert, key, insecure) = (args.tls_cert.clone(), args.tls_key.clone(), args.insecure_tcp);
     let Some(addr) = args.listen_tcp else {
-        if cert.is_some() || key.is_some() || insecure {
-            return Err(invalid("--listen-tcp", "--tls-cert, --tls-key and --insecure-tcp need --listen-tcp".into()));
+        if cert.is_some() || key.is_some() || insecure || args.max_tcp_connections.is_some() {
+            return Err(invalid(
+                "--listen-tcp",
+                "--tls-cert, --tls-key, --insecure-tcp and --max-tcp-connections need --listen-tcp".into(),
+            ));
         }
         return Ok(None);
     };
-    let max_connections = args.max_tcp_connections;
+    let max_connections = args.max_tcp_connections.unwrap_or(DEFAULT_MAX_TCP_CONNECTIONS);
     match (cert, key, insecure) {
         (Some(_), _, true) | (_, Some(_), true) => Err(ConfigError::Conflict("--insecure-tcp", "--tls-cert/--tls-key")),
         (Some(cert), Some(key), false) => Ok(Some(TcpConfig { addr, tls: Some((cert, key)), max_connections })),
@@ -271,6 +274,8 @@ const MAX_WORKER_THREADS: u64 = 1024;
 /// accepted until expiry plus the leeway: the leeway must stay well below
 /// that hour, or a token would be served again with its uses forgotten.
 const MAX_CLOCK_LEEWAY_SECS: u64 = 600;
+/// TCP connections served at once when `--max-tcp-connections` is not set.
+const DEFAULT_MAX_TCP_CONNECTIONS: usize = 256;
 /// Longest usage lease: a dead agent's uses come back only when it ends, and
 /// SQLite cannot store a deadline past `i64::MAX`.
 const MAX_USAGE_LEASE_SECS: u64 = 86_400;
@@ -283,7 +288,7 @@ fn check_limits(args: &Args) -> Result<(), ConfigError> {
     let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     for (name, value, min, max) in [
         ("--max-connections", count(args.max_connections), 1, MAX_CONNECTIONS),
-        ("--max-tcp-connections", count(args.max_tcp_connections), 1, MAX_CONNECTIONS),
+        ("--max-tcp-connections", args.max_tcp_connections.map_or(1, count), 1, MAX_CONNECTIONS),
         ("--body-timeout-seconds", args.body_timeout_seconds, 1, u64::MAX),
         ("--worker-threads", args.worker_threads.map_or(1, count), 1, MAX_WORKER_THREADS),
         // 0 would refuse every mint; the policy file refuses it too.

@@ -125,9 +125,10 @@ pub struct Args {
     /// wait in the accept queue. TCP has its own cap, so it can never starve the socket.
     #[arg(long, env = "VANTA_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
-    /// Most connections served at once on --listen-tcp (separate from the socket's cap).
-    #[arg(long, env = "VANTA_MAX_TCP_CONNECTIONS", default_value_t = 256)]
-    pub max_tcp_connections: usize,
+    /// Most connections served at once on --listen-tcp (separate from the
+    /// socket's cap) [default: 256].
+    #[arg(long, env = "VANTA_MAX_TCP_CONNECTIONS")]
+    pub max_tcp_connections: Option<usize>,
     /// Threads that serve requests (default: one per CPU). One serves cached
     /// fetches under heavy concurrency with the least CPU per request; more
     /// serve minting, limited tokens and single requests sooner.

@@ -128,9 +128,14 @@ fn tcp_listener_rules() {
         &["--listen-tcp", "127.0.0.1:8443", "--tls-cert", "c.pem"],
         &["--listen-tcp", "127.0.0.1:8443", "--tls-cert", "c", "--tls-key", "k", "--insecure-tcp"],
         &["--tls-cert", "c.pem", "--tls-key", "k.pem"],
+        &["--max-tcp-connections", "8"],
     ] {
         assert!(s.config(bad, &env).is_err(), "{bad:?}");
     }
+    let tcp = ["--listen-tcp", "127.0.0.1:8080", "--insecure-tcp"];
+    let cap = |args: &[&str]| s.config(args, &env).expect("valid").listen.tcp.expect("tcp").max_connections;
+    assert_eq!(cap(&tcp), 256, "the default");
+    assert_eq!(cap(&[&tcp[..], &["--max-tcp-connections", "8"]].concat()), 8);
 }
 
 #[test]
@@ -276,7 +281,9 @@ fn numbers_outside_their_range_are_refused_naming_the_bound() {
         "--usage-lease-seconds=86400",
     ];
     for flag in flags {
-        assert!(s.config(&[flag], &env).is_ok(), "{flag} is the bound itself");
+        let tcp: &[&str] =
+            if flag.starts_with("--max-tcp") { &["--listen-tcp", "127.0.0.1:8080", "--insecure-tcp"] } else { &[] };
+        assert!(s.config(&[tcp, &[flag]].concat(), &env).is_ok(), "{flag} is the bound itself");
     }
 }
 

@@ -236,6 +236,15 @@ pub enum Misuse {
          give a token without a usage limit"
     )]
     WatchWithLimitedToken { limit: u64 },
+    /// `--file-format` with `--inject-as env`.
+    #[error("--file-format applies to --inject-as file and fifo, not env")]
+    FileFormatWithEnv,
+    /// `--pass-token` without a given token.
+    #[error(
+        "--pass-token passes on a given token, and none was given \
+         (--token, VANTA_TOKEN, --token-file or VANTA_TOKEN_FILE)"
+    )]
+    PassTokenWithoutToken,
 }
 
 /// Lifetime of the tokens `run-with-secrets` mints for itself.

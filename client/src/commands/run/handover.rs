@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -40,9 +40,9 @@ const SECRETS_FILE_VAR: &str = "VANTA_SECRETS_FILE";
 /// contacted.
 ///
 /// # Errors
-/// `--file-format` with env mode, `--pass-token` without a given token;
-/// a [`Misuse`] (exit 2) for `--on-change signal:` without a file or with
-/// `--mask`.
+/// A [`Misuse`] (exit 2): `--on-change signal:` without a file or with
+/// `--mask`, `--file-format` with env mode, `--pass-token` without a given
+/// token.
 pub(super) fn check_options(args: &RunArgs) -> anyhow::Result<()> {
     if let OnChange::Signal(signal) = args.on_change
         && args.inject_as != InjectAs::File
@@ -61,13 +61,10 @@ pub(super) fn check_options(args: &RunArgs) -> anyhow::Result<()> {
         return Err(Misuse::SignalWithMask { signal }.into());
     }
     if args.inject_as == InjectAs::Env && args.file_format.is_some() {
-        bail!("--file-format applies to --inject-as file and fifo, not env");
+        return Err(Misuse::FileFormatWithEnv.into());
     }
     if args.pass_token && args.token.is_none() && args.token_file.is_none() {
-        bail!(
-            "--pass-token passes on a given token, and none was given \
-             (--token, VANTA_TOKEN, --token-file or VANTA_TOKEN_FILE)"
-        );
+        return Err(Misuse::PassTokenWithoutToken.into());
     }
     Ok(())
 }

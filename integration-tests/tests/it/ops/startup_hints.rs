@@ -114,7 +114,7 @@ fn a_secret_that_is_not_utf8_stops_start_up_without_being_shown() {
 fn settings_that_would_be_ignored_stop_start_up_naming_both_settings() {
     let redis_only = "applies to a Redis usage store only (--usage-store redis://…)";
     type Set = fn(AgentBuilder) -> AgentBuilder;
-    let cases: [(Set, String); 4] = [
+    let cases: [(Set, String); 5] = [
         (|b| b.args(["--usage-store-prefix", "fleet-a"]), format!("--usage-store-prefix (VANTA_USAGE_STORE_PREFIX): {redis_only}")),
         (|b| b.env("VANTA_USAGE_STORE_TIMEOUT_MS", "500"), format!("--usage-store-timeout-ms (VANTA_USAGE_STORE_TIMEOUT_MS): {redis_only}")),
         (|b| b.args(["--audit-log", "-", "--audit-fsync"]), "--audit-fsync (VANTA_AUDIT_FSYNC): applies to an audit file only, not to --audit-log -".into()),
@@ -125,6 +125,10 @@ fn settings_that_would_be_ignored_stop_start_up_naming_both_settings() {
                 b.env("VANTA_ADMIN_TOKEN_FILE", &admin)
             },
             "--listen-tcp (VANTA_LISTEN_TCP): VANTA_ADMIN_TOKEN_FILE applies to TCP callers only and needs --listen-tcp".into(),
+        ),
+        (
+            |b| b.env("VANTA_MAX_TCP_CONNECTIONS", "64"),
+            "--listen-tcp (VANTA_LISTEN_TCP): --tls-cert, --tls-key, --insecure-tcp and --max-tcp-connections need --listen-tcp".into(),
         ),
     ];
     for (set, problem) in cases {

@@ -15,8 +15,8 @@ use vanta_integration_tests::cli::{Cli, RunningCli};
 use vanta_integration_tests::process::poll_until;
 
 use crate::run::support::{
-    APP_VALUES, WAIT, app_agent, assert_code, assert_no_values, assert_refused, entries, helper, json, path_arg,
-    run_args, wait_for_line,
+    APP_VALUES, WAIT, app_agent, assert_code, assert_no_values, assert_refused, assert_usage_error, entries, helper,
+    json, path_arg, run_args, wait_for_line,
 };
 
 /// `--inject-as file --secrets-dir DIR` and `extra`.
@@ -179,7 +179,7 @@ fn file_options_are_checked_before_anything_runs() {
     let cli = Cli::new(agent.socket());
     let print = helper("print-env");
     let env_json = cli.run(&run_args("*", &["--file-format", "json"], &[&print]));
-    assert!(assert_refused(&env_json).ends_with("--file-format applies to --inject-as file and fifo, not env"));
+    assert!(assert_usage_error(&env_json).ends_with("--file-format applies to --inject-as file and fifo, not env"));
     let missing = cli.run(&run_args("*", &["--inject-as", "file", "--secrets-dir", "/nonexistent/vanta"], &[&print]));
     let line = assert_refused(&missing);
     assert!(line.contains("the secrets directory /nonexistent/vanta does not exist"), "{line}");

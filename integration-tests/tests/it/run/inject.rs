@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use vanta_integration_tests::cli::Cli;
 
 use crate::run::support::{
-    APP_VALUES, agent_with, app_agent, assert_code, assert_no_values, assert_refused, helper, json, run_args,
-    wait_for_line,
+    APP_VALUES, agent_with, app_agent, assert_code, assert_no_values, assert_refused, assert_usage_error, helper, json,
+    run_args, wait_for_line,
 };
 
 #[test]
@@ -126,7 +126,7 @@ fn the_token_is_not_passed_on_unless_asked() {
     assert_code(&passed, 0);
     assert_eq!(json(&passed.stdout)["VANTA_TOKEN"], Value::from(token.as_str()));
     let minted = Cli::new(agent.socket()).run(&run_args("MARK", &["--pass-token"], &names));
-    assert!(assert_refused(&minted).contains("--pass-token passes on a given token, and none was given"));
+    assert!(assert_usage_error(&minted).contains("--pass-token passes on a given token, and none was given"));
 }
 
 #[test]
