@@ -6,11 +6,13 @@
 //! run is classified into a [`Cause`] from sops' exit code and stderr.
 
 use std::ffi::OsString;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use vanta_shared::EnvName;
 use zeroize::Zeroizing;
@@ -228,7 +230,7 @@ impl SopsCommand {
     /// [`SopsError::Spawn`], [`SopsError::Timeout`], or
     /// [`SopsError::Decrypt`] with [`Cause::SopsFailed`] if it exits non-zero.
     pub async fn version(&self) -> Result<String, SopsError> {
-        let output = self.output(self.command().args(["--version", "--disable-version-check"])).await?;
+        let output = self.output(self.command().args(["--version", "--disable-version-check"]), 0).await?;
         if !output.status.success() {
             return Err(SopsError::Decrypt { cause: Cause::SopsFailed, tried: KeyTypes::default(), stderr: None });
         }
@@ -236,17 +238,23 @@ impl SopsCommand {
         Ok(text.lines().next().unwrap_or_default().trim().to_owned())
     }
 
-    /// Runs `command` to its end within the deadline.
-    async fn output(&self, command: &mut Command) -> Result<std::process::Output, SopsError> {
-        let child = command.spawn().map_err(SopsError::Spawn)?;
+    /// Runs `command` to its end within the deadline; its stdout is read
+    /// into a buffer wiped on drop, with room for `stdout_size` bytes.
+    async fn output(&self, command: &mut Command, stdout_size: usize) -> Result<Finished, SopsError> {
+        let mut child = command.spawn().map_err(SopsError::Spawn)?;
         // On timeout (or when the request is dropped) the future, and with it
         // the child, is dropped: kill_on_drop sends SIGKILL to sops and tokio
         // reaps it in the background; the guard kills what sops started.
         let group = ProcessGroup(child.id());
-        let output = tokio::time::timeout(self.timeout, child.wait_with_output()).await;
-        let output = output.map_err(|_| SopsError::Timeout(self.timeout))?;
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let run = async {
+            let (stdout, stderr) = tokio::try_join!(read_wiped(stdout, stdout_size), read_all(stderr))?;
+            Ok(Finished { status: child.wait().await?, stdout, stderr })
+        };
+        let finished = tokio::time::timeout(self.timeout, run).await;
+        let finished = finished.map_err(|_| SopsError::Timeout(self.timeout))?;
         group.ended();
-        output.map_err(SopsError::Spawn)
+        finished.map_err(SopsError::Spawn)
     }
 
     /// sops with our environment and stdio, arguments still to add.
@@ -293,12 +301,16 @@ impl SopsCommand {
         known: impl IntoIterator<Item = &'a str>,
     ) -> Result<Zeroizing<Vec<u8>>, SopsError> {
         let (input, output) = (file.format.input_type(), file.format.output_type());
-        let output = self
-            .output(
-                self.command().args(["decrypt", "--input-type", input, "--output-type", output, "--"]).arg(&file.path),
-            )
-            .await?;
-        let stdout = Zeroizing::new(output.stdout);
+        // The plaintext is shorter than the encrypted file (each value grows
+        // in encryption, and the metadata is dropped): room for the file's
+        // size means one buffer (and should it not fit, the ones it
+        // outgrows are wiped).
+        let size = std::fs::metadata(&file.path).map_or(0, |meta| meta.len());
+        let size = usize::try_from(size).unwrap_or(usize::MAX).min(MAX_STDOUT_ROOM);
+        let mut command = self.command();
+        command.args(["decrypt", "--input-type", input, "--output-type", output, "--"]).arg(&file.path);
+        let output = self.output(&mut command, size).await?;
+        let stdout = output.stdout;
         if output.status.success() {
             return Ok(stdout);
         }
@@ -315,6 +327,44 @@ impl SopsCommand {
     }
 }
 
+/// A finished sops run. Its stdout may hold every secret of a file.
+struct Finished {
+    status: std::process::ExitStatus,
+    stdout: Zeroizing<Vec<u8>>,
+    stderr: Vec<u8>,
+}
+
+/// Most room made for sops' stdout up front; a larger output grows.
+const MAX_STDOUT_ROOM: usize = 16 << 20;
+
+/// Reads `pipe` to its end into a buffer wiped on drop, with room for
+/// `size` bytes and the read that sees the end. A buffer it outgrows is
+/// copied into one twice as large and then wiped, where a `Vec` growing by
+/// itself would leave the old copy in freed memory.
+async fn read_wiped(pipe: Option<impl AsyncRead + Unpin>, size: usize) -> io::Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(size.saturating_add(1)));
+    let Some(mut pipe) = pipe else { return Ok(buf) };
+    loop {
+        if buf.len() == buf.capacity() {
+            let mut larger = Zeroizing::new(Vec::with_capacity(buf.capacity().saturating_mul(2)));
+            larger.extend_from_slice(&buf);
+            buf = larger;
+        }
+        // Into the spare room only: `Vec` grows itself only when it has none.
+        if pipe.read_buf(&mut *buf).await? == 0 {
+            return Ok(buf);
+        }
+    }
+}
+
+async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if let Some(mut pipe) = pipe {
+        pipe.read_to_end(&mut buf).await?;
+    }
+    Ok(buf)
+}
+
 impl SecretSource for SopsCommand {
     async fn load(&self, env: &EnvName) -> Result<Arc<Tree>, SopsError> {
         self.decrypt(env).await.map(Arc::new)
@@ -328,6 +378,19 @@ impl SecretSource for SopsCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn stdout_is_read_whole_into_the_room_made_for_it_and_grows_only_past_it() {
+        let text: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        for (len, room) in [(0, 0), (1, 0), (999, 1000), (1000, 1000), (1001, 1000), (3000, 100)] {
+            let read = read_wiped(Some(&text[..len]), room).await.expect("read");
+            assert_eq!(&read[..], &text[..len], "{len} bytes into room for {room}");
+            if len <= room {
+                assert_eq!(read.capacity(), room + 1, "{len} bytes fit the room for {room}: one buffer");
+            }
+        }
+        assert!(read_wiped(None::<&[u8]>, 10).await.expect("no pipe").is_empty());
+    }
 
     #[test]
     fn debug_names_the_variables_handed_to_sops_but_not_their_values() {
