@@ -25,15 +25,18 @@
 //! inode. SIGHUP asks for the same reopen explicitly (logrotate's convention).
 //! So does `/readyz` while the last write failed ([`AuditWriter::recheck`]):
 //! when traffic waits for readiness no record comes to try again, so the
-//! probe itself must find out that the file can be opened again.
+//! probe itself must find out that the file can be opened again. A write
+//! that does not return (a hung network disk, a full pipe nobody reads)
+//! neither fails nor succeeds: the task notes when each batch began, and
+//! once one has taken [`STALLED_AFTER`] the writer is not healthy.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
@@ -61,6 +64,16 @@ pub struct AuditWriter {
     tx: mpsc::Sender<Message>,
     counters: AuditCounters,
     last_write_ok: Arc<AtomicBool>,
+    busy: Busy,
+}
+
+/// When the batch being written began ([`Busy::begin`]), for readiness.
+#[derive(Clone)]
+struct Busy {
+    /// The clock's zero.
+    base: Instant,
+    /// Milliseconds after `base`, plus one; 0 while no batch is written.
+    since: Arc<AtomicU64>,
 }
 
 /// What the writer counts, for `/metrics`.
@@ -123,6 +136,10 @@ const RECHECK_DEADLINE: Duration = Duration::from_secs(1);
 /// Records queued before senders wait; also the largest batch.
 const QUEUE: usize = 1024;
 
+/// How long a batch may take to be written (and synced) before the writer
+/// counts as stalled: far longer than an `fdatasync` on a slow disk.
+pub const STALLED_AFTER: Duration = Duration::from_secs(5);
+
 /// Whether the writer waits for the other ready requests before a batch.
 ///
 /// Woken by the first record, the writer would run right after that request
@@ -155,9 +172,10 @@ impl AuditWriter {
         let (tx, rx) = mpsc::channel(QUEUE);
         let counters = AuditCounters::default();
         let last_write_ok = Arc::new(AtomicBool::new(true));
-        let (task_counters, task_ok) = (counters.clone(), Arc::clone(&last_write_ok));
-        let task = tokio::spawn(run(rx, out, task_counters, task_ok));
-        Ok((Self { tx, counters, last_write_ok }, task))
+        let busy = Busy { base: Instant::now(), since: Arc::new(AtomicU64::new(0)) };
+        let task = Task { counters: counters.clone(), ok: Arc::clone(&last_write_ok), busy: busy.clone() };
+        let task = tokio::spawn(run(rx, out, task));
+        Ok((Self { tx, counters, last_write_ok, busy }, task))
     }
 
     /// Writes `record` and waits until it is written.
@@ -180,9 +198,29 @@ impl AuditWriter {
         &self.counters
     }
 
-    /// Whether the writer runs and its last batch was written (readiness).
+    /// Whether the writer runs, its last batch was written and the one it
+    /// writes now (if any) has not stalled.
     pub fn is_healthy(&self) -> bool {
-        !self.tx.is_closed() && self.last_write_ok.load(Ordering::Relaxed)
+        !self.tx.is_closed() && self.last_write_ok.load(Ordering::Relaxed) && self.stalled().is_none()
+    }
+
+    /// For readiness: `Err` saying why the writer is not healthy. After a
+    /// failed write, the task is asked to reopen the sink first
+    /// ([`AuditWriter::recheck`]); a stalled write cannot be helped.
+    pub async fn check(&self) -> Result<(), String> {
+        if let Some(waited) = self.stalled() {
+            return Err(format!(
+                "an audit write has waited {} s: the disk or the reader of the audit log does not take records",
+                waited.as_secs()
+            ));
+        }
+        if self.is_healthy() || self.recheck().await { Ok(()) } else { Err("the last audit write failed".to_owned()) }
+    }
+
+    /// How long the batch being written has taken, once that is
+    /// [`STALLED_AFTER`] or more.
+    fn stalled(&self) -> Option<Duration> {
+        self.busy.for_how_long().filter(|waited| *waited >= STALLED_AFTER)
     }
 
     /// Asks the task to reopen the file before its next batch (SIGHUP).
@@ -202,6 +240,28 @@ impl AuditWriter {
             let _ = tokio::time::timeout(RECHECK_DEADLINE, reopened).await;
         }
         self.is_healthy()
+    }
+}
+
+// === impl Busy ===
+
+impl Busy {
+    fn now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX).saturating_add(1)
+    }
+
+    fn begin(&self) {
+        self.since.store(self.now(), Ordering::Relaxed);
+    }
+
+    fn end(&self) {
+        self.since.store(0, Ordering::Relaxed);
+    }
+
+    /// How long the batch being written has taken, `None` between batches.
+    fn for_how_long(&self) -> Option<Duration> {
+        let since = self.since.load(Ordering::Relaxed);
+        (since != 0).then(|| Duration::from_millis(self.now().saturating_sub(since)))
     }
 }
 
@@ -381,8 +441,16 @@ fn cut_back(file: &File, written: u64, len: &mut u64, torn: &mut bool) {
     }
 }
 
+/// What the writer task reports to the handles.
+struct Task {
+    counters: AuditCounters,
+    ok: Arc<AtomicBool>,
+    busy: Busy,
+}
+
 /// The writer task: one batch per wake-up, until every handle is gone.
-async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCounters, ok: Arc<AtomicBool>) {
+async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, task: Task) {
+    let Task { counters, ok, busy } = task;
     let mut messages = Vec::with_capacity(QUEUE);
     let (mut buf, mut ends) = (Vec::new(), Vec::new());
     let mut gathering = Gathering::default();
@@ -405,11 +473,13 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, counters: AuditCount
                 }
             }
         }
+        busy.begin();
         let mut written = write(&mut out, &buf, &ends, reopen);
         if written.is_ok() && !acks.is_empty() {
             written = out.sync().await;
         }
         ok.store(written.is_ok(), Ordering::Relaxed);
+        busy.end();
         let counter = if written.is_ok() { &counters.written } else { &counters.failed };
         counter.inc_by(acks.len() as u64);
         for ack in acks {

@@ -32,11 +32,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     pub async fn readiness(&self) -> Readiness {
         // An unhealthy writer is asked to reopen its file: with traffic held
         // back until the agent is ready, no record would try again.
-        let audit = if self.audit.is_healthy() || self.audit.recheck().await {
-            Ok(())
-        } else {
-            Err("the last audit write failed".to_owned())
-        };
+        let audit = self.audit.check().await;
         let usage = self.usage.ping().await.map_err(|err| err.to_string());
         let checks = vec![
             ("sops", self.source.check_ready()),

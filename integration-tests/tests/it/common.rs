@@ -112,3 +112,17 @@ pub(crate) fn assert_cli_error_line(finished: &Finished) -> String {
 pub(crate) fn var_name(key: &str) -> String {
     key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
 }
+
+/// Sends the agent at `socket` enough refused reads, each on a connection
+/// of its own, that their audit records (~300 bytes each) fill an audit pipe
+/// nobody reads; returns the connections, whose requests then wait.
+pub(crate) fn fill_the_audit_pipe(socket: &std::path::Path) -> Vec<std::os::unix::net::UnixStream> {
+    let request = b"GET /api/v1/vault/dev/KEY HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x.y.z\r\n\r\n";
+    let mut held = Vec::new();
+    for _ in 0..600 {
+        let Ok(mut stream) = std::os::unix::net::UnixStream::connect(socket) else { break };
+        let _ = std::io::Write::write_all(&mut stream, request);
+        held.push(stream);
+    }
+    held
+}

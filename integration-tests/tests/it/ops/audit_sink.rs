@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 use vanta_integration_tests::agent::{AgentBuilder, GENERATE_PATH, TestAgent};
 use vanta_integration_tests::http::{self, Response};
@@ -120,4 +121,34 @@ fn readiness_recovers_with_the_audit_directory_without_a_request() {
         (agent.get("/readyz", None).status == 200).then_some(())
     });
     assert!(logs.join("audit.jsonl").exists(), "the probe reopened the audit file");
+}
+
+/// A write that never returns (here: an audit pipe nobody reads) neither
+/// fails nor succeeds; once a batch has waited 5 s `/readyz` says so, and
+/// the agent is ready again when the reader drains the pipe.
+#[test]
+fn a_stalled_audit_write_makes_the_agent_unready_until_it_lands() {
+    let (mut command, agent) = TestAgent::builder().args(["--audit-log", "-"]).unstarted();
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut audit_pipe = child.stdout.take().unwrap();
+    let readyz = || http::try_request(agent.socket(), "GET", "/readyz", &[], None).ok();
+    process::poll_until(Duration::from_secs(30), "/readyz to answer 200", || {
+        readyz().filter(|ready| ready.status == 200).map(|_| ())
+    });
+    let held = crate::common::fill_the_audit_pipe(agent.socket());
+    let not_ready = process::poll_until(Duration::from_secs(30), "/readyz to report the stalled write", || {
+        readyz().filter(|answer| answer.status == 503)
+    });
+    let audit = not_ready.json()["checks"]["audit"].as_str().unwrap_or_default().to_owned();
+    assert!(audit.starts_with("an audit write has waited "), "{}", not_ready.text());
+    assert!(audit.ends_with(" s: the disk or the reader of the audit log does not take records"), "{audit}");
+
+    let reader = std::thread::spawn(move || std::io::copy(&mut audit_pipe, &mut std::io::sink()));
+    process::poll_until(Duration::from_secs(30), "/readyz to answer 200 again", || {
+        readyz().filter(|ready| ready.status == 200).map(|_| ())
+    });
+    drop(held);
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()), Signal::SIGTERM);
+    let _ = child.wait();
+    let _ = reader.join();
 }

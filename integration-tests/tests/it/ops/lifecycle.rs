@@ -180,14 +180,7 @@ fn sigterm_ends_the_agent_even_with_its_audit_pipe_full() {
         .spawn()
         .unwrap();
     process::poll_until(START_DEADLINE, "the socket", || socket.exists().then_some(()));
-    // Each refused read is a record of ~300 bytes: far more than a pipe holds.
-    let request = b"GET /api/v1/vault/dev/KEY HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x.y.z\r\n\r\n";
-    let mut held = Vec::new();
-    for _ in 0..600 {
-        let Ok(mut stream) = std::os::unix::net::UnixStream::connect(&socket) else { break };
-        let _ = std::io::Write::write_all(&mut stream, request);
-        held.push(stream);
-    }
+    let held = crate::common::fill_the_audit_pipe(&socket);
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, Signal::SIGTERM).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
