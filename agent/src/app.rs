@@ -27,6 +27,7 @@ use crate::config::{self, Args, Config, MintRules};
 use crate::etag::EtagKey;
 use crate::http::Router;
 use crate::metrics::Metrics;
+use crate::open_files;
 use crate::policy::{LivePolicy, Policy};
 use crate::shutdown::ShutdownSignals;
 use crate::sops::{CachedSource, SecretSource};
@@ -106,6 +107,7 @@ pub fn main(config: Config) -> Result<(), AppError> {
     if let Err(err) = crate::hardening::apply() {
         tracing::warn!(error = %err, "failed to disable core dumps");
     }
+    raise_open_files_limit(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(worker_threads(config.http.worker_threads))
         .enable_all()
@@ -127,6 +129,29 @@ pub fn main(config: Config) -> Result<(), AppError> {
     // not keep the process alive after "stopped".
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
     served
+}
+
+/// Raises the open-file limit; warns when even the hard limit is below what
+/// the connection caps need, since connections past it are refused.
+fn raise_open_files_limit(config: &Config) {
+    let needed = open_files_needed(config);
+    match open_files::raise() {
+        Ok(limit) if limit < needed => tracing::warn!(
+            limit,
+            needed,
+            "the open-file limit is below what the connection caps need: {}",
+            open_files::FIX
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "failed to raise the open-file limit"),
+    }
+}
+
+/// The file descriptors `config`'s connection caps need (also for `doctor`).
+pub fn open_files_needed(config: &Config) -> u64 {
+    let pinned = matches!(config.mint.rules, MintRules::File(_));
+    let tcp_cap = config.listen.tcp.as_ref().map_or(0, |tcp| tcp.max_connections);
+    open_files::needed(config.listen.socket.max_connections, pinned, tcp_cap)
 }
 
 /// How long the runtime's threads get to end once `run` has returned.

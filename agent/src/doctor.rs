@@ -99,6 +99,7 @@ fn run<W: Write>(args: Args, report: &mut Report<W>) {
             "remove it, or ignore this if an image or manifest sets it for every setup",
         );
     }
+    check_open_files(report, &config);
     let socket = &config.listen.socket.path;
     check_writable_parent(report, "socket directory", socket, "--socket (VANTA_AGENT_SOCKET)");
     if let UsageStoreConfig::Sqlite(path) = &config.usage.store {
@@ -121,6 +122,21 @@ fn run<W: Write>(args: Args, report: &mut Report<W>) {
             check_environments(report, &sops).await;
         }
     });
+}
+
+/// The open-file limit, raised as the server raises it, against what the
+/// connection caps need.
+fn check_open_files<W: Write>(report: &mut Report<W>, config: &Config) {
+    let needed = crate::app::open_files_needed(config);
+    match crate::open_files::raise() {
+        Ok(limit) if limit < needed => report.warn(
+            "open files",
+            format!("the limit ({limit}) is below what the connection caps need ({needed})"),
+            crate::open_files::FIX,
+        ),
+        Ok(limit) => report.ok("open files", format!("limit {limit}, the connection caps need {needed}")),
+        Err(err) => report.warn("open files", format!("failed to raise the limit: {err}"), crate::open_files::FIX),
+    }
 }
 
 /// The directory `path` goes in must be writable, or creatable below the

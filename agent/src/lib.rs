@@ -9,7 +9,8 @@
 //! - L0, plain data: [`peer`] (and the `vanta-shared` crate).
 //! - L1, leaves: [`config`] (flags and environment in, a checked `Config`
 //!   out, one part per component `app` builds), [`logging`] (stderr, set from that configuration), [`shutdown`]
-//!   (signals), [`hardening`] (no core dumps, not dumpable), [`metrics`]
+//!   (signals), [`hardening`] (no core dumps, not dumpable), [`open_files`]
+//!   (the open-file limit raised to the hard one), [`metrics`]
 //!   (the Prometheus registry), [`token`] (issue and validate JWTs),
 //!   [`etag`] (tags of read answers), [`access`] (scope checks, the admin
 //!   credential), [`attest`] (what the kernel says about a local caller),
@@ -40,6 +41,7 @@ pub mod hardening;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod open_files;
 pub mod peer;
 pub mod policy;
 pub mod shutdown;

@@ -16,7 +16,6 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::bins;
 use crate::fixtures::{AgeKey, GnupgHome};
 use crate::http;
 use crate::process;
@@ -60,8 +59,8 @@ pub struct TestAgent {
     args: Vec<OsString>,
     /// Run as this (uid, gid) instead of the test's own user.
     run_as: Option<(u32, u32)>,
-    /// Start under this file-creation mask instead of the test's.
-    umask: Option<u32>,
+    /// Programs (with their arguments) that start the agent, outermost first.
+    wrapper: Vec<OsString>,
     paths: AgentPaths,
     age: AgeKey,
     // Dropped before `_dir`: its gpg-agent must stop before the files go.
@@ -123,11 +122,11 @@ impl TestAgent {
     }
 
     pub(crate) fn command(&self) -> Command {
-        let mut cmd = match self.umask {
+        let mut cmd = match self.wrapper.split_first() {
             None => Command::new(&self.program),
-            Some(mask) => {
-                let mut wrapped = Command::new(bins::helper("with-umask"));
-                wrapped.arg(format!("{mask:o}")).arg(&self.program);
+            Some((outermost, rest)) => {
+                let mut wrapped = Command::new(outermost);
+                wrapped.args(rest).arg(&self.program);
                 wrapped
             }
         };

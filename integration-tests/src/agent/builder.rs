@@ -29,7 +29,7 @@ pub struct AgentBuilder {
     env: Vec<(OsString, Option<OsString>)>,
     args: Vec<OsString>,
     run_as: Option<(u32, u32)>,
-    umask: Option<u32>,
+    wrapper: Vec<OsString>,
 }
 
 // === impl AgentBuilder ===
@@ -50,7 +50,7 @@ impl AgentBuilder {
         }
         let age = AgeKey::generate();
         age.write_key_file(&paths.age_keys);
-        Self { dir, paths, age, gnupg: None, env: Vec::new(), args: Vec::new(), run_as: None, umask: None }
+        Self { dir, paths, age, gnupg: None, env: Vec::new(), args: Vec::new(), run_as: None, wrapper: Vec::new() }
     }
 
     /// The paths the agent will use.
@@ -137,8 +137,15 @@ impl AgentBuilder {
     }
 
     /// Starts the agent under the file-creation mask `mask` (e.g. `0o000`).
-    pub fn umask(mut self, mask: u32) -> Self {
-        self.umask = Some(mask);
+    pub fn umask(self, mask: u32) -> Self {
+        self.under(&[bins::helper("with-umask").into_os_string(), format!("{mask:o}").into()])
+    }
+
+    /// Starts the agent through `command` (a program and its arguments,
+    /// which must `exec` the agent's command line appended to them, e.g.
+    /// `prlimit --nofile=256:4096 --`), inside any given before.
+    pub fn under(mut self, command: &[impl AsRef<std::ffi::OsStr>]) -> Self {
+        self.wrapper.extend(command.iter().map(|part| part.as_ref().to_owned()));
         self
     }
 
@@ -201,7 +208,7 @@ impl AgentBuilder {
             env,
             args: self.args,
             run_as: self.run_as,
-            umask: self.umask,
+            wrapper: self.wrapper,
             paths: self.paths,
             age: self.age,
             _gnupg: self.gnupg,

@@ -40,7 +40,8 @@ fn line<'a>(stdout: &'a str, status: &str, check: &str) -> &'a str {
 fn a_healthy_setup_passes_every_check() {
     let builder = dev_builder().secrets_as("web", "json", r#"{"api": {"token": "tok-json-1"}}"#);
     let stdout = doctor(builder, 0);
-    for check in ["configuration", "socket directory", "state store", "key material", "secrets directory"] {
+    for check in ["configuration", "open files", "socket directory", "state store", "key material", "secrets directory"]
+    {
         line(&stdout, "ok", check);
     }
     assert!(line(&stdout, "ok", "sops").contains("sops 3."), "{stdout}");
@@ -49,6 +50,16 @@ fn a_healthy_setup_passes_every_check() {
     assert!(line(&stdout, "ok", "environment web").contains("web.enc.json"), "{stdout}");
     assert!(!stdout.contains("tok-json-1") && !stdout.contains("api/token"), "no value, no key name");
     line(&stdout, "ok", "summary");
+}
+
+#[test]
+fn an_open_files_limit_below_the_connection_caps_need_is_a_warning() {
+    let stdout = doctor(dev_builder().under(&["prlimit", "--nofile=256:512", "--"]), 0);
+    let warning = line(&stdout, "warn", "open files");
+    assert!(warning.contains("the limit (512) is below what the connection caps need (1088)"), "{warning}");
+    assert!(warning.contains("ulimit -Hn"), "{warning}");
+    let stdout = doctor(dev_builder().under(&["prlimit", "--nofile=256:4096", "--"]), 0);
+    assert!(line(&stdout, "ok", "open files").contains("limit 4096, the connection caps need 1088"), "{stdout}");
 }
 
 #[test]

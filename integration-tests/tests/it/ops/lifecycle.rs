@@ -198,3 +198,26 @@ fn sigterm_ends_the_agent_even_with_its_audit_pipe_full() {
     drop(held);
     assert!(ended.is_some_and(|status| status.code().is_some()), "did not exit by itself: {ended:?}");
 }
+
+/// The agent's open-files soft limit in `/proc/PID/limits`: (soft, hard).
+fn open_files_limit(agent: &TestAgent) -> (String, String) {
+    let limits = fs::read_to_string(format!("/proc/{}/limits", agent.pid())).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap().to_owned();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    (fields[3].to_owned(), fields[4].to_owned())
+}
+
+/// A soft limit below the connection caps' need is raised to the hard
+/// limit at start-up; a hard limit below it is a warning naming both.
+#[test]
+fn the_open_files_limit_is_raised_to_the_hard_one_and_a_short_one_is_named() {
+    let warning = "the open-file limit is below what the connection caps need";
+    let raised = dev_builder().under(&["prlimit", "--nofile=256:4096", "--"]).start();
+    assert_eq!(open_files_limit(&raised), ("4096".into(), "4096".into()));
+    assert!(!raised.stderr_text().contains(warning), "{}", raised.stderr_text());
+
+    let short = dev_builder().under(&["prlimit", "--nofile=256:512", "--"]).start();
+    assert_eq!(open_files_limit(&short), ("512".into(), "512".into()));
+    let line = short.wait_log_line(warning);
+    assert!(line.contains("limit=512") && line.contains("needed=1088"), "{line}");
+}
