@@ -90,11 +90,12 @@ pub enum TokenCommand {
 #[group(required = true, multiple = false)]
 pub struct RevokeArgs {
     /// The `jti` of the token to revoke (in the agent's audit log).
-    #[arg(long, value_name = "JTI")]
+    // A random jti starts with `-` once in 64.
+    #[arg(long, value_name = "JTI", allow_hyphen_values = true)]
     pub jti: Option<String>,
 
     /// Revoke every token of this subject issued up to now.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
     pub subject: Option<String>,
 }
 
@@ -102,7 +103,7 @@ pub struct RevokeArgs {
 #[derive(Args)]
 pub struct GenerateArgs {
     /// Who the token is for (recorded in the audit log).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub subject: String,
 
     /// The environment the token may read from.
@@ -201,7 +202,7 @@ pub struct TokenArgs {
     pub token_file: Option<PathBuf>,
 
     /// Subject of the token minted when no token is given.
-    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"])]
+    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"], allow_hyphen_values = true)]
     pub subject: String,
 }
 

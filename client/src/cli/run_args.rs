@@ -93,7 +93,7 @@ pub struct RunArgs {
     pub ttl: u32,
 
     /// Subject of the minted tokens.
-    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"])]
+    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"], allow_hyphen_values = true)]
     pub subject: String,
 
     /// Relay the command's stdout and stderr with every injected value of

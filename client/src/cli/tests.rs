@@ -32,6 +32,28 @@ fn run_takes_the_command_after_double_dash() {
     assert_eq!(args.file_format, None);
 }
 
+/// A jti is random base64url and a subject any text: either may start
+/// with `-` and must still be taken as the option's value.
+#[test]
+fn values_that_start_with_a_hyphen_are_taken_as_values() {
+    let parse = |argv: &[&str]| Cli::try_parse_from(["vanta-cli"].iter().chain(argv)).map(|cli| cli.command);
+    let Ok(Command::Token(TokenCommand::Revoke(revoke))) = parse(&["token", "revoke", "--jti", "-xQ2"]) else {
+        panic!("--jti -xQ2 is refused");
+    };
+    assert_eq!(revoke.jti.as_deref(), Some("-xQ2"));
+    let Ok(Command::Token(TokenCommand::Revoke(revoke))) = parse(&["token", "revoke", "--subject", "-ops"]) else {
+        panic!("--subject -ops is refused");
+    };
+    assert_eq!(revoke.subject.as_deref(), Some("-ops"));
+    let generate = ["token", "generate", "--subject", "-ops", "--environment", "dev", "--key-pattern", "*"];
+    let Ok(Command::Token(TokenCommand::Generate(generate))) = parse(&generate) else {
+        panic!("generate --subject -ops is refused");
+    };
+    assert_eq!(generate.subject, "-ops");
+    let run = run_args(&["--key-pattern", "*", "--subject", "-ops", "--", "true"]).expect("valid");
+    assert_eq!(run.subject, "-ops");
+}
+
 fn run_args(rest: &[&str]) -> Result<RunArgs, clap::Error> {
     let argv = ["vanta-cli", "run-with-secrets", "--environment", "dev"].iter().chain(rest);
     match Cli::try_parse_from(argv)?.command {
