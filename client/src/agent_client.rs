@@ -56,6 +56,10 @@ pub(crate) struct Target {
     pub(crate) ca_cert: Option<PathBuf>,
     /// The admin credential, sent when minting over TCP only.
     pub(crate) admin_token_file: Option<PathBuf>,
+    /// Longest wait for a whole answer, connecting and its body included
+    /// (`--agent-timeout-seconds`): without it a hung agent or a half-open
+    /// TCP connection would block a command, or a `--watch` check, for ever.
+    pub(crate) timeout: Duration,
 }
 
 /// A client of one agent.
@@ -64,6 +68,7 @@ pub(crate) struct AgentClient {
     /// `scheme://authority` of every request URI.
     base: String,
     admin_token_file: Option<PathBuf>,
+    timeout: Duration,
     http: Http,
 }
 
@@ -82,12 +87,6 @@ pub(crate) enum Listing {
     /// The keys, and the tag of this version if the agent sent one.
     Keys { keys: Vec<KeyPath>, etag: Option<String> },
 }
-
-/// Longest wait for a whole answer, connecting and its body included: the
-/// agent's default `--request-timeout-seconds` (30), after which it answers
-/// 408 itself, and a margin. Without it a hung agent or a half-open TCP
-/// connection would block a command, or a `--watch` check, for ever.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
 
 /// Largest answer read; secrets can be large, but not unbounded.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
@@ -116,7 +115,7 @@ impl AgentClient {
             }
         };
         let admin_token_file = target.admin_token_file.clone();
-        Ok(Self { endpoint: target.endpoint.clone(), base, admin_token_file, http })
+        Ok(Self { endpoint: target.endpoint.clone(), base, admin_token_file, timeout: target.timeout, http })
     }
 
     /// The socket or URL, as errors name it.
@@ -259,10 +258,10 @@ impl AgentClient {
     }
 
     /// Sends `request`; the status, headers and whole body of the answer,
-    /// within [`REQUEST_TIMEOUT`].
+    /// within the target's timeout.
     async fn round_trip(&self, request: Request<Full<Bytes>>) -> Result<(StatusCode, header::HeaderMap, Bytes), Error> {
-        let answered = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange_once(request)).await;
-        answered.unwrap_or_else(|_| Err(Error::TimedOut { agent: self.name(), limit: REQUEST_TIMEOUT }))
+        let answered = tokio::time::timeout(self.timeout, self.exchange_once(request)).await;
+        answered.unwrap_or_else(|_| Err(Error::TimedOut { agent: self.name(), limit: self.timeout }))
     }
 
     /// [`AgentClient::round_trip`] without a deadline.

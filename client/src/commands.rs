@@ -15,6 +15,7 @@ pub(crate) mod token;
 
 use std::io::{self, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use vanta_shared::api::{GenerateTokenRequest, ScopeDetails};
@@ -50,6 +51,7 @@ pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         endpoint: cli.agent.endpoint(),
         ca_cert: cli.agent.ca_cert,
         admin_token_file: cli.agent.admin_token_file,
+        timeout: Duration::from_secs(cli.agent.agent_timeout_seconds),
     };
     match cli.command {
         Command::Token(TokenCommand::Generate(args)) => token::generate(&target, args).await,

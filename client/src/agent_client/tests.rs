@@ -10,7 +10,8 @@ fn target(endpoint: &str, admin: Option<&Path>) -> Target {
         Ok(url) => Endpoint::Url(url),
         Err(_) => Endpoint::Socket(endpoint.into()),
     };
-    Target { endpoint, ca_cert: None, admin_token_file: admin.map(Path::to_path_buf) }
+    let timeout = std::time::Duration::from_secs(35);
+    Target { endpoint, ca_cert: None, admin_token_file: admin.map(Path::to_path_buf), timeout }
 }
 
 #[test]

@@ -38,7 +38,25 @@ pub struct AgentArgs {
     /// not sent over the socket).
     #[arg(long, env = "VANTA_ADMIN_TOKEN_FILE", value_name = "FILE", global = true)]
     pub admin_token_file: Option<PathBuf>,
+
+    /// Longest wait for one whole answer from the agent, connecting
+    /// included: longer than the agent's --request-timeout-seconds (default
+    /// 30), after which the agent answers 408 itself.
+    #[arg(
+        long,
+        env = "VANTA_AGENT_TIMEOUT_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_AGENT_TIMEOUT_SECONDS,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_AGENT_TIMEOUT_SECONDS),
+        global = true
+    )]
+    pub agent_timeout_seconds: u64,
 }
+
+/// The agent's default `--request-timeout-seconds` (30) and a margin.
+const DEFAULT_AGENT_TIMEOUT_SECONDS: u64 = 35;
+/// A day: any longer is a typo, not a wait.
+const MAX_AGENT_TIMEOUT_SECONDS: u64 = 86_400;
 
 /// Which transport the options select.
 #[derive(Debug, PartialEq, Eq)]

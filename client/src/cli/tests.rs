@@ -54,6 +54,16 @@ fn values_that_start_with_a_hyphen_are_taken_as_values() {
     assert_eq!(run.subject, "-ops");
 }
 
+#[test]
+fn the_agent_timeout_is_35_s_unless_set_and_at_least_1_s() {
+    let parse = |argv: &[&str]| Cli::try_parse_from(["vanta-cli"].iter().chain(argv).chain(&["health"]));
+    assert_eq!(parse(&[]).expect("valid").agent.agent_timeout_seconds, 35);
+    assert_eq!(parse(&["--agent-timeout-seconds", "90"]).expect("valid").agent.agent_timeout_seconds, 90);
+    for bad in ["0", "86401", "x"] {
+        assert!(parse(&["--agent-timeout-seconds", bad]).is_err(), "{bad}");
+    }
+}
+
 fn run_args(rest: &[&str]) -> Result<RunArgs, clap::Error> {
     let argv = ["vanta-cli", "run-with-secrets", "--environment", "dev"].iter().chain(rest);
     match Cli::try_parse_from(argv)?.command {
