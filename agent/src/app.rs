@@ -135,8 +135,8 @@ pub fn main(config: Config) -> Result<(), AppError> {
 /// the connection caps need, since connections past it are refused.
 fn raise_open_files_limit(config: &Config) {
     let needed = open_files_needed(config);
-    match open_files::raise() {
-        Ok(limit) if limit < needed => tracing::warn!(
+    match open_files::raise(needed) {
+        Ok((limit, _)) if limit < needed => tracing::warn!(
             limit,
             needed,
             "the open-file limit is below what the connection caps need: {}",

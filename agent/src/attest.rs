@@ -117,7 +117,11 @@ impl Attestor {
         // Without a pinned process, the handle alone keeps the reads to one
         // process.
         match &creds.process {
-            Some(PinnedProcess::Pidfd(pidfd)) if has_exited(pidfd) => return Err(process.gone()),
+            Some(PinnedProcess::Pidfd(pidfd)) => match has_exited(pidfd) {
+                Ok(false) => {}
+                Ok(true) => return Err(process.gone()),
+                Err(source) => return Err(AttestError::Read { path: "the caller's pidfd".into(), source }),
+            },
             Some(PinnedProcess::StartTime(started)) if process.start_time()? != *started => {
                 return Err(AttestError::Reused(creds.pid));
             }
@@ -254,15 +258,15 @@ impl ProcDir {
 }
 
 /// Whether the process behind `pidfd` has exited: its pidfd is readable
-/// then. A failed poll counts as exited (refused, never guessed).
-fn has_exited(pidfd: &OwnedFd) -> bool {
+/// then. A failed poll is an error (the caller is refused, never guessed).
+fn has_exited(pidfd: &OwnedFd) -> io::Result<bool> {
     let now = Timespec { tv_sec: 0, tv_nsec: 0 };
     loop {
         let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
         match poll(&mut fds, Some(&now)) {
-            Ok(ready) => return ready > 0,
+            Ok(ready) => return Ok(ready > 0),
             Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return true,
+            Err(errno) => return Err(errno.into()),
         }
     }
 }

@@ -128,13 +128,15 @@ fn run<W: Write>(args: Args, report: &mut Report<W>) {
 /// connection caps need.
 fn check_open_files<W: Write>(report: &mut Report<W>, config: &Config) {
     let needed = crate::app::open_files_needed(config);
-    match crate::open_files::raise() {
-        Ok(limit) if limit < needed => report.warn(
+    match crate::open_files::raise(needed) {
+        Ok((limit, _)) if limit < needed => report.warn(
             "open files",
             format!("the limit ({limit}) is below what the connection caps need ({needed})"),
             crate::open_files::FIX,
         ),
-        Ok(limit) => report.ok("open files", format!("limit {limit}, the connection caps need {needed}")),
+        Ok((limit, hard)) => {
+            report.ok("open files", format!("limit {limit} (hard {hard}), the connection caps need {needed}"));
+        }
         Err(err) => report.warn("open files", format!("failed to raise the limit: {err}"), crate::open_files::FIX),
     }
 }

@@ -1,13 +1,15 @@
-//! The open-file limit (layer L1): raised at start-up to what the system
-//! allows, and compared with what the connection caps need.
+//! The open-file limit (layer L1): raised at start-up to what the
+//! connection caps need, as far as the hard limit allows.
 //!
 //! Every connection holds a descriptor, two on the socket with a policy
 //! file (the caller's pidfd, `transport::unix`), and each sops run a few
 //! more. Linux's default soft limit (1024) is below what the default caps
 //! need (1024 on the socket, 256 over TCP), while the hard limit usually
-//! allows it (systemd and container runtimes set 524,288 or more): so the
-//! agent raises its soft limit to the hard one, as Go programs do, and warns
-//! when even that is short. sops inherits the raised limit.
+//! allows it (systemd and container runtimes set 524,288 or more). So the
+//! agent raises its soft limit to what its caps need, no further: sops and
+//! what it starts inherit the limit, and some programs misbehave with a huge
+//! one (they close or `select` every descriptor up to it). When even the
+//! hard limit is short, the agent warns.
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
@@ -27,16 +29,19 @@ pub fn needed(socket_cap: usize, pinned: bool, tcp_cap: usize) -> u64 {
     count(socket_cap).saturating_mul(per_socket_connection).saturating_add(count(tcp_cap)).saturating_add(RESERVE)
 }
 
-/// Raises the soft limit on open files to the hard one; the limit now.
+/// Raises the soft limit on open files to `needed`, or to the hard limit
+/// if that is lower; never lowers it. The (soft, hard) limits now.
 ///
 /// # Errors
 /// The errno of `getrlimit` or `setrlimit`.
-pub fn raise() -> nix::Result<u64> {
+pub fn raise(needed: u64) -> nix::Result<(u64, u64)> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
-    if soft < hard {
-        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    let wanted = needed.min(hard);
+    if soft < wanted {
+        setrlimit(Resource::RLIMIT_NOFILE, wanted, hard)?;
+        return Ok((wanted, hard));
     }
-    Ok(hard.max(soft))
+    Ok((soft, hard))
 }
 
 #[cfg(test)]
@@ -50,10 +55,12 @@ mod tests {
         assert_eq!(needed(usize::MAX, true, usize::MAX), u64::MAX);
     }
 
+    // Raising is tested on the agent started under `prlimit` (black-box):
+    // here it would change the limit of the whole test process.
     #[test]
-    fn the_soft_limit_is_raised_to_the_hard_one() {
-        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
-        assert_eq!(raise().expect("raise"), hard);
-        assert_eq!(getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit"), (hard, hard));
+    fn a_limit_that_suffices_is_left_as_it_is() {
+        let now = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+        assert_eq!(raise(1).expect("raise"), now);
+        assert_eq!(getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit"), now);
     }
 }

@@ -85,17 +85,24 @@ pub enum TokenCommand {
     Revoke(RevokeArgs),
 }
 
+/// A value that may start with `-` (`allow_hyphen_values`), but is not
+/// `--`, which ends the options (so `--subject -- cmd` is not taken as the
+/// subject `--`).
+pub(super) fn not_the_end_of_options(value: &str) -> Result<String, String> {
+    if value == "--" { Err("'--' ends the options: give a value before it".to_owned()) } else { Ok(value.to_owned()) }
+}
+
 /// `vanta-cli token revoke`
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 pub struct RevokeArgs {
     /// The `jti` of the token to revoke (in the agent's audit log).
     // A random jti starts with `-` once in 64.
-    #[arg(long, value_name = "JTI", allow_hyphen_values = true)]
+    #[arg(long, value_name = "JTI", allow_hyphen_values = true, value_parser = not_the_end_of_options)]
     pub jti: Option<String>,
 
     /// Revoke every token of this subject issued up to now.
-    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true, value_parser = not_the_end_of_options)]
     pub subject: Option<String>,
 }
 
@@ -103,7 +110,7 @@ pub struct RevokeArgs {
 #[derive(Args)]
 pub struct GenerateArgs {
     /// Who the token is for (recorded in the audit log).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = not_the_end_of_options)]
     pub subject: String,
 
     /// The environment the token may read from.
@@ -202,7 +209,7 @@ pub struct TokenArgs {
     pub token_file: Option<PathBuf>,
 
     /// Subject of the token minted when no token is given.
-    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"], allow_hyphen_values = true)]
+    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"], allow_hyphen_values = true, value_parser = not_the_end_of_options)]
     pub subject: String,
 }
 

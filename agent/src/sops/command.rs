@@ -252,9 +252,10 @@ impl SopsCommand {
             Ok(Finished { status: child.wait().await?, stdout, stderr })
         };
         let finished = tokio::time::timeout(self.timeout, run).await;
-        let finished = finished.map_err(|_| SopsError::Timeout(self.timeout))?;
+        let finished = finished.map_err(|_| SopsError::Timeout(self.timeout))?.map_err(SopsError::Spawn)?;
+        // Only once sops was waited for; on any error the guard kills its group.
         group.ended();
-        finished.map_err(SopsError::Spawn)
+        Ok(finished)
     }
 
     /// sops with our environment and stdio, arguments still to add.
@@ -301,10 +302,11 @@ impl SopsCommand {
         known: impl IntoIterator<Item = &'a str>,
     ) -> Result<Zeroizing<Vec<u8>>, SopsError> {
         let (input, output) = (file.format.input_type(), file.format.output_type());
-        // The plaintext is shorter than the encrypted file (each value grows
-        // in encryption, and the metadata is dropped): room for the file's
-        // size means one buffer (and should it not fit, the ones it
-        // outgrows are wiped).
+        // The plaintext is almost always shorter than the encrypted file
+        // (each value grows in encryption, and the metadata is dropped):
+        // room for the file's size means one buffer, and should the output
+        // not fit (sops re-encodes, e.g. JSON's `<` as `\u003c`), the
+        // buffers it outgrows are wiped.
         let size = std::fs::metadata(&file.path).map_or(0, |meta| meta.len());
         let size = usize::try_from(size).unwrap_or(usize::MAX).min(MAX_STDOUT_ROOM);
         let mut command = self.command();

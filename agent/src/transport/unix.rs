@@ -162,34 +162,54 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BindE
 }
 
 /// The peer process of `stream` (pid `pid`), held by the best means the
-/// kernel has: the connection's own pidfd, which names the process that
-/// called `connect` even if it has exited and its pid was given to another
-/// since; else a pidfd opened by pid, or its start time, both of which
-/// name whoever holds the pid at the accept. `None`: it is gone already.
+/// kernel (and a seccomp profile) allows. First the connection's own pidfd
+/// (`SO_PEERPIDFD`, Linux 6.5), which names the process that called
+/// `connect` even once its pid was given to another (older kernels fail the
+/// option once the caller has been reaped: refused as gone). Else a pidfd
+/// opened by pid (`pidfd_open`, Linux 5.3), or its start time, both of which
+/// name whoever holds the pid at the accept. `None`: gone already, or not
+/// held (refused either way).
 fn pin(stream: &UnixStream, pid: i32) -> Option<PinnedProcess> {
     match getsockopt(stream, PeerPidfd) {
         Ok(pidfd) => return Some(PinnedProcess::Pidfd(Arc::new(pidfd))),
-        // Older kernels do not know the option (before Linux 6.5).
-        Err(Errno::ENOPROTOOPT) => {}
+        // Unknown to the kernel (before Linux 6.5), or refused by seccomp.
+        Err(Errno::ENOPROTOOPT | Errno::EPERM | Errno::EACCES) => {}
         Err(errno) => return not_pinned(pid, errno as i32),
     }
     match pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()) {
         Ok(pidfd) => Some(PinnedProcess::Pidfd(Arc::new(pidfd))),
-        // No pidfds at all (before Linux 5.3).
-        Err(rustix::io::Errno::NOSYS) => start_time(pid).map(PinnedProcess::StartTime),
+        // No pidfds (before Linux 5.3), or a seccomp profile older than them.
+        Err(errno @ (rustix::io::Errno::NOSYS | rustix::io::Errno::PERM | rustix::io::Errno::ACCESS)) => {
+            warn_once_of_start_times(errno.raw_os_error());
+            start_time(pid).map(PinnedProcess::StartTime)
+        }
         Err(errno) => not_pinned(pid, errno.raw_os_error()),
     }
 }
 
 /// `None` (so the caller is refused): its process is gone, which needs no
-/// word, or the agent is out of file descriptors, which the operator must
-/// hear of.
+/// word, or it could not be held for another reason (out of descriptors,
+/// most likely), which the operator must hear of.
 fn not_pinned(pid: i32, errno: i32) -> Option<PinnedProcess> {
-    if matches!(errno, nix::libc::EMFILE | nix::libc::ENFILE | nix::libc::ENOMEM) {
+    if !matches!(errno, nix::libc::ESRCH | nix::libc::EINVAL) {
         let error = std::io::Error::from_raw_os_error(errno);
-        tracing::warn!(pid, %error, "could not hold on to a caller's process, so it will be refused; raise ulimit -n");
+        let hint = if matches!(errno, nix::libc::EMFILE | nix::libc::ENFILE) { "; raise ulimit -n" } else { "" };
+        tracing::warn!(pid, %error, "could not hold on to a caller's process, so it will be refused{hint}");
     }
     None
+}
+
+/// Says once that callers are told apart by their start time only.
+fn warn_once_of_start_times(errno: i32) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        let error = std::io::Error::from_raw_os_error(errno);
+        tracing::warn!(
+            %error,
+            "no pidfds (Linux 5.3, or a seccomp profile that allows pidfd_open): callers are told from a process \
+             given the same pid by their start time, to 10 ms"
+        );
+    }
 }
 
 /// The start time of process `pid`, `None` if it is gone already.

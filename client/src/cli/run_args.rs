@@ -17,6 +17,7 @@ use vanta_shared::defaults::RUN_SUBJECT;
 use vanta_shared::{EnvName, KeyPath, KeyPattern};
 
 use super::help::RUN_EXAMPLES;
+use super::not_the_end_of_options;
 
 /// `vanta-cli run-with-secrets`
 #[derive(Args)]
@@ -93,7 +94,7 @@ pub struct RunArgs {
     pub ttl: u32,
 
     /// Subject of the minted tokens.
-    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"], allow_hyphen_values = true)]
+    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"], allow_hyphen_values = true, value_parser = not_the_end_of_options)]
     pub subject: String,
 
     /// Relay the command's stdout and stderr with every injected value of

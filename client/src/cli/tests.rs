@@ -52,6 +52,9 @@ fn values_that_start_with_a_hyphen_are_taken_as_values() {
     assert_eq!(generate.subject, "-ops");
     let run = run_args(&["--key-pattern", "*", "--subject", "-ops", "--", "true"]).expect("valid");
     assert_eq!(run.subject, "-ops");
+    // `--` still ends the options: it is never taken as a value.
+    assert!(run_args(&["--key-pattern", "*", "--subject", "--", "true"]).is_err());
+    assert!(parse(&["token", "revoke", "--jti", "--"]).is_err());
 }
 
 #[test]

@@ -117,6 +117,11 @@ pub(crate) fn var_name(key: &str) -> String {
 /// of its own, that their audit records (~300 bytes each) fill an audit pipe
 /// nobody reads; returns the connections, whose requests then wait.
 pub(crate) fn fill_the_audit_pipe(socket: &std::path::Path) -> Vec<std::os::unix::net::UnixStream> {
+    // Room for the connections beside the other tests' descriptors.
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, soft.max(hard.min(4096)), hard);
+    }
     let request = b"GET /api/v1/vault/dev/KEY HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x.y.z\r\n\r\n";
     let mut held = Vec::new();
     for _ in 0..600 {
@@ -125,4 +130,18 @@ pub(crate) fn fill_the_audit_pipe(socket: &std::path::Path) -> Vec<std::os::unix
         held.push(stream);
     }
     held
+}
+
+/// What the agent's connection caps need by default (1024 socket
+/// connections and 64 to spare; no policy file, no TCP).
+pub(crate) const DEFAULT_OPEN_FILES_NEEDED: u64 = 1088;
+
+/// A hard open-files limit the test may give the agent with `prlimit` that
+/// covers [`DEFAULT_OPEN_FILES_NEEDED`]: 4096, or the test's own hard limit
+/// when lower and not root (only root raises a hard limit); `None` when
+/// that is too low.
+pub(crate) fn roomy_open_files_limit() -> Option<u64> {
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).ok()?;
+    let limit = if nix::unistd::geteuid().is_root() { 4096 } else { hard.min(4096) };
+    (limit >= DEFAULT_OPEN_FILES_NEEDED).then_some(limit)
 }

@@ -184,3 +184,16 @@ async fn with_fsync_the_first_sync_after_an_open_also_syncs_the_directory() {
     assert!(fresh.sync().await.is_err(), "the new file's directory entry is synced");
     synced.sync().await.expect("only the file, once the entry is synced");
 }
+
+#[test]
+fn a_batch_counts_as_stalled_only_while_it_is_written_and_late() {
+    let busy = Busy { base: Instant::now() - Duration::from_secs(60), since: Arc::new(AtomicU64::new(0)) };
+    assert_eq!(busy.for_how_long(), None, "idle");
+    busy.begin();
+    assert!(busy.for_how_long().is_some_and(|waited| waited < STALLED_AFTER), "just begun");
+    // As if the batch had begun 10 s ago.
+    busy.since.store(busy.now() - 10_000, Ordering::Relaxed);
+    assert!(busy.for_how_long().is_some_and(|waited| waited >= STALLED_AFTER), "late");
+    busy.end();
+    assert_eq!(busy.for_how_long(), None, "written");
+}

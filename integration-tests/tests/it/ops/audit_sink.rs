@@ -128,7 +128,10 @@ fn readiness_recovers_with_the_audit_directory_without_a_request() {
 /// the agent is ready again when the reader drains the pipe.
 #[test]
 fn a_stalled_audit_write_makes_the_agent_unready_until_it_lands() {
-    let (mut command, agent) = TestAgent::builder().args(["--audit-log", "-"]).unstarted();
+    // Two runtime threads whatever the CPUs: with one, the stalled write
+    // holds the only thread and `/readyz` cannot answer at all (guide,
+    // "Probes").
+    let (mut command, agent) = TestAgent::builder().args(["--audit-log", "-", "--worker-threads", "2"]).unstarted();
     let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut audit_pipe = child.stdout.take().unwrap();
     let readyz = || http::try_request(agent.socket(), "GET", "/readyz", &[], None).ok();

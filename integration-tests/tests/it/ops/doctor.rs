@@ -40,8 +40,8 @@ fn line<'a>(stdout: &'a str, status: &str, check: &str) -> &'a str {
 fn a_healthy_setup_passes_every_check() {
     let builder = dev_builder().secrets_as("web", "json", r#"{"api": {"token": "tok-json-1"}}"#);
     let stdout = doctor(builder, 0);
-    for check in ["configuration", "open files", "socket directory", "state store", "key material", "secrets directory"]
-    {
+    // "open files" depends on the test's own limit: see its own test.
+    for check in ["configuration", "socket directory", "state store", "key material", "secrets directory"] {
         line(&stdout, "ok", check);
     }
     assert!(line(&stdout, "ok", "sops").contains("sops 3."), "{stdout}");
@@ -58,8 +58,13 @@ fn an_open_files_limit_below_the_connection_caps_need_is_a_warning() {
     let warning = line(&stdout, "warn", "open files");
     assert!(warning.contains("the limit (512) is below what the connection caps need (1088)"), "{warning}");
     assert!(warning.contains("ulimit -Hn"), "{warning}");
-    let stdout = doctor(dev_builder().under(&["prlimit", "--nofile=256:4096", "--"]), 0);
-    assert!(line(&stdout, "ok", "open files").contains("limit 4096, the connection caps need 1088"), "{stdout}");
+    let Some(hard) = crate::common::roomy_open_files_limit() else {
+        eprintln!("the ok line is not tested: this process's hard open-files limit is too low to give the doctor");
+        return;
+    };
+    let stdout = doctor(dev_builder().under(&["prlimit", &format!("--nofile=256:{hard}"), "--"]), 0);
+    let ok = line(&stdout, "ok", "open files");
+    assert!(ok.contains(&format!("limit 1088 (hard {hard}), the connection caps need 1088")), "{ok}");
 }
 
 #[test]
