@@ -130,6 +130,17 @@ pub fn kill_group(child: &Child) {
     }
 }
 
+/// A child that is SIGKILLed and reaped when dropped, also when a test
+/// panics before it could stop it.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Polls `check` every 20 ms until it yields a value.
 ///
 /// # Panics

@@ -132,8 +132,9 @@ fn a_stalled_audit_write_makes_the_agent_unready_until_it_lands() {
     // holds the only thread and `/readyz` cannot answer at all (guide,
     // "Probes").
     let (mut command, agent) = TestAgent::builder().args(["--audit-log", "-", "--worker-threads", "2"]).unstarted();
-    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut audit_pipe = child.stdout.take().unwrap();
+    let child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = process::KillOnDrop(child);
+    let mut audit_pipe = child.0.stdout.take().unwrap();
     let readyz = || http::try_request(agent.socket(), "GET", "/readyz", &[], None).ok();
     process::poll_until(Duration::from_secs(30), "/readyz to answer 200", || {
         readyz().filter(|ready| ready.status == 200).map(|_| ())
@@ -151,7 +152,7 @@ fn a_stalled_audit_write_makes_the_agent_unready_until_it_lands() {
         readyz().filter(|ready| ready.status == 200).map(|_| ())
     });
     drop(held);
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()), Signal::SIGTERM);
-    let _ = child.wait();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(child.0.id()).unwrap()), Signal::SIGTERM);
+    let _ = child.0.wait();
     let _ = reader.join();
 }

@@ -173,24 +173,26 @@ fn a_sighup_during_start_up_neither_kills_the_agent_nor_leaves_its_socket() {
 fn sigterm_ends_the_agent_even_with_its_audit_pipe_full() {
     let (mut command, agent) = TestAgent::builder().args(["--audit-log", "-"]).unstarted();
     let socket = agent.socket().to_owned();
-    let mut child = command
+    let child = command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped()) // never read
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Killed if the test fails before the agent ends.
+    let mut child = process::KillOnDrop(child);
     process::poll_until(START_DEADLINE, "the socket", || socket.exists().then_some(()));
     let held = crate::common::fill_the_audit_pipe(&socket);
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.0.id()).unwrap());
     nix::sys::signal::kill(pid, Signal::SIGTERM).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let ended = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break Some(status);
         }
         if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            let _ = child.0.kill();
+            let _ = child.0.wait();
             break None;
         }
         thread::sleep(Duration::from_millis(50));
