@@ -36,7 +36,7 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::fs::{Mode, OFlags};
 use sha2::{Digest, Sha256};
 
-use crate::peer::{Caller, PinnedProcess, start_time_from_stat};
+use crate::peer::{Caller, PinnedProcess, is_zombie_stat, start_time_from_stat};
 
 /// The peer credentials a connection was accepted with.
 #[derive(Debug, Clone)]
@@ -242,7 +242,7 @@ impl ProcDir {
     /// was given the pid.
     fn gone(&self) -> AttestError {
         match self.read("stat") {
-            Ok(stat) if !is_zombie(&stat) => AttestError::Reused(self.pid),
+            Ok(stat) if !is_zombie_stat(&stat) => AttestError::Reused(self.pid),
             _ => AttestError::Exited(self.pid),
         }
     }
@@ -269,11 +269,6 @@ fn has_exited(pidfd: &OwnedFd) -> io::Result<bool> {
             Err(errno) => return Err(errno.into()),
         }
     }
-}
-
-/// Whether a `stat` text is that of a zombie (state `Z`, field 3).
-fn is_zombie(stat: &str) -> bool {
-    stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
 }
 
 fn file_id(meta: &fs::Metadata) -> FileId {
@@ -535,7 +530,7 @@ mod tests {
         assert!(attestor.attest(creds.clone(), Wants::default()).is_ok(), "alive: attested");
 
         caller.kill().expect("kill");
-        let zombie = || fs::read_to_string(proc_path(pid, "stat")).is_ok_and(|stat| is_zombie(&stat));
+        let zombie = || fs::read_to_string(proc_path(pid, "stat")).is_ok_and(|stat| is_zombie_stat(&stat));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !zombie() {
             assert!(std::time::Instant::now() < deadline, "the caller never became a zombie");

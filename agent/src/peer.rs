@@ -91,12 +91,22 @@ pub struct Caller {
 }
 
 /// The start time (field 22 of `/proc/PID/stat`, clock ticks after boot),
-/// from the text of that file. Fields are counted after the last `)`, since
-/// the command name in field 2 may itself hold spaces and parentheses.
+/// from the text of that file.
 pub fn start_time_from_stat(stat: &str) -> Option<u64> {
-    let (_, after_name) = stat.rsplit_once(')')?;
-    // After the name come field 3 (state) onwards: field 22 is the 20th.
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    // Field 22 is the 20th after the name.
+    fields_after_name(stat)?.nth(19)?.parse().ok()
+}
+
+/// Whether a `/proc/PID/stat` text is that of a zombie (state `Z`, field 3).
+pub fn is_zombie_stat(stat: &str) -> bool {
+    fields_after_name(stat).and_then(|mut fields| fields.next()) == Some("Z")
+}
+
+/// Fields 3 (the state) onwards of a `/proc/PID/stat` text: counted after
+/// the last `)`, since the command name in field 2 may itself hold spaces
+/// and parentheses.
+fn fields_after_name(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
+    stat.rsplit_once(')').map(|(_, after_name)| after_name.split_whitespace())
 }
 
 #[cfg(test)]
@@ -110,5 +120,8 @@ mod tests {
         assert_eq!(start_time_from_stat(&format!("77 (a) b) (c) {rest}")), Some(424_242));
         assert_eq!(start_time_from_stat("77 (sleep) S 1 2"), None);
         assert_eq!(start_time_from_stat("garbage"), None);
+        assert!(is_zombie_stat("77 (a) S) Z 1 2"), "the state after the last ')'");
+        assert!(!is_zombie_stat(&format!("77 (Z) {rest}")));
+        assert!(!is_zombie_stat("garbage"));
     }
 }
