@@ -114,13 +114,14 @@ impl JwtKeys {
         &self.current
     }
 
-    /// The key named by `kid`, or the current key when the token names none
-    /// (tokens from other issuers; docs/API.md §7 keeps validation stateless).
-    pub fn for_kid(&self, kid: Option<&str>) -> Option<&JwtKey> {
-        match kid {
-            None => Some(&self.current),
-            Some(kid) => std::iter::once(&self.current).chain(&self.previous).find(|k| k.kid == kid),
-        }
+    /// The key a token with this `kid` is checked against, and whether the
+    /// `kid` named it: the key it names, or else the current key. A token
+    /// without `kid`, or with one we do not know (a token signed elsewhere
+    /// with the agent's key under a name of its own), is checked against
+    /// the current key: docs/API.md §7 keeps validation stateless.
+    pub fn for_kid(&self, kid: Option<&str>) -> (&JwtKey, bool) {
+        let named = kid.and_then(|kid| std::iter::once(&self.current).chain(&self.previous).find(|k| k.kid == kid));
+        (named.unwrap_or(&self.current), named.is_some())
     }
 }
 
@@ -153,9 +154,12 @@ mod tests {
     #[test]
     fn lookup_by_kid_covers_previous_keys() {
         let keys = JwtKeys::new(key(1), vec![key(2)]);
-        assert_eq!(keys.for_kid(None).map(JwtKey::kid), Some(key(1).kid()));
-        assert_eq!(keys.for_kid(Some(key(2).kid())).map(JwtKey::kid), Some(key(2).kid()));
-        assert!(keys.for_kid(Some("unknown")).is_none());
+        let named = |kid: Option<&str>| keys.for_kid(kid).0.kid().to_owned();
+        let previous = key(2).kid().to_owned();
+        assert_eq!(named(None), key(1).kid());
+        assert_eq!(named(Some(&previous)), previous);
+        assert_eq!(named(Some("unknown")), key(1).kid(), "an unknown kid is checked against the current key");
+        assert!(keys.for_kid(Some(&previous)).1 && !keys.for_kid(Some("unknown")).1 && !keys.for_kid(None).1);
     }
 
     #[test]

@@ -50,7 +50,8 @@ pub enum InvalidToken {
     /// A header parameter we refuse (`jku`, `jwk`, `x5u`, `x5c`, `crit`, ...).
     #[error("token header has a forbidden parameter")]
     ForbiddenHeader,
-    /// The `kid` names no key we have.
+    /// The `kid` names no key we have, and the current key does not verify
+    /// the signature either.
     #[error("token key id is unknown")]
     UnknownKey,
     /// The signature does not verify.
@@ -171,7 +172,7 @@ impl TokenValidator {
         };
         let header = decode_part(header_b64)?;
         let kid = check_header(&header)?;
-        let key = self.keys.for_kid(kid.as_deref()).ok_or(InvalidToken::UnknownKey)?;
+        let (key, named) = self.keys.for_kid(kid.as_deref());
         let mut signature = [0; MAX_SIGNATURE_BYTES];
         // Too long for HS256 cannot verify; bad base64 is malformed.
         let signature = match URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut signature) {
@@ -181,7 +182,7 @@ impl TokenValidator {
         };
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
         if !key.verifies(signing_input.as_bytes(), signature) {
-            return Err(InvalidToken::Signature);
+            return Err(if kid.is_some() && !named { InvalidToken::UnknownKey } else { InvalidToken::Signature });
         }
         serde_json::from_slice(&decode_part(payload_b64)?).map_err(|_| InvalidToken::Claims)
     }

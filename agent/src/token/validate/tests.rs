@@ -55,6 +55,13 @@ fn accepts_its_own_and_foreign_tokens() {
     assert_eq!(verified.claims(), &minted.claims);
     // No kid: checked against the current key (stateless validation).
     assert!(validator().validate(&sign(&claims()), at(NOW)).is_ok());
+    // A kid we do not know, on a token signed with the current key: checked
+    // against the current key like a token without one.
+    assert!(
+        validator()
+            .validate(&sign_raw(r#"{"alg":"HS256","kid":"mine-2024"}"#, &claims().to_string(), &key(1)), at(NOW))
+            .is_ok()
+    );
     // A previous key, named by its kid, still verifies.
     let old = sign_raw(&format!(r#"{{"alg":"HS256","kid":"{}"}}"#, key(2).kid()), &claims().to_string(), &key(2));
     assert!(validator().validate(&old, at(NOW)).is_ok());
@@ -77,7 +84,8 @@ fn refuses_each_kind_of_bad_token_precisely() {
         (sign_raw(r#"{"typ":"JWT"}"#, &good, &key(1)), InvalidToken::Algorithm),
         (sign_raw(r#"{"alg":"HS256","jku":"http://x"}"#, &good, &key(1)), InvalidToken::ForbiddenHeader),
         (sign_raw(r#"{"alg":"HS256","crit":["exp"]}"#, &good, &key(1)), InvalidToken::ForbiddenHeader),
-        (sign_raw(r#"{"alg":"HS256","kid":"nope"}"#, &good, &key(1)), InvalidToken::UnknownKey),
+        (sign_raw(r#"{"alg":"HS256","kid":"nope"}"#, &good, &key(3)), InvalidToken::UnknownKey),
+        (sign_raw(r#"{"alg":"HS256","kid":"nope"}"#, &good, &key(2)), InvalidToken::UnknownKey),
         (sign_raw(r#"{"alg":"HS256"}"#, &good, &key(3)), InvalidToken::Signature),
         (sign_raw(r#"{"alg":"HS256","kid":7}"#, &good, &key(1)), InvalidToken::Malformed),
         (sign_raw(r#"{"alg":"HS256","kid":null}"#, &good, &key(1)), InvalidToken::Malformed),

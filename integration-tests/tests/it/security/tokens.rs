@@ -32,6 +32,12 @@ fn with_header(extra: Value) -> String {
     jwt::sign_with_header(&header, &good(), KEY)
 }
 
+/// The good claims under `{"kid": kid}`, signed with a key the agent does not hold.
+fn other_key_with_kid(kid: &str) -> String {
+    let header = json!({"alg": "HS256", "typ": "JWT", "kid": kid});
+    jwt::sign_with_header(&header, &good(), b"a-32-byte-key-the-agent-never-saw!")
+}
+
 /// `header.payload.` with an empty signature.
 fn unsigned(header: Value) -> String {
     format!("{}.{}.", b64(header.to_string().as_bytes()), b64(good().to_string().as_bytes()))
@@ -107,7 +113,7 @@ fn header_cases() -> Vec<Case> {
         ("x5c header", Some("header"), with_header(json!({"x5c": ["MIIBszCCAVmgAwIBAgIUQ"]}))),
         ("x5t header", Some("header"), with_header(json!({"x5t": "dGh1bWJwcmludA"}))),
         ("crit header", Some("header"), with_header(json!({"crit": ["exp"]}))),
-        ("unknown kid", Some("key id"), with_header(json!({"kid": "AAAAAAAAAAA"}))),
+        ("unknown kid, another key", Some("key id"), other_key_with_kid("AAAAAAAAAAA")),
         ("kid of the wrong type", None, with_header(json!({"kid": 42}))),
     ]
 }
@@ -222,6 +228,13 @@ fn used_up_401(agent: &TestAgent) -> Response {
     response
 }
 
+/// The good claims with `exp`, `nbf` and `iat` as JSON numbers with a fraction.
+fn fractional_dates() -> Value {
+    let now = jwt::now() as f64 + 0.25;
+    let claims = with(good(), "exp", json!(now + 600.0));
+    with(with(claims, "nbf", json!(now - 1.0)), "iat", json!(now - 1.0))
+}
+
 #[test]
 fn the_controls_built_the_same_way_are_accepted() {
     // Only the one defect makes each case bad: the same builders, without it, pass.
@@ -231,6 +244,8 @@ fn the_controls_built_the_same_way_are_accepted() {
     let controls = [
         ("plain", with_header(json!({}))),
         ("current kid", with_header(json!({"kid": kid}))),
+        ("a kid of the signer's own, the agent's key", with_header(json!({"kid": "my-key-2024"}))),
+        ("fractional dates (Python's time.time())", jwt::sign(&fractional_dates())),
         ("re-signed parts", jwt::sign_parts(&h, &p, KEY)),
         ("exp 10 s ago, inside the leeway", jwt::sign(&with(good(), "exp", json!(jwt::now() - 10)))),
         ("nbf 10 s ahead, inside the leeway", jwt::sign(&with(good(), "nbf", json!(jwt::now() + 10)))),
