@@ -12,10 +12,31 @@ pub(super) fn read_key(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Sec
     let key = match (lookup(KEY_VAR), lookup(KEY_FILE_VAR)) {
         (Some(_), Some(_)) => return Err(ConfigError::Conflict(KEY_VAR, KEY_FILE_VAR)),
         (None, None) => return Err(ConfigError::Missing("VANTA_JWT_SECRET_KEY (or VANTA_JWT_SECRET_KEY_FILE)")),
-        (Some(value), None) => secret_var(KEY_VAR, value)?,
-        (None, Some(path)) => read_secret_file(KEY_FILE_VAR, Path::new(&path))?,
+        (Some(value), None) => return checked_key(KEY_VAR, secret_var(KEY_VAR, value)?.expose_secret()),
+        (None, Some(path)) => read_key_file(Path::new(&path))?,
     };
-    checked_key(KEY_VAR, key.expose_secret())
+    checked_key_bytes(KEY_VAR, &key)
+}
+
+/// Reads the signing key's file: text (one trailing newline dropped, as for
+/// every secret file) or, when it is not UTF-8, raw bytes taken whole, such
+/// as `head -c 48 /dev/urandom` or a binary Kubernetes Secret writes.
+fn read_key_file(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::KeyFile {
+        name: KEY_FILE_VAR,
+        path: path.to_owned(),
+        source,
+    })?;
+    let bytes = zeroize::Zeroizing::new(bytes);
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => Ok(zeroize::Zeroizing::new(without_line_end(text).as_bytes().to_vec())),
+        Err(_) => Ok(bytes),
+    }
+}
+
+/// `text` without one trailing `\n` (or `\r\n`), as `echo` writes it.
+fn without_line_end(text: &str) -> &str {
+    text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(text)
 }
 
 pub(super) fn read_previous_keys(
@@ -51,8 +72,7 @@ pub(super) fn read_secret_file(name: &'static str, path: &Path) -> Result<Secret
     let text =
         std::fs::read_to_string(path).map_err(|source| ConfigError::KeyFile { name, path: path.to_owned(), source })?;
     let text = zeroize::Zeroizing::new(text);
-    let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
-    Ok(SecretString::from(trimmed.to_owned()))
+    Ok(SecretString::from(without_line_end(&text).to_owned()))
 }
 
 /// Fewest different byte values a key must hold. Random keys have far more
@@ -61,12 +81,16 @@ pub(super) fn read_secret_file(name: &'static str, path: &Path) -> Result<Secret
 const MIN_DISTINCT_KEY_BYTES: usize = 8;
 
 pub(super) fn checked_key(name: &'static str, key: &str) -> Result<SecretSlice<u8>, ConfigError> {
+    checked_key_bytes(name, key.as_bytes())
+}
+
+fn checked_key_bytes(name: &'static str, key: &[u8]) -> Result<SecretSlice<u8>, ConfigError> {
     if key.len() < MIN_KEY_BYTES {
         let problem = format!("the key is {} bytes long; at least {MIN_KEY_BYTES} bytes are required", key.len());
         return Err(invalid(name, problem));
     }
     let mut seen = [false; 256];
-    key.bytes().for_each(|b| seen[usize::from(b)] = true);
+    key.iter().for_each(|b| seen[usize::from(*b)] = true);
     let distinct = seen.iter().filter(|s| **s).count();
     if distinct < MIN_DISTINCT_KEY_BYTES {
         let problem = format!(
@@ -75,5 +99,5 @@ pub(super) fn checked_key(name: &'static str, key: &str) -> Result<SecretSlice<u
         );
         return Err(invalid(name, problem));
     }
-    Ok(SecretSlice::from(key.as_bytes().to_vec()))
+    Ok(SecretSlice::from(key.to_vec()))
 }

@@ -67,6 +67,17 @@ fn key_file_drops_one_trailing_newline() {
 }
 
 #[test]
+fn a_key_file_of_raw_bytes_is_taken_whole() {
+    let s = setup();
+    let path = s.dir.path().join("jwt.bin");
+    // Not UTF-8 (0xff), and ending in a newline byte that is part of the key.
+    let raw: Vec<u8> = (0u8..47).map(|i| i.wrapping_mul(37) ^ 0xff).chain([b'\n']).collect();
+    std::fs::write(&path, &raw).expect("write key");
+    let c = s.config(&[], &[(KEY_FILE_VAR, path.to_str().expect("utf-8"))]).expect("a binary key is a key");
+    assert_eq!(c.tokens.key.expose_secret(), &raw[..]);
+}
+
+#[test]
 fn previous_keys_are_each_checked() {
     let s = setup();
     let two = format!("{KEY}1,\n{KEY}2\n");
