@@ -10,6 +10,6 @@ mod policy;
 ///
 /// # Errors
 /// [`AppError::Startup`] with what went wrong.
-pub fn policy(command: PolicyCommand) -> Result<(), AppError> {
-    policy::run(command).map_err(AppError::Startup)
+pub fn policy(command: PolicyCommand, policy_file: Option<&std::path::Path>) -> Result<(), AppError> {
+    policy::run(command, policy_file).map_err(AppError::Startup)
 }

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     let outcome = match args.command.take() {
         // The doctor checks the configuration itself, one line per check.
         Some(Command::Doctor) => return doctor::main(args),
-        Some(Command::Policy(policy)) => commands::policy(policy),
+        Some(Command::Policy(policy)) => commands::policy(policy, args.policy_file.as_deref()),
         None => app::configure(args).and_then(|config| {
             logging::init(&config.log.filter, config.log.format == LogFormat::Json)
                 .map_err(|err| AppError::Startup(anyhow::Error::new(err).context("invalid --log (VANTA_LOG)")))?;

@@ -1,5 +1,7 @@
 //! `vanta-agent policy check FILE` and `vanta-agent policy explain`.
 
+use std::path::Path;
+
 use anyhow::Context;
 
 use crate::attest;
@@ -7,11 +9,12 @@ use crate::config::{ExplainArgs, PolicyCommand};
 use crate::peer::Caller;
 use crate::policy::{CallerLine, Policy, Who};
 
-/// Runs one `policy` subcommand.
+/// Runs one `policy` subcommand; `policy_file` is the agent's `--policy-file`.
 ///
 /// # Errors
-/// A policy file that does not load, or a process that cannot be attested.
-pub(super) fn run(command: PolicyCommand) -> anyhow::Result<()> {
+/// A policy file that does not load or was not given, or a process that
+/// cannot be attested.
+pub(super) fn run(command: PolicyCommand, policy_file: Option<&Path>) -> anyhow::Result<()> {
     match command {
         PolicyCommand::Check { file } => {
             let policy = Policy::load(&file).context("invalid policy file")?;
@@ -25,12 +28,15 @@ pub(super) fn run(command: PolicyCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        PolicyCommand::Explain(args) => explain(&args),
+        PolicyCommand::Explain(args) => {
+            let file = policy_file.context("policy explain needs --policy-file (VANTA_POLICY_FILE)")?;
+            explain(file, &args)
+        }
     }
 }
 
-fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
-    let policy = Policy::load(&args.policy_file).context("invalid policy file")?;
+fn explain(policy_file: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
+    let policy = Policy::load(policy_file).context("invalid policy file")?;
     let caller = match (args.pid, args.uid) {
         (Some(pid), _) => attest::Attestor::default()
             .attest_pid(pid, attest::Wants { names: true, exe_hash: policy.needs_exe_hash() })

@@ -26,139 +26,139 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Unix socket to listen on (its parent directory is created if missing).
-    #[arg(long, env = "VANTA_AGENT_SOCKET", default_value = defaults::SOCKET_PATH)]
+    #[arg(long, global = true, env = "VANTA_AGENT_SOCKET", default_value = defaults::SOCKET_PATH)]
     pub socket: PathBuf,
     /// File mode of the socket, in octal: who may connect (and so mint tokens).
-    #[arg(long, env = "VANTA_AGENT_SOCKET_MODE", default_value = "0660")]
+    #[arg(long, global = true, env = "VANTA_AGENT_SOCKET_MODE", default_value = "0660")]
     pub socket_mode: String,
     /// Directory of SOPS files: `{environment}.enc.yaml` (or `.yml`, `.json`, `.env`, `.ini`), one per environment.
-    #[arg(long, env = "VANTA_SOPS_FILES_PATH")]
+    #[arg(long, global = true, env = "VANTA_SOPS_FILES_PATH")]
     pub sops_files_path: Option<PathBuf>,
     /// The sops executable (a path, or a name looked up on PATH).
-    #[arg(long, env = "VANTA_SOPS_BIN", default_value = "sops")]
+    #[arg(long, global = true, env = "VANTA_SOPS_BIN", default_value = "sops")]
     pub sops_bin: PathBuf,
     /// A sops run that takes longer than this is killed (answered 504).
-    #[arg(long, env = "VANTA_SOPS_TIMEOUT_SECONDS", default_value_t = 10)]
+    #[arg(long, global = true, env = "VANTA_SOPS_TIMEOUT_SECONDS", default_value_t = 10)]
     pub sops_timeout_seconds: u64,
     /// How long a decrypted file is served from memory, in seconds; a changed
     /// file is re-decrypted at once. 0 runs sops for every request.
-    #[arg(long, env = "VANTA_CACHE_TTL_SECONDS", default_value_t = 60)]
+    #[arg(long, global = true, env = "VANTA_CACHE_TTL_SECONDS", default_value_t = 60)]
     pub cache_ttl_seconds: u64,
     /// `iss` claim written into tokens and required of them.
-    #[arg(long, env = "VANTA_JWT_ISSUER", default_value = defaults::ISSUER)]
+    #[arg(long, global = true, env = "VANTA_JWT_ISSUER", default_value = defaults::ISSUER)]
     pub issuer: String,
     /// `aud` claim written into tokens and required of them.
-    #[arg(long, env = "VANTA_JWT_AUDIENCE", default_value = defaults::AUDIENCE)]
+    #[arg(long, global = true, env = "VANTA_JWT_AUDIENCE", default_value = defaults::AUDIENCE)]
     pub audience: String,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
-    #[arg(long, env = "VANTA_CLOCK_LEEWAY_SECONDS", default_value_t = 30)]
+    #[arg(long, global = true, env = "VANTA_CLOCK_LEEWAY_SECONDS", default_value_t = 30)]
     pub clock_leeway_seconds: u64,
     /// JSONL audit log file (opened for append), or `-` for stdout.
-    #[arg(long, env = "VANTA_AUDIT_LOG", default_value = "-")]
+    #[arg(long, global = true, env = "VANTA_AUDIT_LOG", default_value = "-")]
     pub audit_log: String,
     /// Write every batch of audit records to disk (fdatasync) before
     /// answering; an audit file only, not stdout.
-    #[arg(long, env = "VANTA_AUDIT_FSYNC")]
+    #[arg(long, global = true, env = "VANTA_AUDIT_FSYNC")]
     pub audit_fsync: bool,
     /// SQLite file that counts uses of tokens with a usage limit (default:
     /// /var/lib/vanta/usage.db; not read when --usage-store is given).
-    #[arg(long, env = "VANTA_STATE_PATH")]
+    #[arg(long, global = true, env = "VANTA_STATE_PATH")]
     pub state_path: Option<PathBuf>,
     /// Where use counts live: `sqlite:PATH` (default: --state-path),
     /// `redis://HOST:PORT/DB` or `redis+unix:///PATH` (a fleet sharing one
     /// Redis). The password comes only from VANTA_USAGE_STORE_PASSWORD or
     /// VANTA_USAGE_STORE_PASSWORD_FILE, never from the URL.
-    #[arg(long, env = "VANTA_USAGE_STORE", value_name = "URL")]
+    #[arg(long, global = true, env = "VANTA_USAGE_STORE", value_name = "URL")]
     pub usage_store: Option<String>,
     /// Prefix of the Redis usage store's keys, so several fleets can share
     /// one Redis (default: vanta; Redis only).
-    #[arg(long, env = "VANTA_USAGE_STORE_PREFIX")]
+    #[arg(long, global = true, env = "VANTA_USAGE_STORE_PREFIX")]
     pub usage_store_prefix: Option<String>,
     /// Deadline of each Redis usage store operation, in milliseconds
     /// (default: 2000; Redis only).
-    #[arg(long, env = "VANTA_USAGE_STORE_TIMEOUT_MS")]
+    #[arg(long, global = true, env = "VANTA_USAGE_STORE_TIMEOUT_MS")]
     pub usage_store_timeout_ms: Option<u64>,
     /// PEM file of the CA that signed a `rediss://` usage store's certificate
     /// (a private CA); without it the system's roots are trusted.
-    #[arg(long, env = "VANTA_USAGE_STORE_CA_CERT", value_name = "PATH")]
+    #[arg(long, global = true, env = "VANTA_USAGE_STORE_CA_CERT", value_name = "PATH")]
     pub usage_store_ca_cert: Option<PathBuf>,
     /// How long a fetch of a limited token may hold its use before the use
     /// comes back unconfirmed (an agent killed mid-fetch), in seconds; must
     /// be longer than --sops-timeout-seconds.
-    #[arg(long, env = "VANTA_USAGE_LEASE_SECONDS", default_value_t = 60)]
+    #[arg(long, global = true, env = "VANTA_USAGE_LEASE_SECONDS", default_value_t = 60)]
     pub usage_lease_seconds: u64,
     /// Token lifetime when a request names none, in minutes.
-    #[arg(long, env = "VANTA_DEFAULT_TTL_MINUTES", default_value_t = defaults::TTL_MINUTES)]
+    #[arg(long, global = true, env = "VANTA_DEFAULT_TTL_MINUTES", default_value_t = defaults::TTL_MINUTES)]
     pub default_ttl_minutes: u32,
     /// Longest token lifetime granted, in minutes.
-    #[arg(long, env = "VANTA_MAX_TTL_MINUTES", default_value_t = defaults::MAX_TTL_MINUTES)]
+    #[arg(long, global = true, env = "VANTA_MAX_TTL_MINUTES", default_value_t = defaults::MAX_TTL_MINUTES)]
     pub max_ttl_minutes: u32,
     /// Minting policy: environments tokens may be minted for (comma-separated; default any).
-    #[arg(long, env = "VANTA_MINT_ALLOWED_ENVIRONMENTS", value_delimiter = ',')]
+    #[arg(long, global = true, env = "VANTA_MINT_ALLOWED_ENVIRONMENTS", value_delimiter = ',')]
     pub mint_allowed_environments: Option<Vec<EnvName>>,
     /// Minting policy: patterns a requested key pattern must provably fall inside (default any).
-    #[arg(long, env = "VANTA_MINT_ALLOWED_KEY_PATTERNS", value_delimiter = ',')]
+    #[arg(long, global = true, env = "VANTA_MINT_ALLOWED_KEY_PATTERNS", value_delimiter = ',')]
     pub mint_allowed_key_patterns: Option<Vec<KeyPattern>>,
     /// Minting policy: largest usage_limit; when set, every token must have one.
-    #[arg(long, env = "VANTA_MINT_MAX_USAGE_LIMIT")]
+    #[arg(long, global = true, env = "VANTA_MINT_MAX_USAGE_LIMIT")]
     pub mint_max_usage_limit: Option<u64>,
     /// Minting policy: Unix uids allowed to mint on the socket (comma-separated; default any).
-    #[arg(long, env = "VANTA_MINT_ALLOWED_UIDS", value_delimiter = ',')]
+    #[arg(long, global = true, env = "VANTA_MINT_ALLOWED_UIDS", value_delimiter = ',')]
     pub mint_allowed_uids: Option<Vec<u32>>,
     /// Per-caller minting policy: a TOML file of rules (reloaded on SIGHUP);
     /// replaces the --mint-* flags. Check one with `vanta-agent policy check FILE`.
-    #[arg(long, env = "VANTA_POLICY_FILE")]
+    #[arg(long, global = true, env = "VANTA_POLICY_FILE")]
     pub policy_file: Option<PathBuf>,
     /// Also serve HTTPS on this `host:port` (needs --tls-cert and --tls-key).
-    #[arg(long, env = "VANTA_LISTEN_TCP")]
+    #[arg(long, global = true, env = "VANTA_LISTEN_TCP")]
     pub listen_tcp: Option<SocketAddr>,
     /// PEM certificate chain for --listen-tcp (reloaded on SIGHUP).
-    #[arg(long, env = "VANTA_TLS_CERT")]
+    #[arg(long, global = true, env = "VANTA_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for --listen-tcp (reloaded on SIGHUP).
-    #[arg(long, env = "VANTA_TLS_KEY")]
+    #[arg(long, global = true, env = "VANTA_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// Serve plain HTTP on --listen-tcp instead of HTTPS; only for loopback addresses.
-    #[arg(long, env = "VANTA_INSECURE_TCP")]
+    #[arg(long, global = true, env = "VANTA_INSECURE_TCP")]
     pub insecure_tcp: bool,
     /// Most connections served at once on the Unix socket; further clients
     /// wait in the accept queue. TCP has its own cap, so it can never starve the socket.
-    #[arg(long, env = "VANTA_MAX_CONNECTIONS", default_value_t = 1024)]
+    #[arg(long, global = true, env = "VANTA_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
     /// Most connections served at once on --listen-tcp (separate from the
     /// socket's cap) [default: 256].
-    #[arg(long, env = "VANTA_MAX_TCP_CONNECTIONS")]
+    #[arg(long, global = true, env = "VANTA_MAX_TCP_CONNECTIONS")]
     pub max_tcp_connections: Option<usize>,
     /// Threads that serve requests (default: one per CPU). One serves cached
     /// fetches under heavy concurrency with the least CPU per request; more
     /// serve minting, limited tokens and single requests sooner.
-    #[arg(long, env = "VANTA_WORKER_THREADS")]
+    #[arg(long, global = true, env = "VANTA_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
     /// A request body not received in full within this many seconds is
     /// refused (408) and its connection closed.
-    #[arg(long, env = "VANTA_BODY_TIMEOUT_SECONDS", default_value_t = 10)]
+    #[arg(long, global = true, env = "VANTA_BODY_TIMEOUT_SECONDS", default_value_t = 10)]
     pub body_timeout_seconds: u64,
     /// A request not answered within this many seconds of its head (body,
     /// decryption and audit included) is refused (408); must exceed the
     /// body and sops timeouts.
-    #[arg(long, env = "VANTA_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    #[arg(long, global = true, env = "VANTA_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
     /// Diagnostic log filter, in `tracing` directive syntax (`info`,
     /// `vanta_agent=debug`, ...); an invalid filter stops start-up.
-    #[arg(long, env = "VANTA_LOG", default_value = "info")]
+    #[arg(long, global = true, env = "VANTA_LOG", default_value = "info")]
     pub log: String,
     /// Diagnostic log format on stderr.
-    #[arg(long, env = "VANTA_LOG_FORMAT", value_enum, ignore_case = true, default_value_t = LogFormat::Plain)]
+    #[arg(long, global = true, env = "VANTA_LOG_FORMAT", value_enum, ignore_case = true, default_value_t = LogFormat::Plain)]
     pub log_format: LogFormat,
     /// Refuse (412) requests without the header `X-Vanta-Request: true`, so a
     /// confused deputy (an SSRF in a local service) cannot reach the agent.
-    #[arg(long, env = "VANTA_REQUIRE_REQUEST_HEADER")]
+    #[arg(long, global = true, env = "VANTA_REQUIRE_REQUEST_HEADER")]
     pub require_request_header: bool,
 }
 
 /// Subcommands of `vanta-agent`; without one, the agent serves. They take
-/// the same flags and variables as the agent itself, given before the
-/// subcommand's name.
+/// the same flags and variables as the agent itself (every flag is global:
+/// before or after the subcommand's name).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the configuration, socket directory, state store, sops, the key
@@ -188,12 +188,10 @@ pub enum PolicyCommand {
     Explain(ExplainArgs),
 }
 
-/// `vanta-agent policy explain`: a live process, or a caller described by hand.
+/// `vanta-agent policy explain`: a live process, or a caller described by
+/// hand; the policy file is the agent's own `--policy-file`.
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    /// The policy file.
-    #[arg(long, env = "VANTA_POLICY_FILE")]
-    pub policy_file: PathBuf,
     /// A running process to attest (as the agent would its caller).
     #[arg(long, conflicts_with_all = ["uid", "gid", "exe", "cgroup"], required_unless_present = "uid")]
     pub pid: Option<i32>,

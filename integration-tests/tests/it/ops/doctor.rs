@@ -175,3 +175,16 @@ fn a_state_path_the_usage_store_overrides_is_a_warning() {
     let warning = line(&stdout, "warn", "unused setting");
     assert!(warning.contains("--state-path (VANTA_STATE_PATH) is set but not read"), "{stdout}");
 }
+
+#[test]
+fn the_agents_flags_may_follow_the_word_doctor() {
+    // `vanta-agent doctor --sops-bin …`, as docs/API.md §8 has it: the flag is
+    // read (sops cannot be run), not refused as an unknown argument.
+    let (finished, _agent) = dev_builder().arg("doctor").arg("--sops-bin").arg("/nonexistent/sops").run_to_exit();
+    let stdout = finished.stdout_text();
+    assert_eq!(finished.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{}", finished.stderr_text());
+    assert!(
+        line(&stdout, "FAIL", "configuration").contains("--sops-bin (VANTA_SOPS_BIN): /nonexistent/sops"),
+        "{stdout}"
+    );
+}
