@@ -153,7 +153,25 @@ fn tokens_part(args: &Args, key: SecretSlice<u8>, previous_keys: Vec<SecretSlice
 fn listen_part(args: &Args) -> Result<Listen, ConfigError> {
     let tcp = tcp_config(args)?;
     let mode = parse_mode(&args.socket_mode)?;
+    check_socket_path(&args.socket)?;
     Ok(Listen { socket: SocketConfig { path: args.socket.clone(), mode, max_connections: args.max_connections }, tcp })
+}
+
+/// Longest socket path a client can connect to: `sun_path` holds 108 bytes,
+/// the last a NUL. The agent binds through a shorter staging path, so a
+/// longer one would bind and then turn every client away.
+const MAX_SOCKET_PATH_BYTES: usize = 107;
+
+fn check_socket_path(path: &Path) -> Result<(), ConfigError> {
+    let len = path.as_os_str().len();
+    if len > MAX_SOCKET_PATH_BYTES {
+        let problem = format!(
+            "the path is {len} bytes long; a Unix socket path can have at most {MAX_SOCKET_PATH_BYTES}: choose a \
+             shorter one"
+        );
+        return Err(invalid("--socket", problem));
+    }
+    Ok(())
 }
 
 /// The policy file and the `--mint-*` flags exclude each other: silently

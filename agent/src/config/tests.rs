@@ -107,6 +107,16 @@ fn bad_values_are_refused() {
 }
 
 #[test]
+fn a_socket_path_no_client_could_connect_to_is_refused() {
+    let s = setup();
+    let env = [(KEY_VAR, KEY)];
+    let longest = format!("/run/{}", "s".repeat(102));
+    assert!(s.config(&["--socket", &longest], &env).is_ok(), "107 bytes fit sun_path with its NUL");
+    let err = s.config(&["--socket", &format!("{longest}s")], &env).err().expect("108 bytes do not").to_string();
+    assert!(err.contains("--socket") && err.contains("108 bytes long"), "{err}");
+}
+
+#[test]
 fn sops_gets_only_what_its_backends_need() {
     let s = setup();
     let env = [

@@ -65,6 +65,15 @@ pub enum BindError {
 /// agent may add or remove files in it.
 const DIR_MODE: u32 = 0o750;
 
+/// The mode of a socket directory the agent creates for a socket of mode
+/// `socket_mode`: [`DIR_MODE`], and others may pass through (not list) when
+/// the socket's mode lets them connect, as `--socket-mode 0666` with a
+/// policy file means; a directory they could not enter would refuse them
+/// before the policy is asked.
+fn dir_mode_for(socket_mode: u32) -> u32 {
+    if socket_mode & 0o006 == 0 { DIR_MODE } else { DIR_MODE | 0o001 }
+}
+
 // === impl UnixSocket ===
 
 impl UnixSocket {
@@ -74,7 +83,7 @@ impl UnixSocket {
     /// [`BindError`] if the path is taken or cannot be used.
     pub fn bind(path: &Path, mode: u32) -> Result<Self, BindError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            prepare_directory(parent)?;
+            prepare_directory(parent, dir_mode_for(mode))?;
         }
         clear_stale(path)?;
         let (listener, staged) = Staged::bind(path, mode)?;
@@ -218,9 +227,9 @@ fn start_time(pid: i32) -> Option<u64> {
     start_time_from_stat(&stat)
 }
 
-/// Creates the socket's directory with [`DIR_MODE`] whatever the umask, or
+/// Creates the socket's directory with `dir_mode` whatever the umask, or
 /// refuses an existing one that other users may write.
-fn prepare_directory(dir: &Path) -> Result<(), BindError> {
+fn prepare_directory(dir: &Path, dir_mode: u32) -> Result<(), BindError> {
     match std::fs::metadata(dir) {
         Ok(meta) if meta.mode() & 0o002 != 0 => {
             Err(BindError::OpenDirectory { path: dir.to_owned(), mode: meta.mode() & 0o7777 })
@@ -229,11 +238,11 @@ fn prepare_directory(dir: &Path) -> Result<(), BindError> {
         Err(err) if err.kind() == ErrorKind::NotFound => {
             std::fs::DirBuilder::new()
                 .recursive(true)
-                .mode(DIR_MODE)
+                .mode(dir_mode)
                 .create(dir)
                 .map_err(io("create directory", dir))?;
             // The umask may have taken bits away; the group needs them to reach the socket.
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE)).map_err(io("chmod", dir))
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode)).map_err(io("chmod", dir))
         }
         Err(source) => Err(BindError::Io { action: "stat", path: dir.to_owned(), source }),
     }
@@ -298,6 +307,11 @@ mod tests {
         let socket = UnixSocket::bind(&path, 0o660).expect("bind");
         let mode = std::fs::metadata(dir.path().join("new")).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, DIR_MODE);
+        socket.remove();
+        // A socket others may connect to: others may pass through its directory too.
+        let socket = UnixSocket::bind(&dir.path().join("for-all/agent.sock"), 0o666).expect("bind");
+        let mode = std::fs::metadata(dir.path().join("for-all")).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o751);
         socket.remove();
         let open = dir.path().join("open");
         std::fs::create_dir(&open).expect("mkdir");
