@@ -1,5 +1,7 @@
 //! The raw command line of `vanta-agent`: clap flags, each with its
 //! environment variable (docs/API.md §3). Checked by [`super::Config::from_args`].
+//! A switch's variable takes `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`
+//! in any case, as the CLI's `VANTA_MASK` does.
 //!
 //! A flag that applies to one setup only (a Redis store's prefix, the state
 //! file when `--usage-store` names the store) has no clap default: it is
@@ -9,6 +11,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 use vanta_shared::{EnvName, KeyPattern, defaults};
 
@@ -58,7 +61,7 @@ pub struct Args {
     pub audit_log: String,
     /// Write every batch of audit records to disk (fdatasync) before
     /// answering; an audit file only, not stdout.
-    #[arg(long, global = true, env = "VANTA_AUDIT_FSYNC")]
+    #[arg(long, global = true, env = "VANTA_AUDIT_FSYNC", value_parser = BoolishValueParser::new())]
     pub audit_fsync: bool,
     /// SQLite file that counts uses of tokens with a usage limit (default:
     /// /var/lib/vanta/usage.db; not read when --usage-store is given).
@@ -119,7 +122,7 @@ pub struct Args {
     #[arg(long, global = true, env = "VANTA_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// Serve plain HTTP on --listen-tcp instead of HTTPS; only for loopback addresses.
-    #[arg(long, global = true, env = "VANTA_INSECURE_TCP")]
+    #[arg(long, global = true, env = "VANTA_INSECURE_TCP", value_parser = BoolishValueParser::new())]
     pub insecure_tcp: bool,
     /// Most connections served at once on the Unix socket; further clients
     /// wait in the accept queue. TCP has its own cap, so it can never starve the socket.
@@ -152,7 +155,7 @@ pub struct Args {
     pub log_format: LogFormat,
     /// Refuse (412) requests without the header `X-Vanta-Request: true`, so a
     /// confused deputy (an SSRF in a local service) cannot reach the agent.
-    #[arg(long, global = true, env = "VANTA_REQUIRE_REQUEST_HEADER")]
+    #[arg(long, global = true, env = "VANTA_REQUIRE_REQUEST_HEADER", value_parser = BoolishValueParser::new())]
     pub require_request_header: bool,
 }
 

@@ -9,13 +9,13 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use super::{ConfigError, KEY_FILE_VAR, KEY_VAR, MIN_KEY_BYTES, PREVIOUS_KEYS_FILE_VAR, PREVIOUS_KEYS_VAR, invalid};
 
 pub(super) fn read_key(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<SecretSlice<u8>, ConfigError> {
-    let key = match (lookup(KEY_VAR), lookup(KEY_FILE_VAR)) {
-        (Some(_), Some(_)) => return Err(ConfigError::Conflict(KEY_VAR, KEY_FILE_VAR)),
-        (None, None) => return Err(ConfigError::Missing("VANTA_JWT_SECRET_KEY (or VANTA_JWT_SECRET_KEY_FILE)")),
-        (Some(value), None) => return checked_key(KEY_VAR, secret_var(KEY_VAR, value)?.expose_secret()),
-        (None, Some(path)) => read_key_file(Path::new(&path))?,
-    };
-    checked_key_bytes(KEY_VAR, &key)
+    // A refusal names the variable the key came from.
+    match (lookup(KEY_VAR), lookup(KEY_FILE_VAR)) {
+        (Some(_), Some(_)) => Err(ConfigError::Conflict(KEY_VAR, KEY_FILE_VAR)),
+        (None, None) => Err(ConfigError::Missing("VANTA_JWT_SECRET_KEY (or VANTA_JWT_SECRET_KEY_FILE)")),
+        (Some(value), None) => checked_key(KEY_VAR, secret_var(KEY_VAR, value)?.expose_secret()),
+        (None, Some(path)) => checked_key_bytes(KEY_FILE_VAR, &read_key_file(Path::new(&path))?),
+    }
 }
 
 /// Reads the signing key's file: text (one trailing newline dropped, as for

@@ -62,6 +62,9 @@ fn key_file_drops_one_trailing_newline() {
     std::fs::write(&path, format!("{KEY}\n")).expect("write key");
     let c = s.config(&[], &[(KEY_FILE_VAR, path.to_str().expect("utf-8"))]).expect("valid");
     assert_eq!(c.tokens.key.expose_secret(), KEY.as_bytes());
+    std::fs::write(&path, "short\n").expect("write key");
+    let short = s.config(&[], &[(KEY_FILE_VAR, path.to_str().expect("utf-8"))]).err().expect("short").to_string();
+    assert!(short.starts_with("VANTA_JWT_SECRET_KEY_FILE:") && short.contains("5 bytes"), "{short}");
     let missing = s.config(&[], &[(KEY_FILE_VAR, "/nonexistent/key")]);
     assert!(matches!(missing, Err(ConfigError::KeyFile { .. })));
 }

@@ -60,8 +60,13 @@ fn requests_with_the_header_work() {
 
 #[test]
 fn the_environment_variable_turns_it_on() {
-    let agent = dev_builder().env("VANTA_REQUIRE_REQUEST_HEADER", "true").start();
-    assert_error(&agent.get_secret("dev", "INT", &self_signed("dev", "*")), 412, "precondition_failed");
+    // Any usual spelling of yes, as systemd units and Helm values write it.
+    for yes in ["true", "1", "YES", "on"] {
+        let agent = dev_builder().env("VANTA_REQUIRE_REQUEST_HEADER", yes).start();
+        assert_error(&agent.get_secret("dev", "INT", &self_signed("dev", "*")), 412, "precondition_failed");
+    }
+    let agent = dev_builder().env("VANTA_REQUIRE_REQUEST_HEADER", "0").start();
+    assert_eq!(agent.get_secret("dev", "INT", &self_signed("dev", "*")).status, 200, "0 is off");
 }
 
 #[test]
