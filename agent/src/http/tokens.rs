@@ -33,7 +33,7 @@ pub async fn generate<S: SecretSource, U: UsageStore>(
         return ApiError::from(&err).into_response();
     }
     let read = body::read_request(body, limits.body_timeout, GenerateTokenRequest::from_json).await;
-    let request = match checked(vault, AuditEvent::TokenGenerate, &peer, read).await {
+    let request = match checked(vault, AuditEvent::TokenGenerate, &peer, credential, read).await {
         Ok(request) => request,
         Err(refused) => return refused,
     };
@@ -57,7 +57,7 @@ pub async fn revoke<S: SecretSource, U: UsageStore>(
         Err(err) => return ApiError::from(&err).into_response(),
     };
     let read = body::read_request(body, limits.body_timeout, RevokeTokenRequest::from_json).await;
-    let request = match checked(vault, AuditEvent::TokenRevoke, &peer, read).await {
+    let request = match checked(vault, AuditEvent::TokenRevoke, &peer, credential, read).await {
         Ok(request) => request,
         Err(refused) => return refused,
     };
@@ -73,6 +73,7 @@ async fn checked<S: SecretSource, U: UsageStore, T>(
     vault: &Vault<S, U>,
     event: AuditEvent,
     peer: &Peer,
+    credential: Option<&str>,
     read: Result<JsonBody<T>, ApiError>,
 ) -> Result<T, Response> {
     let (raw, parsed) = match read {
@@ -83,7 +84,9 @@ async fn checked<S: SecretSource, U: UsageStore, T>(
         Ok(request) => Ok(request),
         Err(refused) => {
             let (code, detail) = (refused.code(), refused.message());
-            vault.refuse_request(RefusedRequest { event, peer: peer.clone(), body: raw.as_ref(), code, detail }).await;
+            let refused_request =
+                RefusedRequest { event, peer: peer.clone(), credential, body: raw.as_ref(), code, detail };
+            vault.refuse_request(refused_request).await;
             Err(refused.into_response())
         }
     }

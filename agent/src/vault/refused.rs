@@ -23,6 +23,9 @@ pub struct RefusedRequest<'a> {
     pub event: AuditEvent,
     /// Who asked.
     pub peer: Peer,
+    /// The request's bearer credential (a TCP caller's admin token), to
+    /// name the rule that covers the caller as an accepted request would.
+    pub credential: Option<&'a str>,
     /// The body as sent, when it was JSON: its names are echoed.
     pub body: Option<&'a Value>,
     /// The code answered.
@@ -47,9 +50,13 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         self.audited(&mut record, Err(Error::Refused(Refusal::NotAdmin))).await
     }
 
-    /// Audits a token request the HTTP layer refused.
+    /// Audits a token request the HTTP layer refused, naming the caller's
+    /// executable and covering rule as the record of an accepted one does
+    /// (attesting it again: refusals are rare, the accepted path pays nothing).
     pub async fn refuse_request(&self, refused: RefusedRequest<'_>) {
+        let identified = self.identify(&refused.peer, refused.credential).await;
         let mut record = AuditRecord::new(refused.event, refused.peer);
+        record.set_caller(identified.exe.as_deref(), identified.rule_name());
         let field = |name| refused.body.and_then(|v| v.get(name)).and_then(Value::as_str);
         record.subject = field("subject").and_then(AuditRecord::echo);
         if refused.event == AuditEvent::TokenRevoke {

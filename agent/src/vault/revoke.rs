@@ -40,11 +40,14 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     pub async fn screen_revoker(&self, peer: &Peer, credential: Option<&str>) -> Result<Revoker, Error> {
         let identified = self.identify(peer, credential).await;
         let exe = identified.exe.clone();
+        // A rule may cover the caller and still not let it revoke: the
+        // record names it, so it does not read as "no rule covered".
+        let covering = identified.rule_name();
         match identified.may_revoke() {
             Ok(rule) => Ok(Revoker { exe, rule: rule.name }),
             Err(err) => {
                 let mut record = AuditRecord::new(AuditEvent::TokenRevoke, peer.clone());
-                record.set_caller(exe.as_deref(), None);
+                record.set_caller(exe.as_deref(), covering);
                 self.audited(&mut record, Err(err)).await
             }
         }

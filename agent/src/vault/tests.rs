@@ -453,6 +453,7 @@ async fn a_refused_requests_detail_is_echoed_cut_and_escaped() {
     let refused = RefusedRequest {
         event: AuditEvent::TokenGenerate,
         peer: Peer::Unknown,
+        credential: None,
         body: Some(&body),
         code: ErrorCode::ValidationError,
         detail: &detail,

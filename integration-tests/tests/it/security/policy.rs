@@ -37,8 +37,8 @@ fn policy_agent(staged: &Staged, policy: &str) -> TestAgent {
 }
 
 fn policy_builder(staged: &Staged, policy: &str) -> AgentBuilder {
-    // The agent makes a socket directory only its group may enter (0750);
-    // one every user may enter is the operator's to create.
+    // A directory every user may enter, as an operator would create it (the
+    // agent would make it 0751 for --socket-mode 0666 itself).
     let run = staged.path().join("run");
     fs::create_dir_all(&run).unwrap();
     staged::reachable(&run);
@@ -305,6 +305,31 @@ fn sighup_reloads_a_good_policy_and_keeps_the_old_one_when_broken() {
     assert!(line.contains("line 3") && line.contains("unknown field `uidz`"), "{line}");
     assert_eq!(agent.generate(&ask).status, 200, "the previous policy stays in force");
     assert!(agent.stop().success());
+}
+
+#[test]
+fn refused_token_requests_name_the_callers_exe_and_covering_rule() {
+    // Refused after the caller was known (a body with a bad field; a revoke
+    // its rule does not allow): the record still names who asked under
+    // which rule, so "rule": null keeps meaning "no rule covered it".
+    let me = nix::unistd::geteuid().as_raw();
+    let staged = Staged::new();
+    let policy =
+        format!("[[rule]]\nname = \"minter\"\nuids = [{me}]\nenvironments = [\"dev\"]\nkey_patterns = [\"*\"]\n");
+    let agent = policy_agent(&staged, &policy);
+    let test_exe = real(&std::env::current_exe().unwrap());
+    let bad_ttl = json!({"subject": "s", "environment": "dev", "key_pattern": "*", "ttl_minutes": 0});
+    assert_error(&agent.generate(&bad_ttl), 422, "validation_error");
+    let record = last_generate(&agent, 1);
+    assert_eq!((&record["exe"], &record["rule"]), (&json!(test_exe), &json!("minter")), "{record}");
+
+    let revoke =
+        agent.request("POST", "/api/v1/vault/tokens/revoke", &[], Some(json!({"jti": "x"}).to_string().as_bytes()));
+    assert_error(&revoke, 403, "forbidden");
+    let records = agent.wait_audit_lines(2);
+    let record = records.iter().rev().find(|r| r["event"] == "token_revoke").expect("a token_revoke record");
+    assert_eq!((&record["exe"], &record["rule"]), (&json!(test_exe), &json!("minter")), "{record}");
+    assert_eq!(record["outcome"], "forbidden", "{record}");
 }
 
 #[test]
