@@ -141,6 +141,12 @@ pub enum UsageError {
     /// The store's worker has stopped.
     #[error("the usage store has stopped")]
     Stopped,
+    /// Redis may evict keys under memory pressure (`maxmemory` set, with
+    /// this `maxmemory-policy`): counts and revocations could vanish unseen.
+    #[error(
+        "the Redis usage store may evict keys (maxmemory-policy {0}): use counts and revocations could be lost; set maxmemory-policy noeviction"
+    )]
+    MayEvict(String),
 }
 
 /// The backend chosen at start-up, with the metrics every backend shares.

@@ -1,6 +1,6 @@
 //! A private `redis-server` for the fleet tests (harness): on a Unix socket
 //! in its own temporary directory, `appendonly yes` unless asked otherwise,
-//! no TCP port. It can be
+//! no TCP port, plus any server options a test gives. It can be
 //! stopped and started again on the same data; it is killed on drop.
 
 use std::collections::HashMap;
@@ -21,6 +21,7 @@ pub struct TestRedis {
     socket: PathBuf,
     dir: tempfile::TempDir,
     appendonly: &'static str,
+    options: Vec<String>,
 }
 
 // === impl TestRedis ===
@@ -31,7 +32,7 @@ impl TestRedis {
     /// # Panics
     /// If `redis-server` is not on PATH (`make tools` installs it) or does not start in 10 s.
     pub fn start() -> Self {
-        Self::start_with("yes")
+        Self::start_with("yes", &[])
     }
 
     /// A server that loses its writes on restart (`appendonly no`).
@@ -39,13 +40,23 @@ impl TestRedis {
     /// # Panics
     /// As [`TestRedis::start`].
     pub fn start_forgetful() -> Self {
-        Self::start_with("no")
+        Self::start_with("no", &[])
     }
 
-    fn start_with(appendonly: &'static str) -> Self {
+    /// A durable server with more options on its command line, e.g.
+    /// `["--maxmemory", "3mb"]`.
+    ///
+    /// # Panics
+    /// As [`TestRedis::start`].
+    pub fn start_with_options(options: &[&str]) -> Self {
+        Self::start_with("yes", options)
+    }
+
+    fn start_with(appendonly: &'static str, options: &[&str]) -> Self {
         let dir = tempfile::Builder::new().prefix("vanta-redis").tempdir().expect("temp dir for redis");
         let socket = dir.path().join("redis.sock");
-        let mut redis = Self { child: None, socket, dir, appendonly };
+        let options = options.iter().map(|o| (*o).to_owned()).collect();
+        let mut redis = Self { child: None, socket, dir, appendonly, options };
         redis.start_again();
         redis
     }
@@ -84,6 +95,23 @@ impl TestRedis {
             .collect()
     }
 
+    /// Runs one command, as an operator's `redis-cli` would, and returns
+    /// the first line of the reply (`+OK`, `-ERR …`).
+    ///
+    /// # Panics
+    /// If the server does not answer.
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        let mut stream = UnixStream::connect(&self.socket).expect("redis-server's socket");
+        stream.write_all(request.as_bytes()).expect("ask redis");
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply).expect("redis answers");
+        reply.trim_end().to_owned()
+    }
+
     /// Kills the server (SIGKILL: what a crash or a lost node looks like).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -119,6 +147,7 @@ impl TestRedis {
         let child = Command::new("redis-server")
             .args(["--port", "0", "--unixsocketperm", "700", "--save", ""])
             .args(["--appendonly", self.appendonly])
+            .args(&self.options)
             .arg("--unixsocket")
             .arg(&self.socket)
             .arg("--dir")

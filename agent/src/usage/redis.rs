@@ -7,7 +7,12 @@
 //! the grace of [`super::PRUNE_GRACE_SECS`]), so pruning is Redis's job. Every
 //! operation has a deadline; the connection manager reconnects by itself.
 //! Confirms rely on Redis's own durability: the operator guide says to run it
-//! with `appendonly yes`, and the agent warns when it is off.
+//! with `appendonly yes`, and the agent warns when it is off. They also rely
+//! on Redis keeping every key until it expires: a Redis that may evict keys
+//! under memory pressure (`maxmemory` with a policy other than `noeviction`)
+//! would drop use counts (they expire, so `volatile-*` policies pick them)
+//! and keep the birth key, so the loss could not be seen. The agent refuses
+//! to start on one, and readiness fails when the policy is changed later.
 //!
 //! Revocations live in one sorted set, `<prefix>:revocations` (member: the
 //! revocation's one-line form, score: when it may be forgotten, in ms), that
@@ -18,6 +23,7 @@
 
 mod feed;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -57,6 +63,9 @@ struct Shared {
     prefix: String,
     born_at: AtomicU64,
     is_new: AtomicBool,
+    /// Redis refused `CONFIG` at start-up (a managed Redis renames it):
+    /// readiness cannot see the eviction policy and only pings.
+    config_refused: AtomicBool,
     timeout: Duration,
     revoke: Script,
     revoked: Arc<Revoked>,
@@ -199,6 +208,7 @@ impl RedisStore {
             prefix: target.prefix,
             born_at: AtomicU64::new(0),
             is_new: AtomicBool::new(false),
+            config_refused: AtomicBool::new(false),
             timeout: target.timeout,
             revoke: Script::new(REVOKE),
             revoked: Arc::new(Revoked::default()),
@@ -208,6 +218,7 @@ impl RedisStore {
         let created = store.be_born().await?;
         store.0.is_new.store(created, Ordering::SeqCst);
         store.warn_unless_persistent().await;
+        store.refuse_eviction().await?;
         // The first full load happens before start-up goes on.
         let mut pubsub = deadline(target.timeout, subscriber.get_async_pubsub()).await?;
         deadline(target.timeout, pubsub.subscribe(store.revocations_key())).await?;
@@ -252,6 +263,36 @@ impl RedisStore {
             ),
             Err(err) => tracing::warn!(error = %err, "failed to ask Redis whether appendonly is on; make sure it is"),
         }
+    }
+
+    /// Fails when Redis may evict keys; warns once, and remembers, when it
+    /// does not say.
+    async fn refuse_eviction(&self) -> Result<(), UsageError> {
+        match self.eviction_policy().await {
+            Ok(None) => Ok(()),
+            Ok(Some(policy)) => Err(UsageError::MayEvict(policy)),
+            Err(err) => {
+                tracing::warn!(
+                    error = %err,
+                    "failed to ask Redis whether it may evict keys; make sure its maxmemory-policy is noeviction"
+                );
+                self.0.config_refused.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+        }
+    }
+
+    /// The `maxmemory-policy` under which Redis may evict this store's
+    /// keys, or `None` when it may not (no `maxmemory`, or `noeviction`).
+    /// One round trip: `CONFIG GET maxmemory*` answers both settings.
+    async fn eviction_policy(&self) -> Result<Option<String>, UsageError> {
+        let mut conn = self.0.conn.clone();
+        let mut ask = redis::cmd("CONFIG");
+        ask.arg("GET").arg("maxmemory*");
+        let config: HashMap<String, String> = deadline(self.0.timeout, ask.query_async(&mut conn)).await?;
+        let limited = config.get("maxmemory").is_some_and(|bytes| bytes != "0");
+        let policy = config.get("maxmemory-policy").map_or("noeviction", String::as_str);
+        Ok((limited && policy != "noeviction").then(|| policy.to_owned()))
     }
 
     fn keys(&self, jti: &str) -> (String, String) {
@@ -310,6 +351,13 @@ async fn deadline<T>(limit: Duration, op: impl Future<Output = redis::RedisResul
         Ok(result) => Ok(result?),
         Err(_) => Err(UsageError::backend(TimedOut(limit))),
     }
+}
+
+/// Whether Redis answered with an error of its own (an unknown or
+/// forbidden command), rather than not answering.
+fn is_refusal(err: &UsageError) -> bool {
+    let UsageError::Backend(source) = err else { return false };
+    source.downcast_ref::<redis::RedisError>().is_some_and(|err| err.code().is_some())
 }
 
 fn expire_at_ms(expires_at: u64) -> u64 {
@@ -389,7 +437,19 @@ impl UsageStore for RedisStore {
         self.0.feed.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// Asks for the eviction policy, which is a ping too (one round trip per
+    /// probe), so a `CONFIG SET` made after start-up shows in readiness.
+    /// Where Redis refuses `CONFIG` (a server error, not a lost connection)
+    /// it falls back to `PING`.
     async fn ping(&self) -> Result<(), UsageError> {
+        if !self.0.config_refused.load(Ordering::SeqCst) {
+            match self.eviction_policy().await {
+                Ok(None) => return Ok(()),
+                Ok(Some(policy)) => return Err(UsageError::MayEvict(policy)),
+                Err(err) if !is_refusal(&err) => return Err(err),
+                Err(_) => {}
+            }
+        }
         let mut conn = self.0.conn.clone();
         let ping = redis::cmd("PING");
         deadline(self.0.timeout, ping.query_async::<String>(&mut conn)).await.map(drop)

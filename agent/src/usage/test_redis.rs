@@ -20,10 +20,16 @@ pub(super) struct TestRedis {
 impl TestRedis {
     /// Starts a server and waits (up to 10 s) until it accepts connections.
     pub(super) fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`TestRedis::start`] with more server options.
+    pub(super) fn start_with(options: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir for redis");
         let socket = dir.path().join("redis.sock");
         let child = Command::new("redis-server")
             .args(["--port", "0", "--unixsocketperm", "700", "--appendonly", "yes", "--save", ""])
+            .args(options)
             .arg("--unixsocket")
             .arg(&socket)
             .arg("--dir")
@@ -59,6 +65,10 @@ impl TestRedis {
 
     /// One more store (another agent) on this server.
     pub(super) async fn another_store(&self) -> RedisStore {
+        self.open_store().await.expect("redis store")
+    }
+
+    async fn open_store(&self) -> Result<RedisStore, super::UsageError> {
         let target = RedisTarget {
             url: self.url(),
             ca_cert: None,
@@ -66,7 +76,7 @@ impl TestRedis {
             prefix: "test".to_owned(),
             timeout: Duration::from_secs(5),
         };
-        RedisStore::open(target).await.expect("redis store")
+        RedisStore::open(target).await
     }
 }
 
@@ -112,6 +122,33 @@ async fn every_agent_learns_that_the_store_was_born_again() {
     server.command(&["FLUSHALL"]).await;
     assert!(b.take(&ask, now_ms).await.is_err());
     assert!(b.born_at() >= now_s, "born again now");
+}
+
+/// A Redis that may evict keys (`maxmemory` with another policy than
+/// `noeviction`) could drop use counts unseen: no store opens on one, and
+/// the ping (readiness) fails once the policy is set at run time.
+#[tokio::test]
+async fn a_redis_that_may_evict_keys_is_refused_at_open_and_fails_the_ping() {
+    use crate::usage::{UsageError, UsageStore};
+    let evicting = TestRedis::start_with(&["--maxmemory", "3mb", "--maxmemory-policy", "volatile-ttl"]);
+    let refused = evicting.open_store().await.err().map(|err| err.to_string()).unwrap_or_default();
+    assert!(refused.contains("may evict keys (maxmemory-policy volatile-ttl)"), "{refused}");
+    let bounded = TestRedis::start_with(&["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"]);
+    let store = bounded.another_store().await;
+    store.ping().await.expect("noeviction is safe");
+    bounded.command(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]).await;
+    assert!(matches!(store.ping().await, Err(UsageError::MayEvict(policy)) if policy == "allkeys-lru"));
+    bounded.command(&["CONFIG", "SET", "maxmemory", "0"]).await;
+    store.ping().await.expect("without maxmemory nothing is evicted");
+}
+
+/// A Redis that refuses `CONFIG` (renamed by a managed service) cannot say
+/// whether it evicts: the store opens (with a warning) and pings.
+#[tokio::test]
+async fn a_redis_without_config_opens_and_pings() {
+    use crate::usage::UsageStore;
+    let managed = TestRedis::start_with(&["--rename-command", "CONFIG", ""]);
+    managed.another_store().await.ping().await.expect("ping");
 }
 
 impl Drop for TestRedis {

@@ -163,6 +163,47 @@ fn a_redis_without_appendonly_is_warned_about_at_start_up() {
     assert!(agent.stderr_text().contains(warning), "{}", agent.stderr_text());
 }
 
+/// A Redis that may evict keys under memory pressure drops use counts
+/// (they expire, so `volatile-*` policies pick them) and keeps the birth
+/// key: a spent token would be served again unseen. The agent refuses to
+/// start on one, and fails readiness when the policy is set at run time.
+#[test]
+fn a_redis_that_may_evict_keys_stops_start_up_and_later_fails_readiness() {
+    let evicting = TestRedis::start_with_options(&["--maxmemory", "3mb", "--maxmemory-policy", "volatile-ttl"]);
+    let (finished, _agent) = dev_builder().args(["--usage-store", &evicting.url()]).run_to_exit();
+    let stderr = finished.stderr_text();
+    assert_eq!(finished.code(), Some(2), "{stderr}");
+    let refusal = stderr.lines().find(|l| l.starts_with("vanta-agent: error: ")).unwrap_or_default();
+    assert!(refusal.contains("may evict keys (maxmemory-policy volatile-ttl)"), "{stderr}");
+    assert!(refusal.contains("set maxmemory-policy noeviction"), "{stderr}");
+
+    let bounded = TestRedis::start_with_options(&["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"]);
+    let agent = fleet_agent(&bounded);
+    assert_eq!(agent.get("/readyz", None).status, 200, "a full Redis that refuses writes loses nothing");
+    assert_eq!(bounded.command(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]), "+OK");
+    let unready = agent.get("/readyz", None);
+    assert_eq!(unready.status, 503, "{}", unready.text());
+    let check = unready.json()["checks"]["usage_store"].as_str().unwrap_or_default().to_owned();
+    assert!(check.contains("maxmemory-policy allkeys-lru"), "{check}");
+    assert_eq!(bounded.command(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]), "+OK");
+    assert_eq!(agent.get("/readyz", None).status, 200);
+}
+
+/// A managed Redis that renames `CONFIG` cannot say its eviction policy:
+/// the agent warns once and starts, and readiness only pings.
+#[test]
+fn a_redis_that_hides_config_is_warned_about_and_still_serves() {
+    let managed = TestRedis::start_with_options(&["--rename-command", "CONFIG", ""]);
+    let agent = fleet_agent(&managed);
+    let warning = "failed to ask Redis whether it may evict keys";
+    assert_eq!(agent.stderr_text().matches(warning).count(), 1, "{}", agent.stderr_text());
+    let limited = agent.mint(&json!({"subject": "s", "environment": "dev", "key_pattern": "*", "usage_limit": 1}));
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &limited).status, 200);
+    assert_error(&agent.get_secret("dev", "DATABASE_URL", &limited), 401, "unauthorized");
+    assert_eq!(agent.get("/readyz", None).status, 200);
+    assert_eq!(agent.stderr_text().matches(warning).count(), 1, "warned once, not per probe");
+}
+
 #[test]
 fn a_url_with_a_password_is_refused_without_echoing_it() {
     let (finished, _agent) =
