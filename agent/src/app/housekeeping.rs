@@ -2,9 +2,14 @@
 //! tokens, drop decrypted files past the cache TTL and expired tokens from the
 //! memo of verified ones, and on SIGHUP reopen the audit file, reload the TLS
 //! certificate and the minting policy. Stopped and awaited by `serve`.
+//!
+//! A prune goes by the wall clock, but never further than the time really
+//! elapsed since start-up (the monotonic clock): a clock stepped ahead and
+//! then back must not have pruned the use counts and revocations of tokens
+//! that are valid again ([`PruneClock`]).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use tokio::sync::oneshot;
@@ -23,6 +28,9 @@ pub(super) struct Housekeeping {
 
 /// How often expired tokens' use counts are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(300);
+/// How far the wall clock may run ahead of the time elapsed since start-up
+/// before it is logged (small NTP steps are not worth a warning).
+const CLOCK_AHEAD_WARN: Duration = Duration::from_secs(60);
 /// How often decrypted files past the cache TTL and expired verified tokens
 /// are dropped from memory.
 const EVICT_EVERY: Duration = Duration::from_secs(5);
@@ -40,10 +48,14 @@ impl Housekeeping {
         let task = tokio::spawn(async move {
             let mut prune = tokio::time::interval(PRUNE_EVERY);
             let mut evict = tokio::time::interval(EVICT_EVERY);
+            let mut clock = PruneClock::new(SystemTime::now(), Instant::now());
             loop {
                 tokio::select! {
                     _ = &mut stopped => break,
-                    _ = prune.tick() => prune_expired(&vault).await,
+                    _ = prune.tick() => {
+                        let now = clock.prune_time(SystemTime::now(), Instant::now());
+                        prune_expired(&vault, now).await;
+                    }
                     _ = evict.tick() => {
                         vault.source.evict_expired();
                         vault.validator.forget_expired(SystemTime::now());
@@ -88,12 +100,63 @@ fn reload_policy(policy: &LivePolicy) {
     }
 }
 
-async fn prune_expired(vault: &AgentVault) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+/// The wall clock and the monotonic clock read together at start-up.
+struct PruneClock {
+    wall: SystemTime,
+    mono: Instant,
+    /// How far ahead the wall clock was when last logged.
+    warned_ahead: Duration,
+}
+
+// === impl PruneClock ===
+
+impl PruneClock {
+    fn new(wall: SystemTime, mono: Instant) -> Self {
+        Self { wall, mono, warned_ahead: Duration::ZERO }
+    }
+
+    /// The time to prune as of: the wall clock `wall_now`, but no later than
+    /// start-up plus the monotonic time elapsed by `mono_now`. A wall clock
+    /// that jumped ahead is logged (again only when it jumps further).
+    fn prune_time(&mut self, wall_now: SystemTime, mono_now: Instant) -> SystemTime {
+        let elapsed = self.wall + mono_now.saturating_duration_since(self.mono);
+        let Ok(ahead) = wall_now.duration_since(elapsed) else { return wall_now };
+        if ahead > self.warned_ahead + CLOCK_AHEAD_WARN {
+            tracing::warn!(
+                ahead_secs = ahead.as_secs(),
+                "the wall clock is ahead of the time elapsed since start-up; pruning the usage store as of the elapsed time"
+            );
+            self.warned_ahead = ahead;
+        }
+        elapsed
+    }
+}
+
+async fn prune_expired(vault: &AgentVault, now: SystemTime) {
+    let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
     match vault.usage.prune(now.as_secs().saturating_sub(PRUNE_GRACE_SECS), now_ms).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(rows = n, "pruned use counts of expired tokens"),
         Err(err) => tracing::warn!(error = %err, "failed to prune the usage store"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3_600);
+
+    /// The clock jumps a year ahead after start-up (and would come back
+    /// later): the prune goes by the time really elapsed.
+    #[test]
+    fn a_wall_clock_stepped_ahead_does_not_move_the_prune_time() {
+        let (wall, mono) = (UNIX_EPOCH + Duration::from_secs(1_700_000_000), Instant::now());
+        let mut clock = PruneClock::new(wall, mono);
+        let year_ahead = wall + HOUR + Duration::from_secs(365 * 86_400);
+        assert_eq!(clock.prune_time(year_ahead, mono + HOUR), wall + HOUR);
+        assert_eq!(clock.prune_time(wall + 2 * HOUR, mono + 2 * HOUR), wall + 2 * HOUR, "in step again");
+        assert_eq!(clock.prune_time(wall + HOUR, mono + 2 * HOUR), wall + HOUR, "a clock behind prunes less");
     }
 }

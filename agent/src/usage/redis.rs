@@ -425,7 +425,7 @@ impl UsageStore for RedisStore {
         invocation.arg(revocation.member()).arg(revocation.keep_until.saturating_mul(1_000));
         let mut conn = self.0.conn.clone();
         deadline(self.0.timeout, invocation.invoke_async::<i64>(&mut conn)).await?;
-        self.0.revoked.add([revocation.clone()]);
+        self.0.revoked.add_own(revocation.clone());
         Ok(())
     }
 

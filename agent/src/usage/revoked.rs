@@ -71,29 +71,45 @@ impl Revocation {
     }
 }
 
+// === impl Sets ===
+
+impl Sets {
+    /// Adds one revocation; a later one of the same target widens it.
+    fn insert(&mut self, revocation: Revocation) {
+        let until = revocation.keep_until;
+        match revocation.target {
+            RevokedTarget::Jti(jti) => {
+                let kept = self.jtis.entry(jti).or_insert(until);
+                *kept = (*kept).max(until);
+            }
+            RevokedTarget::Subject { name, issued_up_to } => {
+                let kept = self.subjects.entry(name).or_insert((issued_up_to, until));
+                *kept = (kept.0.max(issued_up_to), kept.1.max(until));
+            }
+        }
+    }
+}
+
 // === impl Revoked ===
 
 impl Revoked {
-    /// Adds revocations (a later one of the same target widens it); those
-    /// already past the last prune are left out.
-    pub fn add(&self, revocations: impl IntoIterator<Item = Revocation>) {
+    /// Adds revocations read from the store or its feed (a later one of the
+    /// same target widens it); those kept until before the last prune are
+    /// left out, so a late message or reload does not bring them back. The
+    /// last prune counts only up to `now` (Unix seconds): after a clock that
+    /// ran ahead is stepped back, what is still valid now is not refused.
+    pub fn add(&self, revocations: impl IntoIterator<Item = Revocation>, now: u64) {
         let mut sets = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for revocation in revocations {
-            let until = revocation.keep_until;
-            if until < sets.pruned_at {
-                continue;
-            }
-            match revocation.target {
-                RevokedTarget::Jti(jti) => {
-                    let kept = sets.jtis.entry(jti).or_insert(until);
-                    *kept = (*kept).max(until);
-                }
-                RevokedTarget::Subject { name, issued_up_to } => {
-                    let kept = sets.subjects.entry(name).or_insert((issued_up_to, until));
-                    *kept = (kept.0.max(issued_up_to), kept.1.max(until));
-                }
-            }
+        let forgotten_before = sets.pruned_at.min(now);
+        for revocation in revocations.into_iter().filter(|r| r.keep_until >= forgotten_before) {
+            sets.insert(revocation);
         }
+    }
+
+    /// Adds a revocation this agent has just stored: never left out (a
+    /// revoke answered 200 must refuse its tokens, whatever the clock did).
+    pub fn add_own(&self, revocation: Revocation) {
+        self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(revocation);
     }
 
     /// Whether a token with these claims is revoked.
@@ -127,14 +143,34 @@ mod tests {
         }
         assert_eq!(Revocation::from_member("x:1", 1), None);
         let revoked = Revoked::default();
-        revoked.add([by_subject, by_jti]);
+        revoked.add([by_subject, by_jti], 300);
         assert!(revoked.contains("other", "ci:deploy", 100));
         assert!(!revoked.contains("other", "ci:deploy", 101), "issued after the revoke");
         assert!(revoked.contains("abc", "someone", 999));
         revoked.prune(450);
         assert!(!revoked.contains("abc", "someone", 999), "kept only until its keep_until");
-        revoked.add([Revocation { target: RevokedTarget::Jti("abc".into()), keep_until: 400 }]);
+        revoked.add([Revocation { target: RevokedTarget::Jti("abc".into()), keep_until: 400 }], 450);
         assert!(!revoked.contains("abc", "someone", 999), "a late copy does not bring it back");
         assert!(revoked.contains("other", "ci:deploy", 100));
+    }
+
+    fn jti(jti: &str, keep_until: u64) -> Revocation {
+        Revocation { target: RevokedTarget::Jti(jti.into()), keep_until }
+    }
+
+    /// A prune while the clock ran a year ahead, then the clock stepped
+    /// back: revocations made now are still enforced.
+    #[test]
+    fn a_prune_with_a_clock_ahead_does_not_hide_later_revocations() {
+        const NOW: u64 = 1_000_000;
+        const YEAR_AHEAD: u64 = NOW + 365 * 86_400;
+        let revoked = Revoked::default();
+        revoked.prune(YEAR_AHEAD);
+        revoked.add_own(jti("revoked-here", NOW + 3_600));
+        assert!(revoked.contains("revoked-here", "s", 0), "a local revoke is never left out");
+        revoked.add([jti("revoked-elsewhere", NOW + 3_600)], NOW);
+        assert!(revoked.contains("revoked-elsewhere", "s", 0), "the last prune counts only up to now");
+        revoked.add([jti("long-expired", NOW - 1)], NOW);
+        assert!(!revoked.contains("long-expired", "s", 0), "what expired before now stays out");
     }
 }

@@ -135,7 +135,8 @@ impl SqliteStore {
         is_new: bool,
     ) -> Result<(Self, StoreTask), UsageError> {
         let revoked = Arc::new(Revoked::default());
-        revoked.add(load_revocations(&conn, unix_secs(SystemTime::now()))?);
+        let now = unix_secs(SystemTime::now());
+        revoked.add(load_revocations(&conn, now)?, now);
         let (ops, queue) = mpsc::unbounded_channel();
         let (done, closed) = oneshot::channel();
         std::thread::Builder::new()
@@ -212,7 +213,7 @@ impl UsageStore for SqliteStore {
 
     async fn revoke(&self, revocation: &Revocation) -> Result<(), UsageError> {
         self.call(|reply| Op::Revoke(revocation.clone(), reply)).await?;
-        self.revoked.add([revocation.clone()]);
+        self.revoked.add_own(revocation.clone());
         Ok(())
     }
 

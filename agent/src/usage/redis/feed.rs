@@ -29,9 +29,9 @@ impl RedisStore {
         let all: Vec<(String, u64)> =
             deadline(self.0.timeout, conn.zrangebyscore_withscores(self.revocations_key(), now_ms.to_string(), "+inf"))
                 .await?;
-        self.0
-            .revoked
-            .add(all.into_iter().filter_map(|(member, until_ms)| Revocation::from_member(&member, until_ms / 1_000)));
+        let revocations =
+            all.into_iter().filter_map(|(member, until_ms)| Revocation::from_member(&member, until_ms / 1_000));
+        self.0.revoked.add(revocations, u64::try_from(now_ms / 1_000).unwrap_or(u64::MAX));
         *self.0.feed.lock().unwrap_or_else(PoisonError::into_inner) = Ok(());
         Ok(())
     }
@@ -87,7 +87,7 @@ async fn follow(weak: &Weak<Shared>, subscribed: redis::aio::PubSub) -> Option<(
                 let shared = weak.upgrade()?;
                 let payload: Option<String> = message.get_payload().ok();
                 match payload.as_deref().and_then(parse_published) {
-                    Some(revocation) => shared.revoked.add([revocation]),
+                    Some(revocation) => shared.revoked.add([revocation], unix_now()),
                     None => tracing::warn!("ignored a malformed message on the revocation channel"),
                 }
             }
@@ -105,4 +105,8 @@ async fn follow(weak: &Weak<Shared>, subscribed: redis::aio::PubSub) -> Option<(
 fn parse_published(payload: &str) -> Option<Revocation> {
     let (until_ms, member) = payload.split_once(' ')?;
     Revocation::from_member(member, until_ms.parse::<u64>().ok()? / 1_000)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
