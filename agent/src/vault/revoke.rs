@@ -66,8 +66,16 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     ) -> Result<RevokeTokenResponse, Error> {
         let mut record = AuditRecord::new(AuditEvent::TokenRevoke, peer);
         record.set_caller(revoker.exe.as_deref(), Some(revoker.rule));
-        let revoked = self.revoke(&mut record, request).await;
-        audited(&self.audit, self.status_of, &mut record, revoked).await
+        let (revocation, response) = self.revocation(&mut record, request);
+        // From here the revoke completes even if the client goes away (the
+        // request future dropped mid-commit): the task stores it, adds it to
+        // this agent's memory and writes its record, as a fetch settles its use.
+        let (usage, audit, status_of) = (self.usage.clone(), self.audit.clone(), self.status_of);
+        let done = tokio::spawn(async move {
+            let stored = usage.revoke(&revocation).await.map(|()| response).map_err(Error::Usage);
+            audited(&audit, status_of, &mut record, stored).await
+        });
+        done.await.unwrap_or(Err(Error::Usage(crate::usage::UsageError::Stopped)))
     }
 
     /// A revoked token is refused like any invalid one; from memory, no I/O.
@@ -91,11 +99,9 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
             .saturating_add(self.usage_rules.leeway.as_secs())
     }
 
-    async fn revoke(
-        &self,
-        record: &mut AuditRecord,
-        request: &RevokeTokenRequest,
-    ) -> Result<RevokeTokenResponse, Error> {
+    /// What a request revokes, kept as [`Self::keep_revocations_until`]
+    /// says, and the answer once it is stored. Fills the record.
+    fn revocation(&self, record: &mut AuditRecord, request: &RevokeTokenRequest) -> (Revocation, RevokeTokenResponse) {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let keep_until = self.keep_revocations_until(now);
         let (target, issued_up_to) = match request {
@@ -108,7 +114,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
                 (RevokedTarget::Subject { name: name.clone(), issued_up_to: now }, Some(now))
             }
         };
-        self.usage.revoke(&Revocation { target, keep_until }).await.map_err(Error::Usage)?;
-        Ok(RevokeTokenResponse { revoked: request.clone(), issued_up_to, kept_until: keep_until })
+        let response = RevokeTokenResponse { revoked: request.clone(), issued_up_to, kept_until: keep_until };
+        (Revocation { target, keep_until }, response)
     }
 }

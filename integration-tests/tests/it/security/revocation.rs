@@ -5,11 +5,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use vanta_integration_tests::agent::TestAgent;
 use vanta_integration_tests::cli::{Cli, SocketVia};
+use vanta_integration_tests::http;
 use vanta_integration_tests::jwt;
 use vanta_integration_tests::process::poll_until;
 use vanta_integration_tests::redis::TestRedis;
@@ -128,6 +130,35 @@ fn revoking_is_audited_and_refused_to_a_caller_who_may_not_mint() {
     let audited = guarded.audit_lines();
     let record = audited.iter().find(|r| r["event"] == "token_revoke").expect("the refusal is audited");
     assert_eq!((&record["outcome"], &record["status_code"]), (&json!("forbidden"), &json!(403)));
+}
+
+/// A revoke whose client gives up while the store commits it is completed
+/// all the same: stored, refused at once by the agent that took it, and
+/// audited (not stored yet left out of the agent's memory and the log).
+#[test]
+fn a_revoke_whose_client_goes_away_mid_commit_is_still_enforced_and_audited() {
+    let agent = dev_agent();
+    let leaked = mint(&agent, "ci");
+    assert_eq!(status(&agent, &leaked), 200);
+    // Another writer holds the state file's write lock: the agent's commit
+    // waits for it (its busy timeout is 5 s).
+    let holder = rusqlite::Connection::open(&agent.paths().state).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let body = json!({"jti": jti_of(&leaked)}).to_string();
+    let mut client = UnixStream::connect(agent.socket()).unwrap();
+    client.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let headers = [("Content-Type", "application/json")];
+    let abandoned = http::exchange(&mut client, "POST", REVOKE_PATH, &headers, Some(body.as_bytes()));
+    assert!(abandoned.is_err(), "no answer while the store is locked: {abandoned:?}");
+    drop(client);
+    // Let the agent see the client gone (and drop the request) before the commit can go on.
+    std::thread::sleep(Duration::from_millis(500));
+    holder.execute_batch("COMMIT").unwrap();
+    wait_refused(&agent, &leaked);
+    let record = poll_until(PROPAGATION, "the token_revoke record", || {
+        agent.audit_lines().into_iter().find(|r| r["event"] == "token_revoke")
+    });
+    assert_eq!((&record["jti"], &record["outcome"]), (&json!(jti_of(&leaked)), &json!("success")), "{record}");
 }
 
 #[test]
