@@ -147,6 +147,10 @@ pub enum UsageError {
         "the Redis usage store may evict keys (maxmemory-policy {0}): use counts and revocations could be lost; set maxmemory-policy noeviction"
     )]
     MayEvict(String),
+    /// A sync of the SQLite store's log failed: no use is durable until the
+    /// agent restarts. Holds the reason confirms fail with.
+    #[error("{0}")]
+    Unsynced(String),
 }
 
 /// The backend chosen at start-up, with the metrics every backend shares.

@@ -7,6 +7,8 @@
 //! (one fsync serves them all) while the worker goes on. Leases need no fsync: a lease
 //! lost to a power cut had no value sent for it. The file records when
 //! it was born, so a lost or replaced file cannot give used-up tokens back.
+//! After a failed sync every use is refused until a restart, and the ping
+//! (readiness) fails with the same reason.
 
 mod wal_sync;
 mod writer;
@@ -18,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
-use self::wal_sync::WalSync;
+use self::wal_sync::{SyncFailure, WalSync};
 use self::writer::{Op, Reply};
 use super::{Lease, Reservation, Revocation, Revoked, StoreTask, Taken, UsageError, UsageStore, UseAsk};
 
@@ -29,6 +31,8 @@ pub struct SqliteStore {
     born_at: u64,
     is_new: bool,
     revoked: Arc<Revoked>,
+    /// Set once a sync of the log failed (a store in memory never syncs).
+    sync_failure: SyncFailure,
 }
 
 /// `PRAGMA application_id` of our stores ("VNTA"): marks the file as ours.
@@ -137,13 +141,14 @@ impl SqliteStore {
         let revoked = Arc::new(Revoked::default());
         let now = unix_secs(SystemTime::now());
         revoked.add(load_revocations(&conn, now)?, now);
+        let sync_failure = sync.as_ref().map(WalSync::failure).unwrap_or_default();
         let (ops, queue) = mpsc::unbounded_channel();
         let (done, closed) = oneshot::channel();
         std::thread::Builder::new()
             .name("vanta-usage".to_owned())
             .spawn(move || writer::run(conn, queue, sync, done))
             .map_err(UsageError::backend)?;
-        Ok((Self { ops, born_at, is_new, revoked }, StoreTask(Some(closed))))
+        Ok((Self { ops, born_at, is_new, revoked, sync_failure }, StoreTask(Some(closed))))
     }
 
     /// Queues one operation and waits for the commit that carries it.
@@ -227,11 +232,25 @@ impl UsageStore for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), UsageError> {
+        if let Some(why) = self.sync_failure.get() {
+            return Err(UsageError::Unsynced(why.clone()));
+        }
         self.call(Op::Ping).await
     }
 
     fn born_at(&self) -> u64 {
         self.born_at
+    }
+}
+
+#[cfg(test)]
+impl SqliteStore {
+    /// Fails a sync of the log as a disk would (`EIO`), through the same
+    /// health the sync thread keeps (tests: a real fsync failure needs a
+    /// failing disk).
+    pub(crate) fn fail_a_sync(&self) {
+        let mut health = wal_sync::SyncHealth::publishing_to(self.sync_failure.clone());
+        health.after(Err(std::io::Error::from_raw_os_error(5)));
     }
 }
 

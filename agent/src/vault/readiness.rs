@@ -28,7 +28,9 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
     /// Checks that sops and the files directory are usable, that not every
     /// environment tried so far failed to decrypt, that the audit log is
     /// being written (after a failed write: that it can be reopened), the
-    /// usage store answers and its revocation feed is live. Runs no sops.
+    /// usage store answers and can still count (its ping fails after a failed
+    /// sync of SQLite's log, or on a Redis that may evict keys) and its
+    /// revocation feed is live. Runs no sops.
     pub async fn readiness(&self) -> Readiness {
         // An unhealthy writer is asked to reopen its file: with traffic held
         // back until the agent is ready, no record would try again.

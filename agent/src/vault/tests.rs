@@ -527,3 +527,24 @@ async fn the_longest_subject_is_audited_whole() {
     let record = f.audit().pop().expect("a record");
     assert_eq!(record["subject"].as_str(), Some(subject.as_str()));
 }
+
+/// After a failed sync of the usage store's log every use is refused until a
+/// restart: readiness says so, with the same reason, so that orchestrators
+/// send the traffic elsewhere (a ping needs no sync and would pass).
+#[tokio::test]
+async fn a_failed_sync_of_the_usage_log_makes_the_agent_unready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _task) = SqliteStore::open(&dir.path().join("usage.db")).expect("store");
+    let f = fixture_with(store.clone()).await;
+    assert!(f.vault.readiness().await.is_ready());
+    store.fail_a_sync();
+    let readiness = f.vault.readiness().await;
+    assert!(!readiness.is_ready());
+    let usage = readiness.checks.into_iter().find(|(name, _)| *name == "usage_store").map(|(_, outcome)| outcome);
+    let why = usage.expect("a usage_store check").expect_err("the check fails");
+    assert!(
+        why.starts_with("failed to sync the usage store's log: ")
+            && why.ends_with("(uses are refused until the agent restarts)"),
+        "{why}"
+    );
+}

@@ -10,7 +10,7 @@
 //! the disk. Syncing the log is SQLite's own durability point in WAL mode.
 
 use std::fs::File;
-use std::sync::mpsc;
+use std::sync::{Arc, OnceLock, mpsc};
 use std::thread::JoinHandle;
 
 use super::writer::Answer;
@@ -21,20 +21,33 @@ use super::writer::Answer;
 /// not write and reports the error once: a later sync succeeds without
 /// those pages on disk. Every confirm or take after the first failure is
 /// therefore failed too (503), until the agent is restarted and SQLite
-/// recovers the log from what is really on disk.
+/// recovers the log from what is really on disk. The failure is published
+/// ([`SyncFailure`]) so readiness reports it too: an agent that needs a
+/// restart should not be sent traffic.
 #[derive(Default)]
-struct SyncHealth {
+pub(super) struct SyncHealth {
     failed: Option<String>,
+    published: SyncFailure,
 }
 
+/// The first failed sync's reason, once there was one; shared with the
+/// store's readiness check.
+pub(super) type SyncFailure = Arc<OnceLock<String>>;
+
 impl SyncHealth {
+    /// Health that publishes its failure to `published`.
+    pub(super) fn publishing_to(published: SyncFailure) -> Self {
+        Self { failed: None, published }
+    }
+
     /// The failure to answer after a sync that ended with `synced`, if any.
-    fn after(&mut self, synced: std::io::Result<()>) -> Option<&str> {
+    pub(super) fn after(&mut self, synced: std::io::Result<()>) -> Option<&str> {
         if let (None, Err(err)) = (&self.failed, synced) {
             tracing::error!(error = %err, "failed to sync the usage store's log; uses are refused until a restart");
             self.failed = Some(format!(
                 "failed to sync the usage store's log: {err} (uses are refused until the agent restarts)"
             ));
+            let _ = self.published.set(self.failed.clone().unwrap_or_default());
         }
         self.failed.as_deref()
     }
@@ -44,6 +57,7 @@ impl SyncHealth {
 pub(super) struct WalSync {
     jobs: mpsc::Sender<Vec<Answer>>,
     thread: JoinHandle<()>,
+    failure: SyncFailure,
 }
 
 // === impl WalSync ===
@@ -55,8 +69,9 @@ impl WalSync {
     /// The thread could not be started.
     pub(super) fn start(wal: File) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Vec<Answer>>();
+        let failure = SyncFailure::default();
+        let mut health = SyncHealth::publishing_to(failure.clone());
         let thread = std::thread::Builder::new().name("vanta-usage-sync".to_owned()).spawn(move || {
-            let mut health = SyncHealth::default();
             while let Ok(mut answers) = queue.recv() {
                 while let Ok(more) = queue.try_recv() {
                     answers.extend(more);
@@ -67,7 +82,12 @@ impl WalSync {
                 }
             }
         })?;
-        Ok(Self { jobs, thread })
+        Ok(Self { jobs, thread, failure })
+    }
+
+    /// Where the first failed sync's reason appears.
+    pub(super) fn failure(&self) -> SyncFailure {
+        self.failure.clone()
     }
 
     /// Answers `answers` once everything committed so far is on disk.
@@ -103,5 +123,6 @@ mod tests {
         let failed = health.after(Err(std::io::Error::from_raw_os_error(5))).map(str::to_owned);
         assert!(failed.as_deref().is_some_and(|why| why.contains("failed to sync")), "{failed:?}");
         assert_eq!(health.after(Ok(())).map(str::to_owned), failed, "a later success proves nothing");
+        assert_eq!(health.published.get().cloned(), failed, "published for readiness");
     }
 }
