@@ -177,9 +177,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 async fn start(config: Config) -> anyhow::Result<Started> {
     let policy = minting_policy(&config.mint)?;
     let (usage, usage_task) = store::open(&config.usage.store).await?;
+    let audit_path = config.audit.path.as_ref().map_or_else(|| "-".to_owned(), |path| path.display().to_string());
     let (audit, audit_task) = AuditWriter::open(settings::audit_sink(&config.audit))
         .await
-        .context("failed to open the audit log (set --audit-log or VANTA_AUDIT_LOG)")?;
+        .with_context(|| format!("failed to open the audit log {audit_path} (set --audit-log or VANTA_AUDIT_LOG)"))?;
     let vault = Arc::new(build_vault(&config, usage, audit, policy)?);
     warn_about_sops_setup(&vault.source);
     let listeners = listen::bind(&config.listen, vault.policy.get().needs_attestation()).await?;

@@ -3,8 +3,9 @@
 //!
 //! It hardens itself as the agent does (no core dumps, not dumpable), reads
 //! the same flags and variables as the agent, then checks the
-//! configuration, the socket directory, the state store, the audit log's
-//! directory, sops and its version, the key material sops will see, and
+//! configuration, the socket directory (refused as start-up refuses it),
+//! the state store, the audit log's directory, the policy file and TLS
+//! material as start-up loads them, sops and its version, the key material sops will see, and
 //! decrypts every environment file with the real sops. A line is `ok`,
 //! `warn` (worth knowing, not fatal) or `FAIL` (what is wrong — what to do).
 //! It never prints a value or a key name: only counts.
@@ -16,7 +17,8 @@ use std::process::ExitCode;
 
 use nix::unistd::{AccessFlags, access};
 
-use crate::config::{Args, Config, RedisConfig, UsageStoreConfig};
+use crate::config::{Args, Config, MintRules, RedisConfig, UsageStoreConfig};
+use crate::policy::Policy;
 use crate::sops::files::{self, EnvFile};
 use crate::sops::{SopsCommand, SopsError};
 use crate::usage::{Store, UsageStore};
@@ -100,13 +102,18 @@ fn run<W: Write>(args: Args, report: &mut Report<W>) {
         );
     }
     check_open_files(report, &config);
-    let socket = &config.listen.socket.path;
-    check_writable_parent(report, "socket directory", socket, "--socket (VANTA_AGENT_SOCKET)");
+    check_socket_directory(report, &config.listen.socket.path);
     if let UsageStoreConfig::Sqlite(path) = &config.usage.store {
         check_state(report, path);
     }
     if let Some(audit) = &config.audit.path {
-        check_writable_parent(report, "audit log", audit, "--audit-log (VANTA_AUDIT_LOG)");
+        check_audit_directory(report, audit);
+    }
+    if let MintRules::File(policy) = &config.mint.rules {
+        check_policy(report, policy);
+    }
+    if let Some((cert, key)) = config.listen.tcp.as_ref().and_then(|tcp| tcp.tls.as_ref()) {
+        check_tls(report, cert, key);
     }
     let sops = crate::app::sops_command(&config.sops);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -138,6 +145,47 @@ fn check_open_files<W: Write>(report: &mut Report<W>, config: &Config) {
             report.ok("open files", format!("limit {limit} (hard {hard}), the connection caps need {needed}"));
         }
         Err(err) => report.warn("open files", format!("failed to raise the limit: {err}"), crate::open_files::FIX),
+    }
+}
+
+/// The socket's directory: refused as start-up refuses it (other users may
+/// write it), else writable or creatable.
+fn check_socket_directory<W: Write>(report: &mut Report<W>, socket: &Path) {
+    let parent = socket.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    match crate::transport::unix::check_directory(parent) {
+        Ok(()) => check_writable_parent(report, "socket directory", socket, "--socket (VANTA_AGENT_SOCKET)"),
+        Err(err) => report.fail("socket directory", err, "the agent refuses to start on it"),
+    }
+}
+
+/// The audit log's directory must exist: the agent creates the file, not
+/// its directory (a log directory is the operator's, with its rotation).
+fn check_audit_directory<W: Write>(report: &mut Report<W>, audit: &Path) {
+    let parent = audit.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if parent.is_dir() {
+        check_writable_parent(report, "audit log", audit, "--audit-log (VANTA_AUDIT_LOG)");
+    } else {
+        report.fail(
+            "audit log",
+            format!("{} is not a directory", parent.display()),
+            "create it for the agent's user (the agent creates the file, not its directory), or change --audit-log",
+        );
+    }
+}
+
+/// The policy file loads as start-up loads it.
+fn check_policy<W: Write>(report: &mut Report<W>, path: &Path) {
+    match Policy::load(path) {
+        Ok(policy) => report.ok("policy file", format!("{}: {} rule(s)", path.display(), policy.rules().len())),
+        Err(err) => report.fail("policy file", err, "fix the file; `vanta-agent policy check FILE` shows its rules"),
+    }
+}
+
+/// The TLS certificate and key load as start-up loads them.
+fn check_tls<W: Write>(report: &mut Report<W>, cert: &Path, key: &Path) {
+    match crate::transport::tcp::check_tls_files(cert, key) {
+        Ok(()) => report.ok("tls", format!("{} and {} make a server certificate", cert.display(), key.display())),
+        Err(err) => report.fail("tls", err, "fix --tls-cert and --tls-key (VANTA_TLS_CERT, VANTA_TLS_KEY)"),
     }
 }
 

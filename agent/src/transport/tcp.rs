@@ -139,6 +139,15 @@ impl TlsReloader {
 }
 
 /// Builds a TLS 1.2+ server configuration, HTTP/1.1 only.
+/// Whether `cert` and `key` make a TLS server configuration, as start-up
+/// loads them (`doctor` asks).
+///
+/// # Errors
+/// Why the material is unusable.
+pub fn check_tls_files(cert: &Path, key: &Path) -> Result<(), TlsError> {
+    load_acceptor(cert, key).map(drop)
+}
+
 fn load_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     let pem_error = |what, path: &Path| {
         let path = path.to_owned();

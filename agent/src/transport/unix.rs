@@ -231,10 +231,7 @@ fn start_time(pid: i32) -> Option<u64> {
 /// refuses an existing one that other users may write.
 fn prepare_directory(dir: &Path, dir_mode: u32) -> Result<(), BindError> {
     match std::fs::metadata(dir) {
-        Ok(meta) if meta.mode() & 0o002 != 0 => {
-            Err(BindError::OpenDirectory { path: dir.to_owned(), mode: meta.mode() & 0o7777 })
-        }
-        Ok(_) => Ok(()),
+        Ok(meta) => refuse_open(dir, &meta),
         Err(err) if err.kind() == ErrorKind::NotFound => {
             std::fs::DirBuilder::new()
                 .recursive(true)
@@ -246,6 +243,28 @@ fn prepare_directory(dir: &Path, dir_mode: u32) -> Result<(), BindError> {
         }
         Err(source) => Err(BindError::Io { action: "stat", path: dir.to_owned(), source }),
     }
+}
+
+/// Refuses an existing socket directory that other users may write, as
+/// start-up does (`doctor` asks the same); `Ok` for one that does not exist.
+///
+/// # Errors
+/// [`BindError::OpenDirectory`], or why the directory could not be read.
+pub fn check_directory(dir: &Path) -> Result<(), BindError> {
+    match std::fs::metadata(dir) {
+        Ok(meta) => refuse_open(dir, &meta),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(BindError::Io { action: "stat", path: dir.to_owned(), source }),
+    }
+}
+
+/// Others may write `dir` (even with the sticky bit, they could take the
+/// socket's name while the agent is down): refused.
+fn refuse_open(dir: &Path, meta: &std::fs::Metadata) -> Result<(), BindError> {
+    if meta.mode() & 0o002 != 0 {
+        return Err(BindError::OpenDirectory { path: dir.to_owned(), mode: meta.mode() & 0o7777 });
+    }
+    Ok(())
 }
 
 /// Removes a dead agent's socket file; refuses a live one or a non-socket.

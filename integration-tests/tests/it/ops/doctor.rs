@@ -141,13 +141,44 @@ fn a_foreign_state_store_and_a_socket_under_a_file_fail() {
 }
 
 #[test]
-fn a_world_writable_socket_directory_is_a_warning() {
+fn a_socket_directory_others_may_write_fails_as_it_stops_the_agent() {
     use std::os::unix::fs::PermissionsExt;
+    for mode in [0o777, 0o1777] {
+        let builder = dev_builder();
+        let run = builder.paths().root.join("run");
+        fs::set_permissions(&run, fs::Permissions::from_mode(mode)).unwrap();
+        let stdout = doctor(builder, 1);
+        let failed = line(&stdout, "FAIL", "socket directory");
+        assert!(failed.contains(&format!("writable by other users (mode {mode:04o})")), "{stdout}");
+    }
+}
+
+#[test]
+fn what_would_stop_the_agent_fails_the_doctor_too() {
+    // Each of these passed the doctor while the agent refused to start.
     let builder = dev_builder();
-    let run = builder.paths().root.join("run");
-    fs::set_permissions(&run, fs::Permissions::from_mode(0o777)).unwrap();
-    let stdout = doctor(builder, 0);
-    assert!(line(&stdout, "warn", "socket directory").contains("writable by every user"), "{stdout}");
+    let missing = builder.paths().root.join("no-such-dir/audit.jsonl");
+    let stdout = doctor(builder.arg("--audit-log").arg(&missing), 1);
+    assert!(line(&stdout, "FAIL", "audit log").contains("no-such-dir is not a directory"), "{stdout}");
+
+    let builder = dev_builder();
+    let policy = builder.paths().root.join("policy.toml");
+    fs::write(&policy, "[[rule]]\nname = \"x\"\nuidz = [0]\n").unwrap();
+    let stdout = doctor(builder.arg("--policy-file").arg(&policy), 1);
+    assert!(line(&stdout, "FAIL", "policy file").contains("unknown field `uidz`"), "{stdout}");
+
+    let builder = dev_builder();
+    let nowhere = builder.paths().root.join("none.pem");
+    let tcp = [
+        "--listen-tcp",
+        "127.0.0.1:0",
+        "--tls-cert",
+        nowhere.to_str().unwrap(),
+        "--tls-key",
+        nowhere.to_str().unwrap(),
+    ];
+    let stdout = doctor(builder.args(tcp), 1);
+    line(&stdout, "FAIL", "tls");
 }
 
 #[test]

@@ -27,8 +27,10 @@ fn start_up_errors_name_the_flag_and_the_variable() {
     let builder = TestAgent::builder();
     let blocker = builder.paths().root.join("a-file");
     fs::write(&blocker, "not a directory").unwrap();
-    let line = startup_error(builder.env("VANTA_AUDIT_LOG", blocker.join("audit.jsonl")));
-    assert!(line.contains("failed to open the audit log (set --audit-log or VANTA_AUDIT_LOG)"), "{line}");
+    let audit = blocker.join("audit.jsonl");
+    let line = startup_error(builder.env("VANTA_AUDIT_LOG", &audit));
+    let named = format!("failed to open the audit log {} (set --audit-log or VANTA_AUDIT_LOG)", audit.display());
+    assert!(line.contains(&named), "the path is named: {line}");
 
     let line = startup_error(TestAgent::builder().args(["--sops-timeout-seconds", "0"]));
     assert!(line.contains("--sops-timeout-seconds (VANTA_SOPS_TIMEOUT_SECONDS): must be at least 1"), "{line}");
