@@ -25,8 +25,7 @@ use help::{
     LIST_EXAMPLES, MAIN_EXAMPLES, MAN_EXAMPLES, RUN_ABOUT,
 };
 pub use run_args::{
-    DEFAULT_RUN_TTL_MINUTES, EXIT_ON_CHANGE, FileFormat, InjectAs, KeySpec, Misuse, NameError, OnChange, RunArgs,
-    VarPrefix, is_var_name,
+    EXIT_ON_CHANGE, FileFormat, InjectAs, KeySpec, Misuse, NameError, OnChange, RunArgs, VarPrefix, is_var_name,
 };
 
 /// `vanta-cli`: mint scoped tokens, read secrets and run programs with their
@@ -209,7 +208,8 @@ pub struct TokenArgs {
     pub token_file: Option<PathBuf>,
 
     /// Subject of the token minted when no token is given.
-    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"], allow_hyphen_values = true, value_parser = not_the_end_of_options)]
+    /// Not with a given token (see `Cli::try_parse_args`).
+    #[arg(long, default_value = RUN_SUBJECT, allow_hyphen_values = true, value_parser = not_the_end_of_options)]
     pub subject: String,
 }
 
@@ -276,18 +276,47 @@ impl Cli {
         let matches = command.try_get_matches_from_mut(argv)?;
         let mut cli = Self::from_arg_matches(&matches).map_err(|err| err.format(&mut command))?;
         cli.agent.apply_rule(&matches).map_err(|message| command.error(ErrorKind::ArgumentConflict, message))?;
+        if let Some(misuse) = mint_flag_with_given_token(&matches) {
+            return Err(command.error(ErrorKind::ArgumentConflict, misuse));
+        }
         cli.token_in_argv = token_in_argv(&matches);
         Ok(cli)
     }
 }
 
-/// Whether the innermost subcommand got `--token` from the command line
-/// (not from `VANTA_TOKEN`).
-fn token_in_argv(matches: &clap::ArgMatches) -> bool {
+/// `--ttl` or `--subject` given on the command line to the innermost
+/// subcommand while a token is given too: nothing is minted, so the flag
+/// would do nothing. Not a clap `conflicts_with`, whose message names
+/// `--token` even when the token came from `VANTA_TOKEN`.
+fn mint_flag_with_given_token(matches: &clap::ArgMatches) -> Option<Misuse> {
+    let current = innermost(matches);
+    let from_command_line = |id: &str| {
+        current.ids().any(|i| i.as_str() == id)
+            && current.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+    };
+    let flag = [("ttl", "--ttl"), ("subject", "--subject")].into_iter().find(|(id, _)| from_command_line(id))?.1;
+    let given = [("token", "--token", "VANTA_TOKEN"), ("token_file", "--token-file", "VANTA_TOKEN_FILE")]
+        .into_iter()
+        .find_map(|(id, flag, var)| {
+        let source = current.ids().any(|i| i.as_str() == id).then(|| current.value_source(id)).flatten()?;
+        Some(if source == clap::parser::ValueSource::EnvVariable { var } else { flag })
+    })?;
+    Some(Misuse::MintFlagWithGivenToken { flag, given })
+}
+
+/// The matches of the innermost subcommand.
+fn innermost(matches: &clap::ArgMatches) -> &clap::ArgMatches {
     let mut current = matches;
     while let Some((_, sub)) = current.subcommand() {
         current = sub;
     }
+    current
+}
+
+/// Whether the innermost subcommand got `--token` from the command line
+/// (not from `VANTA_TOKEN`).
+fn token_in_argv(matches: &clap::ArgMatches) -> bool {
+    let current = innermost(matches);
     current.ids().any(|id| id.as_str() == "token")
         && current.value_source("token") == Some(clap::parser::ValueSource::CommandLine)
 }

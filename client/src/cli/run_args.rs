@@ -83,18 +83,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub pass_token: bool,
 
-    /// Lifetime of the minted tokens, in minutes.
-    #[arg(
-        long,
-        value_name = "MINUTES",
-        default_value_t = DEFAULT_RUN_TTL_MINUTES,
-        value_parser = clap::value_parser!(u32).range(1..),
-        conflicts_with_all = ["token", "token_file"]
-    )]
-    pub ttl: u32,
+    /// Lifetime of the minted tokens, in minutes [default: the agent's
+    /// default]. Not with a given token (see `Cli::try_parse_args`).
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..))]
+    pub ttl: Option<u32>,
 
-    /// Subject of the minted tokens.
-    #[arg(long, default_value = RUN_SUBJECT, conflicts_with_all = ["token", "token_file"], allow_hyphen_values = true, value_parser = not_the_end_of_options)]
+    /// Subject of the minted tokens. Not with a given token.
+    #[arg(long, default_value = RUN_SUBJECT, allow_hyphen_values = true, value_parser = not_the_end_of_options)]
     pub subject: String,
 
     /// Relay the command's stdout and stderr with every injected value of
@@ -240,6 +235,15 @@ pub enum Misuse {
     /// `--file-format` with `--inject-as env`.
     #[error("--file-format applies to --inject-as file and fifo, not env")]
     FileFormatWithEnv,
+    /// `--ttl` or `--subject`, which shape minted tokens, with a given
+    /// token (none is minted then). Checked by `Cli::try_parse_args`, which
+    /// knows where the token came from: from VANTA_TOKEN it is easily
+    /// given unawares.
+    #[error(
+        "{flag} shapes the tokens vanta-cli mints, and none is minted when a token is given ({given}): drop {flag}, \
+         or the token"
+    )]
+    MintFlagWithGivenToken { flag: &'static str, given: &'static str },
     /// `--pass-token` without a given token.
     #[error(
         "--pass-token passes on a given token, and none was given \
@@ -248,8 +252,6 @@ pub enum Misuse {
     PassTokenWithoutToken,
 }
 
-/// Lifetime of the tokens `run-with-secrets` mints for itself.
-pub const DEFAULT_RUN_TTL_MINUTES: u32 = 5;
 /// Seconds between two checks of `--watch`.
 pub(super) const DEFAULT_WATCH_INTERVAL_SECS: u32 = 5;
 /// Seconds between the stop signal and SIGKILL.

@@ -27,7 +27,7 @@ fn every_subcommand_has_examples() {
 fn run_takes_the_command_after_double_dash() {
     let args = run_args(&["--key-pattern", "*", "--", "printenv", "--flag"]).expect("valid");
     assert_eq!(args.command, ["printenv", "--flag"]);
-    assert_eq!(args.ttl, DEFAULT_RUN_TTL_MINUTES);
+    assert_eq!(args.ttl, None, "the agent's default");
     assert_eq!(args.inject_as, InjectAs::Env);
     assert_eq!(args.file_format, None);
 }
@@ -146,7 +146,6 @@ fn run_usage_errors() {
         &["--key-pattern", "*", "--prefix", "A-", "--", "true"],
         &["--key-pattern", "*", "--keep-env", "X", "--", "true"],
         &["--key-pattern", "*", "--token", "t", "--token-file", "/f", "--", "true"],
-        &["--key-pattern", "*", "--token", "t", "--ttl", "3", "--", "true"],
         &["--key-pattern", "*", "--inject-as", "disk", "--", "true"],
         &["--key-pattern", "*"],
         &["--key-pattern", "*", "--watch-interval", "3", "--", "true"],
@@ -158,6 +157,45 @@ fn run_usage_errors() {
         let err = run_args(bad).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
         assert_eq!(err.exit_code(), 2, "{bad:?}");
     }
+}
+
+/// Checked by `try_parse_args`, which knows where the token came from (the
+/// VANTA_TOKEN cases are black-box tests: the environment is shared here).
+#[test]
+fn mint_flags_with_a_given_token_are_a_usage_error_naming_it() {
+    let parse = |argv: &[&str]| Cli::try_parse_args(["vanta-cli"].iter().chain(argv));
+    for (argv, flag, given) in [
+        (
+            &["run-with-secrets", "--environment", "dev", "--key-pattern", "*", "--token", "t", "--ttl", "3", "true"][..],
+            "--ttl",
+            "--token",
+        ),
+        (
+            &[
+                "run-with-secrets",
+                "--environment",
+                "dev",
+                "--key-pattern",
+                "*",
+                "--subject",
+                "s",
+                "--token-file",
+                "/f",
+                "true",
+            ],
+            "--subject",
+            "--token-file",
+        ),
+        (&["get", "--environment", "dev", "--token", "t", "--subject", "s", "K"], "--subject", "--token"),
+    ] {
+        let err = parse(argv).err().unwrap_or_else(|| panic!("{argv:?} accepted"));
+        assert_eq!((err.kind(), err.exit_code()), (clap::error::ErrorKind::ArgumentConflict, 2), "{argv:?}");
+        let want =
+            format!("{flag} shapes the tokens vanta-cli mints, and none is minted when a token is given ({given})");
+        assert!(err.to_string().contains(&want), "{argv:?}: {err}");
+    }
+    assert!(parse(&["run-with-secrets", "--environment", "dev", "--key-pattern", "*", "--ttl", "3", "true"]).is_ok());
+    assert!(parse(&["get", "--environment", "dev", "--token", "t", "K"]).is_ok(), "the default subject is no flag");
 }
 
 #[test]

@@ -123,7 +123,8 @@ fn mint(args: &RunArgs, pattern: &KeyPattern, usage_limit: Option<u64>) -> Gener
         subject: args.subject.clone(),
         environment: args.environment.clone(),
         key_pattern: pattern.clone(),
-        ttl_minutes: Some(args.ttl),
+        // None: the agent's default, which its maximum always allows.
+        ttl_minutes: args.ttl,
         usage_limit,
     }
 }

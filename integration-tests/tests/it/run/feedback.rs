@@ -20,6 +20,7 @@ use crate::run::support::{
 #[test]
 fn the_report_names_token_environment_keys_and_mode() {
     let agent = app_agent();
+    // No --ttl: the agent's default lifetime, 15 minutes.
     let minted = Cli::new(agent.socket()).run(&run_args("API_KEYS/*", &[], &["true"]));
     assert_code(&minted, 0);
     let lines: Vec<String> = minted.stderr_text().lines().map(String::from).collect();
@@ -27,7 +28,7 @@ fn the_report_names_token_environment_keys_and_mode() {
     assert!(
         lines[0].starts_with(
             "vanta-cli: token: self-minted for 'vanta-cli-run' (environment 'app', key pattern 'API_KEYS/*', \
-             usage limit unlimited), expires in 300 s, until 20"
+             usage limit unlimited), expires in 900 s, until 20"
         ),
         "{}",
         lines[0]

@@ -58,3 +58,39 @@ fn watch_refuses_a_limited_token_it_would_use_up() {
     let fetches = agent.audit_lines().into_iter().filter(|l| l["event"] == "secret_access").count();
     assert_eq!(fetches, 0, "no value was asked for");
 }
+
+/// `--ttl` and `--subject` shape minted tokens; with a given token nothing
+/// is minted. The usage error names where the token came from, VANTA_TOKEN
+/// included (which a shell may have set long before).
+#[test]
+fn mint_flags_with_a_given_token_are_a_usage_error_naming_its_source() {
+    let agent = app_agent();
+    let token = agent.mint_for("app", "*");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, &token).unwrap();
+    let file = file.to_str().unwrap();
+    // Flags, the variable holding the token (if any), the flag and source named.
+    type Case<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: [Case; 4] = [
+        (&["--ttl", "3"], Some(("VANTA_TOKEN", token.as_str())), "--ttl", "VANTA_TOKEN"),
+        (&["--subject", "me"], Some(("VANTA_TOKEN_FILE", file)), "--subject", "VANTA_TOKEN_FILE"),
+        (&["--ttl", "3", "--token-file", file], None, "--ttl", "--token-file"),
+        (&["--token", token.as_str(), "--ttl", "3"], None, "--ttl", "--token"),
+    ];
+    for (extra, env, flag, given) in cases {
+        let mut cli = Cli::new(agent.socket());
+        if let Some((name, value)) = env {
+            cli = cli.env(name, value);
+        }
+        let finished = cli.run(&run_args("MARK", extra, &["true"]));
+        assert_code(&finished, 2);
+        let stderr = finished.stderr_text();
+        let want = format!(
+            "{flag} shapes the tokens vanta-cli mints, and none is minted when a token is given ({given}): drop {flag}, or the token"
+        );
+        assert!(stderr.contains(&want), "{extra:?}: {stderr}");
+    }
+    let minted = agent.audit_lines().into_iter().filter(|l| l["event"] == "token_generate").count();
+    assert_eq!(minted, 1, "only the test's own token");
+}

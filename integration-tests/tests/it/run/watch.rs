@@ -200,11 +200,17 @@ fn a_failing_read_keeps_the_old_command_and_is_said_once() {
     assert_no_value_in(&stderr);
 }
 
+/// Without `--ttl` the agent's default lifetime applies (here one minute,
+/// under a maximum of two that a fixed request of 5 would exceed), and the
+/// token is renewed from the lifetime the agent granted.
 #[test]
-fn a_short_lived_self_minted_token_is_renewed() {
-    let agent = agent();
+fn a_short_lived_self_minted_token_of_the_agents_default_lifetime_is_renewed() {
+    let agent = TestAgent::builder()
+        .secrets("app", YAML)
+        .args(["--default-ttl-minutes", "1", "--max-ttl-minutes", "2"])
+        .start();
     // One minute: renewed after 40 s, before the first one expires.
-    let running = watch(&agent, "MARK", &["--ttl", "1"], &["MARK"]);
+    let running = watch(&agent, "MARK", &[], &["MARK"]);
     assert_eq!(event(&running)["event"], "start");
     let minted = |agent: &TestAgent| -> Vec<String> {
         let lines = agent.audit_lines();
