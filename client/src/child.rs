@@ -52,6 +52,15 @@ pub(crate) struct Stopped {
     pub(crate) interrupted: Option<Signal>,
 }
 
+/// How [`Running::wait_until_interrupted`] returned.
+pub(crate) enum Waited {
+    /// The command ended with this exit code (see [`exit_code`]).
+    Ended(u8),
+    /// The CLI got this SIGINT, SIGTERM or SIGHUP and passed it on; the
+    /// command may still be running.
+    Interrupted(Signal),
+}
+
 /// Why the command could not be run to its end.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
@@ -109,6 +118,27 @@ impl Running {
     /// [`Error::Wait`] if `waitpid` fails.
     pub(crate) async fn wait(&self, signals: &mut Signals) -> Result<u8, Error> {
         self.wait_noting(signals, &mut None).await
+    }
+
+    /// As [`Running::wait`], but returns as soon as a terminating signal
+    /// (see [`signals::TERMINATING`]) has been passed on: a caller that acts
+    /// on its own while the command runs (`--watch`) must stop then, since
+    /// the signal ends the run, and a graceful shutdown can take long.
+    ///
+    /// # Errors
+    /// [`Error::Wait`] if `waitpid` fails.
+    pub(crate) async fn wait_until_interrupted(&self, signals: &mut Signals) -> Result<Waited, Error> {
+        loop {
+            if let Some(code) = self.reap()? {
+                return Ok(Waited::Ended(code));
+            }
+            if let Event::Forward(signal) = signals.next().await {
+                self.forward(signal);
+                if signals::TERMINATING.contains(&signal) {
+                    return Ok(Waited::Interrupted(signal));
+                }
+            }
+        }
     }
 
     /// The command's exit code if it has ended (reaping it and any

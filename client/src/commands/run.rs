@@ -12,7 +12,9 @@
 //!
 //! With `--watch`, while waiting, [`watch`] looks for changes; each one,
 //! a complete new set already in hand, restarts the command, replaces its
-//! file and signals it, or stops it and exits [`EXIT_ON_CHANGE`].
+//! file and signals it, or stops it and exits [`EXIT_ON_CHANGE`]. A SIGINT,
+//! SIGTERM or SIGHUP (passed on) ends the watch: no change is acted on
+//! after it, and the CLI exits with the command's code once it ends.
 
 mod fetch;
 mod grant;
@@ -30,7 +32,7 @@ use tokio::task::JoinHandle;
 use self::handover::Handover;
 use self::watch::{Change, Watcher};
 use crate::agent_client::{AgentClient, Target};
-use crate::child::{self, Running, Signals, Stopped};
+use crate::child::{self, Running, Signals, Stopped, Waited};
 use crate::cli::{EXIT_ON_CHANGE, OnChange, RunArgs};
 use crate::inject::fifo::Fifo;
 use crate::inject::private_dir::PrivateDir;
@@ -115,10 +117,19 @@ async fn watch(
             // The command's end first: when both are ready, a command that
             // ended (say, crashed) gives its code rather than being restarted.
             biased;
-            code = started.running.wait(signals) => {
-                started.drain_output(signals).await;
-                return Ok(code?);
-            }
+            waited = started.running.wait_until_interrupted(signals) => match waited? {
+                Waited::Ended(code) => {
+                    started.drain_output(signals).await;
+                    return Ok(code);
+                }
+                // Passed on: the run ends with this command, however long
+                // its shutdown takes; a change meanwhile must not restart it.
+                Waited::Interrupted(signal) => {
+                    tracing::debug!(%signal, "no more watching: waiting for the command to end");
+                    drop(watcher);
+                    return Ok(started.wait(signals).await?);
+                }
+            },
             change = watcher.next_change() => change,
         };
         // It may have ended while the poll ran, before its SIGCHLD was seen.

@@ -124,6 +124,31 @@ fn a_signal_while_the_old_command_stops_ends_the_run_without_a_new_one() {
     }
 }
 
+/// A SIGTERM passed on to the command ends the run, however long the
+/// command takes to shut down: a change found meanwhile is not acted on
+/// (no stop signal again, no new command, not 75 with `exit`), and
+/// vanta-cli exits with the command's code.
+#[test]
+fn a_signal_during_the_run_ends_the_watch_and_the_cli_exits_with_the_commands_code() {
+    let agent = agent();
+    let script = r#"trap 'echo got TERM; sleep 6; echo done; exit 0' TERM; echo ready; while :; do sleep 0.2; done"#;
+    for (on_change, value) in [("restart", "second-value-3c"), ("exit", "third-value-4d")] {
+        let extra = ["--watch", "--watch-interval", "1", "--on-change", on_change, "--stop-timeout", "1"];
+        let running = Cli::new(agent.socket()).spawn(&run_args("MARK", &extra, &["sh", "-c", script]));
+        assert_eq!(running.next_line(CHANGE), "ready", "{on_change}");
+        running.signal(Signal::SIGTERM);
+        assert_eq!(running.next_line(CHANGE), "got TERM", "{on_change}");
+        // Found by a poll within the six seconds the command takes, were
+        // there one.
+        rotate(&agent, "MARK", value);
+        let finished = running.wait(WAIT);
+        assert_code(&finished, 0);
+        assert_eq!(finished.stdout_text(), "ready\ngot TERM\ndone\n", "{on_change}: one command, one TERM");
+        let stderr = finished.stderr_text();
+        assert!(!stderr.contains("secrets changed"), "{on_change}: no change acted on: {stderr}");
+    }
+}
+
 #[test]
 fn signal_mode_replaces_the_file_whole_and_signals_the_same_command() {
     let agent = agent();
