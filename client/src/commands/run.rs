@@ -144,8 +144,7 @@ async fn watch(
             },
             OnChange::Signal(signal) => resignal(started, change, &mut watcher, signal, args)?,
             OnChange::Exit => {
-                let stopped = started.running.stop(signals, args.stop_signal, grace(args)).await?;
-                started.drain_output(signals).await;
+                let stopped = stop(&mut started, signals, args).await?;
                 let (code, what) = match stopped.interrupted {
                     Some(signal) => interrupted(&stopped, signal),
                     None => (
@@ -191,8 +190,7 @@ async fn restart(
         }
     };
     let mut started = started;
-    let stopped = started.running.stop(signals, args.stop_signal, grace(args)).await?;
-    started.drain_output(signals).await;
+    let stopped = stop(&mut started, signals, args).await?;
     // The old command's directory goes before the new command starts.
     drop(started);
     if let Some(signal) = stopped.interrupted {
@@ -206,6 +204,16 @@ async fn restart(
     watcher.note(changed(args, &change, &what));
     watcher.adopt(change);
     Ok(Restarted::Running(started))
+}
+
+/// Stops the command for a change and relays the rest of its output; a
+/// terminating signal during either counts as [`Stopped::interrupted`].
+async fn stop(started: &mut Started, signals: &mut Signals, args: &RunArgs) -> Result<Stopped, child::Error> {
+    let mut stopped = started.running.stop(signals, args.stop_signal, grace(args)).await?;
+    if let Some(signal) = started.drain_output(signals).await {
+        stopped.interrupted.get_or_insert(signal);
+    }
+    Ok(stopped)
 }
 
 /// The exit code and the line for a stop during which the CLI got
@@ -261,13 +269,15 @@ impl Started {
 
     /// Relays what the ended command still had in its pipes. A stdout that
     /// nobody reads would hold this forever: a terminating signal gives up
-    /// the rest (the signal's job is done once the CLI ends).
-    async fn drain_output(&mut self, signals: &mut Signals) {
-        let Some(relay) = self.relay.take() else { return };
+    /// the rest (the signal's job is done once the CLI ends) and is
+    /// returned, since it asks the run to end.
+    async fn drain_output(&mut self, signals: &mut Signals) -> Option<Signal> {
+        let relay = self.relay.take()?;
         tokio::select! {
-            () = relay.finish() => {}
+            () = relay.finish() => None,
             signal = signals.recv_terminating() => {
                 tracing::debug!(%signal, "giving up the rest of the command's output");
+                Some(signal)
             }
         }
     }

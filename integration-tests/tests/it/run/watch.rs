@@ -3,14 +3,17 @@
 //! modes, a failing read that keeps the command, renewed and rotated
 //! tokens; and the 304 answers the watch polls for.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use serde_json::{Value, json};
 use vanta_integration_tests::agent::TestAgent;
 use vanta_integration_tests::cli::{Cli, RunningCli};
 use vanta_integration_tests::fixtures::{self, write_private};
-use vanta_integration_tests::process::poll_until;
+use vanta_integration_tests::process::{self, poll_until};
 
 use crate::run::support::{WAIT, assert_code, assert_usage_error, helper, json, run_args};
 
@@ -146,6 +149,53 @@ fn a_signal_during_the_run_ends_the_watch_and_the_cli_exits_with_the_commands_co
         assert_eq!(finished.stdout_text(), "ready\ngot TERM\ndone\n", "{on_change}: one command, one TERM");
         let stderr = finished.stderr_text();
         assert!(!stderr.contains("secrets changed"), "{on_change}: no change acted on: {stderr}");
+    }
+}
+
+/// With `--mask` and a stdout nobody reads, a SIGTERM while vanta-cli
+/// relays the rest of a stopped command's output gives that output up and
+/// ends the run as a SIGTERM during the stop does: no new command, 143
+/// (not 75 with `exit`).
+#[test]
+fn a_signal_while_the_stopped_commands_output_is_drained_ends_the_run() {
+    let agent = agent();
+    let dir = tempfile::tempdir().unwrap();
+    let (pid_file, starts, marker) = (dir.path().join("pid"), dir.path().join("starts"), dir.path().join("stopped"));
+    // On the stop signal: more output than a pipe holds, less than the
+    // relay takes in, so it ends while the relay is stuck writing.
+    let script = format!(
+        r#"echo $$ > '{}'; echo start >> '{}'; trap "head -c 100000 /dev/zero | tr '\0' x; : > '{}'; exit 3" TERM
+        while :; do sleep 0.1; done"#,
+        pid_file.display(),
+        starts.display(),
+        marker.display()
+    );
+    for (on_change, value) in [("restart", "second-value-3c"), ("exit", "third-value-4d")] {
+        let _ = std::fs::remove_file(&marker);
+        std::fs::write(&starts, "").unwrap();
+        let extra = ["-q", "--mask", "--watch", "--watch-interval", "1", "--on-change", on_change];
+        let mut cmd = Cli::new(agent.socket()).command(&run_args("MARK", &extra, &["sh", "-c", &script]));
+        let (unread, stdout) = nix::unistd::pipe().unwrap();
+        cmd.stdin(Stdio::null()).stdout(Stdio::from(stdout)).stderr(Stdio::null()).process_group(0);
+        let mut child = cmd.spawn().unwrap();
+        drop(cmd);
+        poll_until(CHANGE, "the command started", || {
+            (std::fs::read_to_string(&starts).ok()? == "start\n").then_some(())
+        });
+        let command: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        rotate(&agent, "MARK", value);
+        poll_until(CHANGE, "the command stopped", || marker.exists().then_some(()));
+        // Reaped by vanta-cli: the stop is over, the drain has begun.
+        poll_until(CHANGE, "the command reaped", || (!Path::new(&format!("/proc/{command}")).exists()).then_some(()));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let cli = Pid::from_raw(i32::try_from(child.id()).unwrap());
+        nix::sys::signal::kill(cli, Signal::SIGTERM).unwrap();
+        let status = process::wait_with_deadline(&mut child, WAIT);
+        process::kill_group(&child);
+        drop(unread);
+        let status = status.unwrap_or_else(|| panic!("{on_change}: vanta-cli is still running"));
+        assert_eq!(status.code(), Some(143), "{on_change}: {status:?}");
+        assert_eq!(std::fs::read_to_string(&starts).unwrap(), "start\n", "{on_change}: no new command");
     }
 }
 
