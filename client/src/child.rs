@@ -6,7 +6,9 @@
 //! and SIGUSR2 are always forwarded; SIGINT and SIGQUIT only when stdin is
 //! not a terminal or the child left our process group, because otherwise
 //! the terminal already sent them to the child (Ctrl-C, Ctrl-\) and a
-//! second one changes their meaning for many programs.
+//! second one changes their meaning for many programs. A signal ignored
+//! when the CLI started (`nohup`) is neither caught nor forwarded, and the
+//! command inherits it ignored (see `signals`).
 //!
 //! Reaping: the CLI makes itself a child subreaper (Linux), so descendants
 //! orphaned while the command runs are re-parented to it rather than to

@@ -43,6 +43,31 @@ fn the_cli_waits_for_a_command_that_outlives_the_signal() {
     assert!(finished.stdout_text().ends_with("got-term\ndone\n"), "{}", finished.stdout_text());
 }
 
+/// A signal ignored when vanta-cli starts (`nohup`, `trap '' HUP`, `&` in a
+/// script for SIGINT) stays ignored, as through a plain `exec`: neither
+/// caught nor passed on, and ignored by the command too.
+#[test]
+fn a_signal_ignored_at_start_stays_ignored_for_the_cli_and_the_command() {
+    let agent = app_agent();
+    let dir = tempfile::tempdir().unwrap();
+    let nohup = format!("#!/bin/sh\ntrap '' HUP INT\nexec {} \"$@\"\n", bins::cli().display());
+    let wrapper = vanta_integration_tests::staged::write_program(&dir.path().join("nohup-cli"), &nohup);
+    let script = "grep '^SigIgn:' /proc/self/status; echo ready; while :; do sleep 0.05; done";
+    let cli = Cli::new(agent.socket()).program(&wrapper);
+    let running = cli.spawn(&run_args("MARK", &["--quiet"], &["sh", "-c", script]));
+    let mask = running.next_line(WAIT);
+    wait_for_line(&running, "ready");
+    let mask = u64::from_str_radix(mask.trim_start_matches("SigIgn:").trim(), 16).expect("a hex mask");
+    for sig in [Signal::SIGHUP, Signal::SIGINT] {
+        assert_ne!(mask & (1 << (sig as i32 - 1)), 0, "the command ignores {sig} too: {mask:x}");
+        running.signal(sig);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    running.signal(Signal::SIGTERM);
+    let finished = running.wait(WAIT);
+    assert_code(&finished, 128 + Signal::SIGTERM as i32);
+}
+
 /// A script that orphans a `sleep`, reports the orphan's parent while it
 /// lives, and whether it is still a zombie after it ended.
 const ORPHAN_SCRIPT: &str = r#"(sleep 0.5 & echo $! > "$1")
