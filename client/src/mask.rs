@@ -4,7 +4,8 @@
 //!
 //! [`Patterns`] holds what to look for: every value of at least
 //! [`MIN_LEN`] bytes (its trailing line end left out), and each line of a
-//! multi-line value that is that long. A [`Masker`] is one stream's state:
+//! multi-line value that is that long; each also without surrounding
+//! whitespace, if still that long. A [`Masker`] is one stream's state:
 //! it replaces every occurrence with [`PLACEHOLDER`] (overlapping ones
 //! become one placeholder) and keeps back only the end of the output that
 //! could still be the start of a value, so a value written in pieces is
@@ -122,14 +123,15 @@ pub(crate) fn is_maskable(value: &str) -> bool {
 
 /// What is searched for of one value: the whole value without its
 /// trailing line end (a placeholder then keeps the line apart from the
-/// next), then each line without `\r`, if it has more than one; only the
-/// ones of at least [`MIN_LEN`] bytes.
+/// next), then each line without `\r`, if it has more than one; each of
+/// these also with surrounding whitespace trimmed (an unquoted `$VALUE` in
+/// a shell prints it so); only the ones of at least [`MIN_LEN`] bytes.
 fn parts(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     let whole = value.strip_suffix(b"\n").unwrap_or(value);
     let whole = whole.strip_suffix(b"\r").unwrap_or(whole);
     let lines = whole.contains(&b'\n').then(|| whole.split(|&b| b == b'\n')).into_iter().flatten();
     let lines = lines.map(|line| line.strip_suffix(b"\r").unwrap_or(line));
-    std::iter::once(whole).chain(lines).filter(|part| part.len() >= MIN_LEN)
+    std::iter::once(whole).chain(lines).flat_map(|part| [part, part.trim_ascii()]).filter(|part| part.len() >= MIN_LEN)
 }
 
 // === impl Masker ===

@@ -105,6 +105,17 @@ fn multi_line_values_are_masked_whole_and_line_by_line() {
     assert_eq!(masked(&values, "abc\n"), "abc\n");
 }
 
+/// An unquoted `$VALUE` in a shell drops the value's surrounding
+/// whitespace (of each line too): that is masked as well, if long enough.
+#[test]
+fn values_are_masked_with_their_surrounding_whitespace_trimmed() {
+    let values = [" sk_live_padded_value \t", "first line  \n\t  second line\n", "   short  "];
+    let input = "unquoted: sk_live_padded_value end; first line; second line; short";
+    assert_eq!(masked(&values, input), format!("unquoted: {P} end; {P}; {P}; short"));
+    assert_eq!(masked(&values, " sk_live_padded_value \t|"), format!("{P}|"), "the value whole");
+    assert!(is_maskable("   short  "), "whole, it is long enough");
+}
+
 #[test]
 fn short_values_are_not_masked() {
     for short in ["1", "true", "12345", "ab\ncd\n"] {

@@ -92,6 +92,17 @@ fn short_values_stay_and_multi_line_values_go_whole_and_line_by_line() {
     assert!(err.contains(report), "{err}");
 }
 
+/// A shell drops the surrounding whitespace of an unquoted `$VALUE`: the
+/// value is masked without it as well.
+#[test]
+fn a_value_printed_without_its_surrounding_whitespace_is_masked() {
+    let agent = agent_with(&[("PADDED", "sk_live_padded_value ")]);
+    let script = r#"echo unquoted: $PADDED; echo "quoted: $PADDED|""#;
+    let finished = Cli::new(agent.socket()).run(&run_args("*", &["--mask"], &["sh", "-c", script]));
+    assert_code(&finished, 0);
+    assert_eq!(finished.stdout_text(), format!("unquoted: {P}\nquoted: {P}|\n"));
+}
+
 #[test]
 fn output_is_passed_on_while_the_command_runs() {
     let agent = app_agent();
