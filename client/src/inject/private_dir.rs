@@ -67,6 +67,18 @@ const DIR_PREFIX: &str = "vanta-secrets-";
 /// a starting CLI has just created and not locked yet.
 pub(crate) const STALE_AFTER: Duration = Duration::from_secs(10);
 
+/// `parent`, or the system temporary directory, if it is a directory.
+///
+/// # Errors
+/// [`Error::Parent`] if it is missing or not a directory.
+pub(crate) fn check_parent(parent: Option<&Path>) -> Result<PathBuf, Error> {
+    let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    if !parent.is_dir() {
+        return Err(Error::Parent { parent: parent.display().to_string() });
+    }
+    Ok(parent)
+}
+
 // === impl PrivateDir ===
 
 impl PrivateDir {
@@ -76,10 +88,7 @@ impl PrivateDir {
     /// # Errors
     /// [`Error::Parent`] or [`Error::Create`].
     pub(crate) fn create(parent: Option<&Path>) -> Result<Self, Error> {
-        let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
-        if !parent.is_dir() {
-            return Err(Error::Parent { parent: parent.display().to_string() });
-        }
+        let parent = check_parent(parent)?;
         let create = |source| Error::Create { parent: parent.display().to_string(), source };
         let prefix = format!("{DIR_PREFIX}{}-", std::process::id());
         let dir = tempfile::Builder::new()

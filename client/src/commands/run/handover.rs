@@ -36,14 +36,18 @@ pub(super) struct Handover {
 /// Variable that tells the command where the file or pipe is.
 const SECRETS_FILE_VAR: &str = "VANTA_SECRETS_FILE";
 
-/// Checks the options that only make sense together, before anything is
-/// contacted.
+/// Checks the options that only make sense together, and the directory of
+/// the file or pipe, before anything is contacted: a failure after the
+/// fetch would have spent token uses and left audited reads for nothing.
 ///
 /// # Errors
 /// A [`Misuse`] (exit 2): `--on-change signal:` without a file or with
 /// `--mask`, `--file-format` with env mode, `--pass-token` without a given
-/// token.
+/// token; or a secrets directory that is not one (exit 1).
 pub(super) fn check_options(args: &RunArgs) -> anyhow::Result<()> {
+    if args.inject_as != InjectAs::Env {
+        private_dir::check_parent(args.secrets_dir.as_deref())?;
+    }
     if let OnChange::Signal(signal) = args.on_change
         && args.inject_as != InjectAs::File
     {

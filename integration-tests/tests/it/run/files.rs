@@ -180,9 +180,16 @@ fn file_options_are_checked_before_anything_runs() {
     let print = helper("print-env");
     let env_json = cli.run(&run_args("*", &["--file-format", "json"], &[&print]));
     assert!(assert_usage_error(&env_json).ends_with("--file-format applies to --inject-as file and fifo, not env"));
-    let missing = cli.run(&run_args("*", &["--inject-as", "file", "--secrets-dir", "/nonexistent/vanta"], &[&print]));
-    let line = assert_refused(&missing);
-    assert!(line.contains("the secrets directory /nonexistent/vanta does not exist"), "{line}");
+    // Before any token is minted or value read: a --usage-limit token's
+    // uses would be spent for nothing.
+    let not_a_dir = tempfile::NamedTempFile::new().unwrap();
+    for (mode, dir) in [("file", "/nonexistent/vanta"), ("fifo", &path_arg(not_a_dir.path()))] {
+        let missing = cli.run(&run_args("*", &["--inject-as", mode, "--secrets-dir", dir], &[&print]));
+        let line = assert_refused(&missing);
+        assert!(line.contains(&format!("the secrets directory {dir} does not exist or is not a directory")), "{line}");
+    }
+    let events: Vec<_> = agent.audit_lines().into_iter().map(|l| l["event"].clone()).collect();
+    assert!(events.iter().all(|e| e != "token_generate" && e != "secret_access"), "nothing was asked: {events:?}");
 }
 
 /// Starts `run-with-secrets` of `MARK` into `run-inspect --then-sleep` and
