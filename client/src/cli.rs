@@ -22,7 +22,7 @@ mod run_args;
 pub use agent_args::AgentArgs;
 use help::{
     COMPLETIONS_EXAMPLES, GENERATE_EXAMPLES, GET_ABOUT, GET_EXAMPLES, HEALTH_ABOUT, HEALTH_EXAMPLES, LIST_ABOUT,
-    LIST_EXAMPLES, MAIN_EXAMPLES, MAN_EXAMPLES, RUN_ABOUT,
+    LIST_EXAMPLES, MAIN_EXAMPLES, MAN_EXAMPLES, REVOKE_EXAMPLES, RUN_ABOUT,
 };
 pub use run_args::{
     EXIT_ON_CHANGE, FileFormat, InjectAs, KeySpec, Misuse, NameError, OnChange, RunArgs, VarPrefix, is_var_name,
@@ -81,6 +81,7 @@ pub enum TokenCommand {
     Generate(GenerateArgs),
     /// Revoke one token (--jti) or every token of a subject issued up to
     /// now (--subject), at every agent on the same usage store.
+    #[command(after_help = REVOKE_EXAMPLES)]
     Revoke(RevokeArgs),
 }
 

@@ -25,6 +25,15 @@ Examples:
   export VANTA_TOKEN=$(vanta-cli token generate --subject ci \\
       --environment dev --key-pattern '*' --output token)";
 
+pub(super) const REVOKE_EXAMPLES: &str = "\
+Examples:
+  # One leaked token, by the jti of its token_generate audit record:
+  vanta-cli token revoke --jti kQ3x9LZr0bT2vNw8yA1cEg
+
+  # Every token of a subject issued up to now (a token minted in the same
+  # second is refused too: mint new ones a second later):
+  vanta-cli token revoke --subject ci";
+
 pub(super) const GET_ABOUT: &str = "\
 Print the value of one secret.
 

@@ -14,10 +14,10 @@ fn every_subcommand_has_examples() {
     let mut cli = Cli::command();
     cli.build();
     let token = cli.find_subcommand("token").expect("token subcommand");
-    let generate = token.find_subcommand("generate").expect("generate subcommand");
+    let token_subs = ["generate", "revoke"].map(|n| token.find_subcommand(n).expect(n));
     let top =
         ["get", "list", "run-with-secrets", "health", "completions", "man"].map(|n| cli.find_subcommand(n).expect(n));
-    for cmd in std::iter::once(generate).chain(top) {
+    for cmd in token_subs.into_iter().chain(top) {
         let help = cmd.get_after_help().expect("after_help").to_string();
         assert!(help.starts_with("Examples:"), "{}", cmd.get_name());
     }

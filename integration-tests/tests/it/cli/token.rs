@@ -76,7 +76,7 @@ fn no_agent_is_one_line_naming_the_socket() {
 #[test]
 fn every_subcommand_has_help_with_an_example() {
     let cli = Cli::new(std::path::Path::new("/unused.sock"));
-    for sub in [&["token", "generate"][..], &["get"], &["run-with-secrets"]] {
+    for sub in [&["token", "generate"][..], &["token", "revoke"], &["get"], &["run-with-secrets"]] {
         let args: Vec<&str> = sub.iter().copied().chain(["--help"]).collect();
         let finished = cli.run(&args);
         assert_eq!(finished.code(), Some(0), "{sub:?} --help: {}", finished.stderr_text());
