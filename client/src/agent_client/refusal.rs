@@ -52,7 +52,10 @@ fn unauthorized(claims: &Claims, now: i64) -> String {
     match claims.usage_limit {
         Some(1) => "the token allowed 1 read (--usage-limit) and it was most likely taken".to_owned(),
         Some(n) => format!("the token allowed {n} reads (--usage-limit) and they were most likely all taken"),
-        None => "the token was not accepted: minted by another agent, or the agent's signing key changed".to_owned(),
+        // The agent's 401 is the same for all of these: the claims cannot tell them apart.
+        None => "the token was not accepted: revoked (a revoke by subject also refuses tokens minted in its \
+                 second), minted by another agent, or the agent's signing key changed"
+            .to_owned(),
     }
 }
 
@@ -114,7 +117,10 @@ mod tests {
         let limited = claims("dev", "*", NOW + 60, NOW - 60, Some(3));
         assert!(reason(401, &limited, "dev", None).is_some_and(|r| r.contains("allowed 3 reads")));
         let fine = claims("dev", "*", NOW + 60, NOW - 60, None);
-        assert!(reason(401, &fine, "dev", None).is_some_and(|r| r.contains("signing key changed")));
+        let not_accepted = reason(401, &fine, "dev", None).unwrap_or_default();
+        for cause in ["revoked", "another agent", "signing key changed"] {
+            assert!(not_accepted.contains(cause), "{cause}: {not_accepted}");
+        }
         assert!(likely_reason(401, None, &"dev".parse().expect("env"), None, NOW).is_some());
     }
 

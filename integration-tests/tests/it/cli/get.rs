@@ -98,6 +98,14 @@ fn a_refused_token_is_explained_from_its_own_claims() {
     assert_eq!(agent.secret_value("dev", "INT", &once), "42");
     let line = refused_get(&agent, "dev", "INT", &once);
     assert!(line.contains("; the token allowed 1 read (--usage-limit) and it was most likely taken"), "{line}");
+
+    // A revoked token (here by subject, as `token revoke --subject` does to a
+    // token minted in the revoke's own second) gets the same 401.
+    let revoked = agent.mint(&json!({"subject": "gone", "environment": "dev", "key_pattern": "*"}));
+    let answer = Cli::new(agent.socket()).run(&["token", "revoke", "--subject", "gone"]);
+    assert_eq!(answer.code(), Some(0), "{}", answer.stderr_text());
+    let line = refused_get(&agent, "dev", "INT", &revoked);
+    assert!(line.contains("; the token was not accepted: revoked (a revoke by subject also refuses"), "{line}");
 }
 
 #[test]
