@@ -235,20 +235,40 @@ pub fn screen_stderr<'a>(
 const ECHOING_PARSERS: &[&str] = &["invalid dotenv input line:", "key-value delimiter not found:", "unclosed section:"];
 
 /// Errors that quote, unquoted, a value of a file that is otherwise
-/// encrypted: a plaintext value added by hand (sops' exit code 25).
+/// encrypted: a plaintext value added by hand (sops' exit code 25). The value
+/// runs to [`ECHOED_VALUE_END`] and may span lines (a PEM block as a YAML
+/// block scalar, a JSON string with `\n`).
 const ECHOING_DECRYPTION: &[&str] = &["Input string"];
 
-/// Cuts what follows an [`ECHOING_PARSERS`] or [`ECHOING_DECRYPTION`]
-/// prefix, to the end of its line.
+/// What sops prints after the value an [`ECHOING_DECRYPTION`] prefix quotes.
+const ECHOED_VALUE_END: &str = "does not match sops' data format";
+
+/// Cuts what follows an [`ECHOING_DECRYPTION`] prefix up to
+/// [`ECHOED_VALUE_END`], across lines, and what follows an
+/// [`ECHOING_PARSERS`] prefix to the end of its line.
 fn cut_echoed_lines(text: &str) -> String {
-    let prefixes = ECHOING_PARSERS.iter().chain(ECHOING_DECRYPTION);
+    let text = cut_echoed_values(text);
     let lines = text.lines().map(|line| {
-        match prefixes.clone().find_map(|prefix| line.find(prefix).map(|at| at + prefix.len())) {
+        match ECHOING_PARSERS.iter().find_map(|prefix| line.find(prefix).map(|at| at + prefix.len())) {
             Some(end) => format!("{} …", &line[..end]),
             None => line.to_owned(),
         }
     });
     lines.collect::<Vec<_>>().join("\n")
+}
+
+/// Cuts the value after an [`ECHOING_DECRYPTION`] prefix: up to the last
+/// [`ECHOED_VALUE_END`] (the last, so that a value holding those words is
+/// still cut whole), or to the end of `text` when sops' wording changed and
+/// the closing text is missing.
+fn cut_echoed_values(text: &str) -> String {
+    let Some(end) = ECHOING_DECRYPTION.iter().find_map(|prefix| text.find(prefix).map(|at| at + prefix.len())) else {
+        return text.to_owned();
+    };
+    match text[end..].rfind(ECHOED_VALUE_END) {
+        Some(closing) => format!("{} … {}", &text[..end], &text[end + closing..]),
+        None => format!("{} …", &text[..end]),
+    }
 }
 
 /// Replaces every quoted fragment (`…`, "…", '…') with `…`: parsers quote the
@@ -317,7 +337,23 @@ mod tests {
         let cause = Cause::classify(Some(25), stderr);
         assert_eq!(cause, Cause::MacMismatch);
         let line = screen_stderr(stderr.as_bytes(), b"", cause, []).expect("a line");
-        assert!(!line.contains("hunter2") && line.ends_with("Input string …"), "{line}");
+        assert!(
+            !line.contains("hunter2") && line.ends_with("Input string … does not match sops' data format"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_plaintext_value_spanning_lines_is_cut_whole() {
+        let echoed = "-----BEGIN PRIVATE KEY-----\nMIIEvQ-SECRETLINE2\nZZZSECRETLINE3abcdef\n";
+        let closed = format!("Could not decrypt value: Input string {echoed} does not match sops' data format\n");
+        let line = screen_stderr(closed.as_bytes(), b"", Cause::MacMismatch, []).expect("a line");
+        assert!(!line.contains("SECRETLINE") && !line.contains("BEGIN"), "{line}");
+        assert!(line.ends_with("Input string … does not match sops' data format"), "{line}");
+        // Without the closing words, everything after the prefix goes.
+        let unclosed = format!("Could not decrypt value: Input string {echoed}is not valid\n");
+        let line = screen_stderr(unclosed.as_bytes(), b"", Cause::MacMismatch, []).expect("a line");
+        assert!(!line.contains("SECRETLINE") && line.ends_with("Input string …"), "{line}");
     }
 
     #[test]

@@ -139,6 +139,25 @@ fn a_plaintext_value_added_by_hand_to_an_encrypted_file_is_never_logged() {
     assert!(!stderr.contains("never-logged"), "the value reached the log: {stderr}");
 }
 
+/// A value pasted by hand as a YAML block scalar (a PEM key): sops echoes it
+/// over several lines, and none of them may reach the log.
+#[test]
+fn a_plaintext_value_spanning_lines_added_by_hand_is_never_logged() {
+    let builder = builder().secrets("dev", DEV_YAML);
+    let file = builder.paths().vault.join("dev.enc.yaml");
+    let text = fs::read_to_string(&file).unwrap();
+    let pem = "  -----BEGIN PRIVATE KEY-----\n  MIIEvQ-never-logged-82\n  ZZZ-never-logged-83\n";
+    fs::write(&file, format!("ADDED_BY_HAND: |\n{pem}{text}")).unwrap();
+    let agent = builder.start();
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &agent.mint_for("dev", "*")).status, 500);
+    let stderr = agent.stderr_text();
+    assert!(stderr.contains("Input string …"), "sops' message, cut: {stderr}");
+    assert!(
+        !stderr.contains("never-logged") && !stderr.contains("BEGIN PRIVATE"),
+        "the value reached the log: {stderr}"
+    );
+}
+
 #[test]
 fn a_plain_or_broken_file_is_malformed_and_its_content_never_logged() {
     let builder = builder();
