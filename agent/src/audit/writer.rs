@@ -18,7 +18,9 @@
 //! A write can fail after part of the batch landed (a full disk, a file size
 //! limit): the batch's bytes are cut off again ([`cut_back`]), so no record of
 //! a batch answered with an error stays in the file, and no fragment runs
-//! into the next batch's first line.
+//! into the next batch's first line. So are those of a batch written whole
+//! whose `--audit-fsync` sync failed ([`Out::take_back`]): it too is answered
+//! with an error.
 //!
 //! Before each batch the file's path is checked: if the file was removed or
 //! rotated away, a new one is opened there, so records never go to a deleted
@@ -127,6 +129,16 @@ enum Out {
         /// created, by the agent or by logrotate's `create`).
         entry_unsynced: bool,
     },
+}
+
+/// What a batch appended to a file, so that it can be cut off again if its
+/// sync fails ([`Out::take_back`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Appended {
+    /// Bytes written, with the newline that mended a torn line.
+    bytes: u64,
+    /// The file might end inside a line before the batch.
+    torn_before: bool,
 }
 
 /// How long [`AuditWriter::recheck`] waits for the reopen (the task may be
@@ -341,24 +353,37 @@ impl Out {
     }
 
     /// Appends `buf` (records ending at `ends`); to a file in untearable pieces ([`pages`]).
-    fn write_batch(&mut self, buf: &[u8], ends: &[usize]) -> std::io::Result<()> {
+    fn write_batch(&mut self, buf: &[u8], ends: &[usize]) -> std::io::Result<Appended> {
         match self {
             Self::Stdout(out) => {
                 let mut out = out.lock();
                 out.write_all(buf)?;
-                out.flush()
+                out.flush()?;
+                Ok(Appended::default())
             }
             Self::File { file, len, torn, .. } => {
                 let mut written = 0;
-                let result = append_batch(file, buf, ends, len, *torn, &mut written);
+                let torn_before = *torn;
+                let result = append_batch(file, buf, ends, len, torn_before, &mut written);
                 match result {
                     Ok(()) => *torn = false,
                     Err(_) if written > 0 => cut_back(file, written, len, torn),
                     Err(_) => {}
                 }
-                result
+                result.map(|()| Appended { bytes: written, torn_before })
             }
         }
+    }
+
+    /// Cuts a batch that was written but whose sync failed off the file
+    /// again: it is answered with an error, so none of its records may stay
+    /// as a success. The file ends as before the batch, torn if it was.
+    fn take_back(&mut self, appended: Appended) {
+        let Self::File { file, len, torn, .. } = self else { return };
+        if appended.bytes > 0 {
+            cut_back(file, appended.bytes, len, torn);
+        }
+        *torn |= appended.torn_before;
     }
 
     /// With `--audit-fsync`, `fdatasync` on the blocking pool (it may take
@@ -483,10 +508,10 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, task: Task) {
             }
         }
         busy.begin();
-        let mut written = write(&mut out, &buf, &ends, reopen);
-        if written.is_ok() && !acks.is_empty() {
-            written = out.sync().await;
-        }
+        let written = match write(&mut out, &buf, &ends, reopen) {
+            Ok(appended) if !acks.is_empty() => sync_or_take_back(&mut out, appended).await,
+            result => result.map(drop),
+        };
         ok.store(written.is_ok(), Ordering::Relaxed);
         busy.end();
         let counter = if written.is_ok() { &counters.written } else { &counters.failed };
@@ -503,12 +528,25 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, task: Task) {
 }
 
 /// Checks the path (reopening if asked or needed), then appends the batch.
-fn write(out: &mut Out, buf: &[u8], ends: &[usize], reopen: bool) -> std::io::Result<()> {
-    let result = out.refresh(reopen).and_then(|()| if ends.is_empty() { Ok(()) } else { out.write_batch(buf, ends) });
+fn write(out: &mut Out, buf: &[u8], ends: &[usize], reopen: bool) -> std::io::Result<Appended> {
+    let result = out
+        .refresh(reopen)
+        .and_then(|()| if ends.is_empty() { Ok(Appended::default()) } else { out.write_batch(buf, ends) });
     if let Err(err) = &result {
         tracing::error!(error = %err, "failed to write audit records; fetches answer 503 until it works again");
     }
     result
+}
+
+/// Syncs the batch just `appended` (with `--audit-fsync`); if that fails,
+/// the batch is answered with an error, so it is cut off the file again.
+async fn sync_or_take_back(out: &mut Out, appended: Appended) -> std::io::Result<()> {
+    let synced = out.sync().await;
+    if let Err(err) = &synced {
+        tracing::error!(error = %err, "failed to sync audit records; fetches answer 503 until it works again");
+        out.take_back(appended);
+    }
+    synced
 }
 
 mod pages;

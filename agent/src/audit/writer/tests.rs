@@ -185,6 +185,32 @@ async fn with_fsync_the_first_sync_after_an_open_also_syncs_the_directory() {
     synced.sync().await.expect("only the file, once the entry is synced");
 }
 
+#[tokio::test]
+async fn a_batch_whose_sync_fails_is_cut_off_again() {
+    let (dir, sub, path) = in_a_logs_directory();
+    std::fs::write(&path, b"{\"good\":1}\n").expect("seed");
+    // A second name for the file, which outlives `logs/`.
+    let kept = dir.path().join("kept.jsonl");
+    std::fs::hard_link(&path, &kept).expect("link");
+    for torn_before in [false, true] {
+        let mut out = Out::open(&file_sink(&path)).expect("open");
+        if let Out::File { torn, .. } = &mut out {
+            *torn = torn_before;
+        }
+        let before = std::fs::read_to_string(&kept).expect("read");
+        let line = record(1).to_line().expect("encode");
+        let appended = out.write_batch(&line, &[line.len()]).expect("written whole");
+        // The first sync after an open also syncs `logs/`, which is gone.
+        let hidden = dir.path().join("hidden");
+        std::fs::rename(&sub, &hidden).expect("move logs/ away");
+        assert!(sync_or_take_back(&mut out, appended).await.is_err(), "the sync fails");
+        std::fs::rename(&hidden, &sub).expect("move logs/ back");
+        assert_eq!(std::fs::read_to_string(&kept).expect("read"), before, "the batch answered 503 is cut off");
+        let Out::File { len, torn, .. } = out else { panic!("a file sink") };
+        assert_eq!((len, torn), (before.len() as u64, torn_before), "the file ends as before the batch");
+    }
+}
+
 #[test]
 fn a_batch_counts_as_stalled_only_while_it_is_written_and_late() {
     let busy = Busy { base: Instant::now() - Duration::from_secs(60), since: Arc::new(AtomicU64::new(0)) };

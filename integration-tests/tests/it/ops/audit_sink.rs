@@ -1,9 +1,10 @@
 //! The audit log when writing it fails (operator guide "Audit log" and
-//! "Operations"): a write that lands only in part leaves nothing of its
-//! batch in the file, and readiness recovers with the audit file's directory
-//! without a request.
+//! "Operations"): a write that lands only in part, or whose sync fails, leaves
+//! nothing of its batch in the file, and readiness recovers with the audit
+//! file's directory without a request.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -16,6 +17,9 @@ use vanta_integration_tests::http::{self, Response};
 use vanta_integration_tests::process;
 
 use crate::common::dev_builder;
+
+/// The user the agent runs as where the test runs as root.
+const NOBODY: u32 = 65534;
 
 /// The agent, started through `sh` so that it ignores SIGXFSZ (an ignored
 /// signal stays ignored across `exec`): a write past the file size limit then
@@ -100,6 +104,30 @@ fn a_write_that_lands_in_part_leaves_nothing_of_its_batch() {
         .collect();
     let subjects: Vec<&str> = records.iter().filter_map(|r| r["subject"].as_str()).collect();
     assert_eq!(subjects, ["before", "after"], "the failed request left no record");
+}
+
+/// With `--audit-fsync` the first batch after the file was opened also syncs
+/// its directory; in a directory the agent may write but not read, that sync
+/// fails after the batch was written. The requests are answered 503, so their
+/// records must not stay in the file as successes.
+#[test]
+fn a_batch_whose_sync_fails_leaves_nothing_in_the_file() {
+    let builder = dev_builder();
+    let logs = builder.paths().root.join("logs");
+    fs::create_dir(&logs).unwrap();
+    fs::set_permissions(&logs, fs::Permissions::from_mode(0o300)).unwrap();
+    let audit = logs.join("audit.jsonl");
+    // Root may read any directory: as root the agent runs as `nobody`.
+    let builder = if nix::unistd::getuid().is_root() { builder.run_as(NOBODY, NOBODY) } else { builder };
+    let agent = builder.env("VANTA_AUDIT_LOG", &audit).arg("--audit-fsync").start();
+    for subject in ["first", "second"] {
+        let refused = agent.generate(&json!({"subject": subject, "environment": "dev", "key_pattern": "*"}));
+        assert_eq!((refused.status, refused.error_code()), (503, "audit_unavailable".to_owned()), "{}", refused.text());
+    }
+    fs::set_permissions(&logs, fs::Permissions::from_mode(0o700)).unwrap();
+    let text = fs::read_to_string(&audit).unwrap();
+    assert_eq!(text, "", "records of requests answered 503 stay in the audit file");
+    assert!(agent.stderr_text().contains("failed to sync audit records"), "{}", agent.stderr_text());
 }
 
 #[test]
