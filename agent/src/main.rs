@@ -11,6 +11,7 @@ use vanta_agent::config::{Args, Command, LogFormat};
 use vanta_agent::{commands, doctor, logging};
 
 fn main() -> ExitCode {
+    block_file_size_signal();
     let mut args = Args::parse();
     let outcome = match args.command.take() {
         // The doctor checks the configuration itself, one line per check.
@@ -29,4 +30,20 @@ fn main() -> ExitCode {
             err.exit_code()
         }
     }
+}
+
+/// Blocks SIGXFSZ in the main thread, and so in every thread started after
+/// it: a write past the file size limit (`ulimit -f`, systemd's
+/// `LimitFSIZE=`) then fails with EFBIG, which the audit writer answers with
+/// 503 and a cut-back, instead of killing the agent with a torn record and a
+/// stale socket. Blocked rather than ignored: ignoring takes `unsafe` (the
+/// workspace forbids it), and a blocked signal does not outlive `exec` into
+/// sops, whose mask std's spawn resets to empty. The signal then stays
+/// pending, harmless, since no thread ever unblocks it.
+fn block_file_size_signal() {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGXFSZ);
+    // Fails only for an invalid `how`; the agent would then run as before.
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
 }

@@ -107,3 +107,26 @@ fn sops_gets_its_backend_variables_and_no_vanta_secret() {
     }
     assert_eq!(env["SOPS_AGE_KEY_FILE"], agent.paths().age_keys.to_str().unwrap());
 }
+
+/// The agent blocks SIGXFSZ for itself (a file size limit must fail its
+/// writes, not kill it); sops gets the signal as any program does: neither
+/// blocked nor ignored.
+#[test]
+fn sops_runs_with_the_file_size_signal_at_its_default() {
+    let builder = dev_builder();
+    let out = builder.paths().root.join("sops-signals.txt");
+    let sops = fake_sops(
+        &builder.paths().root,
+        &format!("grep -E '^Sig(Blk|Ign):' /proc/self/status > '{}'\nexit 1", out.display()),
+    );
+    let agent = builder.arg("--sops-bin").arg(&sops).start();
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &agent.mint_for("dev", "*")).status, 500);
+    let text = fs::read_to_string(&out).expect("the fake sops ran");
+    const SIGXFSZ_BIT: u64 = 1 << (25 - 1);
+    for line in text.lines() {
+        let (name, mask) = line.split_once(':').unwrap();
+        let mask = u64::from_str_radix(mask.trim(), 16).unwrap();
+        assert_eq!(mask & SIGXFSZ_BIT, 0, "{name} holds SIGXFSZ: {text}");
+    }
+    assert_eq!(text.lines().count(), 2, "{text}");
+}

@@ -1,18 +1,18 @@
 //! The audit log when writing it fails (operator guide "Audit log" and
 //! "Operations"): a write that lands only in part, or whose sync fails, leaves
-//! nothing of its batch in the file, and readiness recovers with the audit
-//! file's directory without a request.
+//! nothing of its batch in the file; a file size limit fails the write
+//! without killing the agent; and readiness recovers with the audit file's
+//! directory without a request.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
-use vanta_integration_tests::agent::{AgentBuilder, GENERATE_PATH, TestAgent};
+use vanta_integration_tests::agent::{AgentBuilder, TestAgent};
 use vanta_integration_tests::http::{self, Response};
 use vanta_integration_tests::process;
 
@@ -21,89 +21,79 @@ use crate::common::dev_builder;
 /// The user the agent runs as where the test runs as root.
 const NOBODY: u32 = 65534;
 
-/// The agent, started through `sh` so that it ignores SIGXFSZ (an ignored
-/// signal stays ignored across `exec`): a write past the file size limit then
-/// fails with EFBIG after writing what fits, instead of killing the agent.
-/// The harness's command, started under `sh`.
-struct SizeLimitedAgent {
-    child: Child,
-    /// Holds the agent's directory.
-    unstarted: TestAgent,
+/// Mints a token for `subject` in `dev`; the answer.
+fn mint(agent: &TestAgent, subject: &str) -> Response {
+    agent.generate(&json!({"subject": subject, "environment": "dev", "key_pattern": "*"}))
 }
 
-impl SizeLimitedAgent {
-    fn start(builder: AgentBuilder) -> Self {
-        let (agent, unstarted) = builder.unstarted();
-        let p = unstarted.paths();
-        let log = |path: &Path| fs::OpenOptions::new().create(true).append(true).open(path).expect("log file");
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "trap '' XFSZ; exec \"$0\" \"$@\""]).arg(agent.get_program()).args(agent.get_args());
-        cmd.env_clear().envs(agent.get_envs().filter_map(|(key, value)| Some((key, value?))));
-        cmd.current_dir(&p.root).stdin(Stdio::null()).stdout(log(&p.stdout)).stderr(log(&p.stderr)).process_group(0);
-        let child = cmd.spawn().expect("sh starts");
-        let agent = Self { child, unstarted };
-        process::poll_until(Duration::from_secs(10), "the agent to answer /healthz", || {
-            agent.request("GET", "/healthz", None).filter(|r| r.status == 200)
-        });
-        agent
-    }
-
-    fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Option<Response> {
-        let body = body.map(Value::to_string);
-        let headers: &[(&str, &str)] = if body.is_some() { &[("Content-Type", "application/json")] } else { &[] };
-        http::try_request(self.unstarted.socket(), method, path, headers, body.as_deref().map(str::as_bytes)).ok()
-    }
-
-    /// Mints a token for `subject`; the answer.
-    fn mint(&self, subject: &str) -> Response {
-        let body = json!({"subject": subject, "environment": "dev", "key_pattern": "*"});
-        self.request("POST", GENERATE_PATH, Some(&body)).expect("the agent answers")
-    }
-
-    /// Sets the agent's soft file size limit (`prlimit`, util-linux); the
-    /// hard limit stays, so that an unprivileged test can raise it again.
-    fn limit_file_size(&self, limit: &str) {
-        let pid = self.child.id().to_string();
-        let set = Command::new("prlimit").args(["--pid", &pid, &format!("--fsize={limit}:")]).status();
-        assert!(set.expect("prlimit (util-linux) runs").success(), "prlimit --fsize={limit}: failed");
-    }
+/// Sets the agent's soft file size limit (`prlimit`, util-linux) while it
+/// runs; the hard limit stays, so that an unprivileged test can raise it
+/// again.
+fn limit_file_size(agent: &TestAgent, limit: &str) {
+    let pid = agent.pid().to_string();
+    let set = Command::new("prlimit").args(["--pid", &pid, &format!("--fsize={limit}:")]).status();
+    assert!(set.expect("prlimit (util-linux) runs").success(), "prlimit --fsize={limit}: failed");
 }
 
-impl Drop for SizeLimitedAgent {
-    fn drop(&mut self) {
-        process::kill_group(&self.child);
-        let _ = self.child.wait();
-    }
+/// The audit file as records; panics on a line that is not one.
+fn audit_records(audit: &Path) -> Vec<Value> {
+    let text = fs::read_to_string(audit).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "the file ends inside a record: {text:?}");
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// An audit file long enough that a file size limit just above it is far
+/// above the usage store's and the logs' sizes: only the audit file reaches it.
+fn seed_long_audit_file(builder: &AgentBuilder) {
+    let seed: String = (0..4000).map(|n| format!("{{\"seed\":{n},\"pad\":\"{}\"}}\n", "x".repeat(240))).collect();
+    fs::write(&builder.paths().audit, &seed).unwrap();
+}
+
+/// The file size limit reached while the agent runs, started as a service
+/// manager would start it (SIGXFSZ at its default action, which kills): the
+/// request is answered 503, the agent keeps serving and stops in order, and
+/// the file ends on a whole record.
+#[test]
+fn a_file_size_limit_reached_at_run_time_answers_503_and_kills_nothing() {
+    let builder = dev_builder();
+    seed_long_audit_file(&builder);
+    let audit = builder.paths().audit.clone();
+    let mut agent = builder.start();
+    assert_eq!(mint(&agent, "before").status, 200);
+    // Not even the next record fits.
+    limit_file_size(&agent, &fs::metadata(&audit).unwrap().len().to_string());
+    let failed = mint(&agent, "failed");
+    assert_eq!((failed.status, failed.error_code()), (503, "audit_unavailable".to_owned()), "{}", failed.text());
+    assert_eq!(agent.get("/healthz", None).status, 200, "the agent keeps serving");
+    let records = audit_records(&audit);
+    assert_eq!(records.last().unwrap()["subject"], "before", "the failed request left no record");
+    let status = agent.stop();
+    assert!(status.success(), "the agent stops in order on SIGTERM: {status}");
 }
 
 #[test]
 fn a_write_that_lands_in_part_leaves_nothing_of_its_batch() {
     let builder = dev_builder();
-    // A long file, so that the limit below is far above the usage store's
-    // and the logs' sizes: only the audit file reaches it.
-    let seed: String = (0..4000).map(|n| format!("{{\"seed\":{n},\"pad\":\"{}\"}}\n", "x".repeat(240))).collect();
-    fs::write(&builder.paths().audit, &seed).unwrap();
+    seed_long_audit_file(&builder);
     let audit = builder.paths().audit.clone();
-    let mut agent = SizeLimitedAgent::start(builder);
-    assert_eq!(agent.mint("before").status, 200);
+    let mut agent = builder.start();
+    assert_eq!(mint(&agent, "before").status, 200);
 
     // 100 bytes more fit: the next record is written in part, then EFBIG.
     let len = fs::metadata(&audit).unwrap().len();
-    agent.limit_file_size(&(len + 100).to_string());
-    let failed = agent.mint("failed");
+    limit_file_size(&agent, &(len + 100).to_string());
+    let failed = mint(&agent, "failed");
     assert_eq!((failed.status, failed.error_code()), (503, "audit_unavailable".to_owned()), "{}", failed.text());
-    assert!(agent.child.try_wait().unwrap().is_none(), "the agent ignores SIGXFSZ and keeps serving");
     assert_eq!(fs::metadata(&audit).unwrap().len(), len, "the fragment is cut off");
 
-    agent.limit_file_size("unlimited");
-    assert_eq!(agent.mint("after").status, 200);
-    let text = fs::read_to_string(&audit).unwrap();
-    let records: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}")))
-        .collect();
+    limit_file_size(&agent, "unlimited");
+    assert_eq!(mint(&agent, "after").status, 200);
+    let records = audit_records(&audit);
     let subjects: Vec<&str> = records.iter().filter_map(|r| r["subject"].as_str()).collect();
     assert_eq!(subjects, ["before", "after"], "the failed request left no record");
+    assert!(agent.stop().success(), "the agent stops in order on SIGTERM");
 }
 
 /// With `--audit-fsync` the first batch after the file was opened also syncs
@@ -121,7 +111,7 @@ fn a_batch_whose_sync_fails_leaves_nothing_in_the_file() {
     let builder = if nix::unistd::getuid().is_root() { builder.run_as(NOBODY, NOBODY) } else { builder };
     let agent = builder.env("VANTA_AUDIT_LOG", &audit).arg("--audit-fsync").start();
     for subject in ["first", "second"] {
-        let refused = agent.generate(&json!({"subject": subject, "environment": "dev", "key_pattern": "*"}));
+        let refused = mint(&agent, subject);
         assert_eq!((refused.status, refused.error_code()), (503, "audit_unavailable".to_owned()), "{}", refused.text());
     }
     fs::set_permissions(&logs, fs::Permissions::from_mode(0o700)).unwrap();
