@@ -102,19 +102,7 @@ impl AuditRecord {
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        let cut = &value[..end];
-        if !cut.chars().any(is_unsafe_in_text) {
-            return Some(cut.to_owned());
-        }
-        let mut escaped = String::with_capacity(cut.len() + 16);
-        for c in cut.chars() {
-            if is_unsafe_in_text(c) {
-                escaped.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
-            } else {
-                escaped.push(c);
-            }
-        }
-        Some(escaped)
+        Some(escape_unsafe(&value[..end]))
     }
 
     /// Sets the requested key (fetches).
@@ -128,9 +116,11 @@ impl AuditRecord {
     }
 
     /// Sets who asked to mint: the attested executable and the rule that
-    /// covered the caller (token generation).
+    /// covered the caller (token generation). The caller chose the
+    /// executable's path, so it is escaped like a requested name, but never
+    /// cut: a path must match the policy's `exe` selector as logged.
     pub fn set_caller(&mut self, exe: Option<&std::path::Path>, rule: Option<String>) {
-        self.exe = Some(exe.map(|p| p.to_string_lossy().into_owned()));
+        self.exe = Some(exe.map(|p| escape_unsafe(&p.to_string_lossy())));
         self.rule = Some(rule);
     }
 
@@ -151,6 +141,23 @@ impl AuditRecord {
         line.push(b'\n');
         Ok(line)
     }
+}
+
+/// `text` with characters that could forge or disguise a line (controls,
+/// U+2028/U+2029, bidirectional overrides) written as `\u{…}`.
+fn escape_unsafe(text: &str) -> String {
+    if !text.chars().any(is_unsafe_in_text) {
+        return text.to_owned();
+    }
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_unsafe_in_text(c) {
+            escaped.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
 }
 
 fn rfc3339<S: serde::Serializer>(time: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
@@ -231,6 +238,17 @@ mod tests {
     fn echo_escapes_line_breaking_and_bidi_characters() {
         let echoed = AuditRecord::echo("a\u{2028}b\u{202E}c\nd Zoë").expect("some");
         assert_eq!(echoed, "a\\u{2028}b\\u{202e}c\\u{000a}d Zoë");
+    }
+
+    #[test]
+    fn the_callers_executable_is_escaped_and_never_cut() {
+        let mut r = AuditRecord::new(AuditEvent::TokenGenerate, Peer::Unknown);
+        let exe = format!("/opt/app\u{2028}x\u{202E}gpj.exe\n{}", "d/".repeat(700));
+        r.set_caller(Some(std::path::Path::new(&exe)), None);
+        let v = parse(&r);
+        let logged = v["exe"].as_str().expect("a string");
+        assert!(logged.starts_with("/opt/app\\u{2028}x\\u{202e}gpj.exe\\u{000a}d/"), "{logged}");
+        assert!(logged.ends_with(&"d/".repeat(700)), "cut: {logged}");
     }
 
     #[test]
