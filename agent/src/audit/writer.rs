@@ -101,6 +101,16 @@ pub enum AuditError {
     Encode(#[source] serde_json::Error),
 }
 
+/// `--audit-log -` with standard output going nowhere (`>&-`, which std
+/// turns into /dev/null at start-up, or systemd's `StandardOutput=null`):
+/// every record would be lost while secrets are served.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "standard output is /dev/null or closed, so every audit record would be lost: give --audit-log PATH, \
+     or connect the agent's standard output to a reader"
+)]
+struct StdoutDiscarded;
+
 enum Message {
     Record {
         line: Vec<u8>,
@@ -323,6 +333,7 @@ impl Gathering {
 impl Out {
     fn open(sink: &AuditSink) -> std::io::Result<Self> {
         match sink {
+            AuditSink::Stdout if stdout_discards() => Err(io::Error::other(StdoutDiscarded)),
             AuditSink::Stdout => Ok(Self::Stdout(std::io::stdout())),
             AuditSink::File { path, fsync } => {
                 let file = OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
@@ -402,6 +413,19 @@ impl Out {
         tokio::task::spawn_blocking(synced).await.map_err(std::io::Error::other)??;
         *entry_unsynced = false;
         Ok(())
+    }
+}
+
+/// Whether standard output is closed or the null device (character device
+/// 1:3 on Linux), where audit records would vanish.
+fn stdout_discards() -> bool {
+    use rustix::fs::{FileType, fstat, major, minor};
+    match fstat(std::io::stdout()) {
+        Err(_) => true,
+        Ok(stat) => {
+            FileType::from_raw_mode(stat.st_mode) == FileType::CharacterDevice
+                && (major(stat.st_rdev), minor(stat.st_rdev)) == (1, 3)
+        }
     }
 }
 

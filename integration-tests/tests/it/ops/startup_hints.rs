@@ -138,3 +138,17 @@ fn settings_that_would_be_ignored_stop_start_up_naming_both_settings() {
         assert!(line.ends_with(&problem), "{line}");
     }
 }
+
+/// `--audit-log -` with standard output discarded (redirected to /dev/null,
+/// or closed, which std makes /dev/null): records would vanish while
+/// secrets are served, so the agent does not start.
+#[test]
+fn audit_records_to_a_discarded_standard_output_stop_start_up() {
+    for redirect in [">/dev/null", ">&-"] {
+        let script = format!("exec \"$0\" \"$@\" {redirect}");
+        let builder = crate::common::dev_builder().args(["--audit-log", "-"]).under(&["sh", "-c", &script]);
+        let line = startup_error(builder);
+        assert!(line.contains("failed to open the audit log (set --audit-log or VANTA_AUDIT_LOG)"), "{line}");
+        assert!(line.ends_with("standard output is /dev/null or closed, so every audit record would be lost: give --audit-log PATH, or connect the agent's standard output to a reader"), "{redirect}: {line}");
+    }
+}
