@@ -1,6 +1,8 @@
 //! Diagnostic logging to stderr (layer L1). Audit records never go here, and
 //! stdout stays free for them (`--audit-log -`). The settings come from the
 //! checked configuration (`--log`, `--log-format`); nothing is read here.
+//! A log line that cannot be written (stderr a pipe whose reader has gone)
+//! is dropped: logging never stops the agent or a request.
 
 use std::io::IsTerminal;
 
@@ -16,7 +18,13 @@ use tracing_subscriber::filter::ParseError;
 pub fn init(filter: &str, json: bool) -> Result<(), ParseError> {
     let filter = EnvFilter::try_new(filter)?;
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
+    // tracing-subscriber reports a failed write with `eprintln!`, which
+    // panics when stderr is a broken pipe: in the request that logged.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .log_internal_errors(false);
     // Fails only when a subscriber is already installed (tests): keep that one.
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
     Ok(())

@@ -3,6 +3,7 @@
 //! exit code (2 for start-up errors, 1 for runtime errors; `doctor` picks
 //! its own).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -26,7 +27,9 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("vanta-agent: error: {:#}", err.error());
+            // Not `eprintln!`, which panics (exit 101, not 2) when stderr
+            // is a pipe whose reader has gone.
+            let _ = writeln!(std::io::stderr(), "vanta-agent: error: {:#}", err.error());
             err.exit_code()
         }
     }
