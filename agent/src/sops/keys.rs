@@ -3,10 +3,16 @@
 //!
 //! Only names and counts come out of here, never a key. Absence is not an
 //! error: sops may get keys from places the agent cannot see (a cloud
-//! instance's metadata service, a KMS role).
+//! instance's metadata service, a KMS role). The survey runs on every
+//! `/readyz`, and reading an age key file to count its identities reads the
+//! private keys: into one buffer wiped on drop ([`read_wiped`]), never an
+//! ordinary `String` left behind in freed memory.
 
 use std::ffi::{OsStr, OsString};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 /// What was found.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -99,10 +105,37 @@ impl KeyMaterial {
     }
 }
 
+/// The most of a key file that is read to count its identities: far more
+/// than any real one holds.
+const MAX_KEY_FILE: u64 = 1 << 20;
+
 /// Lines starting with `AGE-SECRET-KEY-`; `None` if unreadable.
 fn count_age_identities(path: &Path) -> Option<usize> {
-    let text = std::fs::read_to_string(path).ok()?;
-    Some(text.lines().filter(|l| l.trim_start().starts_with("AGE-SECRET-KEY-")).count())
+    let bytes = read_wiped(path).ok()?;
+    let is_identity = |line: &&[u8]| line.trim_ascii_start().starts_with(b"AGE-SECRET-KEY-");
+    Some(bytes.split(|b| *b == b'\n').filter(is_identity).count())
+}
+
+/// The file at `path` (at most [`MAX_KEY_FILE`] bytes) in one buffer wiped
+/// on drop. Sized from the file's length and never grown, so no copy is left
+/// in freed memory; read straight into it (not with `read_to_end`, whose
+/// probe reads go through a stack buffer). A file that grew meanwhile is cut.
+fn read_wiped(path: &Path) -> io::Result<Zeroizing<Vec<u8>>> {
+    let mut file = std::fs::File::open(path)?;
+    let room = file.metadata()?.len().min(MAX_KEY_FILE);
+    let mut buf = Zeroizing::new(vec![0; usize::try_from(room).unwrap_or(0)]);
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    // Shortening keeps the buffer; what lies past `filled` is zeros.
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 #[cfg(test)]
@@ -124,6 +157,20 @@ mod tests {
         let missing = KeyMaterial::survey(&env(&[("SOPS_AGE_KEY_FILE", &dir.path().join("nope"))]));
         assert_eq!(missing.problems, ["SOPS_AGE_KEY_FILE names a file that cannot be read"]);
         assert!(missing.absent_warning().is_some());
+    }
+
+    #[test]
+    fn a_key_file_is_read_into_one_wiped_buffer_of_its_size_as_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = dir.path().join("keys.txt");
+        // A comment in Latin-1: not UTF-8, and still a usable key file.
+        std::fs::write(&keys, b"# cr\xe9\xe9 par age-keygen\n  AGE-SECRET-KEY-1ABC\n").expect("write");
+        let read = read_wiped(&keys).expect("read");
+        assert_eq!(read.len(), 44);
+        assert_eq!(read.capacity(), read.len(), "one buffer, never grown");
+        assert_eq!(count_age_identities(&keys), Some(1));
+        let found = KeyMaterial::survey(&env(&[("SOPS_AGE_KEY_FILE", &keys)]));
+        assert_eq!(found.found, ["age: SOPS_AGE_KEY_FILE (identities: 1)"]);
     }
 
     #[test]
