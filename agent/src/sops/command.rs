@@ -1,4 +1,4 @@
-//! Running `sops decrypt` on one environment file.
+//! Running `sops --decrypt` on one environment file.
 //!
 //! The whole file is decrypted and parsed here rather than asking sops for
 //! one key with `--extract`: a key can then never become part of an sops
@@ -310,7 +310,7 @@ impl SopsCommand {
         let size = std::fs::metadata(&file.path).map_or(0, |meta| meta.len());
         let size = usize::try_from(size).unwrap_or(usize::MAX).min(MAX_STDOUT_ROOM);
         let mut command = self.command();
-        command.args(["decrypt", "--input-type", input, "--output-type", output, "--"]).arg(&file.path);
+        command.args(["--decrypt", "--input-type", input, "--output-type", output]).arg(file_argument(&file.path));
         let output = self.output(&mut command, size).await?;
         let stdout = output.stdout;
         if output.status.success() {
@@ -327,6 +327,14 @@ impl SopsCommand {
         let stderr = screen_stderr(&output.stderr, &stdout, cause, known);
         Err(SopsError::Decrypt { cause, tried, stderr })
     }
+}
+
+/// `path` as sops' file argument. sops runs as `sops --decrypt … FILE`, the
+/// form every 3.x takes (the `decrypt` subcommand came only in 3.9), with no
+/// `--` before the file; so a relative path (`--sops-files-path` may be one,
+/// even `-vault`) is given as `./…`, which can never read as an option.
+fn file_argument(path: &Path) -> PathBuf {
+    if path.is_relative() { Path::new(".").join(path) } else { path.to_path_buf() }
 }
 
 /// A finished sops run. Its stdout may hold every secret of a file.
@@ -392,6 +400,13 @@ mod tests {
             }
         }
         assert!(read_wiped(None::<&[u8]>, 10).await.expect("no pipe").is_empty());
+    }
+
+    #[test]
+    fn the_file_argument_never_starts_with_a_dash() {
+        assert_eq!(file_argument(Path::new("/vault/dev.enc.yaml")), Path::new("/vault/dev.enc.yaml"));
+        assert_eq!(file_argument(Path::new("-vault/dev.enc.yaml")), Path::new("./-vault/dev.enc.yaml"));
+        assert_eq!(file_argument(Path::new("vault/dev.enc.yaml")), Path::new("./vault/dev.enc.yaml"));
     }
 
     #[test]

@@ -95,8 +95,10 @@ impl Cause {
                                --sops-timeout-seconds (VANTA_SOPS_TIMEOUT_SECONDS)"
                 .to_owned(),
             Self::AmbiguousFiles => "keep exactly one of the files; the agent never picks one".to_owned(),
-            Self::UnexpectedOutput => "check that --sops-bin is the real sops (3.9 or newer)".to_owned(),
-            Self::SopsFailed => "run `vanta-agent doctor`, or sops decrypt on the file as the agent's user".to_owned(),
+            Self::UnexpectedOutput => "check that --sops-bin is the real sops (3.8 or newer)".to_owned(),
+            Self::SopsFailed => {
+                "run `vanta-agent doctor`, or `sops --decrypt` on the file as the agent's user".to_owned()
+            }
         }
     }
 

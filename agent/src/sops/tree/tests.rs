@@ -9,7 +9,7 @@ fn get<'a>(t: &'a Tree, key: &str) -> Option<&'a str> {
     t.get(&key.parse().expect("valid key"))
 }
 
-/// Shaped like `sops decrypt --output-type yaml` output.
+/// Shaped like `sops --decrypt --output-type yaml` output.
 const SAMPLE: &str = r#"DATABASE_URL: 'postgres://u:p@h/db?x=1&y=$HOME #c'
 API_KEYS:
     stripe: sk_test_123
@@ -123,7 +123,7 @@ fn json_tree(format: Format, json: &str) -> Tree {
     Tree::parse_output(format, json.as_bytes()).expect("valid json")
 }
 
-/// Shaped like `sops decrypt --output-type json` of a `.enc.json` file.
+/// Shaped like `sops --decrypt --output-type json` of a `.enc.json` file.
 const JSON_SAMPLE: &str = r#"{
 	"DATABASE_URL": "postgres://u:p@h/db?x=1&y=$HOME #c",
 	"BIG": 1234567890123,

@@ -130,3 +130,23 @@ fn sops_runs_with_the_file_size_signal_at_its_default() {
     }
     assert_eq!(text.lines().count(), 2, "{text}");
 }
+
+/// sops runs in the form every sops 3.x takes (`--decrypt`, the types as
+/// flags, the file last), not 3.9's `decrypt` subcommand; a relative files
+/// directory, even one named like an option, reaches sops as `./…`. The
+/// wrapper records the arguments and hands them to the real sops.
+#[test]
+fn sops_is_run_as_every_sops_3_takes_it_and_never_sees_the_file_as_an_option() {
+    let builder = dev_builder();
+    let root = builder.paths().root.clone();
+    std::os::unix::fs::symlink(&builder.paths().vault, root.join("-vault")).unwrap();
+    let args = root.join("sops-args.txt");
+    let body = format!("printf '%s\\n' \"$@\" > '{}'\nexec '{}' \"$@\"", args.display(), bins::sops().display());
+    let sops = fake_sops(&root, &body);
+    // Relative to the agent's working directory, its directory.
+    let agent = builder.env("VANTA_SOPS_FILES_PATH", "-vault").arg("--sops-bin").arg(&sops).start();
+    assert_eq!(agent.secret_value("dev", "INT", &agent.mint_for("dev", "*")), "42");
+    let recorded = fs::read_to_string(&args).expect("the wrapper ran");
+    let expected = ["--decrypt", "--input-type", "yaml", "--output-type", "yaml", "./-vault/dev.enc.yaml"];
+    assert_eq!(recorded.lines().collect::<Vec<_>>(), expected);
+}
