@@ -177,7 +177,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 async fn start(config: Config) -> anyhow::Result<Started> {
     let policy = minting_policy(&config.mint)?;
     let (usage, usage_task) = store::open(&config.usage.store).await?;
-    let audit_path = config.audit.path.as_ref().map_or_else(|| "-".to_owned(), |path| path.display().to_string());
+    let audit_path =
+        config.audit.path.as_ref().map_or_else(|| "on standard output".to_owned(), |path| path.display().to_string());
     let (audit, audit_task) = AuditWriter::open(settings::audit_sink(&config.audit))
         .await
         .with_context(|| format!("failed to open the audit log {audit_path} (set --audit-log or VANTA_AUDIT_LOG)"))?;

@@ -148,7 +148,10 @@ fn audit_records_to_a_discarded_standard_output_stop_start_up() {
         let script = format!("exec \"$0\" \"$@\" {redirect}");
         let builder = crate::common::dev_builder().args(["--audit-log", "-"]).under(&["sh", "-c", &script]);
         let line = startup_error(builder);
-        assert!(line.contains("failed to open the audit log (set --audit-log or VANTA_AUDIT_LOG)"), "{line}");
+        assert!(
+            line.contains("failed to open the audit log on standard output (set --audit-log or VANTA_AUDIT_LOG)"),
+            "{line}"
+        );
         assert!(line.ends_with("standard output is /dev/null or closed, so every audit record would be lost: give --audit-log PATH, or connect the agent's standard output to a reader"), "{redirect}: {line}");
     }
 }
