@@ -68,8 +68,9 @@ clippy:
 k8s: tools
 	@bash scripts/validate-k8s.sh
 
-## demo: the whole loop end to end on a throw-away local vault
-demo: tools build
+## demo: the whole loop end to end on a throw-away local vault (installs sops only)
+demo: build
+	@bash scripts/install-tools.sh --sops-only
 	@bash scripts/demo.sh
 
 clean:

