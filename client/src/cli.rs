@@ -205,7 +205,7 @@ pub struct TokenArgs {
     pub token: Option<String>,
 
     /// Read the token from this file (surrounding whitespace is ignored).
-    #[arg(long, env = "VANTA_TOKEN_FILE", value_name = "PATH", conflicts_with = "token")]
+    #[arg(long, env = "VANTA_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
 
     /// Subject of the token minted when no token is given.
@@ -277,7 +277,7 @@ impl Cli {
         let matches = command.try_get_matches_from_mut(argv)?;
         let mut cli = Self::from_arg_matches(&matches).map_err(|err| err.format(&mut command))?;
         cli.agent.apply_rule(&matches).map_err(|message| command.error(ErrorKind::ArgumentConflict, message))?;
-        if let Some(misuse) = mint_flag_with_given_token(&matches) {
+        if let Some(misuse) = token_given_twice(&matches).or_else(|| mint_flag_with_given_token(&matches)) {
             return Err(command.error(ErrorKind::ArgumentConflict, misuse));
         }
         cli.token_in_argv = token_in_argv(&matches);
@@ -303,6 +303,19 @@ fn mint_flag_with_given_token(matches: &clap::ArgMatches) -> Option<Misuse> {
         Some(if source == clap::parser::ValueSource::EnvVariable { var } else { flag })
     })?;
     Some(Misuse::MintFlagWithGivenToken { flag, given })
+}
+
+/// `--token`/`VANTA_TOKEN` and `--token-file`/`VANTA_TOKEN_FILE` both
+/// given to the innermost subcommand, each named as it was given.
+fn token_given_twice(matches: &clap::ArgMatches) -> Option<Misuse> {
+    let current = innermost(matches);
+    let given = |id: &str, flag: &'static str, var: &'static str| {
+        let source = current.ids().any(|i| i.as_str() == id).then(|| current.value_source(id)).flatten()?;
+        Some(if source == clap::parser::ValueSource::EnvVariable { var } else { flag })
+    };
+    let token = given("token", "--token", "VANTA_TOKEN")?;
+    let file = given("token_file", "--token-file", "VANTA_TOKEN_FILE")?;
+    Some(Misuse::TokenGivenTwice { token, file })
 }
 
 /// The matches of the innermost subcommand.

@@ -75,7 +75,7 @@ pub struct RunArgs {
     pub token: Option<String>,
 
     /// Read the token from this file (surrounding whitespace is ignored).
-    #[arg(long, env = "VANTA_TOKEN_FILE", value_name = "PATH", conflicts_with = "token")]
+    #[arg(long, env = "VANTA_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
 
     /// Pass the given token on to the command as VANTA_TOKEN (it is
@@ -244,6 +244,11 @@ pub enum Misuse {
          or the token"
     )]
     MintFlagWithGivenToken { flag: &'static str, given: &'static str },
+    /// A token given both as text and as a file, from flags or variables:
+    /// not a clap `conflicts_with`, whose message names `--token` even when
+    /// the token came from `VANTA_TOKEN`.
+    #[error("a token was given twice ({token} and {file}): give one of them")]
+    TokenGivenTwice { token: &'static str, file: &'static str },
     /// `--pass-token` without a given token.
     #[error(
         "--pass-token passes on a given token, and none was given \

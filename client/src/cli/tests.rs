@@ -145,7 +145,6 @@ fn run_usage_errors() {
         &["--key-pattern", "*", "--key", "K=1X", "--", "true"],
         &["--key-pattern", "*", "--prefix", "A-", "--", "true"],
         &["--key-pattern", "*", "--keep-env", "X", "--", "true"],
-        &["--key-pattern", "*", "--token", "t", "--token-file", "/f", "--", "true"],
         &["--key-pattern", "*", "--inject-as", "disk", "--", "true"],
         &["--key-pattern", "*"],
         &["--key-pattern", "*", "--watch-interval", "3", "--", "true"],
@@ -196,6 +195,14 @@ fn mint_flags_with_a_given_token_are_a_usage_error_naming_it() {
     }
     assert!(parse(&["run-with-secrets", "--environment", "dev", "--key-pattern", "*", "--ttl", "3", "true"]).is_ok());
     assert!(parse(&["get", "--environment", "dev", "--token", "t", "K"]).is_ok(), "the default subject is no flag");
+}
+
+#[test]
+fn a_token_given_as_text_and_as_a_file_is_a_usage_error_naming_both() {
+    let argv = ["vanta-cli", "get", "--environment", "dev", "--token", "t", "--token-file", "/f", "K"];
+    let err = Cli::try_parse_args(argv).err().expect("refused");
+    assert_eq!((err.kind(), err.exit_code()), (clap::error::ErrorKind::ArgumentConflict, 2));
+    assert!(err.to_string().contains("a token was given twice (--token and --token-file)"), "{err}");
 }
 
 #[test]

@@ -63,6 +63,18 @@ fn a_token_on_the_command_line_is_warned_about_and_the_variable_is_not() {
     assert_eq!((quiet.code(), quiet.stderr_text().as_str()), (Some(0), ""), "no warning for VANTA_TOKEN");
 }
 
+#[test]
+fn a_token_given_twice_is_a_usage_error_naming_where_each_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "x.y.z").unwrap();
+    let cli = Cli::new(&dir.path().join("agent.sock")).env("VANTA_TOKEN", "x.y.z");
+    let finished = cli.run(&["get", "--environment", "dev", "K", "--token-file", file.to_str().unwrap()]);
+    let stderr = finished.stderr_text();
+    assert_eq!(finished.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: a token was given twice (VANTA_TOKEN and --token-file)"), "{stderr}");
+}
+
 /// `get` of `key` in `env` with `token` in VANTA_TOKEN: the one error line.
 fn refused_get(agent: &vanta_integration_tests::agent::TestAgent, env: &str, key: &str, token: &str) -> String {
     let finished = Cli::new(agent.socket()).env("VANTA_TOKEN", token).run(&["get", "--environment", env, key]);
