@@ -1,5 +1,6 @@
 //! `vanta-agent policy check FILE` and `vanta-agent policy explain`.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -18,14 +19,13 @@ pub(super) fn run(command: PolicyCommand, policy_file: Option<&Path>) -> anyhow:
     match command {
         PolicyCommand::Check { file } => {
             let policy = Policy::load(&file).context("invalid policy file")?;
-            println!(
+            let mut lines = vec![format!(
                 "{}: {} rules, tried in this order; a caller no rule covers is refused",
                 file.display(),
                 policy.rules().len()
-            );
-            for rule in policy.rules() {
-                println!("{rule}");
-            }
+            )];
+            lines.extend(policy.rules().iter().map(ToString::to_string));
+            print_lines(&lines);
             Ok(())
         }
         PolicyCommand::Explain(args) => {
@@ -54,10 +54,22 @@ fn explain(policy_file: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give --pid, or --uid (with --exe, --cgroup, --gid as known)"),
     };
-    println!("caller: {}", CallerLine(&caller));
-    match policy.rule_for(Who::Local(&caller)) {
-        Ok(rule) => println!("covered by {rule}"),
-        Err(refusal) => println!("refused: {refusal} (deny by default)"),
-    }
+    let verdict = match policy.rule_for(Who::Local(&caller)) {
+        Ok(rule) => format!("covered by {rule}"),
+        Err(refusal) => format!("refused: {refusal} (deny by default)"),
+    };
+    print_lines(&[format!("caller: {}", CallerLine(&caller)), verdict]);
     Ok(())
+}
+
+/// Prints `lines` on stdout. Not `println!`, which panics when the reader
+/// has gone (`policy check FILE | head -1`): the lines not read are lost,
+/// as with any command in a pipe.
+fn print_lines(lines: &[String]) {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
+    }
 }

@@ -378,6 +378,22 @@ fn policy_check_and_explain_show_the_rules_as_understood() {
 }
 
 #[test]
+fn policy_check_into_a_reader_that_has_gone_ends_without_a_panic() {
+    // `vanta-agent policy check FILE | head -1`: the lines not read are lost,
+    // and the command ends as any in a pipe does, not with a panic (101).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.toml");
+    fs::write(&file, "[[rule]]\nname = \"a\"\nuids = [1]\nenvironments = [\"dev\"]\nkey_patterns = [\"*\"]\n").unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = Command::new(bins::agent());
+    command.args(["policy", "check", file.to_str().unwrap()]).stdout(writer).stderr(std::process::Stdio::null());
+    let mut child = process::KillOnDrop(command.spawn().unwrap());
+    let status = process::wait_with_deadline(&mut child.0, DEADLINE).expect("it ends");
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+#[test]
 fn over_tcp_only_an_admin_token_rule_covers_and_only_with_the_credential() {
     let me = nix::unistd::geteuid().as_raw();
     let staged = Staged::new();
