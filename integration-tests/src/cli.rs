@@ -97,8 +97,16 @@ impl Cli {
 
     /// The client's command line, environment cleared as for every run,
     /// for tests that wire its stdio themselves.
+    ///
+    /// It starts with the terminating signals at their default action
+    /// (GNU `env --default-signal`), whatever the suite inherited: run
+    /// under `nohup` or as a background job of a script, the suite ignores
+    /// SIGHUP or SIGINT and SIGQUIT, and vanta-cli, like `exec`, leaves
+    /// signals ignored at its start ignored, so the signal tests would test
+    /// the launcher rather than the CLI.
     pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
-        let mut cmd = Command::new(&self.program);
+        let mut cmd = Command::new("/usr/bin/env");
+        cmd.arg("--default-signal=HUP,INT,QUIT,TERM").arg(&self.program);
         cmd.env_clear().env("PATH", bins::child_path()).env("HOME", &self.home);
         if let Some((uid, gid)) = self.run_as {
             cmd.uid(uid).gid(gid);
