@@ -1,10 +1,10 @@
 //! Revoking tokens (layer L2, part of [`crate::vault`]): who may (whoever
-//! may mint here), what is kept (past the latest `exp` a revoked token can
-//! have, and at least a day), and the `token_revoke` audit record. See
+//! may mint here), what is kept (until the latest `exp` a revoked token can
+//! have), and the `token_revoke` audit record. See
 //! docs/VAULT_ACCESS_SYSTEM_README.md, "Running a fleet".
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use vanta_shared::Claims;
 use vanta_shared::api::{RevokeTokenRequest, RevokeTokenResponse};
@@ -14,11 +14,6 @@ use crate::audit::{AuditEvent, AuditRecord};
 use crate::peer::Peer;
 use crate::sops::SecretSource;
 use crate::usage::{Revocation, RevokedTarget, UsageStore};
-
-/// The shortest time a revocation is kept, whatever `--max-ttl-minutes` is
-/// now: tokens are honoured whoever minted them (docs/API.md §7), so one
-/// may live longer than this agent's own maximum allows.
-const MIN_REVOCATION_KEEP: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A caller allowed to revoke, as its audit records name it.
 pub struct Revoker {
@@ -86,17 +81,14 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         Ok(())
     }
 
-    /// Until when a revocation made at `now` is kept: past the `exp` of
-    /// every token this agent could have minted (its longest lifetime plus
-    /// the leeway), and at least [`MIN_REVOCATION_KEEP`], so a token minted
-    /// under a longer `--max-ttl-minutes` (before it was lowered, at another
-    /// agent of the fleet) or signed elsewhere for up to a day does not come
-    /// back when its revocation is pruned. Saturating, so no clock or leeway
-    /// can wrap the deadline into the past.
+    /// Until when a revocation made at `now` is kept: until the latest
+    /// `exp` a token this agent mints can have (issue 11: no longer), its
+    /// longest lifetime plus the leeway. A token that lives longer (signed
+    /// elsewhere, or under a longer `--max-ttl-minutes`) can outlive its
+    /// revocation: the operator guide says so. Saturating, so no clock or
+    /// leeway can wrap the deadline into the past.
     fn keep_revocations_until(&self, now: u64) -> u64 {
-        let longest_lifetime = u64::from(self.ttl.max_minutes) * 60;
-        now.saturating_add(longest_lifetime.max(MIN_REVOCATION_KEEP.as_secs()))
-            .saturating_add(self.usage_rules.leeway.as_secs())
+        now.saturating_add(u64::from(self.ttl.max_minutes) * 60).saturating_add(self.usage_rules.leeway.as_secs())
     }
 
     /// What a request revokes, kept as [`Self::keep_revocations_until`]
