@@ -207,6 +207,14 @@ impl Rule {
         self.grant.check(ask)
     }
 
+    /// The lifetime of a token whose request names none: the agent's
+    /// `--default-ttl-minutes`, but no longer than the rule allows, so a
+    /// plain request (`run-with-secrets` without `--ttl`) is never refused
+    /// for a lifetime it did not ask for.
+    pub fn default_ttl_minutes(&self, agent_default: u32) -> u32 {
+        self.grant.max_ttl_minutes.map_or(agent_default, |max| agent_default.min(max))
+    }
+
     /// Checks that the rule allows revoking tokens.
     ///
     /// # Errors

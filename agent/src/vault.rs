@@ -184,7 +184,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         // The caller first (403), then the request against the agent's own
         // bounds (422): a caller no rule covers learns nothing of them.
         let rule = rule?;
-        let ttl_minutes = request.ttl_minutes.unwrap_or(self.ttl.default_minutes);
+        let ttl_minutes = request.ttl_minutes.unwrap_or_else(|| rule.default_ttl_minutes(self.ttl.default_minutes));
         if ttl_minutes > self.ttl.max_minutes {
             let message = format!("ttl_minutes must be between 1 and {}", self.ttl.max_minutes);
             return Err(Error::Validation(vanta_shared::api::FieldError::field("ttl_minutes", message)));

@@ -517,6 +517,28 @@ async fn a_caller_no_rule_covers_is_refused_before_its_ttl_is_judged() {
     assert_eq!(refused.map_err(|e| e.code()), Err(ErrorCode::Forbidden));
 }
 
+/// A request that names no lifetime gets the agent's default, but no more
+/// than the caller's rule allows: never a 403 for a ttl it did not ask for.
+#[tokio::test]
+async fn a_request_without_a_ttl_gets_the_default_within_its_rules_maximum() {
+    let mut f = fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("policy.toml");
+    let text = "[[rule]]\nname = \"ci\"\nadmin_token = true\nmax_ttl_minutes = 5\n\
+                environments = [\"dev\"]\nkey_patterns = [\"*\"]\n";
+    std::fs::write(&path, text).expect("write");
+    f.vault.policy = crate::policy::LivePolicy::new(crate::policy::Policy::load(&path).expect("policy"));
+    let admin = "admin-credential-0123456789-0123456789";
+    f.vault.admin_token = Some(SecretSlice::from(admin.as_bytes().to_vec()));
+    let tcp = Peer::Tcp([127, 0, 0, 1].into());
+    let plain = json!({"subject": "t", "environment": "dev", "key_pattern": "*"});
+    let minted = f.vault.generate_token(&typed(&plain), tcp.clone(), Some(admin)).await.expect("minted");
+    assert_eq!(minted.expires_in, 5 * 60, "the rule's 5 minutes, not the agent's default 15");
+    let asked = json!({"subject": "t", "environment": "dev", "key_pattern": "*", "ttl_minutes": 6});
+    let refused = f.vault.generate_token(&typed(&asked), tcp, Some(admin)).await.map(|_| ());
+    assert_eq!(refused.map_err(|e| e.code()), Err(ErrorCode::Forbidden), "an explicit ask over it is still refused");
+}
+
 /// The longest valid subject (256 characters of 4 bytes) reaches the audit
 /// log whole, so a revoke by subject copied from the log names the same one.
 #[tokio::test]
