@@ -22,12 +22,7 @@ pub(super) fn read_key(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Sec
 /// every secret file) or, when it is not UTF-8, raw bytes taken whole, such
 /// as `head -c 48 /dev/urandom` or a binary Kubernetes Secret writes.
 fn read_key_file(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::KeyFile {
-        name: KEY_FILE_VAR,
-        path: path.to_owned(),
-        source,
-    })?;
-    let bytes = zeroize::Zeroizing::new(bytes);
+    let bytes = read_file_bytes(KEY_FILE_VAR, path)?;
     match std::str::from_utf8(&bytes) {
         Ok(text) => Ok(zeroize::Zeroizing::new(without_line_end(text).as_bytes().to_vec())),
         Err(_) => Ok(bytes),
@@ -42,18 +37,33 @@ fn without_line_end(text: &str) -> &str {
 pub(super) fn read_previous_keys(
     lookup: &impl Fn(&str) -> Option<OsString>,
 ) -> Result<Vec<SecretSlice<u8>>, ConfigError> {
-    let text = match (lookup(PREVIOUS_KEYS_VAR), lookup(PREVIOUS_KEYS_FILE_VAR)) {
-        (Some(_), Some(_)) => return Err(ConfigError::Conflict(PREVIOUS_KEYS_VAR, PREVIOUS_KEYS_FILE_VAR)),
-        (None, None) => return Ok(Vec::new()),
-        (Some(value), None) => secret_var(PREVIOUS_KEYS_VAR, value)?,
-        (None, Some(path)) => read_secret_file(PREVIOUS_KEYS_FILE_VAR, Path::new(&path))?,
-    };
-    text.expose_secret()
-        .split(['\n', ','])
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(|k| checked_key(PREVIOUS_KEYS_VAR, k))
-        .collect()
+    match (lookup(PREVIOUS_KEYS_VAR), lookup(PREVIOUS_KEYS_FILE_VAR)) {
+        (Some(_), Some(_)) => Err(ConfigError::Conflict(PREVIOUS_KEYS_VAR, PREVIOUS_KEYS_FILE_VAR)),
+        (None, None) => Ok(Vec::new()),
+        (Some(value), None) => key_list(PREVIOUS_KEYS_VAR, secret_var(PREVIOUS_KEYS_VAR, value)?.expose_secret()),
+        (None, Some(path)) => {
+            let bytes = read_file_bytes(PREVIOUS_KEYS_FILE_VAR, Path::new(&path))?;
+            match std::str::from_utf8(&bytes) {
+                Ok(text) => key_list(PREVIOUS_KEYS_FILE_VAR, text),
+                // Raw bytes (a binary key rotated out): one key, taken whole.
+                Err(_) => Ok(vec![checked_key_bytes(PREVIOUS_KEYS_FILE_VAR, &bytes)?]),
+            }
+        }
+    }
+}
+
+/// Keys separated by newlines or commas, each trimmed.
+fn key_list(name: &'static str, text: &str) -> Result<Vec<SecretSlice<u8>>, ConfigError> {
+    text.split(['\n', ',']).map(str::trim).filter(|k| !k.is_empty()).map(|k| checked_key(name, k)).collect()
+}
+
+/// A secret file's bytes, in a buffer wiped on drop.
+fn read_file_bytes(name: &'static str, path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, ConfigError> {
+    std::fs::read(path).map(zeroize::Zeroizing::new).map_err(|source| ConfigError::KeyFile {
+        name,
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// A secret from the environment variable `name`, which must be UTF-8 as the

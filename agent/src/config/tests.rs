@@ -81,6 +81,17 @@ fn a_key_file_of_raw_bytes_is_taken_whole() {
 }
 
 #[test]
+fn a_previous_key_file_of_raw_bytes_is_one_key_so_a_binary_key_can_be_rotated() {
+    let s = setup();
+    let path = s.dir.path().join("old.bin");
+    let raw: Vec<u8> = (0u8..48).map(|i| i.wrapping_mul(53) ^ 0xfe).collect();
+    std::fs::write(&path, &raw).expect("write key");
+    let c = s.config(&[], &[(KEY_VAR, KEY), (PREVIOUS_KEYS_FILE_VAR, path.to_str().expect("utf-8"))]).expect("valid");
+    assert_eq!(c.tokens.previous_keys.len(), 1);
+    assert_eq!(c.tokens.previous_keys[0].expose_secret(), &raw[..]);
+}
+
+#[test]
 fn previous_keys_are_each_checked() {
     let s = setup();
     let two = format!("{KEY}1,\n{KEY}2\n");
