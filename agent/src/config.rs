@@ -158,16 +158,25 @@ fn listen_part(args: &Args) -> Result<Listen, ConfigError> {
 }
 
 /// Longest socket path a client can connect to: `sun_path` holds 108 bytes,
-/// the last a NUL. The agent binds through a shorter staging path, so a
-/// longer one would bind and then turn every client away.
+/// the last a NUL.
 const MAX_SOCKET_PATH_BYTES: usize = 107;
 
+/// What the agent's staging path adds to the socket's directory: it binds
+/// at `<dir>/.<pid>.d/s` first (transport/unix.rs), and a pid has at most 7
+/// digits (`pid_max` is at most 4194304).
+const STAGING_SUFFIX_BYTES: usize = "/.4194304.d/s".len();
+
+/// A path too long for `sun_path` could be bound through a shorter one and
+/// then turn every client away; one whose staging path is too long would
+/// fail at bind, naming a path the operator never gave.
 fn check_socket_path(path: &Path) -> Result<(), ConfigError> {
     let len = path.as_os_str().len();
-    if len > MAX_SOCKET_PATH_BYTES {
+    let dir = path.parent().map_or(0, |dir| dir.as_os_str().len());
+    let needed = len.max(dir + STAGING_SUFFIX_BYTES);
+    if needed > MAX_SOCKET_PATH_BYTES {
         let problem = format!(
-            "the path is {len} bytes long; a Unix socket path can have at most {MAX_SOCKET_PATH_BYTES}: choose a \
-             shorter one"
+            "the path needs {needed} bytes (it is {len} bytes long and is bound first at .<pid>.d/s beside it); \
+             a Unix socket path can have at most {MAX_SOCKET_PATH_BYTES}: choose a shorter one"
         );
         return Err(invalid("--socket", problem));
     }

@@ -127,7 +127,11 @@ fn a_socket_path_no_client_could_connect_to_is_refused() {
     let longest = format!("/run/{}", "s".repeat(102));
     assert!(s.config(&["--socket", &longest], &env).is_ok(), "107 bytes fit sun_path with its NUL");
     let err = s.config(&["--socket", &format!("{longest}s")], &env).err().expect("108 bytes do not").to_string();
-    assert!(err.contains("--socket") && err.contains("108 bytes long"), "{err}");
+    assert!(err.contains("--socket") && err.contains("it is 108 bytes long"), "{err}");
+    // A short name in a deep directory: the staging path beside it is longer.
+    let deep = format!("/{}/a.sock", "d".repeat(99));
+    let err = s.config(&["--socket", &deep], &env).err().expect("its staging path does not fit").to_string();
+    assert!(err.contains("needs 113 bytes") && err.contains("at most 107"), "{err}");
 }
 
 #[test]
