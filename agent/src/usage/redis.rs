@@ -271,7 +271,9 @@ impl RedisStore {
         match self.eviction_policy().await {
             Ok(None) => Ok(()),
             Ok(Some(policy)) => Err(UsageError::MayEvict(policy)),
-            Err(err) => {
+            // Redis refused CONFIG itself (renamed, or not allowed by an ACL):
+            // it will go on refusing, so readiness only pings from now on.
+            Err(err) if is_refusal(&err) => {
                 tracing::warn!(
                     error = %err,
                     "failed to ask Redis whether it may evict keys; make sure its maxmemory-policy is noeviction"
@@ -279,6 +281,9 @@ impl RedisStore {
                 self.0.config_refused.store(true, Ordering::SeqCst);
                 Ok(())
             }
+            // No answer (a timeout, a lost connection): start-up fails as for
+            // any other step, rather than giving up the check for good.
+            Err(err) => Err(err),
         }
     }
 
