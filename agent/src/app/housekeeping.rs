@@ -9,7 +9,7 @@
 //! that are valid again ([`PruneClock`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use tokio::sync::oneshot;
@@ -46,14 +46,16 @@ impl Housekeeping {
         let mut hangups = crate::shutdown::hangups().context("failed to listen for SIGHUP")?;
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
-            let mut prune = tokio::time::interval(PRUNE_EVERY);
+            // The first prune one period after start-up, not at once: a host
+            // whose clock is still wrong at boot (before NTP) gets time to fix it.
+            let mut prune = tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
             let mut evict = tokio::time::interval(EVICT_EVERY);
-            let mut clock = PruneClock::new(SystemTime::now(), Instant::now());
+            let mut clock = PruneClock::new(SystemTime::now(), since_boot());
             loop {
                 tokio::select! {
                     _ = &mut stopped => break,
                     _ = prune.tick() => {
-                        let now = clock.prune_time(SystemTime::now(), Instant::now());
+                        let now = clock.prune_time(SystemTime::now(), since_boot());
                         prune_expired(&vault, now).await;
                     }
                     _ = evict.tick() => {
@@ -100,10 +102,22 @@ fn reload_policy(policy: &LivePolicy) {
     }
 }
 
-/// The wall clock and the monotonic clock read together at start-up.
+/// Time since the machine booted, suspended time included
+/// (`CLOCK_BOOTTIME`): unlike `Instant`, it does not stop while a laptop
+/// sleeps or a VM is paused, so the wall clock, which does move on, is not
+/// taken to have jumped ahead after a resume. Zero if it cannot be read
+/// (prunes then go by the start-up time, never later).
+fn since_boot() -> Duration {
+    use nix::time::{ClockId, clock_gettime};
+    clock_gettime(ClockId::CLOCK_BOOTTIME).map_or(Duration::ZERO, |now| {
+        Duration::new(u64::try_from(now.tv_sec()).unwrap_or(0), u32::try_from(now.tv_nsec()).unwrap_or(0))
+    })
+}
+
+/// The wall clock and the boot clock read together at start-up.
 struct PruneClock {
     wall: SystemTime,
-    mono: Instant,
+    boot: Duration,
     /// How far ahead the wall clock was when last logged.
     warned_ahead: Duration,
 }
@@ -111,15 +125,15 @@ struct PruneClock {
 // === impl PruneClock ===
 
 impl PruneClock {
-    fn new(wall: SystemTime, mono: Instant) -> Self {
-        Self { wall, mono, warned_ahead: Duration::ZERO }
+    fn new(wall: SystemTime, boot: Duration) -> Self {
+        Self { wall, boot, warned_ahead: Duration::ZERO }
     }
 
     /// The time to prune as of: the wall clock `wall_now`, but no later than
-    /// start-up plus the monotonic time elapsed by `mono_now`. A wall clock
+    /// start-up plus the boot-clock time elapsed by `boot_now`. A wall clock
     /// that jumped ahead is logged (again only when it jumps further).
-    fn prune_time(&mut self, wall_now: SystemTime, mono_now: Instant) -> SystemTime {
-        let elapsed = self.wall + mono_now.saturating_duration_since(self.mono);
+    fn prune_time(&mut self, wall_now: SystemTime, boot_now: Duration) -> SystemTime {
+        let elapsed = self.wall + boot_now.saturating_sub(self.boot);
         let Ok(ahead) = wall_now.duration_since(elapsed) else { return wall_now };
         if ahead > self.warned_ahead + CLOCK_AHEAD_WARN {
             tracing::warn!(
@@ -152,11 +166,21 @@ mod tests {
     /// later): the prune goes by the time really elapsed.
     #[test]
     fn a_wall_clock_stepped_ahead_does_not_move_the_prune_time() {
-        let (wall, mono) = (UNIX_EPOCH + Duration::from_secs(1_700_000_000), Instant::now());
+        let (wall, mono) = (UNIX_EPOCH + Duration::from_secs(1_700_000_000), since_boot());
         let mut clock = PruneClock::new(wall, mono);
         let year_ahead = wall + HOUR + Duration::from_secs(365 * 86_400);
         assert_eq!(clock.prune_time(year_ahead, mono + HOUR), wall + HOUR);
         assert_eq!(clock.prune_time(wall + 2 * HOUR, mono + 2 * HOUR), wall + 2 * HOUR, "in step again");
         assert_eq!(clock.prune_time(wall + HOUR, mono + 2 * HOUR), wall + HOUR, "a clock behind prunes less");
+    }
+
+    /// The boot clock runs on while the machine sleeps, as the wall clock
+    /// does: read twice a second apart, it moves by about a second.
+    #[test]
+    fn the_boot_clock_is_read_and_moves() {
+        let before = since_boot();
+        std::thread::sleep(Duration::from_millis(50));
+        let moved = since_boot().saturating_sub(before);
+        assert!(before > Duration::ZERO && moved >= Duration::from_millis(50), "{before:?}, {moved:?}");
     }
 }
