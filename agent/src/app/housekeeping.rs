@@ -50,12 +50,14 @@ impl Housekeeping {
             // whose clock is still wrong at boot (before NTP) gets time to fix it.
             let mut prune = tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
             let mut evict = tokio::time::interval(EVICT_EVERY);
-            let mut clock = PruneClock::new(SystemTime::now(), since_boot());
+            // Anchored at the first prune, not at start-up: a clock set right
+            // after boot (NTP) is the one pruning then goes by.
+            let mut clock: Option<PruneClock> = None;
             loop {
                 tokio::select! {
                     _ = &mut stopped => break,
                     _ = prune.tick() => {
-                        let now = clock.prune_time(SystemTime::now(), since_boot());
+                        let now = PruneClock::prune_time_of(&mut clock, SystemTime::now(), since_boot());
                         prune_expired(&vault, now).await;
                     }
                     _ = evict.tick() => {
@@ -114,7 +116,7 @@ fn since_boot() -> Duration {
     })
 }
 
-/// The wall clock and the boot clock read together at start-up.
+/// The wall clock and the boot clock read together at the first prune.
 struct PruneClock {
     wall: SystemTime,
     boot: Duration,
@@ -129,8 +131,14 @@ impl PruneClock {
         Self { wall, boot, warned_ahead: Duration::ZERO }
     }
 
+    /// [`Self::prune_time`] of `clock`, anchoring it now if this is the
+    /// first prune.
+    fn prune_time_of(clock: &mut Option<Self>, wall_now: SystemTime, boot_now: Duration) -> SystemTime {
+        clock.get_or_insert_with(|| Self::new(wall_now, boot_now)).prune_time(wall_now, boot_now)
+    }
+
     /// The time to prune as of: the wall clock `wall_now`, but no later than
-    /// start-up plus the boot-clock time elapsed by `boot_now`. A wall clock
+    /// the first prune's wall time plus the boot-clock time elapsed by `boot_now`. A wall clock
     /// that jumped ahead is logged (again only when it jumps further).
     fn prune_time(&mut self, wall_now: SystemTime, boot_now: Duration) -> SystemTime {
         let elapsed = self.wall + boot_now.saturating_sub(self.boot);
@@ -172,6 +180,18 @@ mod tests {
         assert_eq!(clock.prune_time(year_ahead, mono + HOUR), wall + HOUR);
         assert_eq!(clock.prune_time(wall + 2 * HOUR, mono + 2 * HOUR), wall + 2 * HOUR, "in step again");
         assert_eq!(clock.prune_time(wall + HOUR, mono + 2 * HOUR), wall + HOUR, "a clock behind prunes less");
+    }
+
+    /// A clock behind at start-up and set right before the first prune: the
+    /// prunes go by the corrected time, not by start-up's wrong one.
+    #[test]
+    fn the_clock_is_anchored_at_the_first_prune_not_at_start_up() {
+        let corrected = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let boot = Duration::from_secs(400);
+        let mut clock = None;
+        assert_eq!(PruneClock::prune_time_of(&mut clock, corrected, boot), corrected);
+        let later = PruneClock::prune_time_of(&mut clock, corrected + PRUNE_EVERY, boot + PRUNE_EVERY);
+        assert_eq!(later, corrected + PRUNE_EVERY);
     }
 
     /// The boot clock runs on while the machine sleeps, as the wall clock
