@@ -84,7 +84,7 @@ pub struct RunArgs {
     pub pass_token: bool,
 
     /// Lifetime of the minted tokens, in minutes [default: the agent's
-    /// default]. Not with a given token (see `Cli::try_parse_args`).
+    /// default]. Not with a given token (nothing is minted then).
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..))]
     pub ttl: Option<u32>,
 
