@@ -148,14 +148,18 @@ impl AgentClient {
     }
 
     /// POSTs to a route for minters (the admin credential over TCP): the
-    /// success body, or `MintForbidden` for a 403 over TCP.
+    /// success body, or `MintForbidden` for a 403 over TCP (`PolicyRefused`
+    /// on the socket).
     async fn post_as_minter(&self, action: &'static str, path: &str, body: Bytes) -> Result<Bytes, Error> {
         let admin = self.admin_credential()?;
         let (status, raw) = self.exchange(Method::POST, path, admin.as_ref(), body).await?;
-        if status == StatusCode::FORBIDDEN && self.over_tcp() {
+        if status == StatusCode::FORBIDDEN {
             let detail = refusal_detail(status, &raw);
-            let credential_sent = admin.is_some();
             let (agent, status) = (self.name(), status.as_u16());
+            if !self.over_tcp() {
+                return Err(Error::PolicyRefused { agent, action, status, detail });
+            }
+            let credential_sent = admin.is_some();
             return Err(Error::MintForbidden { agent, action, status, detail, credential_sent });
         }
         self.success(status, raw)

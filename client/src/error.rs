@@ -77,6 +77,10 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<&'static str> {
         Agent::MintForbidden { credential_sent: true, .. } => {
             Some("the admin credential was not accepted, or the agent's minting policy refuses this scope")
         }
+        Agent::PolicyRefused { .. } => Some(
+            "the agent's minting policy does not let this program ask for that (environment, key pattern, --ttl, \
+             usage limit, or revoking): vanta-agent policy explain --pid PID shows its rule, the audit log the reason",
+        ),
         Agent::Refused { status, detail, .. } => refusal_hint(*status, detail),
         _ => None,
     }
@@ -175,6 +179,19 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("set --admin-token-file or VANTA_ADMIN_TOKEN_FILE)"), "{line}");
+    }
+
+    #[test]
+    fn a_mint_the_policy_refuses_on_the_socket_points_at_the_policy_not_at_a_token() {
+        let refused = agent_client::Error::PolicyRefused {
+            agent: "/run/vanta/agent.sock".to_owned(),
+            action: "mint a token",
+            status: 403,
+            detail: "forbidden: the token does not allow this request".to_owned(),
+        };
+        let line = error_line(anyhow::Error::from(refused).context("failed to mint").as_ref());
+        assert!(line.contains("refused to mint a token: 403"), "{line}");
+        assert!(line.contains("minting policy") && !line.contains("use a token whose"), "{line}");
     }
 
     #[test]

@@ -72,6 +72,16 @@ pub(crate) enum Error {
         /// Whether an admin credential was sent (for the hint).
         credential_sent: bool,
     },
+    /// The agent refused to mint (or revoke) for a local caller (403 on the
+    /// socket): its minting policy does not cover the caller or the request.
+    #[error("the agent at {agent} refused to {action}: {status} {detail}")]
+    PolicyRefused {
+        agent: String,
+        /// `mint a token` or `revoke tokens`.
+        action: &'static str,
+        status: u16,
+        detail: String,
+    },
     /// The admin credential file could not be read.
     #[error("failed to read the admin credential file {}", path.display())]
     AdminTokenFile {

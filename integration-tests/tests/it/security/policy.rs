@@ -378,6 +378,24 @@ fn policy_check_and_explain_show_the_rules_as_understood() {
 }
 
 #[test]
+fn a_mint_the_policy_refuses_is_explained_by_the_policy_not_by_a_token() {
+    let me = nix::unistd::geteuid().as_raw();
+    let staged = Staged::new();
+    let policy = format!(
+        "[[rule]]\nname = \"short\"\nuids = [{me}]\nenvironments = [\"dev\"]\nkey_patterns = [\"*\"]\nmax_ttl_minutes = 3\n"
+    );
+    let agent = policy_agent(&staged, &policy);
+    let refused = generate(&Cli::new(agent.socket()), "*", &["--ttl", "4"]);
+    let line = assert_cli_error_line(&refused);
+    assert!(line.contains("403") && line.contains("minting policy"), "{line}");
+    assert!(!line.contains("use a token whose"), "no token was involved: {line}");
+    let plain = generate(&Cli::new(agent.socket()), "*", &[]);
+    assert_eq!(plain.code(), Some(0), "no --ttl: the rule's 3 minutes: {}", plain.stderr_text());
+    let minted: Value = serde_json::from_str(&plain.stdout_text()).unwrap();
+    assert_eq!(minted["expires_in"], 180, "{minted}");
+}
+
+#[test]
 fn policy_check_into_a_reader_that_has_gone_ends_without_a_panic() {
     // `vanta-agent policy check FILE | head -1`: the lines not read are lost,
     // and the command ends as any in a pipe does, not with a panic (101).
