@@ -7,7 +7,7 @@
 //! at two thirds of their life; a token file is read again when its content
 //! changes, so a platform can rotate it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vanta_shared::api::GenerateTokenRequest;
 use vanta_shared::{KeyPath, KeyPattern};
@@ -16,14 +16,25 @@ use crate::agent_client::{AccessToken, AgentClient};
 use crate::cli::RunArgs;
 use crate::commands::{TokenSource, checked, given_token, obtain_token};
 
+/// Time since the machine booted, suspended time included
+/// (`CLOCK_BOOTTIME`): a token's life goes on while a laptop sleeps or a VM
+/// is paused, so renewal must be measured on a clock that does too
+/// (`Instant` stops). Zero if it cannot be read.
+pub(super) fn since_boot() -> Duration {
+    use nix::time::{ClockId, clock_gettime};
+    clock_gettime(ClockId::CLOCK_BOOTTIME).map_or(Duration::ZERO, |now| {
+        Duration::new(u64::try_from(now.tv_sec()).unwrap_or(0), u32::try_from(now.tv_nsec()).unwrap_or(0))
+    })
+}
+
 /// A token and what it may be used for.
 pub(super) struct Grant {
     /// The pattern it was minted for; `None` for a given token.
     pattern: Option<KeyPattern>,
     pub(super) token: AccessToken,
     pub(super) source: TokenSource,
-    /// When it was obtained: minted ones are renewed from here.
-    obtained: Instant,
+    /// When it was obtained ([`since_boot`]): minted ones are renewed from here.
+    obtained: Duration,
 }
 
 // === impl Grant ===
@@ -43,7 +54,7 @@ impl Grant {
     }
 
     /// Whether a minted token has lived two thirds of its life.
-    pub(super) fn renewal_due(&self, now: Instant) -> bool {
+    pub(super) fn renewal_due(&self, now: Duration) -> bool {
         match &self.source {
             TokenSource::Minted { expires_in, .. } => {
                 now >= self.obtained + Duration::from_secs(expires_in.saturating_mul(2) / 3)
@@ -60,7 +71,7 @@ impl Grant {
     pub(super) async fn renew(&mut self, client: &AgentClient, args: &RunArgs) -> anyhow::Result<()> {
         let Some(pattern) = &self.pattern else { return Ok(()) };
         let (token, source) = obtain_token(client, None, mint(args, pattern, None)).await?;
-        (self.token, self.source, self.obtained) = (token, source, Instant::now());
+        (self.token, self.source, self.obtained) = (token, source, since_boot());
         Ok(())
     }
 
@@ -79,7 +90,7 @@ impl Grant {
             return Ok(false);
         }
         self.token = checked(raw)?;
-        self.obtained = Instant::now();
+        self.obtained = since_boot();
         Ok(true)
     }
 }
@@ -94,7 +105,7 @@ pub(super) async fn grants(
     args: &RunArgs,
     explicit: Option<&[KeyPath]>,
 ) -> anyhow::Result<Vec<Grant>> {
-    let now = Instant::now();
+    let now = since_boot();
     if let Some(given) = given_token(args.token.clone(), args.token_file.as_deref())? {
         let grant = Grant { pattern: None, token: checked(given)?, source: TokenSource::Given, obtained: now };
         return Ok(vec![grant]);
@@ -126,5 +137,19 @@ fn mint(args: &RunArgs, pattern: &KeyPattern, usage_limit: Option<u64>) -> Gener
         // None: the agent's default, which its maximum always allows.
         ttl_minutes: args.ttl,
         usage_limit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::since_boot;
+
+    /// Renewal is measured on the boot clock, which is read and moves (that
+    /// it counts a suspend as the kernel documents cannot be shown here).
+    #[test]
+    fn the_boot_clock_is_read_and_moves() {
+        let before = since_boot();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(before > std::time::Duration::ZERO && since_boot() >= before + std::time::Duration::from_millis(50));
     }
 }

@@ -11,14 +11,14 @@
 //! the tokens are kept alive (see `grant`); a given token is warned about
 //! ahead of its expiry.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
 use time::OffsetDateTime;
 use vanta_shared::KeyPath;
 
 use super::fetch::{self, Fetched, Secret};
-use super::grant::Grant;
+use super::grant::{Grant, since_boot};
 use super::say;
 use crate::agent_client::{self, AgentClient, Listing};
 use crate::cli::RunArgs;
@@ -160,7 +160,7 @@ impl<'a> Watcher<'a> {
         let mut failure = None;
         let mut lines = Vec::new();
         for grant in &mut self.grants {
-            if grant.renewal_due(Instant::now()) {
+            if grant.renewal_due(since_boot()) {
                 match grant.renew(self.client, self.args).await {
                     Ok(()) => lines.push("renewed the self-minted token (same scope)".to_owned()),
                     Err(err) => failure = Some(format!("failed to renew the self-minted token ({err:#})")),
