@@ -29,8 +29,9 @@ CACHE_OFF_TESTS := api::secrets:: api::formats:: api::upstream:: api::listing:: 
 	api::audit:: api::usage:: api::usage_leases:: cli::get:: cli::list:: run::basics::
 
 # Tests at once: the black-box tests mostly wait (for agents, sops, Redis), so
-# more of them than cores finish sooner (272 black-box tests: 78 s with 2, 55 s
-# with 6 on the 2-core development machine). Override: make test TEST_THREADS=2.
+# more of them than cores finish sooner (272 black-box tests then: 78 s with 2,
+# 55 s with 6 on the 2-core development machine; 318 now take about 60 s with 6).
+# Override: make test TEST_THREADS=2.
 TEST_THREADS ?= 6
 
 ## test: everything CI checks — format, lints, k8s, unit and black-box tests, then

@@ -125,7 +125,11 @@ async fn watch(
                 // Passed on: the run ends with this command, however long
                 // its shutdown takes; a change meanwhile must not restart it.
                 Waited::Interrupted(signal) => {
-                    tracing::debug!(%signal, "no more watching: waiting for the command to end");
+                    // Said, not only logged: a command that takes SIGHUP as
+                    // "reload" goes on running, unwatched.
+                    if !args.quiet {
+                        say(&[format!("vanta-cli: {signal} passed on: no longer watching for changes; the run ends with the command")]);
+                    }
                     drop(watcher);
                     return Ok(started.wait(signals).await?);
                 }

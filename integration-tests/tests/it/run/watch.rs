@@ -149,6 +149,7 @@ fn a_signal_during_the_run_ends_the_watch_and_the_cli_exits_with_the_commands_co
         assert_eq!(finished.stdout_text(), "ready\ngot TERM\ndone\n", "{on_change}: one command, one TERM");
         let stderr = finished.stderr_text();
         assert!(!stderr.contains("secrets changed"), "{on_change}: no change acted on: {stderr}");
+        assert!(stderr.contains("SIGTERM passed on: no longer watching for changes"), "{on_change}: said: {stderr}");
     }
 }
 
