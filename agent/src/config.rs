@@ -164,7 +164,7 @@ const MAX_SOCKET_PATH_BYTES: usize = 107;
 /// What the agent's staging path adds to the socket's directory: it binds
 /// at `<dir>/.<pid>.d/s` first (transport/unix.rs), and a pid has at most 7
 /// digits (`pid_max` is at most 4194304).
-const STAGING_SUFFIX_BYTES: usize = "/.4194304.d/s".len();
+pub(crate) const STAGING_SUFFIX_BYTES: usize = "/.4194304.d/s".len();
 
 /// A path too long for `sun_path` could be bound through a shorter one and
 /// then turn every client away; one whose staging path is too long would

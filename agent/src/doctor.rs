@@ -148,10 +148,15 @@ fn check_open_files<W: Write>(report: &mut Report<W>, config: &Config) {
     }
 }
 
+/// The directory `path` is in (`.` for a bare file name).
+fn parent_of(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// The socket's directory: refused as start-up refuses it (other users may
 /// write it), else writable or creatable.
 fn check_socket_directory<W: Write>(report: &mut Report<W>, socket: &Path) {
-    let parent = socket.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = parent_of(socket);
     match crate::transport::unix::check_directory(parent) {
         Ok(()) => check_writable_parent(report, "socket directory", socket, "--socket (VANTA_AGENT_SOCKET)"),
         Err(err) => report.fail("socket directory", err, "the agent refuses to start on it"),
@@ -161,7 +166,7 @@ fn check_socket_directory<W: Write>(report: &mut Report<W>, socket: &Path) {
 /// The audit log's directory must exist: the agent creates the file, not
 /// its directory (a log directory is the operator's, with its rotation).
 fn check_audit_directory<W: Write>(report: &mut Report<W>, audit: &Path) {
-    let parent = audit.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = parent_of(audit);
     if parent.is_dir() {
         check_writable_parent(report, "audit log", audit, "--audit-log (VANTA_AUDIT_LOG)");
     } else {
@@ -192,7 +197,7 @@ fn check_tls<W: Write>(report: &mut Report<W>, cert: &Path, key: &Path) {
 /// The directory `path` goes in must be writable, or creatable below the
 /// nearest existing ancestor.
 fn check_writable_parent<W: Write>(report: &mut Report<W>, check: &str, path: &Path, flag: &str) {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = parent_of(path);
     let existing = parent.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
     let writable = existing.is_dir() && access(existing, AccessFlags::W_OK | AccessFlags::X_OK).is_ok();
     let mode = std::fs::metadata(existing).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));

@@ -142,8 +142,9 @@ struct Staged {
 
 impl Staged {
     fn bind(path: &Path, mode: u32) -> Result<(UnixListener, Self), BindError> {
-        // Short names: a socket path may not exceed 107 bytes, and the
-        // staged one must fit wherever the final one does.
+        // Short names: a socket path may not exceed 107 bytes; the
+        // configuration checks that this one fits too
+        // (`config::STAGING_SUFFIX_BYTES`, held to this name by a test).
         let dir = path.with_file_name(format!(".{}.d", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(io("create", &dir))?;
@@ -314,6 +315,9 @@ mod tests {
         let staging = std::fs::metadata(&staged.dir).expect("stat").permissions().mode();
         assert_eq!(staging & 0o077, 0, "only the agent may reach the socket before its mode is set");
         assert_eq!(std::fs::metadata(&staged.socket).expect("stat").permissions().mode() & 0o777, 0o666);
+        let added = staged.socket.as_os_str().len() - dir.path().as_os_str().len();
+        let longest_pid = 4_194_304_u32.to_string().len() - std::process::id().to_string().len();
+        assert!(added + longest_pid <= crate::config::STAGING_SUFFIX_BYTES, "the staging name the config allows for");
         let staging_dir = staged.dir.clone();
         staged.publish(&path).expect("published");
         assert!(path.exists() && !staging_dir.exists(), "in place, and nothing left behind");
