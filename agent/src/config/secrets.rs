@@ -79,10 +79,13 @@ pub(super) fn secret_var(name: &'static str, value: OsString) -> Result<SecretSt
 
 /// Reads a key file; one trailing newline (as `echo` writes) is not part of the key.
 pub(super) fn read_secret_file(name: &'static str, path: &Path) -> Result<SecretString, ConfigError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| ConfigError::KeyFile { name, path: path.to_owned(), source })?;
-    let text = zeroize::Zeroizing::new(text);
-    Ok(SecretString::from(without_line_end(&text).to_owned()))
+    let bytes = read_file_bytes(name, path)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| ConfigError::KeyFile {
+        name,
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"),
+    })?;
+    Ok(SecretString::from(without_line_end(text).to_owned()))
 }
 
 /// Fewest different byte values a key must hold. Random keys have far more
