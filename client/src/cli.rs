@@ -291,17 +291,9 @@ impl Cli {
 /// `--token` even when the token came from `VANTA_TOKEN`.
 fn mint_flag_with_given_token(matches: &clap::ArgMatches) -> Option<Misuse> {
     let current = innermost(matches);
-    let from_command_line = |id: &str| {
-        current.ids().any(|i| i.as_str() == id)
-            && current.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
-    };
-    let flag = [("ttl", "--ttl"), ("subject", "--subject")].into_iter().find(|(id, _)| from_command_line(id))?.1;
-    let given = [("token", "--token", "VANTA_TOKEN"), ("token_file", "--token-file", "VANTA_TOKEN_FILE")]
-        .into_iter()
-        .find_map(|(id, flag, var)| {
-        let source = current.ids().any(|i| i.as_str() == id).then(|| current.value_source(id)).flatten()?;
-        Some(if source == clap::parser::ValueSource::EnvVariable { var } else { flag })
-    })?;
+    let on_command_line = |id: &str| source(current, id) == Some(clap::parser::ValueSource::CommandLine);
+    let flag = [("ttl", "--ttl"), ("subject", "--subject")].into_iter().find(|(id, _)| on_command_line(id))?.1;
+    let given = TOKEN_ARGS.into_iter().find_map(|(id, flag, var)| named(current, id, flag, var))?;
     Some(Misuse::MintFlagWithGivenToken { flag, given })
 }
 
@@ -309,13 +301,26 @@ fn mint_flag_with_given_token(matches: &clap::ArgMatches) -> Option<Misuse> {
 /// given to the innermost subcommand, each named as it was given.
 fn token_given_twice(matches: &clap::ArgMatches) -> Option<Misuse> {
     let current = innermost(matches);
-    let given = |id: &str, flag: &'static str, var: &'static str| {
-        let source = current.ids().any(|i| i.as_str() == id).then(|| current.value_source(id)).flatten()?;
-        Some(if source == clap::parser::ValueSource::EnvVariable { var } else { flag })
-    };
-    let token = given("token", "--token", "VANTA_TOKEN")?;
-    let file = given("token_file", "--token-file", "VANTA_TOKEN_FILE")?;
+    let [(id, flag, var), (file_id, file_flag, file_var)] = TOKEN_ARGS;
+    let token = named(current, id, flag, var)?;
+    let file = named(current, file_id, file_flag, file_var)?;
     Some(Misuse::TokenGivenTwice { token, file })
+}
+
+/// The ways to give a token: argument id, flag, variable.
+const TOKEN_ARGS: [(&str, &str, &str); 2] =
+    [("token", "--token", "VANTA_TOKEN"), ("token_file", "--token-file", "VANTA_TOKEN_FILE")];
+
+/// Where the argument `id` of `current` came from, if it has a value.
+fn source(current: &clap::ArgMatches, id: &str) -> Option<clap::parser::ValueSource> {
+    current.ids().any(|i| i.as_str() == id).then(|| current.value_source(id)).flatten()
+}
+
+/// The argument `id`, if given, named as it was: its variable when it came
+/// from the environment, else its flag.
+fn named(current: &clap::ArgMatches, id: &str, flag: &'static str, var: &'static str) -> Option<&'static str> {
+    let from_env = source(current, id)? == clap::parser::ValueSource::EnvVariable;
+    Some(if from_env { var } else { flag })
 }
 
 /// The matches of the innermost subcommand.
@@ -330,9 +335,7 @@ fn innermost(matches: &clap::ArgMatches) -> &clap::ArgMatches {
 /// Whether the innermost subcommand got `--token` from the command line
 /// (not from `VANTA_TOKEN`).
 fn token_in_argv(matches: &clap::ArgMatches) -> bool {
-    let current = innermost(matches);
-    current.ids().any(|id| id.as_str() == "token")
-        && current.value_source("token") == Some(clap::parser::ValueSource::CommandLine)
+    source(innermost(matches), "token") == Some(clap::parser::ValueSource::CommandLine)
 }
 
 #[cfg(test)]
