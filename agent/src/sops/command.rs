@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 use super::failure::{Cause, KeyTypes, screen_stderr};
 use super::files::{self, EnvFile, Unresolved};
 use super::keys::KeyMaterial;
+use super::tree::TreeError;
 use super::{SecretSource, Tree};
 
 /// How to run sops: which binary, with which environment, for how long.
@@ -100,11 +101,13 @@ pub enum SopsError {
     Spawn(#[source] std::io::Error),
     /// sops printed something that cannot be read as a tree.
     #[error("{}: failed to parse sops output", Cause::UnexpectedOutput)]
-    Output(#[source] super::tree::TreeError),
+    Output(#[source] TreeError),
 }
 
 /// sops exit code for "could not read the input file".
 const SOPS_EXIT_CANNOT_READ_INPUT: i32 = 2;
+/// The `--output-type` of the second run for YAML that cannot be read.
+const JSON_OUTPUT: &str = "json";
 
 // === impl SopsError ===
 
@@ -292,16 +295,31 @@ impl SopsCommand {
         file: &EnvFile,
         known: impl IntoIterator<Item = &'a str>,
     ) -> Result<Tree, SopsError> {
-        let output = self.run(file, known).await?;
-        Tree::parse_output(file.format, &output).map_err(SopsError::Output)
+        let known: Vec<&str> = known.into_iter().collect();
+        let output = self.run(file, file.format.output_type(), &known, b"").await?;
+        match Tree::parse_output(file.format, &output) {
+            // sops' YAML output cannot carry these characters unambiguously
+            // (see `Tree::parse`): a second run, in JSON, reads them exactly.
+            Err(TreeError::LineSeparators) => {
+                let second = self.run(file, JSON_OUTPUT, &known, &output).await?;
+                Tree::parse_json_of_yaml(&second)
+            }
+            parsed => parsed,
+        }
+        .map_err(SopsError::Output)
     }
 
-    async fn run<'a>(
+    /// Runs sops on `file`, asking for `output` (`--output-type`);
+    /// `decrypted_before` is what an earlier run on it printed, which a
+    /// failure's stderr must not quote either.
+    async fn run(
         &self,
         file: &EnvFile,
-        known: impl IntoIterator<Item = &'a str>,
+        output: &str,
+        known: &[&str],
+        decrypted_before: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, SopsError> {
-        let (input, output) = (file.format.input_type(), file.format.output_type());
+        let input = file.format.input_type();
         // The plaintext is almost always shorter than the encrypted file
         // (each value grows in encryption, and the metadata is dropped):
         // room for the file's size means one buffer, and should the output
@@ -324,7 +342,8 @@ impl SopsCommand {
         let text = String::from_utf8_lossy(&output.stderr);
         let cause = Cause::classify(code, &text);
         let tried = KeyTypes::from_stderr(&text);
-        let stderr = screen_stderr(&output.stderr, &stdout, cause, known);
+        let printed = Zeroizing::new([decrypted_before, stdout.as_slice()].concat());
+        let stderr = screen_stderr(&output.stderr, &printed, cause, known.iter().copied());
         Err(SopsError::Decrypt { cause, tried, stderr })
     }
 }

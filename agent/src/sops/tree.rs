@@ -15,6 +15,14 @@
 //! YAML document: sops prints the documents of a multi-document file one
 //! after the other, and output with keys after the first document is refused
 //! rather than read in part.
+//!
+//! sops' YAML writer (go-yaml, YAML 1.1) takes U+0085, U+2028 and U+2029
+//! for line breaks and writes them raw, with no newline after them, inside
+//! single-quoted and literal scalars; this reader (YAML 1.2) does not, so
+//! it would read the next key into the value. Output holding one of them is
+//! refused ([`TreeError::LineSeparators`]), and the caller reads that file
+//! through sops' JSON output instead ([`Tree::parse_json_of_yaml`]), whose
+//! strings are exact.
 
 mod json;
 
@@ -85,12 +93,19 @@ pub enum TreeError {
     /// agent would not know which one a key path means.
     #[error("sops output holds more than one YAML document")]
     Documents,
+    /// YAML holding a character that sops' writer takes for a line break
+    /// and this reader does not ([`YAML_11_BREAKS`]).
+    #[error("sops' YAML output holds a line or paragraph separator (U+0085, U+2028 or U+2029)")]
+    LineSeparators,
 }
 
 /// The top-level key under which sops keeps its metadata.
 const SOPS_METADATA_KEY: &str = "sops";
 /// Deeper nesting than this is refused rather than recursed into.
 const MAX_DEPTH: usize = 64;
+/// Line breaks in YAML 1.1 (next line, line and paragraph separator), which
+/// YAML 1.2 reads as ordinary characters.
+const YAML_11_BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
 
 // === impl Tree ===
 
@@ -104,8 +119,23 @@ impl Tree {
         if !format.prints_json() {
             return Self::parse(output);
         }
+        Self::parse_json(output, json::MergeKeys::No)
+    }
+
+    /// Parses sops' JSON output of a YAML file (asked for when its YAML
+    /// output was refused with [`TreeError::LineSeparators`]): strings come
+    /// back exact, numbers as sops writes them in JSON, and the maps a `<<`
+    /// key holds are merged as in YAML.
+    ///
+    /// # Errors
+    /// [`TreeError`] if it is not one JSON object.
+    pub fn parse_json_of_yaml(output: &[u8]) -> Result<Self, TreeError> {
+        Self::parse_json(output, json::MergeKeys::Yes)
+    }
+
+    fn parse_json(output: &[u8], merge_keys: json::MergeKeys) -> Result<Self, TreeError> {
         let text = std::str::from_utf8(output).map_err(|_| TreeError::Utf8)?;
-        let mut root = json::parse(text)?;
+        let mut root = json::parse(text, merge_keys)?;
         if let Node::Map(entries) = &mut root {
             entries.retain(|(k, _)| k != SOPS_METADATA_KEY);
         }
@@ -115,9 +145,13 @@ impl Tree {
     /// Parses sops' YAML output.
     ///
     /// # Errors
-    /// [`TreeError`] if it is not one YAML mapping.
+    /// [`TreeError`] if it is not one YAML mapping, or holds a character
+    /// sops' writer took for a line break ([`TreeError::LineSeparators`]).
     pub fn parse(yaml: &[u8]) -> Result<Self, TreeError> {
         let text = std::str::from_utf8(yaml).map_err(|_| TreeError::Utf8)?;
+        if text.contains(YAML_11_BREAKS) {
+            return Err(TreeError::LineSeparators);
+        }
         let mut events = Events { parser: Parser::new_from_str(text) };
         loop {
             match events.next()? {

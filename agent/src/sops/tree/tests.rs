@@ -251,3 +251,32 @@ fn keys_after_the_first_document_are_refused_and_empty_documents_ignored() {
         assert_eq!(get(&tree(yaml), "a"), Some("1"), "{yaml}");
     }
 }
+
+/// `sops --decrypt --output-type yaml` of a file whose `NOTE` ends in U+2028
+/// (captured from sops 3.11): the separator stands where the newline would.
+const YAML_WITH_SEPARATORS: &str = "NOTE: |\n    line1\n    line2\u{2028}DB_PASSWORD: hunter2\nC: 'p\u{2029}    q'\n";
+
+#[test]
+fn yaml_holding_a_yaml_1_1_line_break_is_refused_not_misread() {
+    assert!(matches!(Tree::parse(YAML_WITH_SEPARATORS.as_bytes()), Err(TreeError::LineSeparators)));
+    assert!(matches!(Tree::parse("N: 'a\u{85}b'\n".as_bytes()), Err(TreeError::LineSeparators)));
+    // Escaped in a double-quoted scalar, they are unambiguous.
+    assert_eq!(get(&tree("K: \"sp \\L x\"\n"), "K"), Some("sp \u{2028} x"));
+}
+
+#[test]
+fn the_json_output_of_a_yaml_file_merges_its_merge_keys() {
+    let json = r#"{"NOTE": "line1\nline2\u2028", "base": {"user": "u1", "pass": "p0"},
+        "prod": {"<<": {"user": "u1", "pass": "p0"}, "pass": "p2"},
+        "two": {"<<": [{"a": "first"}, {"a": "second", "b": "b2"}]}}"#;
+    let t = Tree::parse_json_of_yaml(json.as_bytes()).expect("valid json");
+    assert_eq!(get(&t, "NOTE"), Some("line1\nline2\u{2028}"));
+    assert_eq!(get(&t, "prod/user"), Some("u1"));
+    assert_eq!(get(&t, "prod/pass"), Some("p2"), "written keys win");
+    assert_eq!(get(&t, "two/a"), Some("first"), "earlier merged maps win");
+    assert_eq!(get(&t, "two/b"), Some("b2"));
+    assert!(matches!(Tree::parse_json_of_yaml(br#"{"x": {"<<": "s"}}"#), Err(TreeError::Shape)));
+    // In a JSON file, `<<` is an ordinary key.
+    let plain = json_tree(Format::Json, r#"{"x": {"<<": {"user": "u1"}}}"#);
+    assert_eq!(get(&plain, "x/user"), None);
+}

@@ -220,3 +220,32 @@ fn yaml_merge_keys_are_merged_and_keys_after_a_first_document_are_refused() {
         "{error}"
     );
 }
+
+/// sops' YAML writer (YAML 1.1) takes U+2028, U+2029 and U+0085 for line
+/// breaks and writes them raw, with no newline after them: read as YAML 1.2,
+/// the key after `note` ran into its value, so a token for `note*` read
+/// `db_password`'s secret, and `db_password` itself was gone.
+#[test]
+fn yaml_values_with_line_separators_come_back_exact_and_never_carry_the_next_key() {
+    let yaml = "note: \"line1\\nline2\\L\"\ndb_password: hunter2-ls-9f3\npara: \"p\\Pq\"\n\
+                lines: \"lit\\n\\L\\nz\"\nnel: \"n\\Nel\"\nbase: &base\n  user: u-merged-ls\nprod:\n  <<: *base\n  pass: p-prod-ls\n";
+    let agent = TestAgent::builder().secrets("ls", yaml).start();
+    let narrow = agent.mint_for("ls", "note*");
+    assert_eq!(agent.secret_value("ls", "note", &narrow), "line1\nline2\u{2028}");
+    assert_eq!(ok_json(&agent.list_keys("ls", &narrow))["keys"], json!(["note"]));
+    let token = agent.mint_for("ls", "*");
+    let want = [
+        ("db_password", "hunter2-ls-9f3"),
+        ("para", "p\u{2029}q"),
+        ("lines", "lit\n\u{2028}\nz"),
+        ("nel", "n\u{85}el"),
+        ("prod/user", "u-merged-ls"),
+        ("prod/pass", "p-prod-ls"),
+    ];
+    for (key, value) in want {
+        assert_eq!(agent.secret_value("ls", key, &token), value, "{key}");
+    }
+    let keys = ok_json(&agent.list_keys("ls", &token));
+    let all = ["base/user", "db_password", "lines", "nel", "note", "para", "prod/pass", "prod/user"];
+    assert_eq!(keys["keys"], json!(all));
+}
