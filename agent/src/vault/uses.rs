@@ -40,6 +40,13 @@ impl HeldUse {
     }
 }
 
+/// The latest `exp` a store keeps a count until: 9999-12-31T23:59:59Z. A
+/// token signed elsewhere may carry any `exp` up to `u64::MAX`, which no
+/// store can hold (SQLite's integers are `i64`, Redis' expiry is in
+/// milliseconds); its uses are counted until then, which is as good as for
+/// ever.
+const LAST_COUNTED_EXP: u64 = 253_402_300_799;
+
 // === impl Vault ===
 
 impl<S: SecretSource, U: UsageStore> Vault<S, U> {
@@ -49,7 +56,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
         Ok(UseAsk {
             jti: claims.jti.clone(),
             limit,
-            expires_at: claims.exp,
+            expires_at: claims.exp.min(LAST_COUNTED_EXP),
             lease_ms: u64::try_from(self.usage_rules.lease.as_millis()).unwrap_or(u64::MAX),
         })
     }

@@ -293,3 +293,17 @@ fn a_rediss_store_with_a_private_ca_counts_uses_and_another_ca_is_refused() {
     assert_eq!(finished.code(), Some(2), "{}", finished.stderr_text());
     assert!(finished.stderr_text().contains("failed to open the Redis usage store"), "{}", finished.stderr_text());
 }
+
+/// As on SQLite (`api::usage`): an `exp` no store could hold is counted
+/// until the year 9999; Redis refused the expiry time, so the fetch was 503.
+#[test]
+fn a_limited_token_that_expires_after_the_year_9999_is_counted_on_redis() {
+    let redis = TestRedis::start();
+    let agent = fleet_agent(&redis);
+    let mut claims = vanta_integration_tests::jwt::claims("dev", "*");
+    claims["exp"] = json!(u64::MAX);
+    claims["usage_limit"] = json!(2);
+    let token = vanta_integration_tests::jwt::sign(&claims);
+    let statuses: Vec<u16> = (0..3).map(|_| agent.get_secret("dev", "DATABASE_URL", &token).status).collect();
+    assert_eq!(statuses, [200, 200, 401]);
+}

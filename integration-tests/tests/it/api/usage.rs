@@ -97,3 +97,19 @@ fn a_served_use_is_durable_even_after_kill_9() {
     assert_eq!(agent.get_secret("dev", "INT", &partly).status, 200);
     assert_error(&agent.get_secret("dev", "INT", &partly), 401, "unauthorized");
 }
+
+/// §7: any token signed with the key is honoured, and its `exp` may be any
+/// NumericDate. One past `i64::MAX` could not be stored: the fetch answered
+/// 503 `usage_store_unavailable` from a healthy store.
+#[test]
+fn a_limited_token_that_expires_after_the_year_9999_is_counted() {
+    let agent = dev_agent();
+    for exp in [json!(u64::MAX), json!(1u64 << 63), json!(1e300)] {
+        let mut claims = jwt::claims("dev", "*");
+        claims["exp"] = exp.clone();
+        claims["usage_limit"] = json!(2);
+        let token = jwt::sign(&claims);
+        let statuses: Vec<u16> = (0..3).map(|_| agent.get_secret("dev", "DATABASE_URL", &token).status).collect();
+        assert_eq!(statuses, [200, 200, 401], "exp {exp}");
+    }
+}
