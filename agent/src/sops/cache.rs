@@ -216,6 +216,18 @@ impl CachedSource {
         }
     }
 
+    /// Drops `env`'s slot, whose file does not exist, unless another
+    /// request holds it. Any caller may mint a token for any name and fetch
+    /// with it: a slot kept per name asked for would grow without bound. A
+    /// missing file is no attempt to decrypt, so readiness loses nothing.
+    fn forget_missing(&self, env: &EnvName, slot: Arc<Slot>) {
+        let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Clones are made under this lock, so the count cannot grow meanwhile.
+        if slots.get(env).is_some_and(|kept| Arc::ptr_eq(kept, &slot)) && Arc::strong_count(&slot) == 2 {
+            slots.remove(env);
+        }
+    }
+
     fn slot(&self, env: &EnvName) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(slots.entry(env.clone()).or_default())
@@ -371,13 +383,21 @@ impl SecretSource for CachedSource {
         if self.ttl.is_zero() {
             return None;
         }
-        self.current(env, &self.slot(env), self.watch.generation()).ok().flatten()
+        let slot = self.slot(env);
+        let current = self.current(env, &slot, self.watch.generation());
+        if matches!(current, Err(SopsError::NoFile)) {
+            self.forget_missing(env, slot);
+        }
+        current.ok().flatten()
     }
 
     async fn load(&self, env: &EnvName) -> Result<Arc<Tree>, SopsError> {
         let slot = self.slot(env);
         let result = self.load_unnoted(env, &slot).await;
         self.note(env, &slot, result.as_ref().map(drop));
+        if matches!(result, Err(SopsError::NoFile)) {
+            self.forget_missing(env, slot);
+        }
         result
     }
 }

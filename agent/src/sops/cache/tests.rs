@@ -249,3 +249,19 @@ async fn readiness_follows_the_last_attempt_of_each_environment() {
         assert!(source.check_decryption().is_err(), "every environment's last attempt failed");
     }
 }
+
+#[tokio::test]
+async fn names_without_a_file_keep_no_slot() {
+    let f = fixture();
+    for ttl in [Duration::ZERO, Duration::from_secs(60)] {
+        let source = f.source(ttl);
+        for i in 0..50 {
+            let name = format!("missing-{i}");
+            assert!(matches!(source.load(&env(&name)).await, Err(SopsError::NoFile)));
+            assert!(source.cached(&env(&name)).is_none());
+        }
+        value(&source, "dev").await.expect("load");
+        let kept: Vec<String> = source.slots.lock().expect("slots").keys().map(ToString::to_string).collect();
+        assert_eq!(kept, ["dev"], "ttl {ttl:?}");
+    }
+}
