@@ -183,8 +183,10 @@ async fn start(config: Config) -> anyhow::Result<Started> {
         .await
         .with_context(|| format!("failed to open the audit log {audit_path} (set --audit-log or VANTA_AUDIT_LOG)"))?;
     let vault = Arc::new(build_vault(&config, usage, audit, policy)?);
-    warn_about_sops_setup(&vault.source);
     let listeners = listen::bind(&config.listen, vault.policy.get().needs_attestation()).await?;
+    // Warnings only once nothing can fail any more: a start-up error stays
+    // the one line on stderr.
+    warn_about_sops_setup(&vault.source);
     store::say_which(&config.usage.store, &vault.usage);
     let metrics = Arc::new(register_metrics(&vault.source, &vault.audit, &vault.usage));
     let router = Router::new(Arc::clone(&vault), settings::http_limits(&config.http), metrics);

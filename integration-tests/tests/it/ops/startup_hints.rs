@@ -155,3 +155,18 @@ fn audit_records_to_a_discarded_standard_output_stop_start_up() {
         assert!(line.ends_with("standard output is /dev/null or closed, so every audit record would be lost: give --audit-log PATH, or connect the agent's standard output to a reader"), "{redirect}: {line}");
     }
 }
+
+/// Start-up warnings (no key material for sops) come only once the agent
+/// listens: before, a socket that could not be bound printed the warning
+/// first, so the error was not the one line on stderr.
+#[test]
+fn a_start_up_error_is_the_only_line_even_when_a_warning_would_be_due() {
+    let builder = TestAgent::builder().env_remove("SOPS_AGE_KEY_FILE");
+    let blocker = builder.paths().root.join("a-file");
+    fs::write(&blocker, "not a directory").unwrap();
+    let (finished, _agent) = builder.socket(&blocker.join("agent.sock")).run_to_exit();
+    let stderr = finished.stderr_text();
+    assert_eq!(finished.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("vanta-agent: error: failed to listen on the socket"), "{stderr}");
+}
