@@ -69,11 +69,26 @@ fn prepare_state_file(path: &Path) -> anyhow::Result<()> {
                 )
             })?;
     }
-    std::fs::OpenOptions::new()
+    let not_a_file = || {
+        anyhow::anyhow!(
+            "the usage store {} is not a regular file (set --state-path or VANTA_STATE_PATH)",
+            path.display()
+        )
+    };
+    if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
+        return Err(not_a_file());
+    }
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .mode(STATE_FILE_MODE)
+        // A FIFO would block the open (and start-up) until a reader came.
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
         .open(path)
-        .and_then(|_| std::fs::set_permissions(path, Permissions::from_mode(STATE_FILE_MODE)))
+        .with_context(|| format!("failed to create the usage store {} with mode 0600", path.display()))?;
+    if !file.metadata().is_ok_and(|meta| meta.is_file()) {
+        return Err(not_a_file());
+    }
+    std::fs::set_permissions(path, Permissions::from_mode(STATE_FILE_MODE))
         .with_context(|| format!("failed to create the usage store {} with mode 0600", path.display()))
 }

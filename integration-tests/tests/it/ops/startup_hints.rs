@@ -170,3 +170,21 @@ fn a_start_up_error_is_the_only_line_even_when_a_warning_would_be_due() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("vanta-agent: error: failed to listen on the socket"), "{stderr}");
 }
+
+/// A `--state-path` that is no regular file stops start-up with exit 2: a
+/// FIFO there blocked the open for ever (and the agent ignored SIGTERM, its
+/// handler being installed already).
+#[test]
+fn a_state_path_that_is_a_fifo_or_a_device_stops_start_up() {
+    let builder = TestAgent::builder();
+    let fifo = builder.paths().root.join("usage.db");
+    let made = std::process::Command::new("mkfifo").args(["-m", "600"]).arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for path in [fifo.as_path(), std::path::Path::new("/dev/null")] {
+        let builder = TestAgent::builder().env("VANTA_STATE_PATH", path);
+        let line = startup_error(builder);
+        let want =
+            format!("the usage store {} is not a regular file (set --state-path or VANTA_STATE_PATH)", path.display());
+        assert!(line.ends_with(&want), "{line}");
+    }
+}
