@@ -314,8 +314,16 @@ async fn check_environments<W: Write>(report: &mut Report<W>, sops: &SopsCommand
         };
         match decrypted {
             Ok(text) => report.ok(&check, text),
-            Err(err) => report.fail(&check, &err, err.hint().unwrap_or_default()),
+            Err(err) => report.fail(&check, failure_with_stderr(&err), err.hint().unwrap_or_default()),
         }
+    }
+}
+
+/// The failure, with what sops said (screened as for the agent's log).
+fn failure_with_stderr(err: &SopsError) -> String {
+    match err.stderr() {
+        Some(stderr) => format!("{err} (sops said: {stderr})"),
+        None => err.to_string(),
     }
 }
 

@@ -96,9 +96,9 @@ impl Cause {
                 .to_owned(),
             Self::AmbiguousFiles => "keep exactly one of the files; the agent never picks one".to_owned(),
             Self::UnexpectedOutput => "check that --sops-bin is the real sops (3.8 or newer)".to_owned(),
-            Self::SopsFailed => {
-                "run `vanta-agent doctor`, or `sops --decrypt` on the file as the agent's user".to_owned()
-            }
+            Self::SopsFailed => "read sops' own message (`sops_stderr` in the agent's log), or run \
+                                 `sops --decrypt` on the file as the agent's user"
+                .to_owned(),
         }
     }
 
@@ -114,6 +114,8 @@ impl Cause {
             _ if stderr.contains("sops metadata not found")
                 || stderr.contains("Error unmarshalling input")
                 || stderr.contains("Error loading")
+                // Go's time parser on a hand-edited `lastmodified`.
+                || stderr.contains("parsing time")
                 || ECHOING_PARSERS.iter().any(|prefix| stderr.contains(prefix)) =>
             {
                 Self::MalformedFile

@@ -69,8 +69,15 @@ fn an_open_files_limit_below_the_connection_caps_need_is_a_warning() {
 
 #[test]
 fn each_broken_environment_is_one_failing_line_with_its_cause_and_fix() {
-    let builder = dev_builder().foreign_secrets("foreign", DEV_YAML).secrets("tampered", DEV_YAML);
+    let builder =
+        dev_builder().foreign_secrets("foreign", DEV_YAML).secrets("tampered", DEV_YAML).secrets("stamped", DEV_YAML);
     let vault = builder.paths().vault.clone();
+    // Metadata edited by hand: sops fails with Go's time parser's message.
+    let stamped = vault.join("stamped.enc.yaml");
+    let text = fs::read_to_string(&stamped).unwrap();
+    let edited =
+        text.lines().map(|l| if l.trim_start().starts_with("lastmodified:") { "    lastmodified: x" } else { l });
+    fs::write(&stamped, edited.collect::<Vec<_>>().join("\n")).unwrap();
     let tampered = vault.join("tampered.enc.yaml");
     let text = fs::read_to_string(&tampered).unwrap();
     fs::write(&tampered, text.lines().filter(|l| !l.starts_with("DATABASE_USER:")).collect::<Vec<_>>().join("\n"))
@@ -85,13 +92,15 @@ fn each_broken_environment_is_one_failing_line_with_its_cause_and_fix() {
         ("tampered", "mac_mismatch", "re-encrypt"),
         ("plain", "malformed_file", "sops encrypt"),
         ("twice", "ambiguous_files", "twice.enc.yaml, twice.enc.env"),
+        ("stamped", "malformed_file", "(sops said: parsing time"),
     ];
     for (env, cause, fix) in cases {
         let failing = line(&stdout, "FAIL", &format!("environment {env}"));
         assert!(failing.contains(cause) && failing.contains(fix), "{failing}");
     }
     assert!(!stdout.contains("never-printed"), "{stdout}");
-    assert!(line(&stdout, "FAIL", "summary").contains("4 check(s) failed"), "{stdout}");
+    assert!(line(&stdout, "FAIL", "summary").contains("5 check(s) failed"), "{stdout}");
+    assert!(!stdout.contains("run `vanta-agent doctor`"), "the doctor does not send the reader to itself: {stdout}");
 }
 
 #[test]
