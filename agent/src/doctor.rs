@@ -313,7 +313,12 @@ async fn check_environments<W: Write>(report: &mut Report<W>, sops: &SopsCommand
             Err(err) => Err(err),
         };
         match decrypted {
-            Ok(text) => report.ok(&check, text),
+            Ok((text, 0)) => report.ok(&check, text),
+            Ok((text, unnamable)) => report.warn(
+                &check,
+                format!("{text}, but {unnamable} more cannot be fetched: no key path can name them"),
+                "rename the keys to segments of [A-Za-z0-9_.-] (no spaces, no `/`)",
+            ),
             Err(err) => report.fail(&check, failure_with_stderr(&err), err.hint().unwrap_or_default()),
         }
     }
@@ -327,9 +332,10 @@ fn failure_with_stderr(err: &SopsError) -> String {
     }
 }
 
-/// `N keys (file name)`: counts only, never a key or a value.
-async fn decrypt(sops: &SopsCommand, file: &EnvFile) -> Result<String, SopsError> {
+/// `N keys (file name)`, and how many leaves no key path can name: counts
+/// only, never a key or a value.
+async fn decrypt(sops: &SopsCommand, file: &EnvFile) -> Result<(String, usize), SopsError> {
     let tree = sops.decrypt_file(file, std::iter::empty()).await?;
     let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(format!("{} key(s) decrypted from {name}", tree.keys().len()))
+    Ok((format!("{} key(s) decrypted from {name}", tree.keys().len()), tree.unnamable_leaves()))
 }

@@ -280,3 +280,14 @@ fn the_json_output_of_a_yaml_file_merges_its_merge_keys() {
     let plain = json_tree(Format::Json, r#"{"x": {"<<": {"user": "u1"}}}"#);
     assert_eq!(get(&plain, "x/user"), None);
 }
+
+#[test]
+fn leaves_no_key_path_can_name_are_counted() {
+    let t =
+        tree("ok: 1\n\"x y\": 2\nAPI_KEYS:\n  \u{fc}n: x\n  good: y\n  deeper: {a b: c, d: e}\n'c/d': z\nn: null\n");
+    assert_eq!(t.keys(), ["API_KEYS/deeper/d", "API_KEYS/good", "ok"]);
+    assert_eq!(t.unnamable_leaves(), 4);
+    let long = format!("{}: v\n", "k".repeat(KeyPath::MAX_LEN + 1));
+    assert_eq!(tree(&long).unnamable_leaves(), 1);
+    assert_eq!(tree("a: {b: c}\n").unnamable_leaves(), 0);
+}

@@ -52,6 +52,20 @@ fn a_healthy_setup_passes_every_check() {
     line(&stdout, "ok", "summary");
 }
 
+/// A key with a space, a `/` or a character outside `[A-Za-z0-9_.-]` can
+/// never be fetched; listings leave it out, so nobody was told.
+#[test]
+fn keys_no_key_path_can_name_are_a_warning_that_names_none_of_them() {
+    let builder =
+        dev_builder().secrets("odd", "good: g-1\n\"with space\": s-2\nnested: {\"\u{fc}n\": u-3}\n\"c/d\": z-4\n");
+    let stdout = doctor(builder, 0);
+    line(&stdout, "ok", "environment dev");
+    let warning = line(&stdout, "warn", "environment odd");
+    assert!(warning.contains("1 key(s) decrypted from odd.enc.yaml, but 3 more cannot be fetched"), "{warning}");
+    assert!(warning.contains("[A-Za-z0-9_.-]"), "{warning}");
+    assert!(!stdout.contains("with space") && !stdout.contains("c/d"), "no key name: {stdout}");
+}
+
 #[test]
 fn an_open_files_limit_below_the_connection_caps_need_is_a_warning() {
     let stdout = doctor(dev_builder().under(&["prlimit", "--nofile=256:512", "--"]), 0);
