@@ -35,6 +35,18 @@ pub enum BindError {
     /// The path exists and is not a socket; we will not delete it.
     #[error("{0} exists and is not a socket")]
     NotASocket(PathBuf),
+    /// A socket whose liveness could not be told (connecting failed with
+    /// something other than "refused"); we will not delete it.
+    #[error(
+        "{path} exists and may be in use (connecting to it failed: {error}): remove it if no agent serves it, or \
+         choose another --socket"
+    )]
+    MaybeInUse {
+        /// The socket.
+        path: PathBuf,
+        /// Why connecting failed (in the message, not a source: said once).
+        error: std::io::Error,
+    },
     /// Other users may write the socket's directory, so any of them could
     /// replace the socket with their own.
     #[error(
@@ -280,11 +292,12 @@ fn clear_stale(path: &Path) -> Result<(), BindError> {
     }
     match std::os::unix::net::UnixStream::connect(path) {
         Ok(_) => Err(BindError::InUse(path.to_owned())),
-        Err(_) => std::fs::remove_file(path).map_err(|source| BindError::Io {
-            action: "remove stale socket",
-            path: path.to_owned(),
-            source,
-        }),
+        // Nothing listens there: a dead agent's file.
+        Err(err) if err.kind() == ErrorKind::ConnectionRefused => std::fs::remove_file(path)
+            .map_err(|source| BindError::Io { action: "remove stale socket", path: path.to_owned(), source }),
+        // Anything else (another user's socket we may not connect to) says
+        // nothing of whether an agent serves it: never remove it.
+        Err(error) => Err(BindError::MaybeInUse { path: path.to_owned(), error }),
     }
 }
 

@@ -58,3 +58,31 @@ fn a_socket_directory_others_may_write_is_refused() {
     assert!(line.contains("writable by other users") && line.contains("0777"), "{line}");
     assert!(!open.join("agent.sock").exists());
 }
+
+/// A live socket of another user in the agent's own socket directory: the
+/// agent may not connect to it (EACCES), which says nothing of whether
+/// someone serves it. It was taken for a dead agent's file, removed, and its
+/// name taken over; now start-up stops and the socket stays.
+#[test]
+fn a_socket_the_agent_may_not_connect_to_is_never_removed() {
+    const NOBODY: u32 = 65534;
+    if !nix::unistd::getuid().is_root() {
+        eprintln!("not tested: needs root to give the socket and its directory different owners");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sockets = dir.path().join("sockets");
+    fs::create_dir(&sockets).unwrap();
+    let path = sockets.join("agent.sock");
+    let live = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&sockets, Some(NOBODY), Some(NOBODY)).unwrap();
+    fs::set_permissions(&sockets, fs::Permissions::from_mode(0o700)).unwrap();
+    let (finished, _agent) = dev_builder().run_as(NOBODY, NOBODY).socket(&path).run_to_exit();
+    assert_eq!(finished.code(), Some(2), "{}", finished.stderr_text());
+    let line = assert_cli_error_line(&finished);
+    assert!(line.contains("exists and may be in use (connecting to it failed: Permission denied"), "{line}");
+    assert!(path.exists(), "the other user's socket is still there");
+    drop(live);
+}
