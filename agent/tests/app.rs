@@ -108,7 +108,13 @@ impl Agent {
 
 async fn read_answer(stream: &mut UnixStream) -> Option<Answer> {
     let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw)).await.ok()?.ok()?;
+    match tokio::time::timeout(WAIT, stream.read_to_end(&mut raw)).await.ok()? {
+        Ok(_) => {}
+        // A 413 answered before the body was read closes with the body unread:
+        // the answer arrives, then the reset.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !raw.is_empty() => {}
+        Err(_) => return None,
+    }
     let text = String::from_utf8(raw).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
     let status = head.split(' ').nth(1)?.parse().ok()?;

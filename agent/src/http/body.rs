@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use serde_json::Value;
 use vanta_shared::ErrorCode;
 use vanta_shared::api::FieldError;
@@ -24,8 +24,8 @@ pub struct JsonBody<T> {
 /// (`GenerateTokenRequest::from_json`, `RevokeTokenRequest::from_json`).
 ///
 /// # Errors
-/// 413 over the limit, 408 past the deadline, 400 if the bytes are not JSON
-/// or the connection fails mid-body.
+/// 413 over the limit (at once when the declared length is), 408 past the
+/// deadline, 400 if the bytes are not JSON or the connection fails mid-body.
 pub async fn read_request<T>(
     body: Incoming,
     deadline: Duration,
@@ -37,6 +37,11 @@ pub async fn read_request<T>(
 }
 
 async fn read_json(body: Incoming, deadline: Duration) -> Result<Value, ApiError> {
+    // `Limited` counts only bytes that arrived: a body declared too long but
+    // sent slowly (or never) would hold the connection until the deadline.
+    if declared_too_long(&body) {
+        return Err(ApiError::of(ErrorCode::PayloadTooLarge));
+    }
     let collected = match tokio::time::timeout(deadline, Limited::new(body, MAX_BODY_BYTES).collect()).await {
         Err(_) => return Err(ApiError::of(ErrorCode::RequestTimeout)),
         Ok(Err(err)) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
@@ -46,6 +51,11 @@ async fn read_json(body: Incoming, deadline: Duration) -> Result<Value, ApiError
         Ok(Ok(collected)) => collected,
     };
     serde_json::from_slice(&collected.to_bytes()).map_err(|_| not_json())
+}
+
+/// Whether the body's declared length (`Content-Length`) is over the limit.
+fn declared_too_long(body: &impl Body) -> bool {
+    usize::try_from(body.size_hint().lower()).map_or(true, |declared| declared > MAX_BODY_BYTES)
 }
 
 fn not_json() -> ApiError {
