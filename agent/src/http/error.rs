@@ -36,6 +36,21 @@ impl ApiError {
         Self { code, message: Cow::Owned(message.into()) }
     }
 
+    /// 422: the body gives `field` more than once. JSON leaves the meaning
+    /// open and serde_json would keep the last, so two readers could act on
+    /// different values.
+    pub fn repeated_field(field: &str) -> Self {
+        let message = Cow::Owned(format!("field '{field}' is given more than once"));
+        Self { code: ErrorCode::ValidationError, message }
+    }
+
+    /// 422: `field` holds a number past the range of a 64-bit float, which
+    /// serde_json cannot read; it is a bad value of the field, not bad JSON.
+    pub fn number_out_of_range(field: &str) -> Self {
+        let message = Cow::Owned(format!("field '{field}' holds a number out of range"));
+        Self { code: ErrorCode::ValidationError, message }
+    }
+
     /// The code answered.
     pub fn code(&self) -> ErrorCode {
         self.code
