@@ -8,6 +8,7 @@ mod changes;
 mod fleet;
 mod formats;
 mod listing;
+mod openapi;
 mod secrets;
 mod sops_failures;
 pub(crate) mod sops_runs;
