@@ -17,7 +17,7 @@ pub(crate) mod relay;
 use std::ops::Range;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use zeroize::Zeroizing;
 
 /// The values to mask, compiled once and shared by every stream. No
@@ -59,6 +59,14 @@ pub(crate) const MIN_LEN: usize = 6;
 /// placeholder rather than held in memory until the stream ends.
 const MIN_HELD_LIMIT: usize = 1024 * 1024;
 
+/// Up to this many bytes of patterns in all, the searcher is a DFA (the
+/// fastest to search); above, a contiguous NFA (a little slower, built in
+/// linear time). A DFA's build follows failure links for every state and
+/// byte class, which is quadratic in a long repetitive value (`L` × 30,000
+/// took minutes, and the relay cannot start before it is done); the
+/// library's automatic choice only looks at the number of patterns.
+const MAX_DFA_PATTERN_BYTES: usize = 2048;
+
 // === impl Patterns ===
 
 impl Patterns {
@@ -80,6 +88,7 @@ impl Patterns {
         // that their union is masked.
         let searcher = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .kind(Some(automaton_for(&patterns)))
             .build(patterns.iter().map(|p| p.as_slice()))
             .map_err(Error::Build)?;
         let longest = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
@@ -113,6 +122,12 @@ impl Patterns {
         }
         from
     }
+}
+
+/// The kind of searcher for `patterns`: see [`MAX_DFA_PATTERN_BYTES`].
+fn automaton_for(patterns: &[Zeroizing<Vec<u8>>]) -> AhoCorasickKind {
+    let total: usize = patterns.iter().map(|p| p.len()).sum();
+    if total <= MAX_DFA_PATTERN_BYTES { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA }
 }
 
 /// Whether `value` is masked at all: it, or one of its lines, has at

@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use super::{Masker, PLACEHOLDER, Patterns, is_maskable};
+use aho_corasick::AhoCorasickKind;
+
+use super::{MAX_DFA_PATTERN_BYTES, Masker, PLACEHOLDER, Patterns, is_maskable};
 
 const P: &str = "<concealed by vanta>";
 
@@ -159,4 +161,31 @@ fn an_endless_run_of_overlapping_values_is_not_held_forever() {
     let text = String::from_utf8(out).expect("UTF-8");
     assert!(!text.contains("abcab") && !text.contains("bcabc"), "nothing of the value came through");
     assert!(text.ends_with(&format!("{P} end")), "{}", &text[text.len().saturating_sub(60)..]);
+}
+
+#[test]
+fn long_values_are_searched_with_an_automaton_built_in_linear_time() {
+    // A DFA's build is quadratic in a long repetitive value: `L` × 30,000
+    // took minutes before the command could start.
+    let small = patterns(&["sk_live_stripe_77Q", "postgres://app:pw-9f3k@db/app"]);
+    assert_eq!(small.searcher.kind(), AhoCorasickKind::DFA, "small sets keep the fastest search");
+    let at_limit = "k".repeat(MAX_DFA_PATTERN_BYTES);
+    assert_eq!(patterns(&[&at_limit]).searcher.kind(), AhoCorasickKind::DFA);
+    let over = "L".repeat(MAX_DFA_PATTERN_BYTES + 1);
+    assert_eq!(patterns(&[&over]).searcher.kind(), AhoCorasickKind::ContiguousNFA);
+    let many = (0..200).map(|i| format!("value-{i:04}-of-many")).collect::<Vec<_>>();
+    let many = patterns(&many.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(many.searcher.kind(), AhoCorasickKind::ContiguousNFA, "3,400 bytes in all");
+}
+
+#[test]
+fn a_long_repetitive_value_is_masked() {
+    let value = "L".repeat(30_000);
+    let patterns = patterns(&[&value]);
+    let input = format!("start {value} L{value}. {} end", &value[1..]);
+    for size in [1_000, 4_096, 65_536] {
+        let out = masked_in_chunks(&patterns, input.as_bytes(), size);
+        let want = format!("start {P} {P}. {} end", &value[1..]);
+        assert_eq!(String::from_utf8_lossy(&out), want, "chunks of {size} bytes");
+    }
 }
