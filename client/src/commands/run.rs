@@ -189,7 +189,7 @@ async fn restart(
     let (handover, masked) = match prepared {
         Ok(prepared) => prepared,
         Err(err) => {
-            watcher.reject(change, &err);
+            watcher.reject(&change, &err);
             return Ok(Restarted::Running(started));
         }
     };
@@ -241,7 +241,7 @@ fn resignal(
 ) -> anyhow::Result<Started> {
     let dir = started.dir.as_ref().context("--on-change signal: without a secrets file")?;
     if let Err(err) = handover::rewrite(args, dir, &change.secrets) {
-        watcher.reject(change, &err);
+        watcher.reject(&change, &err);
         return Ok(started);
     }
     if let Err(errno) = started.running.signal(signal) {

@@ -7,7 +7,9 @@
 //! cache holds the file. Any other answer reads the whole set again
 //! (`fetch::values`, one version of the file) and compares it with the
 //! running one; only a real difference is a [`Change`]. Failures never stop
-//! the command: they are said once, and the watch goes on. Before each poll
+//! the command: they are said once, and the watch goes on; a change that
+//! cannot be handed over is read and tried again at every poll, until it
+//! is handed over or the set no longer differs. Before each poll
 //! the tokens are kept alive (see `grant`); a given token is warned about
 //! ahead of its expiry.
 
@@ -38,6 +40,8 @@ pub(super) struct Watcher<'a> {
     read_failing: bool,
     /// Whether keeping a token alive fails (said once, likewise).
     token_failing: bool,
+    /// Whether a change could not be handed over (said once, likewise).
+    handover_failing: bool,
     /// The expiry of the given token last warned about.
     warned_expiry: Option<i64>,
 }
@@ -61,8 +65,9 @@ impl<'a> Watcher<'a> {
     /// Watches the set `fetched` was, read with its grants.
     pub(super) fn new(client: &'a AgentClient, args: &'a RunArgs, fetched: Fetched) -> Self {
         let Fetched { secrets, grants, tags } = fetched;
-        let (read_failing, token_failing, warned_expiry) = (false, false, None);
-        Self { client, args, grants, tags, current: secrets, read_failing, token_failing, warned_expiry }
+        let (read_failing, token_failing, handover_failing, warned_expiry) = (false, false, false, None);
+        let current = secrets;
+        Self { client, args, grants, tags, current, read_failing, token_failing, handover_failing, warned_expiry }
     }
 
     /// The tokens, as they are now (for a restart's environment).
@@ -107,17 +112,24 @@ impl<'a> Watcher<'a> {
 
     /// The command runs with `change` now.
     pub(super) fn adopt(&mut self, change: Change) {
+        if std::mem::take(&mut self.handover_failing) {
+            self.note(format!("the changed secrets of '{}' could be handed over now", self.args.environment));
+        }
         (self.current, self.tags) = (change.secrets, change.tags);
     }
 
-    /// `change` could not be applied: the command keeps the old set, and
-    /// the watch waits for the next change rather than retrying this one.
-    pub(super) fn reject(&mut self, change: Change, err: &anyhow::Error) {
-        say(&[report::warning(&format!(
-            "secrets changed in '{}' ({}) but cannot be handed over ({err:#}); the command keeps the old ones",
-            self.args.environment, change.summary
-        ))]);
-        self.tags = change.tags;
+    /// `change` could not be applied: the command keeps the old set. The
+    /// old tags stay, so the next poll reads the set again and retries
+    /// (said once, until a change is handed over): keeping the new ones
+    /// would answer every later poll with 304, the old set for good.
+    pub(super) fn reject(&mut self, change: &Change, err: &anyhow::Error) {
+        if !std::mem::replace(&mut self.handover_failing, true) {
+            say(&[report::warning(&format!(
+                "secrets changed in '{}' ({}) but cannot be handed over ({err:#}); the command keeps the old \
+                 ones; trying again every {} s",
+                self.args.environment, change.summary, self.args.watch_interval
+            ))]);
+        }
     }
 
     /// One line on stderr, unless `--quiet`.
@@ -147,8 +159,10 @@ impl<'a> Watcher<'a> {
         let (secrets, tags) = fetch::values(self.client, &self.grants, self.args).await?;
         let summary = summary(&self.current, &secrets);
         if summary.is_empty() {
-            // Something else in scope changed, or the agent restarted.
+            // Something else in scope changed, or the agent restarted; or
+            // a change that could not be handed over was undone.
             self.tags = tags;
+            self.handover_failing = false;
             return Ok(None);
         }
         Ok(Some(Change { secrets, tags, summary }))

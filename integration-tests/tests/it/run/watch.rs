@@ -276,6 +276,46 @@ fn a_failing_read_keeps_the_old_command_and_is_said_once() {
     assert_no_value_in(&stderr);
 }
 
+#[test]
+fn a_change_that_cannot_be_handed_over_is_tried_again_until_it_can() {
+    let agent = agent();
+    let base = tempfile::tempdir().unwrap();
+    let (real, link) = (base.path().join("real"), base.path().join("link"));
+    std::fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    // Points `link` at `target`, replacing it in one step.
+    let point = |target: &Path| {
+        let next = base.path().join("link.next");
+        std::os::unix::fs::symlink(target, &next).unwrap();
+        std::fs::rename(&next, &link).unwrap();
+    };
+    let reads = || agent.audit_lines().iter().filter(|l| l["event"] == "secret_access").count();
+    let extra = ["--inject-as", "file", "--file-format", "json", "--secrets-dir", link.to_str().unwrap()];
+    let running = watch(&agent, "MARK", &extra, &[]);
+    let first = event(&running);
+    let before = reads();
+    // The secrets directory is gone (as good as full): no new private
+    // directory can be made for the new set.
+    point(&base.path().join("gone"));
+    rotate(&agent, "MARK", "second-value-3c");
+    poll_until(CHANGE, "the new set read three times", || (reads() >= before + 3).then_some(()));
+    point(&real);
+    let stopped = event(&running);
+    assert_eq!((&stopped["event"], &stopped["pid"]), (&json!("SIGTERM"), &first["pid"]), "{stopped}");
+    let second = event(&running);
+    let content: Value = serde_json::from_str(second["file"].as_str().unwrap()).unwrap();
+    assert_eq!(content, json!({"MARK": "second-value-3c"}));
+    running.signal(Signal::SIGTERM);
+    let finished = running.wait(WAIT);
+    assert_code(&finished, 0);
+    let stderr = finished.stderr_text();
+    assert_eq!(stderr.matches("but cannot be handed over").count(), 1, "said once: {stderr}");
+    assert!(stderr.contains("MARK changed) but cannot be handed over (the secrets directory"), "{stderr}");
+    assert!(stderr.contains("the changed secrets of 'app' could be handed over now"), "{stderr}");
+    assert!(stderr.contains("MARK changed; restarted the command"), "{stderr}");
+    assert_no_value_in(&stderr);
+}
+
 /// Without `--ttl` the agent's default lifetime applies (here one minute,
 /// under a maximum of two that a fixed request of 5 would exceed), and the
 /// token is renewed from the lifetime the agent granted.
