@@ -3,7 +3,9 @@
 //! layer, part of `commands`).
 //!
 //! Steps, in order: check the options; catch signals (so that from here on
-//! the CLI only ends through its own code and `Drop` runs); fetch every
+//! the CLI only ends through its own code and `Drop` runs); make the
+//! private directory (file and fifo modes: a `--secrets-dir` that cannot
+//! hold one fails before a token is minted or a value read); fetch every
 //! value ([`fetch`], with the tokens of [`grant`]); only when all succeeded,
 //! hand them over ([`handover`]) and start the command; wait for it while
 //! passing signals on, reaping orphans and serving the pipe; remove the
@@ -66,12 +68,13 @@ pub(crate) async fn run(target: &Target, args: RunArgs) -> anyhow::Result<u8> {
     if !args.quiet {
         say(&swept);
     }
+    let dir = handover::make_private_dir(&args)?;
     let client = AgentClient::new(target)?;
     let fetched = tokio::select! {
         fetched = fetch::fetch(&client, &args) => fetched?,
         signal = signals.recv() => return Err(child::Error::Interrupted { signal }.into()),
     };
-    let mut handover = handover::prepare(&args, &fetched.secrets, &fetched.grants)?;
+    let mut handover = handover::prepare(&args, &fetched.secrets, &fetched.grants, dir)?;
     let masked = masking::prepare(&args, &fetched.secrets, &fetched.grants, &mut handover)?;
     if let Some(signal) = signals.pending().await {
         // `handover` is dropped on the way out: its directory goes too.
@@ -182,7 +185,7 @@ async fn restart(
     signals: &mut Signals,
     args: &RunArgs,
 ) -> anyhow::Result<Restarted> {
-    let prepared = handover::prepare(args, &change.secrets, watcher.grants()).and_then(|mut handover| {
+    let prepared = handover::prepare(args, &change.secrets, watcher.grants(), None).and_then(|mut handover| {
         let masked = masking::prepare(args, &change.secrets, watcher.grants(), &mut handover)?;
         Ok((handover, masked))
     });

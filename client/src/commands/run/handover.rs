@@ -38,7 +38,8 @@ const SECRETS_FILE_VAR: &str = "VANTA_SECRETS_FILE";
 
 /// Checks the options that only make sense together, and the directory of
 /// the file or pipe, before anything is contacted: a failure after the
-/// fetch would have spent token uses and left audited reads for nothing.
+/// fetch would have spent token uses and left audited reads for nothing
+/// (see also [`make_private_dir`]).
 ///
 /// # Errors
 /// A [`Misuse`] (exit 2): `--on-change signal:` without a file or with
@@ -73,13 +74,34 @@ pub(super) fn check_options(args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Hands `fetched` over the way `args` say and builds the command.
+/// The private directory of the file or pipe, made before the fetch and
+/// kept for it: only making it proves that `--secrets-dir` can hold one
+/// (a directory check does not: `/proc`, a read-only mount, no write
+/// permission). `None` in env mode.
+///
+/// # Errors
+/// A directory that cannot be made (exit 1).
+pub(super) fn make_private_dir(args: &RunArgs) -> anyhow::Result<Option<PrivateDir>> {
+    if args.inject_as == InjectAs::Env {
+        return Ok(None);
+    }
+    Ok(Some(PrivateDir::create(args.secrets_dir.as_deref())?))
+}
+
+/// Hands `fetched` over the way `args` say and builds the command; the
+/// file or pipe goes into `dir` if given (see [`make_private_dir`]), else into
+/// a new private directory.
 ///
 /// # Errors
 /// A value an environment variable cannot hold, values a dotenv file
 /// cannot hold, or a directory, file or pipe that cannot be made (nothing
 /// is left behind then).
-pub(super) fn prepare(args: &RunArgs, secrets: &[Secret], grants: &[Grant]) -> anyhow::Result<Handover> {
+pub(super) fn prepare(
+    args: &RunArgs,
+    secrets: &[Secret],
+    grants: &[Grant],
+    dir: Option<PrivateDir>,
+) -> anyhow::Result<Handover> {
     let program = args.command.first().context("no command given")?;
     let mut report = token_lines(grants);
     let (dir, fifo, file) = match args.inject_as {
@@ -90,7 +112,7 @@ pub(super) fn prepare(args: &RunArgs, secrets: &[Secret], grants: &[Grant]) -> a
             (None, None, None)
         }
         InjectAs::File | InjectAs::Fifo => {
-            let (dir, fifo, path) = private_file(args, secrets)?;
+            let (dir, fifo, path) = private_file(args, secrets, dir)?;
             (Some(dir), fifo, Some(path))
         }
     };
@@ -127,11 +149,17 @@ pub(super) fn sweep(args: &RunArgs) -> Vec<String> {
     swept.filter(|(count, _)| *count > 0).map(|(count, parent)| report::swept(count, parent)).collect()
 }
 
-/// Makes the private directory and its file or pipe.
-fn private_file(args: &RunArgs, secrets: &[Secret]) -> anyhow::Result<(PrivateDir, Option<Fifo>, PathBuf)> {
-    let parent = args.secrets_dir.as_deref();
+/// Makes the file or pipe in `dir`, or in a new private directory.
+fn private_file(
+    args: &RunArgs,
+    secrets: &[Secret],
+    dir: Option<PrivateDir>,
+) -> anyhow::Result<(PrivateDir, Option<Fifo>, PathBuf)> {
     let (content, name) = render(args, secrets)?;
-    let dir = PrivateDir::create(parent)?;
+    let dir = match dir {
+        Some(dir) => dir,
+        None => PrivateDir::create(args.secrets_dir.as_deref())?,
+    };
     if args.inject_as == InjectAs::Fifo {
         let path = dir.make_fifo(name)?;
         return Ok((dir, Some(Fifo::new(path.clone(), content)), path));

@@ -188,6 +188,12 @@ fn file_options_are_checked_before_anything_runs() {
         let line = assert_refused(&missing);
         assert!(line.contains(&format!("the secrets directory {dir} does not exist or is not a directory")), "{line}");
     }
+    // A directory in which none can be made (even by root).
+    for mode in ["file", "fifo"] {
+        let unwritable = cli.run(&run_args("*", &["--inject-as", mode, "--secrets-dir", "/proc"], &[&print]));
+        let line = assert_refused(&unwritable);
+        assert!(line.contains("failed to create a private directory in /proc"), "{line}");
+    }
     let events: Vec<_> = agent.audit_lines().into_iter().map(|l| l["event"].clone()).collect();
     assert!(events.iter().all(|e| e != "token_generate" && e != "secret_access"), "nothing was asked: {events:?}");
 }
