@@ -91,9 +91,10 @@ fn refusal_hint(status: u16, detail: &str) -> Option<&'static str> {
     match status {
         401 => Some("mint a new token with vanta-cli token generate, or give none and vanta-cli mints its own"),
         403 => Some("use a token whose --environment and --key-pattern cover this key"),
-        404 if detail.contains("no such environment") => {
-            Some("check --environment: the agent has no ENV.enc.yaml for it in its --sops-files-path")
-        }
+        404 if detail.contains("no such environment") => Some(
+            "check --environment: the agent has no ENV.enc.yaml, .yml, .json, .env or .ini file for it in its \
+             --sops-files-path",
+        ),
         404 if detail.contains("map") => Some("vanta-cli list --environment ENV shows the keys below it"),
         404 if detail.contains("no such key") => {
             Some("vanta-cli list --environment ENV shows the keys this token may read")

@@ -128,7 +128,12 @@ fn a_404_says_whether_the_environment_the_key_or_a_value_is_missing() {
         ("dev", "API_KEYS", "404 not_found: the key is a map, not a value", "shows the keys below it"),
         ("dev", "LIST_KEY", "404 not_found: the key is a list, not a value", ""),
         ("dev", "NULL_KEY", "404 not_found: the key is null, not a value", ""),
-        ("staging", "DATABASE_URL", "404 not_found: no such environment", "check --environment"),
+        (
+            "staging",
+            "DATABASE_URL",
+            "404 not_found: no such environment",
+            "check --environment: the agent has no ENV.enc.yaml, .yml, .json, .env or .ini file for it",
+        ),
     ];
     for (env, key, says, fix) in cases {
         let token = agent.mint_for(env, "*");
