@@ -99,6 +99,11 @@ fn refusal_hint(status: u16, detail: &str) -> Option<&'static str> {
         404 if detail.contains("no such key") => {
             Some("vanta-cli list --environment ENV shows the keys this token may read")
         }
+        // Not only bugs: a sops the agent cannot start at all answers so.
+        500 if detail.starts_with("internal:") => Some(
+            "the agent's log has the cause; vanta-cli health --ready and vanta-agent doctor check its set-up, \
+             such as a --sops-bin that cannot be started",
+        ),
         _ => None,
     }
 }

@@ -142,3 +142,22 @@ fn a_404_says_whether_the_environment_the_key_or_a_value_is_missing() {
         assert!(line.contains(fix), "{env}/{key}: the hint: {line}");
     }
 }
+
+#[test]
+fn a_sops_the_agent_cannot_start_gets_a_hint_to_its_log_and_checks() {
+    let builder = crate::common::dev_builder();
+    let sops = builder.paths().root.join("sops-copy");
+    vanta_integration_tests::staged::copy_program(&vanta_integration_tests::bins::sops(), &sops);
+    let agent = builder.arg("--sops-bin").arg(&sops).start();
+    std::fs::remove_file(&sops).unwrap();
+    let token = agent.mint_for("dev", "*");
+    let line = refused_get(&agent, "dev", "INT", &token);
+    assert!(line.contains("500 internal: internal error"), "{line}");
+    assert!(
+        line.ends_with(
+            "(the agent's log has the cause; vanta-cli health --ready and vanta-agent doctor check its set-up, such \
+             as a --sops-bin that cannot be started)"
+        ),
+        "{line}"
+    );
+}
