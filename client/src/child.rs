@@ -18,7 +18,8 @@
 //! rule. It returns when the command ends, without waiting for orphans.
 //!
 //! The command is started with a parent-death signal ([`command`], `exec`):
-//! if the CLI is killed with SIGKILL, the command gets SIGKILL too.
+//! if the CLI is killed with SIGKILL, the command gets SIGKILL too (not the
+//! processes it started).
 
 mod exec;
 mod signals;

@@ -11,7 +11,9 @@
 //! is left to escalate, and the point is that the secrets go), checks that
 //! its parent is still PID (else it would never get the signal), and
 //! executes PROGRAM in its own place: same pid, same environment, same
-//! stdio. Not for set-uid programs: Linux clears the signal on those.
+//! stdio. Not for set-uid programs: Linux clears the signal on those. Only
+//! the command gets it, not the processes it starts (a wrapper script's
+//! children outlive a killed CLI): the guide says to `exec` in wrappers.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
