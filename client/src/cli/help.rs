@@ -92,10 +92,13 @@ variables that change how programs run are refused unless allowed with \
 --inject-as file: the same names and values in secrets.env (dotenv) or \
 secrets.json (--file-format json), mode 0600, in a new directory (mode 0700) \
 under --secrets-dir; the path is in VANTA_SECRETS_FILE. Values read back \
-unchanged with python-dotenv (interpolate=False); parsers that interpolate \
-expand ${...} inside double quotes. The directory is removed when the \
-command ends, however it ends, and when vanta-cli is interrupted; one left \
-by a killed vanta-cli is removed by the next run in the same --secrets-dir.
+unchanged with python-dotenv (interpolate=False); its default \
+(interpolate=True, load_dotenv) expands ${NAME} even in single quotes, other \
+readers that interpolate (dotenvy, godotenv, docker compose) inside double \
+quotes: for values with $ use --file-format json. The directory is removed \
+when the command ends, however it ends, and when vanta-cli is interrupted; \
+one left by a killed vanta-cli is removed by the next run in the same \
+--secrets-dir.
 
 --inject-as fifo: the same content through a named pipe (mode 0600) at \
 VANTA_SECRETS_FILE: it can be read once, then it is removed; nothing is \

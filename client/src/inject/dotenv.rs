@@ -4,16 +4,18 @@
 //!
 //! One `NAME=value` line per secret. Values are read back unchanged by
 //! python-dotenv (`dotenv_values(path, interpolate=False)`), and where
-//! possible also by parsers that expand variables (dotenvy, godotenv, docker
-//! compose):
+//! possible also by parsers that expand variables in double quotes only
+//! (dotenvy, godotenv, docker compose); python-dotenv's default
+//! (`interpolate=True`, `load_dotenv`) expands `${NAME}` in single quotes
+//! too, which no quoting prevents (`run::handover` names such values):
 //! - By default the value is double-quoted, with `\` as `\\`, `"` as `\"`,
 //!   newline as `\n` and carriage return as `\r` (Python reads files with
 //!   universal newlines, so a literal CR would come back as LF); everything
 //!   else (`'`, `#`, `=`, spaces, unicode) is literal.
 //! - A value with `${` or `$NAME` in it is single-quoted instead, if it has no
-//!   `'`, `\` or CR, so that expanding parsers leave it alone too. Other
-//!   values with `$` stay double-quoted: a reader that interpolates expands
-//!   them there (documented in the operator guide,
+//!   `'`, `\` or CR, so that the parsers that expand in double quotes only
+//!   leave it alone too. Other values with `$` stay double-quoted: a reader
+//!   that interpolates expands them there (documented in the operator guide,
 //!   `docs/VAULT_ACCESS_SYSTEM_README.md#vanta-cli-run-with-secrets`).
 //! - python-dotenv reads `\\"` at the end of a double-quoted value as an
 //!   escaped quote and runs on to the next `"` in the file; only on the last

@@ -70,6 +70,16 @@ pub(crate) fn overridden(names: &[String]) -> String {
     format!("{PREFIX}: overriding variables already set: {}", names.join(", "))
 }
 
+/// The line naming the variables (never their values) whose values hold
+/// `${` in a dotenv file.
+pub(crate) fn interpolated(names: &[&str]) -> String {
+    format!(
+        "{PREFIX}: the values of {} hold '${{': python-dotenv expands ${{NAME}} in them, even single-quoted, \
+         unless read with interpolate=False; --file-format json keeps every value exact",
+        names.join(", ")
+    )
+}
+
 /// The line for `--pristine`.
 pub(crate) fn pristine(kept: &[&str]) -> String {
     format!("{PREFIX}: pristine environment: only {} kept", kept.join(", "))

@@ -128,6 +128,7 @@ pub(super) fn prepare(
     };
     let env = environment::build(std::env::vars_os(), &options);
     report.push(injected_line(args, secrets, file.as_deref()));
+    report.extend(interpolation_line(args, secrets));
     report.extend(extra_lines(args, &env.overridden));
     let mut command = child::command(program, &args.command[1..]);
     command.env_clear().envs(env.vars);
@@ -209,6 +210,16 @@ fn injected_line(args: &RunArgs, secrets: &[Secret], file: Option<&Path>) -> Str
     };
     let pairs: Vec<(&str, &str)> = secrets.iter().map(|s| (s.key.as_str(), s.name.as_str())).collect();
     report::injected(&args.environment, &mode, &pairs)
+}
+
+/// The line naming the variables whose values hold `${` in a dotenv file
+/// or pipe: python-dotenv's default reader (`interpolate=True`) expands
+/// `${NAME}` even in the single quotes they are written in.
+fn interpolation_line(args: &RunArgs, secrets: &[Secret]) -> Option<String> {
+    let dotenv =
+        args.inject_as != InjectAs::Env && args.file_format.unwrap_or(FileFormat::Dotenv) == FileFormat::Dotenv;
+    let names: Vec<&str> = secrets.iter().filter(|s| s.value.contains("${")).map(|s| s.name.as_str()).collect();
+    (dotenv && !names.is_empty()).then(|| report::interpolated(&names))
 }
 
 fn extra_lines(args: &RunArgs, overridden: &[String]) -> Vec<String> {

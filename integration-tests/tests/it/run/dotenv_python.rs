@@ -2,7 +2,8 @@
 //! real python-dotenv, `dotenv_values(path, interpolate=False)`, with
 //! hostile values: quotes, `$`, `${X}`, `#`, backslashes, `=`, newlines,
 //! outer spaces, unicode. Every value must come back byte for byte, through
-//! a file and through a named pipe.
+//! a file and through a named pipe. Also what the guide says of its default
+//! reader (`interpolate=True`), and the line naming values it may expand.
 //!
 //! python-dotenv is installed (once) into `<workspace>/.tools/py` with pip
 //! when it cannot be imported; only when there is no pip is the test
@@ -123,5 +124,48 @@ fn python_dotenv_reads_every_hostile_value_back_from_the_file() {
 fn python_dotenv_reads_every_hostile_value_back_from_the_pipe() {
     if let Some(read) = read_back("fifo") {
         assert_exact(&read);
+    }
+}
+
+/// What the guide says of python-dotenv's default reader (`interpolate=True`):
+/// it expands `${NAME}` even in the single quotes vanta-cli writes such a
+/// value in, but not a bare `$NAME`; `interpolate=False` keeps both.
+#[test]
+fn python_dotenvs_default_reader_expands_braces_even_in_single_quotes() {
+    let Some(pythonpath) = python_dotenv() else { return };
+    let agent = agent_with(&[("BRACED", "${VANTA_PROBE}"), ("BARE", "$VANTA_PROBE")]);
+    let script = "import json, os\nfrom dotenv import dotenv_values\npath = os.environ['VANTA_SECRETS_FILE']\n\
+                  print(open(path).read().replace('\\n', ' '), file=__import__('sys').stderr)\n\
+                  print(json.dumps([dotenv_values(path), dotenv_values(path, interpolate=False)]))";
+    let finished = Cli::new(agent.socket())
+        .env("PYTHONPATH", pythonpath)
+        .env("VANTA_PROBE", "expanded")
+        .run(&run_args("*", &["--inject-as", "file", "--quiet"], &["python3", "-c", script]));
+    assert_code(&finished, 0);
+    let file = finished.stderr_text();
+    assert!(file.contains("BRACED='${VANTA_PROBE}'"), "single-quoted: {file}");
+    let [default, exact]: [BTreeMap<String, String>; 2] = serde_json::from_slice(&finished.stdout).unwrap();
+    assert_eq!((default["BRACED"].as_str(), default["BARE"].as_str()), ("expanded", "$VANTA_PROBE"));
+    assert_eq!((exact["BRACED"].as_str(), exact["BARE"].as_str()), ("${VANTA_PROBE}", "$VANTA_PROBE"));
+}
+
+#[test]
+fn values_a_dotenv_reader_may_expand_are_named_never_shown() {
+    let agent = agent_with(&[("BRACED", "pw-${NOT_A_VAR}-x"), ("BARE", "pw-$NOT_A_VAR"), ("PLAIN", "pw-plain")]);
+    let cli = Cli::new(agent.socket());
+    let notice = "vanta-cli: the values of BRACED hold '${': python-dotenv expands ${NAME} in them, even \
+                  single-quoted, unless read with interpolate=False; --file-format json keeps every value exact";
+    for mode in ["file", "fifo"] {
+        let finished = cli.run(&run_args("*", &["--inject-as", mode], &["true"]));
+        assert_code(&finished, 0);
+        let stderr = finished.stderr_text();
+        assert_eq!(stderr.lines().filter(|l| *l == notice).count(), 1, "{mode}: {stderr}");
+        assert!(!stderr.contains("pw-"), "{mode}: a value shown: {stderr}");
+    }
+    let quiet_or_exact = [&["--inject-as", "file", "--file-format", "json"][..], &["--inject-as", "file", "-q"], &[]];
+    for extra in quiet_or_exact {
+        let finished = cli.run(&run_args("*", extra, &["true"]));
+        assert_code(&finished, 0);
+        assert!(!finished.stderr_text().contains("hold '${'"), "{extra:?}: {}", finished.stderr_text());
     }
 }
