@@ -229,7 +229,11 @@ fn yaml_merge_keys_are_merged_and_keys_after_a_first_document_are_refused() {
 fn yaml_values_with_line_separators_come_back_exact_and_never_carry_the_next_key() {
     let yaml = "note: \"line1\\nline2\\L\"\ndb_password: hunter2-ls-9f3\npara: \"p\\Pq\"\n\
                 lines: \"lit\\n\\L\\nz\"\nnel: \"n\\Nel\"\nbase: &base\n  user: u-merged-ls\nprod:\n  <<: *base\n  pass: p-prod-ls\n";
-    let agent = TestAgent::builder().secrets("ls", yaml).start();
+    let leak = "note: \"line1\\nline2\\L\"\ndb_password: hunter2-ls-9f3\n";
+    let agent = TestAgent::builder().secrets("ls", yaml).secrets("leak", leak).start();
+    // The reviewer's case: read as YAML 1.2, `note` ran on into `db_password`.
+    let note = agent.get_secret("leak", "note", &agent.mint_for("leak", "note*"));
+    assert_eq!(ok_json(&note)["value"], "line1\nline2\u{2028}", "only note's own value");
     let narrow = agent.mint_for("ls", "note*");
     assert_eq!(agent.secret_value("ls", "note", &narrow), "line1\nline2\u{2028}");
     assert_eq!(ok_json(&agent.list_keys("ls", &narrow))["keys"], json!(["note"]));
