@@ -277,7 +277,7 @@ fn warn_about_sops_setup(source: &CachedSource) {
 fn register_metrics(source: &CachedSource, audit: &AuditWriter, usage: &Store) -> Metrics {
     let mut metrics = Metrics::new();
     let (cache, written) = (source.counters(), audit.counters());
-    metrics.register_counter("sops_runs", "sops decryptions started", cache.runs.clone());
+    metrics.register_counter("sops_runs", "sops processes started to decrypt", cache.runs.clone());
     metrics.register_counter("sops_failures", "sops decryptions that failed or timed out", cache.failures.clone());
     metrics.register_counter("cache_hits", "loads served from the decrypted-file cache", cache.hits.clone());
     metrics.register_counter("cache_misses", "loads that needed a decryption", cache.misses.clone());

@@ -51,7 +51,8 @@ pub struct CachedSource {
 /// What the cache counts, for `/metrics`.
 #[derive(Clone, Default)]
 pub struct CacheCounters {
-    /// sops runs started.
+    /// sops processes started (counted by [`SopsCommand`]: a decryption
+    /// may take two).
     pub runs: Counter,
     /// sops runs that failed or timed out.
     pub failures: Counter,
@@ -128,7 +129,8 @@ impl CachedSource {
     /// Caches `sops`'s trees for `ttl`; `Duration::ZERO` turns caching off.
     pub fn new(sops: SopsCommand, ttl: Duration) -> Self {
         let watch = DirWatch::new(sops.files_dir());
-        Self { sops, ttl, slots: Mutex::new(HashMap::new()), counters: CacheCounters::default(), watch }
+        let counters = CacheCounters { runs: sops.runs().clone(), ..CacheCounters::default() };
+        Self { sops, ttl, slots: Mutex::new(HashMap::new()), counters, watch }
     }
 
     /// The sops runner.
@@ -141,11 +143,10 @@ impl CachedSource {
         &self.counters
     }
 
-    /// Runs sops, counting the run and its failure. `previous` is the tree
+    /// Decrypts, counting a failure (the runs are counted by `SopsCommand`). `previous` is the tree
     /// last decrypted from this environment: sops' stderr is not logged if it
     /// holds any of its values.
     async fn decrypt(&self, file: &EnvFile, previous: Option<Arc<Tree>>) -> Result<Tree, SopsError> {
-        self.counters.runs.inc();
         let known = previous.as_deref().map(Tree::values).into_iter().flatten();
         let result = self.sops.decrypt_file(file, known).await;
         if result.is_err() {

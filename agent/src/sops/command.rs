@@ -12,6 +12,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use vanta_shared::EnvName;
@@ -33,6 +34,8 @@ pub struct SopsCommand {
     timeout: Duration,
     /// Only the variables sops' key backends need (docs/API.md §7); never ours.
     env: Arc<Vec<(OsString, OsString)>>,
+    /// sops processes started to decrypt (a decryption may take two).
+    runs: Counter,
 }
 
 impl std::fmt::Debug for SopsCommand {
@@ -180,7 +183,12 @@ impl SopsCommand {
     /// Runs `bin` on `{files_dir}/{env}.enc.{yaml,yml,json,env,ini}` with
     /// exactly `env` as its environment, killing it after `timeout`.
     pub fn new(bin: PathBuf, files_dir: PathBuf, timeout: Duration, env: Vec<(OsString, OsString)>) -> Self {
-        Self { bin, files_dir, timeout, env: Arc::new(env) }
+        Self { bin, files_dir, timeout, env: Arc::new(env), runs: Counter::default() }
+    }
+
+    /// How many sops processes were started to decrypt, for `/metrics`.
+    pub fn runs(&self) -> &Counter {
+        &self.runs
     }
 
     /// The one file that holds environment `env`.
@@ -233,7 +241,8 @@ impl SopsCommand {
     /// [`SopsError::Spawn`], [`SopsError::Timeout`], or
     /// [`SopsError::Decrypt`] with [`Cause::SopsFailed`] if it exits non-zero.
     pub async fn version(&self) -> Result<String, SopsError> {
-        let output = self.output(self.command().args(["--version", "--disable-version-check"]), 0).await?;
+        let output =
+            self.output(self.command().args(["--version", "--disable-version-check"]), 0, self.timeout).await?;
         if !output.status.success() {
             return Err(SopsError::Decrypt { cause: Cause::SopsFailed, tried: KeyTypes::default(), stderr: None });
         }
@@ -243,7 +252,9 @@ impl SopsCommand {
 
     /// Runs `command` to its end within the deadline; its stdout is read
     /// into a buffer wiped on drop, with room for `stdout_size` bytes.
-    async fn output(&self, command: &mut Command, stdout_size: usize) -> Result<Finished, SopsError> {
+    /// Runs `command`, killing it after `limit` (reported as the configured
+    /// timeout: `limit` is what is left of it).
+    async fn output(&self, command: &mut Command, stdout_size: usize, limit: Duration) -> Result<Finished, SopsError> {
         let mut child = command.spawn().map_err(SopsError::Spawn)?;
         // On timeout (or when the request is dropped) the future, and with it
         // the child, is dropped: kill_on_drop sends SIGKILL to sops and tokio
@@ -254,7 +265,7 @@ impl SopsCommand {
             let (stdout, stderr) = tokio::try_join!(read_wiped(stdout, stdout_size), read_all(stderr))?;
             Ok(Finished { status: child.wait().await?, stdout, stderr })
         };
-        let finished = tokio::time::timeout(self.timeout, run).await;
+        let finished = tokio::time::timeout(limit, run).await;
         let finished = finished.map_err(|_| SopsError::Timeout(self.timeout))?.map_err(SopsError::Spawn)?;
         // Only once sops was waited for; on any error the guard kills its group.
         group.ended();
@@ -296,12 +307,16 @@ impl SopsCommand {
         known: impl IntoIterator<Item = &'a str>,
     ) -> Result<Tree, SopsError> {
         let known: Vec<&str> = known.into_iter().collect();
-        let output = self.run(file, file.format.output_type(), &known, b"").await?;
+        let started = tokio::time::Instant::now();
+        let output = self.run(file, file.format.output_type(), &known, b"", self.timeout).await?;
         match Tree::parse_output(file.format, &output) {
             // sops' YAML output cannot carry these characters unambiguously
             // (see `Tree::parse`): a second run, in JSON, reads them exactly.
+            // Both runs share one --sops-timeout-seconds, which the lease and
+            // the request deadline are checked against.
             Err(TreeError::LineSeparators) => {
-                let second = self.run(file, JSON_OUTPUT, &known, &output).await?;
+                let left = self.timeout.saturating_sub(started.elapsed());
+                let second = self.run(file, JSON_OUTPUT, &known, &output, left).await?;
                 Tree::parse_json_of_yaml(&second)
             }
             parsed => parsed,
@@ -309,16 +324,18 @@ impl SopsCommand {
         .map_err(SopsError::Output)
     }
 
-    /// Runs sops on `file`, asking for `output` (`--output-type`);
-    /// `decrypted_before` is what an earlier run on it printed, which a
-    /// failure's stderr must not quote either.
+    /// Runs sops on `file`, asking for `output` (`--output-type`), killing
+    /// it after `limit`; `decrypted_before` is what an earlier run on it
+    /// printed, which a failure's stderr must not quote either.
     async fn run(
         &self,
         file: &EnvFile,
         output: &str,
         known: &[&str],
         decrypted_before: &[u8],
+        limit: Duration,
     ) -> Result<Zeroizing<Vec<u8>>, SopsError> {
+        self.runs.inc();
         let input = file.format.input_type();
         // The plaintext is almost always shorter than the encrypted file
         // (each value grows in encryption, and the metadata is dropped):
@@ -329,7 +346,7 @@ impl SopsCommand {
         let size = usize::try_from(size).unwrap_or(usize::MAX).min(MAX_STDOUT_ROOM);
         let mut command = self.command();
         command.args(["--decrypt", "--input-type", input, "--output-type", output]).arg(file_argument(&file.path));
-        let output = self.output(&mut command, size).await?;
+        let output = self.output(&mut command, size, limit).await?;
         let stdout = output.stdout;
         if output.status.success() {
             return Ok(stdout);

@@ -150,7 +150,7 @@ impl Tree {
     pub fn parse(yaml: &[u8]) -> Result<Self, TreeError> {
         let text = std::str::from_utf8(yaml).map_err(|_| TreeError::Utf8)?;
         if text.contains(YAML_11_BREAKS) {
-            return Err(TreeError::LineSeparators);
+            return Err(refusal_of_separators(text));
         }
         let mut events = Events { parser: Parser::new_from_str(text) };
         loop {
@@ -237,6 +237,19 @@ fn count_leaves(node: &Node) -> usize {
         Node::Leaf(_) => 1,
         Node::NotSecret(_) => 0,
         Node::Map(entries) => entries.iter().map(|(_, child)| count_leaves(child)).sum(),
+    }
+}
+
+/// Why YAML holding [`YAML_11_BREAKS`] is refused: [`TreeError::Documents`]
+/// when it has keys after its first document (sops' JSON output would keep
+/// the first one only, serving the file in part), else
+/// [`TreeError::LineSeparators`]. The documents are counted with the
+/// separators read as the line breaks sops wrote them as.
+fn refusal_of_separators(text: &str) -> TreeError {
+    let as_written = Zeroizing::new(text.replace(YAML_11_BREAKS, "\n"));
+    match Tree::parse(as_written.as_bytes()) {
+        Err(TreeError::Documents) => TreeError::Documents,
+        _ => TreeError::LineSeparators,
     }
 }
 

@@ -291,3 +291,12 @@ fn leaves_no_key_path_can_name_are_counted() {
     assert_eq!(tree(&long).unnamable_leaves(), 1);
     assert_eq!(tree("a: {b: c}\n").unnamable_leaves(), 0);
 }
+
+#[test]
+fn yaml_with_separators_and_keys_after_its_first_document_is_refused_as_such() {
+    // As sops prints it: the indentation it writes after the break.
+    let multi = "A: 'x\u{2028}    y'\nB: one\n---\nC: two\n";
+    assert!(matches!(Tree::parse(multi.as_bytes()), Err(TreeError::Documents)));
+    let trailing_empty = "A: 'x\u{2028}y'\n---\n";
+    assert!(matches!(Tree::parse(trailing_empty.as_bytes()), Err(TreeError::LineSeparators)));
+}

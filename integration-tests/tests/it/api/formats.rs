@@ -253,3 +253,32 @@ fn yaml_values_with_line_separators_come_back_exact_and_never_carry_the_next_key
     let all = ["base/user", "db_password", "lines", "nel", "note", "para", "prod/pass", "prod/user"];
     assert_eq!(keys["keys"], json!(all));
 }
+
+/// sops' JSON output keeps only a file's first document: a file with keys
+/// after it must be refused as on the YAML path, not served in part.
+#[test]
+fn a_yaml_file_with_line_separators_and_a_second_document_is_refused() {
+    let agent = TestAgent::builder().secrets("multi", "a: \"x\\Ly\"\nb: one\n---\nc: two\n").start();
+    let token = agent.mint_for("multi", "*");
+    for key in ["a", "b", "c"] {
+        assert_error(&agent.get_secret("multi", key, &token), 500, "decryption_failed");
+    }
+}
+
+/// The second sops run (JSON) shares the first one's --sops-timeout-seconds:
+/// the lease and the request deadline are checked against one timeout, so
+/// two full runs answered 503 or 408 (reproduced) where one must answer.
+/// Both runs are counted in `vanta_sops_runs_total`.
+#[test]
+fn the_second_run_of_a_file_with_line_separators_shares_the_sops_timeout() {
+    let builder = TestAgent::builder().secrets("ls", "a: \"x\\Ly\"\n");
+    let slow = vanta_integration_tests::staged::write_program(
+        &builder.paths().root.join("slow-sops"),
+        &format!("#!/bin/sh\nsleep 1.6\nexec '{}' \"$@\"\n", vanta_integration_tests::bins::sops().display()),
+    );
+    let agent = builder.arg("--sops-bin").arg(&slow).args(["--sops-timeout-seconds", "2"]).start();
+    let token = agent.mint_for("ls", "*");
+    assert_error(&agent.get_secret("ls", "a", &token), 504, "sops_timeout");
+    let metrics = agent.get("/metrics", None).text();
+    assert!(metrics.lines().any(|l| l == "vanta_sops_runs_total 2"), "both runs counted:\n{metrics}");
+}
