@@ -223,6 +223,14 @@ fn check_state<W: Write>(report: &mut Report<W>, state: &Path) {
     if !state.exists() {
         return check_writable_parent(report, "state store", state, FLAG);
     }
+    // Opening a FIFO would block until a writer came (as the agent refuses it).
+    if !state.is_file() {
+        return report.fail(
+            "state store",
+            format!("{} is not a regular file", state.display()),
+            format!("point {FLAG} at a file (it is created if missing)"),
+        );
+    }
     let mut header = [0u8; SQLITE_HEADER.len()];
     let readable = std::fs::File::open(state).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
     let writable = access(state, AccessFlags::R_OK | AccessFlags::W_OK).is_ok();

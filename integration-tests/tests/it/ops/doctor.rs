@@ -202,6 +202,13 @@ fn what_would_stop_the_agent_fails_the_doctor_too() {
     ];
     let stdout = doctor(builder.args(tcp), 1);
     line(&stdout, "FAIL", "tls");
+
+    // A FIFO as the state store: the doctor blocked in its open for ever.
+    let builder = dev_builder();
+    let fifo = builder.paths().root.join("usage.db");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let stdout = doctor(builder.env("VANTA_STATE_PATH", &fifo), 1);
+    assert!(line(&stdout, "FAIL", "state store").contains("is not a regular file"), "{stdout}");
 }
 
 #[test]
