@@ -192,7 +192,8 @@ async fn restart(
     let (handover, masked) = match prepared {
         Ok(prepared) => prepared,
         Err(err) => {
-            watcher.reject(&change, &err);
+            let may_work_later = handover::may_work_later(&err);
+            watcher.reject(change, &err, may_work_later);
             return Ok(Restarted::Running(started));
         }
     };
@@ -209,6 +210,7 @@ async fn restart(
     let started = start(handover, masked, args)?;
     let what = format!("restarted the command (the old one ended with {})", stopped.code);
     watcher.note(changed(args, &change, &what));
+    note_interpolation(args, &change);
     watcher.adopt(change);
     Ok(Restarted::Running(started))
 }
@@ -244,15 +246,24 @@ fn resignal(
 ) -> anyhow::Result<Started> {
     let dir = started.dir.as_ref().context("--on-change signal: without a secrets file")?;
     if let Err(err) = handover::rewrite(args, dir, &change.secrets) {
-        watcher.reject(&change, &err);
+        let may_work_later = handover::may_work_later(&err);
+        watcher.reject(change, &err, may_work_later);
         return Ok(started);
     }
     if let Err(errno) = started.running.signal(signal) {
         say(&[report::warning(&format!("failed to send {signal} to the command: {errno}"))]);
     }
     watcher.note(changed(args, &change, &format!("replaced the file, sent {signal}")));
+    note_interpolation(args, &change);
     watcher.adopt(change);
     Ok(started)
+}
+
+/// The `${` line of the first start, for the set a change handed over.
+fn note_interpolation(args: &RunArgs, change: &Change) {
+    if let Some(line) = handover::interpolation_line(args, &change.secrets).filter(|_| !args.quiet) {
+        say(&[line]);
+    }
 }
 
 /// The line for a change handled: keys by name, and what was done.

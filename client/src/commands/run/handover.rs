@@ -17,7 +17,7 @@ use crate::child;
 use crate::cli::{FileFormat, InjectAs, Misuse, OnChange, RunArgs};
 use crate::commands::TokenSource;
 use crate::inject::environment::{self, PRISTINE_KEEP};
-use crate::inject::fifo::Fifo;
+use crate::inject::fifo::{self, Fifo};
 use crate::inject::private_dir::{self, PrivateDir};
 use crate::inject::{dotenv, env_vars, json};
 use crate::output::report::{self, Mode};
@@ -212,10 +212,19 @@ fn injected_line(args: &RunArgs, secrets: &[Secret], file: Option<&Path>) -> Str
     report::injected(&args.environment, &mode, &pairs)
 }
 
+/// Whether a hand-over that failed with `err` may work at a later try. The
+/// file system can change by itself (a full or vanished --secrets-dir, a
+/// pipe's reader); the values cannot (a NUL byte for the environment, a
+/// mask that cannot be built) until the secrets change again.
+pub(super) fn may_work_later(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.is::<private_dir::Error>() || cause.is::<fifo::Error>() || cause.is::<std::io::Error>())
+}
+
 /// The line naming the variables whose values hold `${` in a dotenv file
 /// or pipe: python-dotenv's default reader (`interpolate=True`) expands
 /// `${NAME}` even in the single quotes they are written in.
-fn interpolation_line(args: &RunArgs, secrets: &[Secret]) -> Option<String> {
+pub(super) fn interpolation_line(args: &RunArgs, secrets: &[Secret]) -> Option<String> {
     let dotenv =
         args.inject_as != InjectAs::Env && args.file_format.unwrap_or(FileFormat::Dotenv) == FileFormat::Dotenv;
     let names: Vec<&str> = secrets.iter().filter(|s| s.value.contains("${")).map(|s| s.name.as_str()).collect();

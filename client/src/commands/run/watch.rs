@@ -118,11 +118,24 @@ impl<'a> Watcher<'a> {
         (self.current, self.tags) = (change.secrets, change.tags);
     }
 
-    /// `change` could not be applied: the command keeps the old set. The
-    /// old tags stay, so the next poll reads the set again and retries
-    /// (said once, until a change is handed over): keeping the new ones
-    /// would answer every later poll with 304, the old set for good.
-    pub(super) fn reject(&mut self, change: &Change, err: &anyhow::Error) {
+    /// `change` could not be applied: the command keeps the old set. If it
+    /// `may_work_later` (the file system), the old tags stay, so the next
+    /// poll reads the set again and retries (said once, until a change is
+    /// handed over): keeping the new ones would answer every later poll
+    /// with 304, the old set for good. If not (the values themselves), only
+    /// a new change can help, and retrying would only read and audit every
+    /// value at every poll: the watch waits for that change.
+    pub(super) fn reject(&mut self, change: Change, err: &anyhow::Error, may_work_later: bool) {
+        if !may_work_later {
+            say(&[report::warning(&format!(
+                "secrets changed in '{}' ({}) but cannot be handed over ({err:#}); the command keeps the old \
+                 ones until the next change",
+                self.args.environment, change.summary
+            ))]);
+            self.handover_failing = false;
+            self.tags = change.tags;
+            return;
+        }
         if !std::mem::replace(&mut self.handover_failing, true) {
             say(&[report::warning(&format!(
                 "secrets changed in '{}' ({}) but cannot be handed over ({err:#}); the command keeps the old \

@@ -316,6 +316,52 @@ fn a_change_that_cannot_be_handed_over_is_tried_again_until_it_can() {
     assert_no_value_in(&stderr);
 }
 
+/// A change the values themselves keep from the command (a NUL byte, which
+/// no environment variable can hold) waits for the next change: retrying
+/// it read and audited every value at every poll, without end.
+#[test]
+fn a_change_whose_values_cannot_be_handed_over_waits_for_the_next_one() {
+    let agent = agent();
+    let reads = || agent.audit_lines().iter().filter(|l| l["event"] == "secret_access").count();
+    let running = watch(&agent, "MARK", &[], &["MARK"]);
+    let first = event(&running);
+    let before = reads();
+    rotate(&agent, "MARK", "bad\u{0}value-5e");
+    poll_until(CHANGE, "the new set read", || (reads() > before).then_some(()));
+    // Four polls at one a second: none reads the set again.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(reads(), before + 1, "the set is not read again until it changes");
+    rotate(&agent, "MARK", "third-value-4d");
+    let stopped = event(&running);
+    assert_eq!((&stopped["event"], &stopped["pid"]), (&json!("SIGTERM"), &first["pid"]), "{stopped}");
+    let second = event(&running);
+    assert_eq!((&second["event"], &second["env"]["MARK"]), (&json!("start"), &json!("third-value-4d")));
+    running.signal(Signal::SIGTERM);
+    let finished = running.wait(WAIT);
+    assert_code(&finished, 0);
+    let stderr = finished.stderr_text();
+    assert!(stderr.contains("contains a NUL byte") && stderr.contains("keeps the old ones until the next change"));
+    assert!(!stderr.contains("trying again"), "{stderr}");
+    assert_no_value_in(&stderr);
+}
+
+/// A value rotated to one holding `${` is named after a restart, as at the
+/// first start: python-dotenv's default reader would expand it.
+#[test]
+fn a_rotated_value_a_dotenv_reader_may_expand_is_named_after_the_restart() {
+    let agent = agent();
+    let running = watch(&agent, "MARK", &["--inject-as", "file"], &[]);
+    event(&running);
+    rotate(&agent, "MARK", "pw-${HOME}-6f");
+    assert_eq!(event(&running)["event"], "SIGTERM");
+    assert_eq!(event(&running)["event"], "start");
+    running.signal(Signal::SIGTERM);
+    let finished = running.wait(WAIT);
+    let stderr = finished.stderr_text();
+    assert_eq!(stderr.matches("the values of MARK hold '${'").count(), 1, "{stderr}");
+    assert!(!stderr.contains("pw-"), "{stderr}");
+}
+
 /// Without `--ttl` the agent's default lifetime applies (here one minute,
 /// under a maximum of two that a fixed request of 5 would exceed), and the
 /// token is renewed from the lifetime the agent granted.
