@@ -59,13 +59,17 @@ pub(crate) const MIN_LEN: usize = 6;
 /// placeholder rather than held in memory until the stream ends.
 const MIN_HELD_LIMIT: usize = 1024 * 1024;
 
-/// Up to this many bytes of patterns in all, the searcher is a DFA (the
-/// fastest to search); above, a contiguous NFA (a little slower, built in
-/// linear time). A DFA's build follows failure links for every state and
-/// byte class, which is quadratic in a long repetitive value (`L` × 30,000
-/// took minutes, and the relay cannot start before it is done); the
-/// library's automatic choice only looks at the number of patterns.
-const MAX_DFA_PATTERN_BYTES: usize = 2048;
+/// The largest build a DFA may take, estimated as (bytes of patterns in
+/// all)² × (distinct bytes in them); above, the searcher is a contiguous
+/// NFA (a little slower, built in linear time). A DFA (the fastest to
+/// search) is built by following failure links for every state and byte
+/// class: a long repetitive value makes the chains long (`L` × 30,000 took
+/// minutes, and the relay cannot start before it is done), and many
+/// distinct bytes multiply that (2 KiB of `a`s and 160 other bytes took
+/// 8 s in a debug build). The library's automatic choice only looks at the
+/// number of patterns. The bound keeps a DFA for a handful of ordinary
+/// secrets (5 values of 45 bytes: about 0.1 % of it).
+const MAX_DFA_BUILD: usize = 1 << 24;
 
 // === impl Patterns ===
 
@@ -124,10 +128,14 @@ impl Patterns {
     }
 }
 
-/// The kind of searcher for `patterns`: see [`MAX_DFA_PATTERN_BYTES`].
+/// The kind of searcher for `patterns`: see [`MAX_DFA_BUILD`].
 fn automaton_for(patterns: &[Zeroizing<Vec<u8>>]) -> AhoCorasickKind {
     let total: usize = patterns.iter().map(|p| p.len()).sum();
-    if total <= MAX_DFA_PATTERN_BYTES { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA }
+    let mut seen = [false; 256];
+    patterns.iter().flat_map(|p| p.iter()).for_each(|&byte| seen[usize::from(byte)] = true);
+    let distinct = seen.iter().filter(|&&s| s).count();
+    let build = total.saturating_mul(total).saturating_mul(distinct);
+    if build <= MAX_DFA_BUILD { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA }
 }
 
 /// Whether `value` is masked at all: it, or one of its lines, has at

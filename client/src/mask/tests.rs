@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use aho_corasick::AhoCorasickKind;
 
-use super::{MAX_DFA_PATTERN_BYTES, Masker, PLACEHOLDER, Patterns, is_maskable};
+use super::{Masker, PLACEHOLDER, Patterns, is_maskable};
 
 const P: &str = "<concealed by vanta>";
 
@@ -169,10 +169,18 @@ fn long_values_are_searched_with_an_automaton_built_in_linear_time() {
     // took minutes before the command could start.
     let small = patterns(&["sk_live_stripe_77Q", "postgres://app:pw-9f3k@db/app"]);
     assert_eq!(small.searcher.kind(), AhoCorasickKind::DFA, "small sets keep the fastest search");
-    let at_limit = "k".repeat(MAX_DFA_PATTERN_BYTES);
+    // What `make bench` masks (W8): five values of 45 bytes.
+    let bench: Vec<String> = (1..=5).map(|i| format!("bench-secret-value-{i}-0123456789abcdef01234567")).collect();
+    let bench = patterns(&bench.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(bench.searcher.kind(), AhoCorasickKind::DFA);
+    // One byte, so one byte class: 4,096² is the bound exactly.
+    let at_limit = "k".repeat(4_096);
     assert_eq!(patterns(&[&at_limit]).searcher.kind(), AhoCorasickKind::DFA);
-    let over = "L".repeat(MAX_DFA_PATTERN_BYTES + 1);
+    let over = "L".repeat(4_097);
     assert_eq!(patterns(&[&over]).searcher.kind(), AhoCorasickKind::ContiguousNFA);
+    // A long run and many distinct bytes: 8 s to build a DFA in a debug build.
+    let mixed: String = "a".repeat(1_600).chars().chain((0x21u8..0x7f).map(char::from)).collect();
+    assert_eq!(patterns(&[&mixed]).searcher.kind(), AhoCorasickKind::ContiguousNFA);
     let many = (0..200).map(|i| format!("value-{i:04}-of-many")).collect::<Vec<_>>();
     let many = patterns(&many.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(many.searcher.kind(), AhoCorasickKind::ContiguousNFA, "3,400 bytes in all");
