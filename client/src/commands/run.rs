@@ -246,7 +246,9 @@ fn resignal(
 ) -> anyhow::Result<Started> {
     let dir = started.dir.as_ref().context("--on-change signal: without a secrets file")?;
     if let Err(err) = handover::rewrite(args, dir, &change.secrets) {
-        let may_work_later = handover::may_work_later(&err);
+        // The command's own directory is made once: once it is gone (its
+        // --secrets-dir removed), no later try can put the file back.
+        let may_work_later = handover::may_work_later(&err) && dir.path().is_dir();
         watcher.reject(change, &err, may_work_later);
         return Ok(started);
     }

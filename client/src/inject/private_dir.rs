@@ -102,7 +102,6 @@ impl PrivateDir {
     }
 
     /// The directory.
-    #[cfg(test)]
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -17,7 +17,7 @@ use crate::child;
 use crate::cli::{FileFormat, InjectAs, Misuse, OnChange, RunArgs};
 use crate::commands::TokenSource;
 use crate::inject::environment::{self, PRISTINE_KEEP};
-use crate::inject::fifo::{self, Fifo};
+use crate::inject::fifo::Fifo;
 use crate::inject::private_dir::{self, PrivateDir};
 use crate::inject::{dotenv, env_vars, json};
 use crate::output::report::{self, Mode};
@@ -213,12 +213,11 @@ fn injected_line(args: &RunArgs, secrets: &[Secret], file: Option<&Path>) -> Str
 }
 
 /// Whether a hand-over that failed with `err` may work at a later try. The
-/// file system can change by itself (a full or vanished --secrets-dir, a
-/// pipe's reader); the values cannot (a NUL byte for the environment, a
-/// mask that cannot be built) until the secrets change again.
+/// file system can change by itself (a full or vanished --secrets-dir); the
+/// values cannot (a NUL byte for the environment, a mask that cannot be
+/// built) until the secrets change again.
 pub(super) fn may_work_later(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|cause| cause.is::<private_dir::Error>() || cause.is::<fifo::Error>() || cause.is::<std::io::Error>())
+    err.chain().any(|cause| cause.is::<private_dir::Error>() || cause.is::<std::io::Error>())
 }
 
 /// The line naming the variables whose values hold `${` in a dotenv file

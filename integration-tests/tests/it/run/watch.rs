@@ -345,6 +345,33 @@ fn a_change_whose_values_cannot_be_handed_over_waits_for_the_next_one() {
     assert_no_value_in(&stderr);
 }
 
+/// In signal mode the file lives in the command's own private directory,
+/// made once: with its --secrets-dir removed, no retry can put the file
+/// back, so the change waits for the next one instead of reading and
+/// auditing every value at every poll.
+#[test]
+fn signal_mode_does_not_retry_a_file_whose_directory_is_gone() {
+    let agent = agent();
+    let reads = || agent.audit_lines().iter().filter(|l| l["event"] == "secret_access").count();
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("secrets");
+    std::fs::create_dir(&dir).unwrap();
+    let extra = ["--inject-as", "file", "--secrets-dir", dir.to_str().unwrap(), "--on-change", "signal:SIGHUP"];
+    let running = watch(&agent, "MARK", &extra, &[]);
+    event(&running);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let before = reads();
+    rotate(&agent, "MARK", "second-value-3c");
+    poll_until(CHANGE, "the new set read", || (reads() > before).then_some(()));
+    // Four polls at one a second: none reads the set again.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(reads(), before + 1, "the set is not read again until it changes");
+    running.signal(Signal::SIGTERM);
+    let stderr = running.wait(WAIT).stderr_text();
+    assert!(stderr.contains("keeps the old ones until the next change"), "{stderr}");
+    assert_no_value_in(&stderr);
+}
+
 /// A value rotated to one holding `${` is named after a restart, as at the
 /// first start: python-dotenv's default reader would expand it.
 #[test]
