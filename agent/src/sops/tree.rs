@@ -211,32 +211,8 @@ impl Tree {
     /// How many leaves [`Tree::keys`] leaves out because no key path can
     /// name them (for `doctor`: such a secret can never be fetched).
     pub fn unnamable_leaves(&self) -> usize {
-        count_unnamable(&self.root, 0)
-    }
-}
-
-/// Leaves below a key no [`KeyPath`] can name (or deeper than one may be
-/// long): present in the file, never served.
-fn count_unnamable(node: &Node, prefix_len: usize) -> usize {
-    let Node::Map(entries) = node else { return 0 };
-    entries
-        .iter()
-        .map(|(key, child)| {
-            let len = prefix_len + usize::from(prefix_len > 0) + key.len();
-            if KeyPath::is_valid_segment(key) && len <= KeyPath::MAX_LEN {
-                count_unnamable(child, len)
-            } else {
-                count_leaves(child)
-            }
-        })
-        .sum()
-}
-
-fn count_leaves(node: &Node) -> usize {
-    match node {
-        Node::Leaf(_) => 1,
-        Node::NotSecret(_) => 0,
-        Node::Map(entries) => entries.iter().map(|(_, child)| count_leaves(child)).sum(),
+        // Every leaf has a value; the nameable ones also have a key.
+        self.values().len().saturating_sub(self.keys().len())
     }
 }
 
