@@ -177,6 +177,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 async fn start(config: Config) -> anyhow::Result<Started> {
     let policy = minting_policy(&config.mint)?;
     let (usage, usage_task) = store::open(&config.usage.store).await?;
+    let usage = usage.holding_at_most(config.usage.hold_max);
     let audit_path =
         config.audit.path.as_ref().map_or_else(|| "on standard output".to_owned(), |path| path.display().to_string());
     let (audit, audit_task) = AuditWriter::open(settings::audit_sink(&config.audit))
@@ -243,6 +244,8 @@ async fn serve(started: Started, shutdown: impl Future<Output = ()>) -> anyhow::
     listeners.close_tcp();
     connections.drain(DRAIN_TIMEOUT).await;
     housekeeping.stop().await;
+    // No request takes a use any more: held uses go back, so a restart loses none.
+    vault.usage.settle_holds().await;
     // The audit writer ends once the last handle (inside the vault) is gone.
     drop((vault, router, listeners));
     if tokio::time::timeout(DRAIN_TIMEOUT, audit_task).await.is_err() {

@@ -225,7 +225,7 @@ fn usage_part(args: &Args, store: UsageStoreConfig) -> Result<Usage, ConfigError
     if args.usage_lease_seconds <= args.sops_timeout_seconds {
         return Err(invalid("--usage-lease-seconds", "must be longer than --sops-timeout-seconds".into()));
     }
-    Ok(Usage { store, lease: Duration::from_secs(args.usage_lease_seconds) })
+    Ok(Usage { store, lease: Duration::from_secs(args.usage_lease_seconds), hold_max: args.usage_hold_max })
 }
 
 /// `--flag (VANTA_FLAG)` for a flag that has a variable, else `name`.
@@ -306,6 +306,8 @@ const DEFAULT_MAX_TCP_CONNECTIONS: usize = 256;
 /// Longest usage lease: a dead agent's uses come back only when it ends, and
 /// SQLite cannot store a deadline past `i64::MAX`.
 const MAX_USAGE_LEASE_SECS: u64 = 86_400;
+/// Most uses held at once for one token: what a SIGKILL may cost it.
+const MAX_USAGE_HOLD: u64 = 1_024;
 
 /// Each number's range: connection caps, threads, deadlines and the mint
 /// ceiling at least 1, and the upper bounds above (each with its reason in
@@ -322,6 +324,7 @@ fn check_limits(args: &Args) -> Result<(), ConfigError> {
         ("--mint-max-usage-limit", args.mint_max_usage_limit.unwrap_or(1), 1, u64::MAX),
         ("--clock-leeway-seconds", args.clock_leeway_seconds, 0, MAX_CLOCK_LEEWAY_SECS),
         ("--usage-lease-seconds", args.usage_lease_seconds, 0, MAX_USAGE_LEASE_SECS),
+        ("--usage-hold-max", args.usage_hold_max, 1, MAX_USAGE_HOLD),
     ] {
         if value < min {
             return Err(invalid(name, format!("must be at least {min}")));

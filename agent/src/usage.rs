@@ -7,7 +7,11 @@
 //! killed) expires at its deadline and its use comes back: no value was sent
 //! for it, because a use is confirmed before the answer. A fetch whose value
 //! is already in hand (cached) needs no lease: it takes the use, durably, in
-//! one step ([`UsageStore::take`]) — one operation, one round trip.
+//! one step ([`UsageStore::take`]) — one operation, one round trip. A token
+//! whose cached value is fetched again and again takes several uses at once
+//! ([`UsageStore::take_held`]), spent and held for this agent's next
+//! fetches, and gives back the unused ones ([`UsageStore::settle`]); the
+//! agent's side of that is `usage/held.rs`.
 //! Nothing is cleared at start-up, so several agents may share one store.
 //! The rule, in full, is in the operator guide
 //! (docs/VAULT_ACCESS_SYSTEM_README.md, "Usage limits").
@@ -20,6 +24,7 @@
 //! The backend is chosen at run time ([`Store`]); every backend passes the
 //! one conformance suite in `usage/conformance.rs`.
 
+mod held;
 mod redis;
 mod revoked;
 mod sqlite;
@@ -31,6 +36,7 @@ use std::time::Instant;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
+pub use self::held::{HOLD_MS, MAX_WAIT};
 pub use self::redis::{RedisStore, RedisTarget};
 pub use self::revoked::{Revocation, Revoked, RevokedTarget};
 pub use self::sqlite::SqliteStore;
@@ -53,13 +59,35 @@ pub trait UsageStore: Clone + Send + Sync + 'static {
     /// fetch whose value is in hand). Expired leases are reclaimed first;
     /// `ask.lease_ms` is not used.
     fn take(&self, ask: &UseAsk, now_ms: u64) -> impl Future<Output = Result<Taken, UsageError>> + Send;
+    /// Takes up to `want` uses of `ask.jti` at once, durably, as [`take`]
+    /// does one, *held* for the agent's requests of the token
+    /// ([`Taken::Held`]) until `now_ms + hold_ms`. Held uses count as spent:
+    /// a hold that is never settled (the agent died) keeps them spent. At
+    /// most half of the uses still free are taken (at least one), so other
+    /// agents keep some. With `want` 1 the use is simply spent
+    /// ([`Taken::Spent`]); with more, even a single free use is held, so
+    /// that it can be given back.
+    ///
+    /// [`take`]: UsageStore::take
+    fn take_held(
+        &self,
+        ask: &UseAsk,
+        want: u64,
+        hold_ms: u64,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Taken, UsageError>> + Send;
+    /// Ends a hold: `unused` of its uses come back if the hold's deadline
+    /// has not passed at `now_ms`; after it, none does (they stay spent).
+    fn settle(&self, hold: &Hold, unused: u64, now_ms: u64) -> impl Future<Output = Result<(), UsageError>> + Send;
     /// Gives a lease's use back (the fetch failed or was abandoned).
     fn release(&self, lease: &Lease) -> impl Future<Output = Result<(), UsageError>> + Send;
     /// Whether every one of `limit` uses of `jti` is confirmed (for requests
-    /// that are not themselves a use, like listing).
+    /// that are not themselves a use, like listing); uses in a live hold may
+    /// still come back, so they do not count.
     fn is_used_up(&self, jti: &str, limit: u64) -> impl Future<Output = Result<bool, UsageError>> + Send;
-    /// Forgets tokens that expired before `expired_before` (Unix seconds) and
-    /// leases whose deadline passed before `now_ms`; returns how many.
+    /// Forgets tokens that expired before `expired_before` (Unix seconds), and
+    /// leases and holds whose deadline passed before `now_ms` (a hold's uses
+    /// stay spent); returns how many.
     fn prune(&self, expired_before: u64, now_ms: u64) -> impl Future<Output = Result<u64, UsageError>> + Send;
     /// Records a revocation durably, adds it to this agent's memory and
     /// tells every other agent on the store.
@@ -104,6 +132,21 @@ pub struct Lease {
     pub deadline_ms: u64,
 }
 
+/// Uses taken ahead for one agent's next requests of a token
+/// ([`UsageStore::take_held`]): spent already, durably, and given back by
+/// [`UsageStore::settle`] only if the agent settles before `deadline_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// The token's `jti`.
+    pub jti: String,
+    /// Unique within the store.
+    pub id: u64,
+    /// How many uses it holds (the asking request's among them).
+    pub uses: u64,
+    /// After this (Unix milliseconds) its unused uses can no longer come back.
+    pub deadline_ms: u64,
+}
+
 /// Outcome of [`UsageStore::reserve`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reservation {
@@ -111,15 +154,29 @@ pub enum Reservation {
     Granted(Lease),
     /// Every use is taken.
     Exhausted,
+    /// Every use is taken, but some are held (by this or another agent) and
+    /// may come back by `until_ms` (Unix milliseconds).
+    HeldElsewhere {
+        /// The latest deadline of the token's live holds.
+        until_ms: u64,
+    },
 }
 
-/// Outcome of [`UsageStore::take`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Outcome of [`UsageStore::take`] and [`UsageStore::take_held`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Taken {
     /// The use is counted, durably: the value may leave.
     Spent,
+    /// The uses are counted, durably, and held for this and later requests.
+    Held(Hold),
     /// Every use is taken.
     Exhausted,
+    /// Every use is taken, but some are held and may come back by
+    /// `until_ms` (as [`Reservation::HeldElsewhere`]).
+    HeldElsewhere {
+        /// The latest deadline of the token's live holds.
+        until_ms: u64,
+    },
 }
 
 /// The store failed; a limited token must not be served. Backend-neutral:
@@ -158,6 +215,9 @@ pub enum UsageError {
 pub struct Store {
     backend: Backend,
     metrics: StoreMetrics,
+    /// Uses held ahead for tokens in heavy use; `None` when each use is
+    /// taken on its own (`--usage-hold-max 1`).
+    held: Option<std::sync::Arc<held::HeldUses>>,
 }
 
 #[derive(Clone)]
@@ -218,7 +278,7 @@ impl Store {
     /// [`UsageError`] if it cannot be opened, is corrupt, or is not ours.
     pub fn open_sqlite(path: &Path) -> Result<(Self, StoreTask), UsageError> {
         let (store, task) = SqliteStore::open(path)?;
-        Ok((Self { backend: Backend::Sqlite(store), metrics: StoreMetrics::new() }, task))
+        Ok((Self { backend: Backend::Sqlite(store), metrics: StoreMetrics::new(), held: None }, task))
     }
 
     /// Connects to Redis (see [`RedisStore::open`]).
@@ -227,7 +287,15 @@ impl Store {
     /// [`UsageError`] if the URL is bad or Redis does not answer in time.
     pub async fn open_redis(target: RedisTarget) -> Result<(Self, StoreTask), UsageError> {
         let store = RedisStore::open(target).await?;
-        Ok((Self { backend: Backend::Redis(store), metrics: StoreMetrics::new() }, StoreTask(None)))
+        Ok((Self { backend: Backend::Redis(store), metrics: StoreMetrics::new(), held: None }, StoreTask(None)))
+    }
+
+    /// Takes up to `most` uses at once for a token in heavy use and serves
+    /// them from memory (see `usage/held.rs`); 1 takes each use on its own.
+    #[must_use]
+    pub fn holding_at_most(mut self, most: u64) -> Self {
+        self.held = (most > 1).then(|| std::sync::Arc::new(held::HeldUses::new(most)));
+        self
     }
 
     /// Whether the store was created by this start (it knows no earlier use).
@@ -256,11 +324,16 @@ impl Store {
 }
 
 impl UsageStore for Store {
+    /// Waits while the uses are held elsewhere (see `usage/held.rs`); `now_ms`
+    /// is read again for each ask.
     async fn reserve(&self, ask: &UseAsk, now_ms: u64) -> Result<Reservation, UsageError> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.measured(s.reserve(ask, now_ms)).await,
-            Backend::Redis(s) => self.measured(s.reserve(ask, now_ms)).await,
-        }
+        self.waiting_for_holds(now_ms, |now_ms| async move {
+            match &self.backend {
+                Backend::Sqlite(s) => self.measured(s.reserve(ask, now_ms)).await,
+                Backend::Redis(s) => self.measured(s.reserve(ask, now_ms)).await,
+            }
+        })
+        .await
     }
 
     async fn confirm(&self, lease: &Lease, now_ms: u64) -> Result<(), UsageError> {
@@ -270,10 +343,32 @@ impl UsageStore for Store {
         }
     }
 
+    /// From this agent's hold when it has one (see `usage/held.rs`), else
+    /// from the store, waiting while the uses are held elsewhere.
     async fn take(&self, ask: &UseAsk, now_ms: u64) -> Result<Taken, UsageError> {
+        if let Some(held) = &self.held {
+            return self.take_with_holds(held, ask).await;
+        }
+        self.waiting_for_holds(now_ms, |now_ms| async move {
+            match &self.backend {
+                Backend::Sqlite(s) => self.measured(s.take(ask, now_ms)).await,
+                Backend::Redis(s) => self.measured(s.take(ask, now_ms)).await,
+            }
+        })
+        .await
+    }
+
+    async fn take_held(&self, ask: &UseAsk, want: u64, hold_ms: u64, now_ms: u64) -> Result<Taken, UsageError> {
         match &self.backend {
-            Backend::Sqlite(s) => self.measured(s.take(ask, now_ms)).await,
-            Backend::Redis(s) => self.measured(s.take(ask, now_ms)).await,
+            Backend::Sqlite(s) => self.measured(s.take_held(ask, want, hold_ms, now_ms)).await,
+            Backend::Redis(s) => self.measured(s.take_held(ask, want, hold_ms, now_ms)).await,
+        }
+    }
+
+    async fn settle(&self, hold: &Hold, unused: u64, now_ms: u64) -> Result<(), UsageError> {
+        match &self.backend {
+            Backend::Sqlite(s) => self.measured(s.settle(hold, unused, now_ms)).await,
+            Backend::Redis(s) => self.measured(s.settle(hold, unused, now_ms)).await,
         }
     }
 
@@ -332,6 +427,11 @@ impl UsageStore for Store {
             Backend::Redis(s) => s.born_at(),
         }
     }
+}
+
+/// `at` in Unix milliseconds (lease and hold deadlines).
+fn unix_ms(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -120,6 +120,7 @@ mod tests {
         let usage = config::Usage {
             store: config::UsageStoreConfig::Sqlite(PathBuf::from("/s/u.db")),
             lease: Duration::from_secs(61),
+            hold_max: 64,
         };
         let rules = usage_rules(&usage, &tokens);
         assert_eq!((rules.lease, rules.leeway), (Duration::from_secs(61), Duration::from_secs(7)));

@@ -90,6 +90,12 @@ pub struct Args {
     /// be longer than --sops-timeout-seconds.
     #[arg(long, global = true, env = "VANTA_USAGE_LEASE_SECONDS", default_value_t = 60)]
     pub usage_lease_seconds: u64,
+    /// The most uses of one limited token the agent takes from the store at
+    /// once when the token is fetched again and again, to serve the next
+    /// fetches from memory; 1 takes every use on its own. Held uses are
+    /// spent: an agent killed with SIGKILL loses at most this many per token.
+    #[arg(long, global = true, env = "VANTA_USAGE_HOLD_MAX", default_value_t = 64)]
+    pub usage_hold_max: u64,
     /// Token lifetime when a request names none, in minutes.
     #[arg(long, global = true, env = "VANTA_DEFAULT_TTL_MINUTES", default_value_t = defaults::TTL_MINUTES)]
     pub default_ttl_minutes: u32,

@@ -170,6 +170,10 @@ pub struct Usage {
     /// agent killed mid-fetch); longer than the sops timeout, so a slow but
     /// live fetch never loses its use.
     pub lease: Duration,
+    /// The most uses of one token taken at once for a token in heavy use
+    /// (1: each on its own): fewer waits for the store, at the price of what
+    /// a SIGKILL may cost the token.
+    pub hold_max: u64,
 }
 
 /// Where the audit records go and how durably, so that a record exists

@@ -4,7 +4,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Lease, PRUNE_GRACE_SECS, Reservation, Revocation, RevokedTarget, Taken, UsageError, UsageStore, UseAsk};
+use super::{
+    Hold, Lease, PRUNE_GRACE_SECS, Reservation, Revocation, RevokedTarget, Taken, UsageError, UsageStore, UseAsk,
+};
 
 const LEASE_MS: u64 = 1_000;
 
@@ -26,7 +28,7 @@ fn ask(jti: &str, limit: u64) -> UseAsk {
 async fn granted<S: UsageStore>(store: &S, ask: &UseAsk, now_ms: u64) -> Lease {
     match store.reserve(ask, now_ms).await.expect("reserve") {
         Reservation::Granted(lease) => lease,
-        Reservation::Exhausted => panic!("{} was exhausted at {now_ms}", ask.jti),
+        refused => panic!("{} was refused at {now_ms}: {refused:?}", ask.jti),
     }
 }
 
@@ -199,6 +201,106 @@ pub(super) async fn revocations_refuse_their_tokens_until_pruned<S: UsageStore>(
     assert_eq!(store.revocation_feed(), Ok(()));
 }
 
+async fn held<S: UsageStore>(store: &S, ask: &UseAsk, want: u64, now_ms: u64) -> Hold {
+    match store.take_held(ask, want, LEASE_MS, now_ms).await.expect("take_held") {
+        Taken::Held(hold) => hold,
+        other => panic!("{} gave {other:?} for {want} at {now_ms}", ask.jti),
+    }
+}
+
+async fn spent<S: UsageStore>(store: &S, ask: &UseAsk, now_ms: u64) -> Taken {
+    store.take(ask, now_ms).await.expect("take")
+}
+
+/// A hold spends its uses at once; its unused ones come back when it is
+/// settled in time, and while it lives the token is not used up but
+/// refuses with the hold's deadline.
+pub(super) async fn held_uses_are_spent_until_settled<S: UsageStore>(store: S) {
+    let (name, now) = (jti("hold"), t0());
+    let ten = ask(&name, 10);
+    let hold = held(&store, &ten, 4, now).await;
+    assert_eq!((hold.jti.as_str(), hold.uses, hold.deadline_ms), (name.as_str(), 4, now + LEASE_MS));
+    for _ in 0..6 {
+        assert_eq!(spent(&store, &ten, now).await, Taken::Spent);
+    }
+    let live = Taken::HeldElsewhere { until_ms: hold.deadline_ms };
+    assert_eq!(spent(&store, &ten, now).await, live, "the held uses may come back");
+    let reserve_live = Reservation::HeldElsewhere { until_ms: hold.deadline_ms };
+    assert_eq!(store.reserve(&ten, now).await.expect("reserve"), reserve_live);
+    assert!(!store.is_used_up(&name, 10).await.expect("used up?"), "held uses may come back");
+    store.settle(&hold, 2, now + LEASE_MS).await.expect("settle");
+    assert_eq!(spent(&store, &ten, now).await, Taken::Spent);
+    assert!(matches!(store.reserve(&ten, now).await.expect("reserve"), Reservation::Granted(_)));
+    assert_eq!(spent(&store, &ten, now).await, Taken::Exhausted, "no hold is left");
+    store.settle(&hold, 2, now).await.expect("settle again");
+    assert_eq!(spent(&store, &ten, now).await, Taken::Exhausted, "a hold gives back once");
+    let other = jti("hold-all");
+    let hold = held(&store, &ask(&other, 6), 3, now).await;
+    store.settle(&hold, 100, now).await.expect("settle");
+    for _ in 0..6 {
+        assert_eq!(spent(&store, &ask(&other, 6), now).await, Taken::Spent);
+    }
+    assert_eq!(spent(&store, &ask(&other, 6), now).await, Taken::Exhausted, "no more than it held came back");
+    assert!(store.is_used_up(&other, 6).await.expect("used up?"));
+}
+
+/// A hold takes at most half of the free uses (at least one, held too);
+/// asking for one use holds none.
+pub(super) async fn a_hold_leaves_half_of_the_free_uses<S: UsageStore>(store: S) {
+    let (name, now) = (jti("half"), t0());
+    let five = ask(&name, 5);
+    assert_eq!(held(&store, &five, 64, now).await.uses, 2, "2 of 5");
+    assert_eq!(held(&store, &five, 64, now).await.uses, 1, "1 of 3");
+    assert_eq!(store.take_held(&five, 1, LEASE_MS, now).await.expect("take_held"), Taken::Spent);
+    let last = held(&store, &five, 2, now).await;
+    assert_eq!(last.uses, 1, "the last");
+    assert!(matches!(store.take_held(&five, 64, LEASE_MS, now).await, Ok(Taken::HeldElsewhere { .. })));
+    store.settle(&last, 1, now).await.expect("settle");
+    assert_eq!(store.take_held(&five, 1, LEASE_MS, now).await.expect("take_held"), Taken::Spent, "given back");
+}
+
+/// Past its deadline a hold gives nothing back and no longer counts as
+/// held: the token is used up.
+pub(super) async fn a_hold_past_its_deadline_stays_spent<S: UsageStore>(store: S) {
+    let (name, now) = (jti("late-hold"), t0());
+    let four = ask(&name, 4);
+    let hold = held(&store, &four, 4, now).await;
+    assert_eq!(hold.uses, 2);
+    let late = now + LEASE_MS + 1;
+    store.settle(&hold, 1, late).await.expect("settle");
+    assert_eq!(spent(&store, &four, late).await, Taken::Spent);
+    assert_eq!(spent(&store, &four, late).await, Taken::Spent);
+    assert_eq!(spent(&store, &four, late).await, Taken::Exhausted, "the late hold's use stays spent");
+    // A hold taken long enough ago that it is dead by the store's own clock.
+    let (other, past) = (ask(&jti("dead-hold"), 4), t0() - 10 * LEASE_MS);
+    held(&store, &other, 4, past).await;
+    assert_eq!(spent(&store, &other, past).await, Taken::Spent);
+    assert_eq!(spent(&store, &other, past).await, Taken::Spent);
+    assert_eq!(spent(&store, &other, past).await, Taken::HeldElsewhere { until_ms: past + LEASE_MS });
+    assert_eq!(spent(&store, &other, now).await, Taken::Exhausted, "a dead agent's hold stays spent");
+    assert!(store.is_used_up(&other.jti, 4).await.expect("used up?"));
+}
+
+/// Exactly `limit` uses are spent by 200 concurrent holding takes.
+pub(super) async fn exactly_n_of_200_concurrent_held_takes<S: UsageStore>(store: S) {
+    let (burst, now) = (jti("held-burst"), t0());
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let (store, burst) = (store.clone(), burst.clone());
+            tokio::spawn(async move { store.take_held(&ask(&burst, 50), 8, LEASE_MS, now).await.expect("take_held") })
+        })
+        .collect();
+    let mut spent = 0;
+    for task in tasks {
+        spent += match task.await.expect("join") {
+            Taken::Spent => 1,
+            Taken::Held(hold) => hold.uses,
+            Taken::Exhausted | Taken::HeldElsewhere { .. } => 0,
+        };
+    }
+    assert_eq!(spent, 50);
+}
+
 /// Runs every check against a fresh store from `$new`, an async block that
 /// yields the store and whatever must live as long as it.
 macro_rules! conformance {
@@ -243,6 +345,26 @@ macro_rules! conformance {
             async fn revocations_refuse_their_tokens_until_pruned() {
                 let (store, _keep) = $new.await;
                 super::revocations_refuse_their_tokens_until_pruned(store).await;
+            }
+            #[tokio::test]
+            async fn held_uses_are_spent_until_settled() {
+                let (store, _keep) = $new.await;
+                super::held_uses_are_spent_until_settled(store).await;
+            }
+            #[tokio::test]
+            async fn a_hold_leaves_half_of_the_free_uses() {
+                let (store, _keep) = $new.await;
+                super::a_hold_leaves_half_of_the_free_uses(store).await;
+            }
+            #[tokio::test]
+            async fn a_hold_past_its_deadline_stays_spent() {
+                let (store, _keep) = $new.await;
+                super::a_hold_past_its_deadline_stays_spent(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn exactly_n_of_200_concurrent_held_takes() {
+                let (store, _keep) = $new.await;
+                super::exactly_n_of_200_concurrent_held_takes(store).await;
             }
             #[tokio::test]
             async fn pruning_forgets_only_expired_tokens() {

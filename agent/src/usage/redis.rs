@@ -2,8 +2,8 @@
 //! for a fleet of agents sharing use counts.
 //!
 //! Each operation is one Lua script (atomic on the server) or one command.
-//! Keys live under a prefix (`<prefix>:{<jti>}:used`, `…:leases`, and
-//! `<prefix>:born`) and expire with their token (`PEXPIREAT` at `exp` plus
+//! Keys live under a prefix (`<prefix>:{<jti>}:used`, `…:leases`, `…:holds`
+//! and `<prefix>:born`) and expire with their token (`PEXPIREAT` at `exp` plus
 //! the grace of [`super::PRUNE_GRACE_SECS`]), so pruning is Redis's job. Every
 //! operation has a deadline; the connection manager reconnects by itself.
 //! Confirms rely on Redis's own durability: the operator guide says to run it
@@ -33,7 +33,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Lease, PRUNE_GRACE_SECS, Reservation, Revocation, Revoked, Taken, UsageError, UsageStore, UseAsk};
+use super::{Hold, Lease, PRUNE_GRACE_SECS, Reservation, Revocation, Revoked, Taken, UsageError, UsageStore, UseAsk};
 
 /// Where and how to reach Redis. Holds the password: no `Debug`.
 pub struct RedisTarget {
@@ -59,6 +59,8 @@ struct Shared {
     reserve: Script,
     confirm: Script,
     take: Script,
+    take_held: Script,
+    settle: Script,
     used_up: Script,
     prefix: String,
     born_at: AtomicU64,
@@ -89,10 +91,21 @@ impl Drop for Shared {
 #[error("the Redis usage store lost its birth key (flushed?); it is born again now")]
 struct Reborn;
 
-/// What [`FREE_USE`] and [`USED_UP`] answer when the birth key is gone.
+/// What a script that starts with [`FREE_USE`] (or [`USED_UP`]) answers
+/// first: yes (a use is taken or leased; the token is used up) …
+const YES: i64 = 1;
+/// … no (every use is taken, none is held) …
+const NO: i64 = 0;
+/// … every use is taken, but some are held, until the second number …
+const HELD: i64 = 2;
+/// … the birth key is gone …
 const BIRTH_GONE: i64 = -1;
-/// … and when it names another birth than the one this agent knows.
+/// … or it names another birth than the one this agent knows.
 const BIRTH_CHANGED: i64 = -2;
+
+/// The most uses one [`UsageStore::take_held`] asks for: far more than any
+/// agent holds, and small enough for Lua's numbers to stay exact.
+const MOST_WANTED: u64 = 1 << 32;
 
 /// A script answered what none of ours answers.
 #[derive(Debug, thiserror::Error)]
@@ -104,45 +117,123 @@ struct UnexpectedAnswer(i64);
 #[error("the Redis usage store did not answer within {0:?}")]
 struct TimedOut(Duration);
 
-/// The head of [`RESERVE`] and [`TAKE`]. KEYS: used, leases, born. ARGV[1]
-/// limit, ARGV[2] now_ms, ARGV[3] the birth this agent knows. Returns -1
-/// when the birth key is gone, -2 when it names another birth (another
-/// agent found the store flushed first: counts from before are gone, and
-/// this agent must refuse the tokens its new birth refuses), and 0 when
-/// confirmed uses and live leases fill the limit (expired leases reclaimed).
+/// What a script that starts with [`FREE_USE`] (or [`USED_UP`]) answered.
+enum Free {
+    /// Yes, with the script's own number (the uses [`TAKE_HELD`] held).
+    Yes(u64),
+    /// Every use is taken, and none is held.
+    No,
+    /// Every use is taken, but some are held until then (Unix ms).
+    Held(u64),
+}
+
+/// A function the scripts that read holds start with. A token's holds are
+/// one hash (field: the hold's id, value: `<deadline_ms> <uses>`).
+/// `live_holds(key, now_ms)` deletes the holds whose deadline passed before
+/// `now_ms` and returns the latest deadline of the others (`nil` when there
+/// is none) and the sum of their uses.
+const LIVE_HOLDS: &str = r"
+local function live_holds(key, now)
+  local latest, held = nil, 0
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    local deadline, uses = string.match(all[i + 1], '^(%d+) (%d+)$')
+    deadline = tonumber(deadline)
+    if deadline < now then
+      redis.call('HDEL', key, all[i])
+    else
+      if not latest or deadline > latest then latest = deadline end
+      held = held + tonumber(uses)
+    end
+  end
+  return latest, held
+end
+";
+
+/// The head of [`RESERVE`], [`TAKE`] and [`TAKE_HELD`], after
+/// [`LIVE_HOLDS`]. KEYS: used, leases, born, holds. ARGV[1] limit, ARGV[2]
+/// now_ms, ARGV[3] the birth this agent knows. Answers `{-1, 0}` when the
+/// birth key is gone, `{-2, 0}` when it names another birth (another agent
+/// found the store flushed first: counts from before are gone, and this
+/// agent must refuse the tokens its new birth refuses). Otherwise reclaims
+/// expired leases and sets `free` (the limit less the counted uses and the
+/// live leases; held uses are counted already); when none is free, answers
+/// `{2, latest deadline}` if the token has a live hold, else `{0, 0}`.
 const FREE_USE: &str = r"
 local born = redis.call('GET', KEYS[3])
-if not born then return -1 end
-if born ~= ARGV[3] then return -2 end
+if not born then return {-1, 0} end
+if born ~= ARGV[3] then return {-2, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return 0 end
+local free = tonumber(ARGV[1]) - used - redis.call('ZCARD', KEYS[2])
+if free < 1 then
+  local latest = live_holds(KEYS[4], tonumber(ARGV[2]))
+  if latest then return {2, latest} end
+  return {0, 0}
+end
 ";
 
 /// After [`FREE_USE`]. ARGV: limit, now_ms, born, lease id, deadline_ms,
-/// expire_at_ms. Leases one use; returns 1.
+/// expire_at_ms. Leases one use; answers `{1, 0}`.
 const RESERVE: &str = r"
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
 redis.call('PEXPIREAT', KEYS[2], ARGV[6])
-return 1
+return {1, 0}
 ";
 
 /// After [`FREE_USE`]. ARGV: limit, now_ms, born, expire_at_ms. Counts one
-/// use (a lease and its confirm at once); returns 1.
+/// use (a lease and its confirm at once); answers `{1, 0}`.
 const TAKE: &str = r"
 redis.call('INCR', KEYS[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-return 1
+return {1, 0}
 ";
 
-/// KEYS: used, born. ARGV: limit, the birth this agent knows. Returns 1
-/// when every use is confirmed, 0 when not, -1 and -2 as [`FREE_USE`].
+/// After [`FREE_USE`]. ARGV: limit, now_ms, born, expire_at_ms, want (at
+/// least 1), hold id, hold deadline_ms. Counts `k` uses, the fewer of
+/// `want` and half of the free ones (at least one). With `want` 1 answers
+/// `{1, 0}` (the use is spent); with more holds all `k` under the id
+/// (deleting the token's dead holds first) and answers `{1, k}`.
+const TAKE_HELD: &str = r"
+local want = tonumber(ARGV[5])
+local k = math.min(want, math.max(1, math.floor(free / 2)))
+redis.call('INCRBY', KEYS[1], string.format('%d', k))
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+if want < 2 then return {1, 0} end
+live_holds(KEYS[4], tonumber(ARGV[2]))
+redis.call('HSET', KEYS[4], ARGV[6], ARGV[7] .. ' ' .. string.format('%d', k))
+redis.call('PEXPIREAT', KEYS[4], ARGV[4])
+return {1, k}
+";
+
+/// KEYS: used, holds. ARGV: hold id, unused, now_ms. Deletes the hold; if
+/// its deadline has not passed at now_ms, gives back `unused` of its uses
+/// (no more than it holds, nor than are counted). Returns how many came
+/// back.
+const SETTLE: &str = r"
+local hold = redis.call('HGET', KEYS[2], ARGV[1])
+if not hold then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+local deadline, uses = string.match(hold, '^(%d+) (%d+)$')
+if tonumber(deadline) < tonumber(ARGV[3]) then return 0 end
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local back = math.min(tonumber(ARGV[2]), tonumber(uses), used)
+if back < 1 then return 0 end
+redis.call('DECRBY', KEYS[1], string.format('%d', back))
+return back
+";
+
+/// After [`LIVE_HOLDS`]. KEYS: used, born, holds. ARGV: limit, the birth
+/// this agent knows, now_ms. Answers `{1, 0}` when every use is counted
+/// and none is in a live hold, `{0, 0}` when not, and as [`FREE_USE`] when
+/// the birth is lost.
 const USED_UP: &str = r"
 local born = redis.call('GET', KEYS[2])
-if not born then return -1 end
-if born ~= ARGV[2] then return -2 end
-if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 1 end
-return 0
+if not born then return {-1, 0} end
+if born ~= ARGV[2] then return {-2, 0} end
+local _, held = live_holds(KEYS[3], tonumber(ARGV[3]))
+if tonumber(redis.call('GET', KEYS[1]) or '0') - held >= tonumber(ARGV[1]) then return {1, 0} end
+return {0, 0}
 ";
 
 /// KEYS: used, leases. ARGV: lease id, now_ms, expire_at_ms.
@@ -201,10 +292,12 @@ impl RedisStore {
         let conn = deadline(target.timeout, connect).await?;
         let store = Self(Arc::new(Shared {
             conn,
-            reserve: Script::new(&[FREE_USE, RESERVE].concat()),
+            reserve: Script::new(&[LIVE_HOLDS, FREE_USE, RESERVE].concat()),
             confirm: Script::new(CONFIRM),
-            take: Script::new(&[FREE_USE, TAKE].concat()),
-            used_up: Script::new(USED_UP),
+            take: Script::new(&[LIVE_HOLDS, FREE_USE, TAKE].concat()),
+            take_held: Script::new(&[LIVE_HOLDS, FREE_USE, TAKE_HELD].concat()),
+            settle: Script::new(SETTLE),
+            used_up: Script::new(&[LIVE_HOLDS, USED_UP].concat()),
             prefix: target.prefix,
             born_at: AtomicU64::new(0),
             is_new: AtomicBool::new(false),
@@ -304,6 +397,12 @@ impl RedisStore {
         (format!("{}:{{{jti}}}:used", self.0.prefix), format!("{}:{{{jti}}}:leases", self.0.prefix))
     }
 
+    /// The token's holds (see [`LIVE_HOLDS`]), in the same slot as its
+    /// other keys.
+    fn holds_key(&self, jti: &str) -> String {
+        format!("{}:{{{jti}}}:holds", self.0.prefix)
+    }
+
     /// Adds the keys and arguments of [`FREE_USE`] to `invocation`.
     fn free_use<'i, 's>(
         &self,
@@ -312,18 +411,21 @@ impl RedisStore {
         now_ms: u64,
     ) -> &'i mut redis::ScriptInvocation<'s> {
         let (used, leases) = self.keys(&ask.jti);
-        invocation.key(used).key(leases).key(self.born_key());
+        invocation.key(used).key(leases).key(self.born_key()).key(self.holds_key(&ask.jti));
         invocation.arg(ask.limit).arg(now_ms).arg(self.born_at())
     }
 
-    /// Runs a script that starts with [`FREE_USE`] (or [`USED_UP`]): whether
-    /// it answered yes; a lost or changed birth is reported as an error
+    /// Runs a script that starts with [`FREE_USE`] (or [`USED_UP`]): what it
+    /// answered; a lost or changed birth is reported as an error
     /// ([`Self::learn_rebirth`]).
-    async fn run_free_use(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<bool, UsageError> {
+    async fn run_free_use(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<Free, UsageError> {
         let mut conn = self.0.conn.clone();
-        match deadline(self.0.timeout, invocation.invoke_async::<i64>(&mut conn)).await? {
-            1 => Ok(true),
-            0 => Ok(false),
+        let (answer, number) = deadline(self.0.timeout, invocation.invoke_async::<(i64, i64)>(&mut conn)).await?;
+        let number = u64::try_from(number).unwrap_or(0);
+        match answer {
+            YES => Ok(Free::Yes(number)),
+            NO => Ok(Free::No),
+            HELD => Ok(Free::Held(number)),
             answer => Err(self.learn_rebirth(answer).await),
         }
     }
@@ -382,15 +484,44 @@ impl UsageStore for RedisStore {
         let mut invocation = self.0.reserve.prepare_invoke();
         self.free_use(&mut invocation, ask, now_ms).arg(id).arg(deadline_ms).arg(expire_at_ms(ask.expires_at));
         Ok(match self.run_free_use(&invocation).await? {
-            true => Reservation::Granted(Lease { jti: ask.jti.clone(), id, expires_at: ask.expires_at, deadline_ms }),
-            false => Reservation::Exhausted,
+            Free::Yes(_) => {
+                Reservation::Granted(Lease { jti: ask.jti.clone(), id, expires_at: ask.expires_at, deadline_ms })
+            }
+            Free::No => Reservation::Exhausted,
+            Free::Held(until_ms) => Reservation::HeldElsewhere { until_ms },
         })
     }
 
     async fn take(&self, ask: &UseAsk, now_ms: u64) -> Result<Taken, UsageError> {
         let mut invocation = self.0.take.prepare_invoke();
         self.free_use(&mut invocation, ask, now_ms).arg(expire_at_ms(ask.expires_at));
-        Ok(if self.run_free_use(&invocation).await? { Taken::Spent } else { Taken::Exhausted })
+        Ok(match self.run_free_use(&invocation).await? {
+            Free::Yes(_) => Taken::Spent,
+            Free::No => Taken::Exhausted,
+            Free::Held(until_ms) => Taken::HeldElsewhere { until_ms },
+        })
+    }
+
+    async fn take_held(&self, ask: &UseAsk, want: u64, hold_ms: u64, now_ms: u64) -> Result<Taken, UsageError> {
+        let id: u64 = rand::random::<u64>() >> 1;
+        let deadline_ms = now_ms.saturating_add(hold_ms);
+        let mut invocation = self.0.take_held.prepare_invoke();
+        self.free_use(&mut invocation, ask, now_ms).arg(expire_at_ms(ask.expires_at));
+        invocation.arg(want.clamp(1, MOST_WANTED)).arg(id).arg(deadline_ms);
+        Ok(match self.run_free_use(&invocation).await? {
+            Free::Yes(0) => Taken::Spent,
+            Free::Yes(uses) => Taken::Held(Hold { jti: ask.jti.clone(), id, uses, deadline_ms }),
+            Free::No => Taken::Exhausted,
+            Free::Held(until_ms) => Taken::HeldElsewhere { until_ms },
+        })
+    }
+
+    async fn settle(&self, hold: &Hold, unused: u64, now_ms: u64) -> Result<(), UsageError> {
+        let (used, _) = self.keys(&hold.jti);
+        let mut invocation = self.0.settle.key(used);
+        invocation.key(self.holds_key(&hold.jti)).arg(hold.id).arg(unused.min(MOST_WANTED)).arg(now_ms);
+        let mut conn = self.0.conn.clone();
+        deadline(self.0.timeout, invocation.invoke_async::<i64>(&mut conn)).await.map(drop)
     }
 
     async fn confirm(&self, lease: &Lease, now_ms: u64) -> Result<(), UsageError> {
@@ -411,15 +542,18 @@ impl UsageStore for RedisStore {
     }
 
     async fn is_used_up(&self, jti: &str, limit: u64) -> Result<bool, UsageError> {
+        let now_ms = super::unix_ms(SystemTime::now());
         let (used, _) = self.keys(jti);
         let mut invocation = self.0.used_up.key(used);
-        invocation.key(self.born_key()).arg(limit).arg(self.born_at());
-        self.run_free_use(&invocation).await
+        invocation.key(self.born_key()).key(self.holds_key(jti));
+        invocation.arg(limit).arg(self.born_at()).arg(now_ms);
+        Ok(matches!(self.run_free_use(&invocation).await?, Free::Yes(_)))
     }
 
     async fn prune(&self, _expired_before: u64, now_ms: u64) -> Result<u64, UsageError> {
         self.0.revoked.prune(now_ms / 1_000);
-        // Every use key carries its own PEXPIREAT: Redis prunes those.
+        // Every use key carries its own PEXPIREAT: Redis prunes those (and
+        // scripts delete dead holds as they meet them).
         let mut conn = self.0.conn.clone();
         let gone = conn.zrembyscore(self.revocations_key(), "-inf", format!("({now_ms}"));
         deadline(self.0.timeout, gone).await

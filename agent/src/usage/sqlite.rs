@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::wal_sync::{SyncFailure, WalSync};
 use self::writer::{Op, Reply};
-use super::{Lease, Reservation, Revocation, Revoked, StoreTask, Taken, UsageError, UsageStore, UseAsk};
+use super::{Hold, Lease, Reservation, Revocation, Revoked, StoreTask, Taken, UsageError, UsageStore, UseAsk};
 
 /// SQLite-backed [`UsageStore`]: cheap to clone, all clones share the worker.
 #[derive(Clone)]
@@ -52,6 +52,13 @@ const SCHEMA: &str = "
         deadline_ms INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX IF NOT EXISTS leases_by_jti ON leases (jti);
+    CREATE TABLE IF NOT EXISTS holds (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        jti         TEXT NOT NULL,
+        uses        INTEGER NOT NULL,
+        deadline_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS holds_by_jti ON holds (jti);
     CREATE TABLE IF NOT EXISTS revocations (
         member     TEXT PRIMARY KEY NOT NULL,
         keep_until INTEGER NOT NULL
@@ -208,12 +215,21 @@ impl UsageStore for SqliteStore {
         self.call(|reply| Op::Take(ask.clone(), now_ms, reply)).await
     }
 
+    async fn take_held(&self, ask: &UseAsk, want: u64, hold_ms: u64, now_ms: u64) -> Result<Taken, UsageError> {
+        self.call(|reply| Op::TakeHeld(ask.clone(), want, hold_ms, now_ms, reply)).await
+    }
+
+    async fn settle(&self, hold: &Hold, unused: u64, now_ms: u64) -> Result<(), UsageError> {
+        self.call(|reply| Op::Settle(hold.clone(), unused, now_ms, reply)).await
+    }
+
     async fn release(&self, lease: &Lease) -> Result<(), UsageError> {
         self.call(|reply| Op::Release(lease.clone(), reply)).await
     }
 
     async fn is_used_up(&self, jti: &str, limit: u64) -> Result<bool, UsageError> {
-        self.call(|reply| Op::UsedUp(jti.to_owned(), limit, reply)).await
+        let now_ms = super::unix_ms(SystemTime::now());
+        self.call(|reply| Op::UsedUp(jti.to_owned(), limit, now_ms, reply)).await
     }
 
     async fn revoke(&self, revocation: &Revocation) -> Result<(), UsageError> {

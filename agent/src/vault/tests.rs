@@ -63,6 +63,18 @@ impl UsageStore for DownStore {
     async fn take(&self, _: &UseAsk, _: u64) -> Result<crate::usage::Taken, crate::usage::UsageError> {
         Err(down())
     }
+    async fn take_held(
+        &self,
+        _: &UseAsk,
+        _: u64,
+        _: u64,
+        _: u64,
+    ) -> Result<crate::usage::Taken, crate::usage::UsageError> {
+        Err(down())
+    }
+    async fn settle(&self, _: &crate::usage::Hold, _: u64, _: u64) -> Result<(), crate::usage::UsageError> {
+        Err(down())
+    }
     async fn release(&self, _: &Lease) -> Result<(), crate::usage::UsageError> {
         Err(down())
     }
@@ -215,6 +227,20 @@ impl UsageStore for Counted {
     async fn take(&self, ask: &UseAsk, now: u64) -> Result<crate::usage::Taken, crate::usage::UsageError> {
         self.note("take");
         self.store.take(ask, now).await
+    }
+    async fn take_held(
+        &self,
+        ask: &UseAsk,
+        want: u64,
+        hold_ms: u64,
+        now: u64,
+    ) -> Result<crate::usage::Taken, crate::usage::UsageError> {
+        self.note("take_held");
+        self.store.take_held(ask, want, hold_ms, now).await
+    }
+    async fn settle(&self, hold: &crate::usage::Hold, unused: u64, now: u64) -> Result<(), crate::usage::UsageError> {
+        self.note("settle");
+        self.store.settle(hold, unused, now).await
     }
     async fn release(&self, lease: &Lease) -> Result<(), crate::usage::UsageError> {
         self.note("release");
@@ -390,6 +416,18 @@ impl UsageStore for SlowAnswers {
     }
     async fn take(&self, ask: &UseAsk, now: u64) -> Result<crate::usage::Taken, crate::usage::UsageError> {
         self.counted.take(ask, now).await
+    }
+    async fn take_held(
+        &self,
+        ask: &UseAsk,
+        want: u64,
+        hold_ms: u64,
+        now: u64,
+    ) -> Result<crate::usage::Taken, crate::usage::UsageError> {
+        self.counted.take_held(ask, want, hold_ms, now).await
+    }
+    async fn settle(&self, hold: &crate::usage::Hold, unused: u64, now: u64) -> Result<(), crate::usage::UsageError> {
+        self.counted.settle(hold, unused, now).await
     }
     async fn release(&self, lease: &Lease) -> Result<(), crate::usage::UsageError> {
         self.counted.release(lease).await

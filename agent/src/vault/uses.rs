@@ -30,11 +30,13 @@ impl HeldUse {
         match self {
             Self::Leased(lease) => usage.confirm(&lease, now_ms()).await.map_err(Error::Usage),
             Self::ToTake(ask) => match usage.take(&ask, now_ms()).await.map_err(Error::Usage)? {
-                Taken::Spent => {
+                // A store that holds more uses for this agent has spent
+                // them: left unsettled, they cost uses, never grant one.
+                Taken::Spent | Taken::Held(_) => {
                     tracing::debug!(jti = %ask.jti, "use taken");
                     Ok(())
                 }
-                Taken::Exhausted => Err(Error::UsageExhausted),
+                Taken::Exhausted | Taken::HeldElsewhere { .. } => Err(Error::UsageExhausted),
             },
         }
     }
@@ -83,7 +85,7 @@ impl<S: SecretSource, U: UsageStore> Vault<S, U> {
                 tracing::debug!(jti = %lease.jti, lease = lease.id, "use leased");
                 Ok(lease)
             }
-            Reservation::Exhausted => Err(Error::UsageExhausted),
+            Reservation::Exhausted | Reservation::HeldElsewhere { .. } => Err(Error::UsageExhausted),
         }
     }
 

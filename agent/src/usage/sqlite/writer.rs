@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use tokio::sync::{mpsc, oneshot};
 
 use super::wal_sync::WalSync;
-use crate::usage::{Lease, Reservation, Revocation, Taken, UsageError, UseAsk};
+use crate::usage::{Hold, Lease, Reservation, Revocation, Taken, UsageError, UseAsk};
 
 /// Where an operation's answer goes.
 pub(super) type Reply<T> = oneshot::Sender<Result<T, UsageError>>;
@@ -22,8 +22,10 @@ pub(super) enum Op {
     Reserve(UseAsk, u64, Reply<Reservation>),
     Confirm(Lease, u64, Reply<()>),
     Take(UseAsk, u64, Reply<Taken>),
+    TakeHeld(UseAsk, u64, u64, u64, Reply<Taken>),
+    Settle(Hold, u64, u64, Reply<()>),
     Release(Lease, Reply<()>),
-    UsedUp(String, u64, Reply<bool>),
+    UsedUp(String, u64, u64, Reply<bool>),
     Prune(u64, u64, Reply<u64>),
     Revoke(Revocation, Reply<()>),
     Ping(Reply<()>),
@@ -79,7 +81,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Op>, sync: Option<&WalSync>) {
     let mut durable = Vec::new();
     let mut now = Vec::new();
     for op in batch {
-        let needs_sync = matches!(op, Op::Confirm(..) | Op::Take(..) | Op::Revoke(..));
+        let needs_sync = matches!(op, Op::Confirm(..) | Op::Take(..) | Op::TakeHeld(..) | Op::Revoke(..));
         let answer = apply(&tx, op);
         if needs_sync && sync.is_some() { durable.push(answer) } else { now.push(answer) }
     }
@@ -97,10 +99,12 @@ fn fail_all(batch: Vec<Op>, why: &str) {
     for op in batch {
         let finish = match op {
             Op::Reserve(.., reply) => answer(reply, Err(failed(why))),
-            Op::Take(.., reply) => answer(reply, Err(failed(why))),
-            Op::Confirm(.., reply) | Op::Release(.., reply) | Op::Revoke(.., reply) | Op::Ping(reply) => {
-                answer(reply, Err(failed(why)))
-            }
+            Op::Take(.., reply) | Op::TakeHeld(.., reply) => answer(reply, Err(failed(why))),
+            Op::Confirm(.., reply)
+            | Op::Settle(.., reply)
+            | Op::Release(.., reply)
+            | Op::Revoke(.., reply)
+            | Op::Ping(reply) => answer(reply, Err(failed(why))),
             Op::UsedUp(.., reply) => answer(reply, Err(failed(why))),
             Op::Prune(.., reply) => answer(reply, Err(failed(why))),
         };
@@ -128,8 +132,10 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Answer {
         Op::Reserve(ask, now_ms, reply) => answer(reply, reserve(tx, &ask, now_ms)),
         Op::Confirm(lease, now_ms, reply) => answer(reply, confirm(tx, &lease, now_ms)),
         Op::Take(ask, now_ms, reply) => answer(reply, take(tx, &ask, now_ms)),
+        Op::TakeHeld(ask, want, hold_ms, now_ms, reply) => answer(reply, take_held(tx, &ask, want, hold_ms, now_ms)),
+        Op::Settle(hold, unused, now_ms, reply) => answer(reply, settle(tx, &hold, unused, now_ms)),
         Op::Release(lease, reply) => answer(reply, release(tx, &lease)),
-        Op::UsedUp(jti, limit, reply) => answer(reply, used(tx, &jti).map(|used| used >= limit)),
+        Op::UsedUp(jti, limit, now_ms, reply) => answer(reply, is_used_up(tx, &jti, limit, now_ms)),
         Op::Prune(expired_before, now_ms, reply) => answer(reply, prune(tx, expired_before, now_ms)),
         Op::Revoke(revocation, reply) => answer(reply, revoke(tx, &revocation)),
         Op::Ping(reply) => answer(reply, ping(tx)),
@@ -139,16 +145,25 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Answer {
 /// Whether a use of `ask.jti` is free: fewer than its limit confirmed or
 /// leased, once its expired leases are reclaimed.
 fn has_free_use(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<bool, UsageError> {
+    Ok(free_uses(tx, ask, now_ms)? > 0)
+}
+
+/// How many uses of `ask.jti` are neither spent (confirmed, taken or held)
+/// nor leased, once its expired leases are reclaimed.
+fn free_uses(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<u64, UsageError> {
     let sql = "DELETE FROM leases WHERE jti = ?1 AND deadline_ms < ?2";
     tx.prepare_cached(sql)?.execute(params![ask.jti, now_ms])?;
     let sql = "SELECT count(*) FROM leases WHERE jti = ?1";
     let leased: u64 = tx.prepare_cached(sql)?.query_row(params![ask.jti], |row| row.get(0))?;
-    Ok(used(tx, &ask.jti)?.saturating_add(leased) < ask.limit)
+    Ok(ask.limit.saturating_sub(used(tx, &ask.jti)?.saturating_add(leased)))
 }
 
 fn reserve(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<Reservation, UsageError> {
     if !has_free_use(tx, ask, now_ms)? {
-        return Ok(Reservation::Exhausted);
+        return Ok(match latest_live_hold(tx, &ask.jti, now_ms)? {
+            Some(until_ms) => Reservation::HeldElsewhere { until_ms },
+            None => Reservation::Exhausted,
+        });
     }
     let deadline_ms = now_ms.saturating_add(ask.lease_ms);
     tx.prepare_cached("INSERT INTO leases (jti, deadline_ms) VALUES (?1, ?2)")?
@@ -182,13 +197,79 @@ fn take(tx: &Transaction<'_>, ask: &UseAsk, now_ms: u64) -> Result<Taken, UsageE
     // elsewhere) is one no count can reach either.
     let limit = i64::try_from(ask.limit).unwrap_or(i64::MAX);
     let counted = tx.prepare_cached(sql)?.execute(params![ask.jti, ask.expires_at, now_ms, limit])?;
-    Ok(if counted == 1 { Taken::Spent } else { Taken::Exhausted })
+    if counted == 1 { Ok(Taken::Spent) } else { refusal(tx, &ask.jti, now_ms) }
+}
+
+/// Takes up to `want` uses at once (at most half of the free ones, at least
+/// one), held until `now_ms + hold_ms`; one use asked for is simply spent.
+fn take_held(tx: &Transaction<'_>, ask: &UseAsk, want: u64, hold_ms: u64, now_ms: u64) -> Result<Taken, UsageError> {
+    let free = free_uses(tx, ask, now_ms)?;
+    if free == 0 {
+        return refusal(tx, &ask.jti, now_ms);
+    }
+    let uses = want.min(free / 2).max(1);
+    count_uses(tx, &ask.jti, ask.expires_at, uses)?;
+    if want <= 1 {
+        return Ok(Taken::Spent);
+    }
+    let deadline_ms = now_ms.saturating_add(hold_ms);
+    tx.prepare_cached("INSERT INTO holds (jti, uses, deadline_ms) VALUES (?1, ?2, ?3)")?.execute(params![
+        ask.jti,
+        uses,
+        deadline_ms
+    ])?;
+    let id = u64::try_from(tx.last_insert_rowid()).map_err(UsageError::backend)?;
+    Ok(Taken::Held(Hold { jti: ask.jti.clone(), id, uses, deadline_ms }))
+}
+
+/// Ends a hold: its unused uses (no more than it holds) come back while it
+/// is live; after its deadline they stay spent.
+fn settle(tx: &Transaction<'_>, hold: &Hold, unused: u64, now_ms: u64) -> Result<(), UsageError> {
+    let sql = "DELETE FROM holds WHERE id = ?1 AND jti = ?2 RETURNING uses, deadline_ms";
+    let ended: Option<(u64, u64)> = tx
+        .prepare_cached(sql)?
+        .query_row(params![hold.id, hold.jti], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    if let Some((held, deadline_ms)) = ended
+        && deadline_ms >= now_ms
+    {
+        let sql = "UPDATE token_uses SET used = max(used - ?2, 0) WHERE jti = ?1";
+        tx.prepare_cached(sql)?.execute(params![hold.jti, unused.min(held)])?;
+    }
+    Ok(())
+}
+
+/// A refused use: `HeldElsewhere` while the token has a live hold (its uses
+/// may come back), else `Exhausted`.
+fn refusal(tx: &Transaction<'_>, jti: &str, now_ms: u64) -> Result<Taken, UsageError> {
+    Ok(match latest_live_hold(tx, jti, now_ms)? {
+        Some(until_ms) => Taken::HeldElsewhere { until_ms },
+        None => Taken::Exhausted,
+    })
+}
+
+/// The latest deadline of `jti`'s holds that are live at `now_ms`.
+fn latest_live_hold(tx: &Transaction<'_>, jti: &str, now_ms: u64) -> Result<Option<u64>, UsageError> {
+    let sql = "SELECT max(deadline_ms) FROM holds WHERE jti = ?1 AND deadline_ms >= ?2";
+    Ok(tx.prepare_cached(sql)?.query_row(params![jti, now_ms], |row| row.get(0))?)
+}
+
+/// Whether every use is spent, not counting the uses of live holds (they
+/// may come back).
+fn is_used_up(tx: &Transaction<'_>, jti: &str, limit: u64, now_ms: u64) -> Result<bool, UsageError> {
+    let sql = "SELECT coalesce(sum(uses), 0) FROM holds WHERE jti = ?1 AND deadline_ms >= ?2";
+    let held: u64 = tx.prepare_cached(sql)?.query_row(params![jti, now_ms], |row| row.get(0))?;
+    Ok(used(tx, jti)?.saturating_sub(held) >= limit)
 }
 
 fn count_use(tx: &Transaction<'_>, jti: &str, expires_at: u64) -> Result<(), UsageError> {
-    let sql = "INSERT INTO token_uses (jti, used, expires_at) VALUES (?1, 1, ?2)
-               ON CONFLICT (jti) DO UPDATE SET used = used + 1";
-    tx.prepare_cached(sql)?.execute(params![jti, expires_at])?;
+    count_uses(tx, jti, expires_at, 1)
+}
+
+fn count_uses(tx: &Transaction<'_>, jti: &str, expires_at: u64, uses: u64) -> Result<(), UsageError> {
+    let sql = "INSERT INTO token_uses (jti, used, expires_at) VALUES (?1, ?3, ?2)
+               ON CONFLICT (jti) DO UPDATE SET used = used + ?3";
+    tx.prepare_cached(sql)?.execute(params![jti, expires_at, uses])?;
     Ok(())
 }
 
@@ -206,8 +287,9 @@ fn used(tx: &Transaction<'_>, jti: &str) -> Result<u64, UsageError> {
 fn prune(tx: &Transaction<'_>, expired_before: u64, now_ms: u64) -> Result<u64, UsageError> {
     let tokens = tx.execute("DELETE FROM token_uses WHERE expires_at < ?1", params![expired_before])?;
     let leases = tx.execute("DELETE FROM leases WHERE deadline_ms < ?1", params![now_ms])?;
+    let holds = tx.execute("DELETE FROM holds WHERE deadline_ms < ?1", params![now_ms])?;
     let revocations = tx.execute("DELETE FROM revocations WHERE keep_until < ?1", params![now_ms / 1_000])?;
-    Ok(u64::try_from(tokens + leases + revocations).unwrap_or(u64::MAX))
+    Ok(u64::try_from(tokens + leases + holds + revocations).unwrap_or(u64::MAX))
 }
 
 fn revoke(tx: &Transaction<'_>, revocation: &Revocation) -> Result<(), UsageError> {

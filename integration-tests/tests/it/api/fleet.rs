@@ -23,10 +23,46 @@ fn first_answer_once_back(agent: &TestAgent, token: &str) -> vanta_integration_t
     })
 }
 
+/// Counts the commands Redis ran, less the ones our scripts run inside
+/// (no round trips) and the revocation feed's own resync (`zrangebyscore`,
+/// every second).
+fn round_trips(
+    before: &std::collections::HashMap<String, u64>,
+    after: &std::collections::HashMap<String, u64>,
+) -> Vec<(String, u64)> {
+    let inside_the_scripts = [
+        "exists",
+        "zremrangebyscore",
+        "get",
+        "zcard",
+        "incr",
+        "incrby",
+        "pexpireat",
+        "hgetall",
+        "hget",
+        "hset",
+        "hdel",
+    ];
+    let mut ran: Vec<_> = after
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "info" | "zrangebyscore" | "script|load"))
+        .filter(|(name, _)| !inside_the_scripts.contains(&name.as_str()))
+        .filter_map(|(name, calls)| {
+            let more = calls - before.get(name).copied().unwrap_or(0);
+            (more > 0).then(|| (name.clone(), more))
+        })
+        .collect();
+    ran.sort();
+    ran
+}
+
+/// With `--usage-hold-max 1` every use is its own script call.
 #[test]
 fn a_cached_fetch_of_a_limited_token_is_one_command_to_redis() {
     let redis = TestRedis::start();
-    let agent = fleet_agent(&redis);
+    let agent = dev_builder()
+        .args(["--usage-store", &redis.url(), "--usage-store-timeout-ms", "500", "--usage-hold-max", "1"])
+        .start();
     let limited = |limit: u64| {
         agent.mint(&json!({"subject": "trips", "environment": "dev", "key_pattern": "*", "usage_limit": limit}))
     };
@@ -42,20 +78,32 @@ fn a_cached_fetch_of_a_limited_token_is_one_command_to_redis() {
         assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 200);
     }
     let after = redis.command_calls();
-    // Redis counts the commands a script runs too; those are no round
-    // trips. The revocation feed's resync (`zrangebyscore`) runs every
-    // second on its own.
-    let inside_the_script = ["exists", "zremrangebyscore", "get", "zcard", "incr", "pexpireat"];
-    let ran: Vec<_> = after
-        .iter()
-        .filter(|(name, _)| !matches!(name.as_str(), "info" | "zrangebyscore"))
-        .filter(|(name, _)| !inside_the_script.contains(&name.as_str()))
-        .filter_map(|(name, calls)| {
-            let more = calls - before.get(name).copied().unwrap_or(0);
-            (more > 0).then(|| (name.clone(), more))
-        })
-        .collect();
-    assert_eq!(ran, [("evalsha".to_owned(), 20)], "one script call per use and nothing else");
+    assert_eq!(round_trips(&before, &after), [("evalsha".to_owned(), 20)], "one script call per use and nothing else");
+}
+
+/// A token fetched again and again takes its uses from Redis several at a
+/// time (operator guide, "Held uses"): far fewer round trips than uses, and
+/// at shutdown the unused ones go back, so exactly the limit is served.
+#[test]
+fn a_token_fetched_again_and_again_takes_its_uses_from_redis_several_at_a_time() {
+    let redis = TestRedis::start();
+    let mut agent = fleet_agent(&redis);
+    let token = agent.mint(&json!({"subject": "trips", "environment": "dev", "key_pattern": "*", "usage_limit": 100}));
+    assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 200, "fills the cache");
+    let before = redis.command_calls();
+    for _ in 0..60 {
+        assert_eq!(agent.get_secret("dev", "DATABASE_URL", &token).status, 200);
+    }
+    let calls = round_trips(&before, &redis.command_calls());
+    let evalsha = calls.iter().find(|(name, _)| name == "evalsha").map_or(0, |(_, n)| *n);
+    assert!(evalsha < 30, "60 uses took {calls:?}");
+    assert!(calls.iter().all(|(name, _)| name == "evalsha"), "scripts only: {calls:?}");
+    let status = agent.stop();
+    assert!(status.success(), "{status}");
+    let other = fleet_agent(&redis);
+    let statuses: Vec<u16> = (0..45).map(|_| other.get_secret("dev", "DATABASE_URL", &token).status).collect();
+    let count = |want: u16| statuses.iter().filter(|s| **s == want).count();
+    assert_eq!((count(200), count(401)), (39, 6), "the held uses came back at shutdown: {statuses:?}");
 }
 
 #[test]

@@ -113,3 +113,29 @@ fn a_limited_token_that_expires_after_the_year_9999_is_counted() {
         assert_eq!(statuses, [200, 200, 401], "exp {exp}");
     }
 }
+
+/// How many of `n` fetches, one after the other, answer 200 (the others 401).
+fn served_of(agent: &TestAgent, token: &str, n: usize) -> usize {
+    let statuses: Vec<u16> = (0..n).map(|_| agent.get_secret("dev", "INT", token).status).collect();
+    assert_eq!(count(&statuses, 200) + count(&statuses, 401), n, "statuses: {statuses:?}");
+    count(&statuses, 200)
+}
+
+/// Operator guide, "Held uses": a token fetched again and again is served
+/// from uses the agent takes from the store several at a time. They are
+/// spent: a SIGTERM gives the unused ones back (exactly the limit is
+/// served), a SIGKILL may cost them but never grants one.
+#[test]
+fn held_uses_go_back_at_shutdown_and_a_kill_9_only_costs_uses() {
+    let mut agent = dev_agent();
+    let stopped = limited(&agent, "*", 100);
+    let killed = limited(&agent, "*", 100);
+    assert_eq!(served_of(&agent, &stopped, 30), 30);
+    agent.restart();
+    assert_eq!(served_of(&agent, &stopped, 80), 70, "every held use came back at the SIGTERM");
+    assert_eq!(served_of(&agent, &killed, 30), 30);
+    agent.kill9();
+    agent.restart();
+    let left = served_of(&agent, &killed, 80);
+    assert!((70 - 64..=70).contains(&left), "{left} served after a SIGKILL: at most 70, at most 64 lost");
+}

@@ -1,0 +1,555 @@
+//! Uses this agent holds ahead for tokens in heavy use (layer L1, part of
+//! [`crate::usage`]).
+//!
+//! A limited token fetched again and again from the cache would otherwise
+//! wait for one durable store operation (an fsync, or a Redis round trip)
+//! per use. When a token asks the store again soon after its last ask, this
+//! agent takes several uses at once ([`UsageStore::take_held`]): the store
+//! counts them as spent, durably, and the agent serves the next requests of
+//! that token from memory. So a value never leaves before its use is
+//! durable, and a crash can only cost held uses, never grant one. Before a
+//! hold runs out the next one is asked for in the background, so a token in
+//! steady use does not wait for the store at all.
+//!
+//! A hold lives [`HOLD_MS`] in the store; the agent serves from it for
+//! [`SERVE_MS`] at most, and settles it (gives its unused uses back) once the
+//! token has been idle for [`IDLE`], once it is replaced, before its
+//! deadline, and at shutdown. A request refused while uses are held
+//! elsewhere waits for them ([`MAX_WAIT`]) instead of answering 401. The
+//! rule, in full, is in the operator guide (docs/VAULT_ACCESS_SYSTEM_README.md,
+//! "Usage limits").
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{Hold, Reservation, Store, Taken, UsageError, UsageStore, UseAsk, unix_ms};
+
+/// How long a hold lives in the store (its deadline, from the take).
+pub const HOLD_MS: u64 = 1_000;
+/// How long after its take this agent serves from a hold: early enough
+/// that the settle reaches the store well before the deadline.
+const SERVE: Duration = Duration::from_millis(750);
+/// Asks of one token this close together mean it is in heavy use: the next
+/// ask holds twice as many uses (up to the configured most), unless the
+/// last hold ended with uses left over.
+const HOT: Duration = Duration::from_millis(100);
+/// A token unused this long gives its held uses back: as long as a token
+/// in heavy use may wait between two requests.
+const IDLE: Duration = HOT;
+/// How long a refused request waits for uses held elsewhere to come back
+/// (a hold's whole life, and a little more).
+pub const MAX_WAIT: Duration = Duration::from_millis(HOLD_MS + 100);
+/// How often a waiting request asks the store again.
+const POLL: Duration = Duration::from_millis(25);
+/// Tokens remembered without a hold before the idle ones are forgotten.
+const REMEMBERED: usize = 1_024;
+
+type SharedSlot = Arc<SlotCell>;
+
+/// A token's slot, and the wake-up of requests waiting for its next hold.
+#[derive(Default)]
+struct SlotCell {
+    slot: tokio::sync::Mutex<Slot>,
+    refilled: tokio::sync::Notify,
+}
+
+/// This agent's holds, per `jti`.
+pub(super) struct HeldUses {
+    /// The most uses one ask of the store takes (`--usage-hold-max`).
+    most: u64,
+    tokens: Mutex<HashMap<String, SharedSlot>>,
+}
+
+/// One token's holds, and how fast it was asked for.
+#[derive(Default)]
+struct Slot {
+    /// The hold served from, its unused uses and until when it is served.
+    current: Option<Serving>,
+    /// The hold asked for in the background, served once `current` ends.
+    next: Option<Serving>,
+    /// Ended holds and their unused uses, to give back.
+    ended: Vec<(Hold, u64)>,
+    /// Whether a background ask for `next` is on its way.
+    refilling: bool,
+    /// Whether a task settles this token's holds when it goes idle.
+    watched: bool,
+    /// Set at shutdown: a hold that arrives later goes straight back.
+    closed: bool,
+    last_use: Option<Instant>,
+    /// When the store was last asked for uses of this token.
+    last_ask: Option<Instant>,
+    /// How many uses the next ask takes.
+    want: u64,
+    /// Whether the last hold ended with uses left over (asked for too many).
+    overheld: bool,
+}
+
+struct Serving {
+    hold: Hold,
+    left: u64,
+    until: Instant,
+}
+
+/// What a request found in its token's slot.
+enum Served {
+    /// A held use: the value may leave. `refill` asks for the next hold.
+    Yes { refill: Option<u64> },
+    /// Nothing held: the store must be asked.
+    No,
+}
+
+// === impl HeldUses ===
+
+impl HeldUses {
+    pub(super) fn new(most: u64) -> Self {
+        Self { most: most.max(1), tokens: Mutex::new(HashMap::new()) }
+    }
+
+    fn slot(&self, jti: &str) -> SharedSlot {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = tokens.get(jti) {
+            return Arc::clone(slot);
+        }
+        if tokens.len() >= REMEMBERED {
+            // Keep the tokens that hold uses (and any in use right now).
+            tokens.retain(|_, cell| cell.slot.try_lock().map_or(true, |slot| slot.holds_any()));
+        }
+        Arc::clone(tokens.entry(jti.to_owned()).or_default())
+    }
+
+    fn forget(&self, jti: &str, slot: &SharedSlot) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if tokens.get(jti).is_some_and(|kept| Arc::ptr_eq(kept, slot)) {
+            tokens.remove(jti);
+        }
+    }
+
+    fn slots(&self) -> Vec<SharedSlot> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+}
+
+// === impl Slot ===
+
+impl Slot {
+    /// Serves one use from the current hold, moving on to the next one
+    /// when the current is used up or out of time.
+    fn serve(&mut self, now: Instant, most: u64) -> Served {
+        loop {
+            match &mut self.current {
+                Some(serving) if serving.left > 0 && now < serving.until => {
+                    serving.left -= 1;
+                    self.last_use = Some(now);
+                    let low = serving.left <= self.want / 2;
+                    let refill = (low && self.next.is_none() && !self.refilling).then(|| {
+                        self.refilling = true;
+                        // Two at least: a hold, never a lone use no request asked for.
+                        self.next_want(now, most).max(2)
+                    });
+                    return Served::Yes { refill };
+                }
+                Some(_) => self.retire_current(),
+                None => match self.next.take() {
+                    Some(next) if now < next.until => self.current = Some(next),
+                    Some(next) => self.ended.push((next.hold, next.left)),
+                    None => return Served::No,
+                },
+            }
+        }
+    }
+
+    fn retire_current(&mut self) {
+        if let Some(Serving { hold, left, .. }) = self.current.take() {
+            self.overheld = left > 0;
+            self.ended.push((hold, left));
+        }
+    }
+
+    /// Ends every hold, returning them and their unused uses.
+    fn end_all(&mut self) -> Vec<(Hold, u64)> {
+        self.retire_current();
+        if let Some(Serving { hold, left, .. }) = self.next.take() {
+            self.ended.push((hold, left));
+        }
+        std::mem::take(&mut self.ended)
+    }
+
+    fn holds_any(&self) -> bool {
+        self.current.is_some() || self.next.is_some() || !self.ended.is_empty()
+    }
+
+    /// How many uses to ask for now: when the token was asked for within
+    /// [`HOT`], twice the last ask's (half, if its last hold had uses left
+    /// over); else one.
+    fn next_want(&mut self, now: Instant, most: u64) -> u64 {
+        let hot = self.last_ask.is_some_and(|last| now.duration_since(last) < HOT);
+        let grown = if self.overheld { self.want / 2 } else { self.want.saturating_mul(2) };
+        self.want = if hot { grown.clamp(2, most) } else { 1 };
+        self.last_ask = Some(now);
+        self.want
+    }
+
+    fn is_idle(&self, now: Instant) -> bool {
+        self.last_use.is_none_or(|last| now.duration_since(last) >= IDLE)
+    }
+}
+
+fn serving(hold: Hold, left: u64, asked_at: Instant) -> Serving {
+    Serving { hold, left, until: asked_at + SERVE }
+}
+
+// === impl Store (holds) ===
+
+impl Store {
+    /// Takes one use of a cached value's token: from this agent's hold when
+    /// it has one, else from the store (holding more when the token is in
+    /// heavy use).
+    pub(super) async fn take_with_holds(&self, held: &Arc<HeldUses>, ask: &UseAsk) -> Result<Taken, UsageError> {
+        let cell = held.slot(&ask.jti);
+        let started = Instant::now();
+        loop {
+            let mut token = cell.slot.lock().await;
+            if let Served::Yes { refill } = token.serve(Instant::now(), held.most) {
+                drop(token);
+                if let Some(want) = refill {
+                    let (store, held, ask) = (self.clone(), Arc::clone(held), ask.clone());
+                    tokio::spawn(async move { store.refill(&held, &ask, cell, want).await });
+                }
+                return Ok(Taken::Spent);
+            }
+            let waited = started.elapsed();
+            if token.refilling && waited < MAX_WAIT {
+                // The next hold is on its way: wait for it, not for the store
+                // (which would count that very hold as held elsewhere).
+                let refilled = cell.refilled.notified();
+                drop(token);
+                let _ = tokio::time::timeout(MAX_WAIT - waited, refilled).await;
+                continue;
+            }
+            // Nothing held: give back what ended first (this agent's own
+            // holds must not keep it waiting), then ask the store.
+            self.settle_all(token.end_all()).await?;
+            let asked_at = Instant::now();
+            let want = token.next_want(asked_at, held.most);
+            match self.take_held(ask, want, HOLD_MS, now_ms()).await? {
+                Taken::Held(hold) => {
+                    // This request's use is the hold's first.
+                    let left = hold.uses.saturating_sub(1);
+                    token.current = Some(serving(hold, left, asked_at));
+                    token.last_use = Some(asked_at);
+                    self.watch(held, &ask.jti, &cell, &mut token);
+                    return Ok(Taken::Spent);
+                }
+                Taken::HeldElsewhere { until_ms } if waited < MAX_WAIT => {
+                    drop(token);
+                    tokio::time::sleep(pause(until_ms, waited)).await;
+                }
+                Taken::HeldElsewhere { .. } => return Ok(Taken::Exhausted),
+                taken => return Ok(taken),
+            }
+        }
+    }
+
+    /// Asks for the next hold of a token in steady use, while its current
+    /// one is still served.
+    async fn refill(&self, held: &Arc<HeldUses>, ask: &UseAsk, slot: SharedSlot, want: u64) {
+        let asked_at = Instant::now();
+        let taken = self.take_held(ask, want, HOLD_MS, now_ms()).await;
+        let mut token = slot.slot.lock().await;
+        token.refilling = false;
+        slot.refilled.notify_waiters();
+        match taken {
+            Ok(Taken::Held(hold)) if token.closed => {
+                let unused = hold.uses;
+                if let Err(err) = self.settle_all(vec![(hold, unused)]).await {
+                    tracing::warn!(error = %err, "failed to give held uses back to the usage store at shutdown");
+                }
+            }
+            Ok(Taken::Held(hold)) => {
+                let left = hold.uses;
+                token.next = Some(serving(hold, left, asked_at));
+                self.watch(held, &ask.jti, &slot, &mut token);
+            }
+            // A use taken without a hold (the store has few left) is spent
+            // with no request for it: that costs one use, never grants one.
+            Ok(Taken::Spent | Taken::Exhausted | Taken::HeldElsewhere { .. }) => {}
+            Err(err) => tracing::debug!(error = %err, "failed to take held uses ahead"),
+        }
+    }
+
+    /// Makes sure a task settles the token's holds once it goes idle.
+    fn watch(&self, held: &Arc<HeldUses>, jti: &str, slot: &SharedSlot, token: &mut Slot) {
+        if std::mem::replace(&mut token.watched, true) {
+            return;
+        }
+        let (store, held, jti, slot) = (self.clone(), Arc::clone(held), jti.to_owned(), Arc::clone(slot));
+        tokio::spawn(async move { store.settle_when_idle(&held, &jti, &slot).await });
+    }
+
+    /// Every [`IDLE`]: gives back the holds that ended, and all of them once
+    /// the token is idle; then forgets the token.
+    async fn settle_when_idle(&self, held: &HeldUses, jti: &str, slot: &SharedSlot) {
+        loop {
+            tokio::time::sleep(IDLE).await;
+            let mut token = slot.slot.lock().await;
+            let now = Instant::now();
+            let idle = token.is_idle(now) && !token.refilling;
+            if token.current.as_ref().is_some_and(|serving| now >= serving.until) {
+                token.retire_current();
+            }
+            let ended = if idle { token.end_all() } else { std::mem::take(&mut token.ended) };
+            if let Err(err) = self.settle_all(ended).await {
+                // Their unused uses stay spent: that costs uses, never grants one.
+                tracing::warn!(error = %err, "failed to give held uses back to the usage store");
+            }
+            if idle {
+                token.watched = false;
+                drop(token);
+                held.forget(jti, slot);
+                return;
+            }
+        }
+    }
+
+    /// Gives every held use back (shutdown), so a restart loses none.
+    pub async fn settle_holds(&self) {
+        let Some(held) = &self.held else { return };
+        for slot in held.slots() {
+            let ended = {
+                let mut token = slot.slot.lock().await;
+                token.closed = true;
+                token.end_all()
+            };
+            if let Err(err) = self.settle_all(ended).await {
+                tracing::warn!(error = %err, "failed to give held uses back to the usage store at shutdown");
+            }
+        }
+        // A hold asked for in the background lands in a closed slot and is
+        // given back there; wait for those asks to end.
+        let started = Instant::now();
+        for slot in held.slots() {
+            while slot.slot.lock().await.refilling && started.elapsed() < MAX_WAIT {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+
+    async fn settle_all(&self, ended: Vec<(Hold, u64)>) -> Result<(), UsageError> {
+        for (hold, unused) in ended {
+            self.settle(&hold, unused, now_ms()).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs `ask` (first at `now_ms`, then at the time of each retry) until
+    /// it is not refused for uses held elsewhere, waiting for those (at most
+    /// [`MAX_WAIT`]); then such a refusal is `Exhausted`.
+    pub(super) async fn waiting_for_holds<T: HeldAnswer, F: Future<Output = Result<T, UsageError>>>(
+        &self,
+        now_ms: u64,
+        mut ask: impl FnMut(u64) -> F,
+    ) -> Result<T, UsageError> {
+        let started = Instant::now();
+        let mut at = now_ms;
+        loop {
+            let answer = ask(at).await?;
+            let Some(until_ms) = answer.held_until() else { return Ok(answer) };
+            let waited = started.elapsed();
+            if waited >= MAX_WAIT {
+                return Ok(T::exhausted());
+            }
+            tokio::time::sleep(pause(until_ms, waited)).await;
+            at = self::now_ms();
+        }
+    }
+}
+
+/// How long a request refused for uses held until `until_ms` sleeps before
+/// it asks again, having waited `waited` already.
+fn pause(until_ms: u64, waited: Duration) -> Duration {
+    let until = Duration::from_millis(until_ms.saturating_sub(now_ms()).saturating_add(1));
+    until.min(POLL).min(MAX_WAIT.saturating_sub(waited))
+}
+
+fn now_ms() -> u64 {
+    unix_ms(std::time::SystemTime::now())
+}
+
+/// An answer that may say "refused, but uses are held until then".
+pub(super) trait HeldAnswer {
+    fn held_until(&self) -> Option<u64>;
+    fn exhausted() -> Self;
+}
+
+impl HeldAnswer for Taken {
+    fn held_until(&self) -> Option<u64> {
+        if let Self::HeldElsewhere { until_ms } = self { Some(*until_ms) } else { None }
+    }
+    fn exhausted() -> Self {
+        Self::Exhausted
+    }
+}
+
+impl HeldAnswer for Reservation {
+    fn held_until(&self) -> Option<u64> {
+        if let Self::HeldElsewhere { until_ms } = self { Some(*until_ms) } else { None }
+    }
+    fn exhausted() -> Self {
+        Self::Exhausted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IDLE;
+    use crate::usage::test_redis::TestRedis;
+    use crate::usage::{Backend, Store, StoreMetrics, Taken, UsageStore, UseAsk};
+
+    fn ask(jti: &str, limit: u64) -> UseAsk {
+        UseAsk { jti: jti.to_owned(), limit, expires_at: super::now_ms() / 1_000 + 3_600, lease_ms: 60_000 }
+    }
+
+    /// What the stores of a check need kept alive.
+    enum Keep {
+        Dir(#[allow(dead_code)] tempfile::TempDir),
+        Redis(#[allow(dead_code)] TestRedis),
+    }
+
+    /// Stores over one SQLite file, as agents sharing it, each holding up
+    /// to its `most` uses (1: each use on its own).
+    async fn sqlite(most: &[u64]) -> (Vec<Store>, Keep) {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("usage.db");
+        let stores = most.iter().map(|&most| Store::open_sqlite(&path).expect("store").0.holding_at_most(most));
+        (stores.collect(), Keep::Dir(dir))
+    }
+
+    /// The same, as agents of a fleet on one Redis.
+    async fn redis(most: &[u64]) -> (Vec<Store>, Keep) {
+        let server = TestRedis::start();
+        let mut stores = Vec::new();
+        for &most in most {
+            let backend = Backend::Redis(server.another_store().await);
+            stores.push(Store { backend, metrics: StoreMetrics::new(), held: None }.holding_at_most(most));
+        }
+        (stores, Keep::Redis(server))
+    }
+
+    fn store_ops(store: &Store) -> u64 {
+        store.metrics().latency.count()
+    }
+
+    async fn take(store: &Store, ask: &UseAsk) -> Taken {
+        store.take(ask, super::now_ms()).await.expect("take")
+    }
+
+    /// Takes until refused; returns how many were spent.
+    async fn spend_all(store: &Store, ask: &UseAsk) -> u64 {
+        let mut spent = 0;
+        while take(store, ask).await == Taken::Spent {
+            spent += 1;
+        }
+        spent
+    }
+
+    async fn a_token_in_heavy_use_is_served_from_holds_and_gives_back_the_rest_at_shutdown(stores: Vec<Store>) {
+        let token = ask("heavy", 1_000);
+        for _ in 0..200 {
+            assert_eq!(take(&stores[0], &token).await, Taken::Spent);
+        }
+        assert!(store_ops(&stores[0]) < 40, "{} store operations for 200 uses", store_ops(&stores[0]));
+        stores[0].settle_holds().await;
+        // At once, before the idle check could give them back: half of the
+        // 800 free uses are taken by one more hold.
+        let taken = stores[1].take_held(&token, 1_000, 1_000, super::now_ms()).await.expect("take_held");
+        assert!(matches!(taken, Taken::Held(ref hold) if hold.uses == 400), "{taken:?}");
+    }
+
+    async fn held_uses_come_back_once_the_token_is_idle(stores: Vec<Store>) {
+        let token = ask("idle", 100);
+        for _ in 0..10 {
+            assert_eq!(take(&stores[0], &token).await, Taken::Spent);
+        }
+        tokio::time::sleep(IDLE * 3).await;
+        let taken = stores[1].take_held(&token, 1_000, 1_000, super::now_ms()).await.expect("take_held");
+        assert!(matches!(taken, Taken::Held(ref hold) if hold.uses == 45), "{taken:?}");
+    }
+
+    /// Uses held by an agent that stops fetching come back to another
+    /// agent that was refused meanwhile: it waits for them instead of
+    /// answering 401.
+    async fn a_refusal_waits_for_the_uses_another_agent_holds(stores: Vec<Store>) {
+        let token = ask("wait", 20);
+        for _ in 0..4 {
+            assert_eq!(take(&stores[0], &token).await, Taken::Spent);
+        }
+        assert_eq!(spend_all(&stores[1], &token).await, 16, "the held uses came back to the other agent");
+        assert_eq!(take(&stores[0], &token).await, Taken::Exhausted);
+    }
+
+    /// Three agents (two holding, one not) race 400 uses of a limit of
+    /// 100: exactly 100 succeed.
+    async fn exactly_n_of_400_concurrent_uses_across_three_agents(stores: Vec<Store>) {
+        let token = ask("race", 100);
+        let tasks: Vec<_> = (0..400)
+            .map(|i| {
+                let (store, token) = (stores[i % 3].clone(), token.clone());
+                tokio::spawn(async move { take(&store, &token).await == Taken::Spent })
+            })
+            .collect();
+        let mut spent = 0;
+        for task in tasks {
+            spent += usize::from(task.await.expect("join"));
+        }
+        assert_eq!(spent, 100);
+        for store in &stores {
+            assert_eq!(take(store, &token).await, Taken::Exhausted);
+        }
+    }
+
+    async fn a_store_asked_for_one_use_at_a_time_holds_nothing(stores: Vec<Store>) {
+        let token = ask("single", 10);
+        for _ in 0..3 {
+            assert_eq!(take(&stores[0], &token).await, Taken::Spent);
+        }
+        assert_eq!(store_ops(&stores[0]), 3, "one store operation per use");
+        assert_eq!(spend_all(&stores[1], &token).await, 7, "nothing held");
+    }
+
+    /// Runs every check against SQLite and Redis stores.
+    macro_rules! held_checks {
+        ($backend:ident) => {
+            mod $backend {
+                #[tokio::test]
+                async fn a_token_in_heavy_use_is_served_from_holds_and_gives_back_the_rest_at_shutdown() {
+                    let (stores, _keep) = super::$backend(&[16, 1]).await;
+                    super::a_token_in_heavy_use_is_served_from_holds_and_gives_back_the_rest_at_shutdown(stores).await;
+                }
+                #[tokio::test]
+                async fn held_uses_come_back_once_the_token_is_idle() {
+                    let (stores, _keep) = super::$backend(&[16, 1]).await;
+                    super::held_uses_come_back_once_the_token_is_idle(stores).await;
+                }
+                #[tokio::test]
+                async fn a_refusal_waits_for_the_uses_another_agent_holds() {
+                    let (stores, _keep) = super::$backend(&[16, 1]).await;
+                    super::a_refusal_waits_for_the_uses_another_agent_holds(stores).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn exactly_n_of_400_concurrent_uses_across_three_agents() {
+                    let (stores, _keep) = super::$backend(&[64, 64, 1]).await;
+                    super::exactly_n_of_400_concurrent_uses_across_three_agents(stores).await;
+                }
+                #[tokio::test]
+                async fn a_store_asked_for_one_use_at_a_time_holds_nothing() {
+                    let (stores, _keep) = super::$backend(&[1, 1]).await;
+                    super::a_store_asked_for_one_use_at_a_time_holds_nothing(stores).await;
+                }
+            }
+        };
+    }
+
+    held_checks!(sqlite);
+    held_checks!(redis);
+}
