@@ -158,11 +158,19 @@ pub fn open_files_needed(config: &Config) -> u64 {
 const RUNTIME_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `--worker-threads`, or one runtime thread per CPU this process may use
-/// (std counts the affinity mask and cgroup CPU limits: a pod limited to
-/// 500m gets one). Always set, so tokio never reads its own
-/// `TOKIO_WORKER_THREADS`, which panics on a value that is not a number.
+/// but one, at least one (std counts the affinity mask and cgroup CPU
+/// limits: a pod limited to 500m gets one). The agent's callers run on the
+/// same host (the socket is local), and a request handed between two
+/// runtime threads costs more than it gains while they need the CPUs too
+/// (docs/PERFORMANCE.md, "Fifteenth round"). Always set, so tokio never
+/// reads its own `TOKIO_WORKER_THREADS`, which panics on a value that is not
+/// a number.
 fn worker_threads(configured: Option<usize>) -> usize {
-    configured.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+    configured.unwrap_or_else(|| default_worker_threads(std::thread::available_parallelism().ok()))
+}
+
+fn default_worker_threads(cpus: Option<std::num::NonZeroUsize>) -> usize {
+    cpus.map_or(1, |cpus| cpus.get().saturating_sub(1).max(1))
 }
 
 /// Runs the agent until `shutdown` resolves. Tests pass their own future.
@@ -291,4 +299,19 @@ fn register_metrics(source: &CachedSource, audit: &AuditWriter, usage: &Store) -
     let help = "usage store operation latency, queueing and commit included";
     metrics.register_histogram("usage_store_duration_seconds", help, store.latency.clone());
     metrics
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use super::default_worker_threads;
+
+    #[test]
+    fn the_default_leaves_one_cpu_to_the_callers_and_keeps_one_thread() {
+        let cpus = |n: usize| NonZeroUsize::new(n);
+        let threads: Vec<_> = [1, 2, 3, 8].map(|n| default_worker_threads(cpus(n))).into();
+        assert_eq!(threads, [1, 1, 2, 7]);
+        assert_eq!(default_worker_threads(None), 1, "unknown: one");
+    }
 }

@@ -138,9 +138,9 @@ pub struct Args {
     /// socket's cap) [default: 256].
     #[arg(long, global = true, env = "VANTA_MAX_TCP_CONNECTIONS")]
     pub max_tcp_connections: Option<usize>,
-    /// Threads that serve requests (default: one per CPU). One serves cached
-    /// fetches under heavy concurrency with the least CPU per request; more
-    /// serve minting, limited tokens and single requests sooner.
+    /// Threads that serve requests (default: one per CPU but one, at least
+    /// one: the callers share the host). Fewer serve cached fetches under
+    /// heavy concurrency with the least CPU per request; more mint sooner.
     #[arg(long, global = true, env = "VANTA_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
     /// A request body not received in full within this many seconds is

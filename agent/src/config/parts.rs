@@ -69,11 +69,11 @@ pub struct Http {
     /// Deadline for answering a request once its head is in; longer than
     /// the body and sops deadlines so that only a stuck request reaches it.
     pub request_timeout: Duration,
-    /// Runtime threads serving requests; `None`: one per CPU. A trade-off
-    /// measured in docs/PERFORMANCE.md: one thread saves the hand-offs
-    /// between threads under heavy concurrency, more threads mint and serve
-    /// limited tokens faster. Slow work (sops, fsync, attestation) runs
-    /// elsewhere either way.
+    /// Runtime threads serving requests; `None`: one per CPU but one (the
+    /// callers share the host), at least one. A trade-off measured in
+    /// docs/PERFORMANCE.md: fewer threads save the hand-offs between threads
+    /// under heavy concurrency, more threads mint faster. Slow work (sops,
+    /// fsync, attestation) runs elsewhere either way.
     pub worker_threads: Option<usize>,
 }
 
