@@ -3,18 +3,19 @@
 //!
 //! A limited token fetched again and again from the cache would otherwise
 //! wait for one durable store operation (an fsync, or a Redis round trip)
-//! per use. When a token asks the store again soon after its last ask, this
+//! per use. When a token asks the store again soon after its last use, this
 //! agent takes several uses at once ([`UsageStore::take_held`]): the store
 //! counts them as spent, durably, and the agent serves the next requests of
 //! that token from memory. So a value never leaves before its use is
 //! durable, and a crash can only cost held uses, never grant one. Before a
 //! hold runs out the next one is asked for in the background, so a token in
-//! steady use does not wait for the store at all.
+//! steady use seldom waits for the store. Held, unserved uses of a token
+//! never exceed the configured most: what a SIGKILL may cost it.
 //!
 //! A hold lives [`HOLD_MS`] in the store; the agent serves from it for
-//! [`SERVE_MS`] at most, and settles it (gives its unused uses back) once the
-//! token has been idle for [`IDLE`], once it is replaced, before its
-//! deadline, and at shutdown. A request refused while uses are held
+//! [`SERVE`] at most, and settles it (gives its unused uses back) once the
+//! token has been idle for [`IDLE`], once it is replaced or out of time,
+//! and at shutdown. A request refused while uses are held
 //! elsewhere waits for them ([`MAX_WAIT`]) instead of answering 401. The
 //! rule, in full, is in the operator guide (docs/VAULT_ACCESS_SYSTEM_README.md,
 //! "Usage limits").
@@ -25,10 +26,13 @@ use std::time::{Duration, Instant};
 
 use super::{Hold, Reservation, Store, Taken, UsageError, UsageStore, UseAsk, unix_ms};
 
-/// How long a hold lives in the store (its deadline, from the take).
-pub const HOLD_MS: u64 = 1_000;
-/// How long after its take this agent serves from a hold: early enough
-/// that the settle reaches the store well before the deadline.
+/// How long a hold lives in the store (its deadline, from the take): far
+/// longer than this agent serves from it, so that agents whose clocks are
+/// up to 9 s apart never take another agent's live hold for a dead one
+/// (that would keep its unused uses spent). Safety never rests on it: a
+/// settle gives back only uses that were not served.
+pub const HOLD_MS: u64 = 10_000;
+/// How long after its take this agent serves from a hold.
 const SERVE: Duration = Duration::from_millis(750);
 /// Asks of one token this close together mean it is in heavy use: the next
 /// ask holds twice as many uses (up to the configured most), unless the
@@ -37,9 +41,9 @@ const HOT: Duration = Duration::from_millis(100);
 /// A token unused this long gives its held uses back: as long as a token
 /// in heavy use may wait between two requests.
 const IDLE: Duration = HOT;
-/// How long a refused request waits for uses held elsewhere to come back
-/// (a hold's whole life, and a little more).
-pub const MAX_WAIT: Duration = Duration::from_millis(HOLD_MS + 100);
+/// How long a refused request waits for uses held elsewhere to come back:
+/// a live agent settles a hold within [`SERVE`] and two idle checks.
+pub const MAX_WAIT: Duration = Duration::from_millis(1_100);
 /// How often a waiting request asks the store again.
 const POLL: Duration = Duration::from_millis(25);
 /// Tokens remembered without a hold before the idle ones are forgotten.
@@ -83,6 +87,9 @@ struct Slot {
     want: u64,
     /// Whether the last hold ended with uses left over (asked for too many).
     overheld: bool,
+    /// Set when the slot is dropped from the map: a request that still had
+    /// it looks the token up again instead of holding uses nobody settles.
+    forgotten: bool,
 }
 
 struct Serving {
@@ -113,7 +120,12 @@ impl HeldUses {
         }
         if tokens.len() >= REMEMBERED {
             // Keep the tokens that hold uses (and any in use right now).
-            tokens.retain(|_, cell| cell.slot.try_lock().map_or(true, |slot| slot.holds_any()));
+            tokens.retain(|_, cell| {
+                cell.slot.try_lock().map_or(true, |mut slot| {
+                    slot.forgotten = !slot.holds_any();
+                    !slot.forgotten
+                })
+            });
         }
         Arc::clone(tokens.entry(jti.to_owned()).or_default())
     }
@@ -142,10 +154,12 @@ impl Slot {
                     serving.left -= 1;
                     self.last_use = Some(now);
                     let low = serving.left <= self.want / 2;
-                    let refill = (low && self.next.is_none() && !self.refilling).then(|| {
+                    // Never more unserved at once than `most`: what a SIGKILL may cost.
+                    let room = most.saturating_sub(serving.left + self.unsettled());
+                    let refill = (low && room >= 2 && self.next.is_none() && !self.refilling).then(|| {
                         self.refilling = true;
                         // Two at least: a hold, never a lone use no request asked for.
-                        self.next_want(now, most).max(2)
+                        self.next_want(now, most).clamp(2, room)
                     });
                     return Served::Yes { refill };
                 }
@@ -176,14 +190,20 @@ impl Slot {
     }
 
     fn holds_any(&self) -> bool {
-        self.current.is_some() || self.next.is_some() || !self.ended.is_empty()
+        self.current.is_some() || self.next.is_some() || !self.ended.is_empty() || self.refilling
     }
 
-    /// How many uses to ask for now: when the token was asked for within
-    /// [`HOT`], twice the last ask's (half, if its last hold had uses left
-    /// over); else one.
+    /// Unused uses of the holds that ended and are not given back yet.
+    fn unsettled(&self) -> u64 {
+        self.ended.iter().map(|(_, unused)| unused).sum()
+    }
+
+    /// How many uses to ask for now: when the token was used or asked for
+    /// within [`HOT`], twice the last ask's (half, if its last hold had uses
+    /// left over); else one.
     fn next_want(&mut self, now: Instant, most: u64) -> u64 {
-        let hot = self.last_ask.is_some_and(|last| now.duration_since(last) < HOT);
+        let recent = |at: Option<Instant>| at.is_some_and(|at| now.duration_since(at) < HOT);
+        let hot = recent(self.last_ask) || recent(self.last_use);
         let grown = if self.overheld { self.want / 2 } else { self.want.saturating_mul(2) };
         self.want = if hot { grown.clamp(2, most) } else { 1 };
         self.last_ask = Some(now);
@@ -206,10 +226,15 @@ impl Store {
     /// it has one, else from the store (holding more when the token is in
     /// heavy use).
     pub(super) async fn take_with_holds(&self, held: &Arc<HeldUses>, ask: &UseAsk) -> Result<Taken, UsageError> {
-        let cell = held.slot(&ask.jti);
         let started = Instant::now();
+        let mut cell = held.slot(&ask.jti);
         loop {
             let mut token = cell.slot.lock().await;
+            if token.forgotten {
+                drop(token);
+                cell = held.slot(&ask.jti);
+                continue;
+            }
             if let Served::Yes { refill } = token.serve(Instant::now(), held.most) {
                 drop(token);
                 if let Some(want) = refill {
@@ -304,8 +329,10 @@ impl Store {
                 tracing::warn!(error = %err, "failed to give held uses back to the usage store");
             }
             if idle {
+                // Under the slot's lock: a request waiting for it sees the
+                // mark and looks the token up again.
                 token.watched = false;
-                drop(token);
+                token.forgotten = true;
                 held.forget(jti, slot);
                 return;
             }
@@ -517,6 +544,24 @@ mod tests {
         assert_eq!(spend_all(&stores[1], &token).await, 7, "nothing held");
     }
 
+    /// Another agent whose clock runs a second ahead does not take this
+    /// agent's live hold for a dead one (its unused uses would stay spent).
+    async fn a_clock_a_second_ahead_elsewhere_costs_no_held_use(stores: Vec<Store>) {
+        let token = ask("skew", 100);
+        for _ in 0..3 {
+            assert_eq!(take(&stores[0], &token).await, Taken::Spent);
+        }
+        // The hold asked for in the background has landed (well before the idle check).
+        tokio::time::sleep(IDLE / 5).await;
+        let ahead = super::now_ms() + 1_050;
+        let Taken::Held(other) = stores[1].take_held(&token, 2, 1_000, ahead).await.expect("take_held") else {
+            panic!("no hold");
+        };
+        stores[1].settle(&other, other.uses, ahead).await.expect("settle");
+        stores[0].settle_holds().await;
+        assert_eq!(spend_all(&stores[1], &token).await, 97, "every unserved use came back");
+    }
+
     /// Runs every check against SQLite and Redis stores.
     macro_rules! held_checks {
         ($backend:ident) => {
@@ -542,12 +587,37 @@ mod tests {
                     super::exactly_n_of_400_concurrent_uses_across_three_agents(stores).await;
                 }
                 #[tokio::test]
+                async fn a_clock_a_second_ahead_elsewhere_costs_no_held_use() {
+                    let (stores, _keep) = super::$backend(&[16, 1]).await;
+                    super::a_clock_a_second_ahead_elsewhere_costs_no_held_use(stores).await;
+                }
+                #[tokio::test]
                 async fn a_store_asked_for_one_use_at_a_time_holds_nothing() {
                     let (stores, _keep) = super::$backend(&[1, 1]).await;
                     super::a_store_asked_for_one_use_at_a_time_holds_nothing(stores).await;
                 }
             }
         };
+    }
+
+    /// Spent but not yet served is never more than `--usage-hold-max`: what
+    /// a SIGKILL may cost a token (a refill asks only for what is left of it).
+    #[tokio::test]
+    async fn never_more_than_the_most_held_uses_are_unserved() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("usage.db");
+        let store = Store::open_sqlite(&path).expect("store").0.holding_at_most(16);
+        let token = ask("sigkill", 100_000);
+        let db = rusqlite::Connection::open(&path).expect("db");
+        let mut worst = 0;
+        for served in 1..=400u64 {
+            assert_eq!(take(&store, &token).await, Taken::Spent);
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            let sql = "SELECT used FROM token_uses WHERE jti = 'sigkill'";
+            let used: u64 = db.query_row(sql, [], |row| row.get(0)).expect("used");
+            worst = worst.max(used - served);
+        }
+        assert!(worst <= 16, "{worst} uses spent but unserved at once with --usage-hold-max 16");
     }
 
     held_checks!(sqlite);
