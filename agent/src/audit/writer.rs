@@ -532,7 +532,7 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, task: Task) {
             }
         }
         busy.begin();
-        let written = match write(&mut out, &buf, &ends, reopen) {
+        let written = match write_off_the_runtime_if_a_pipe(&mut out, &buf, &ends, reopen) {
             Ok(appended) if !acks.is_empty() => sync_or_take_back(&mut out, appended).await,
             result => result.map(drop),
         };
@@ -548,6 +548,27 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, task: Task) {
         for done in reopened {
             let _ = done.send(());
         }
+    }
+}
+
+/// [`write`], but for standard output (a pipe whose reader may stop
+/// reading, for ever) the runtime's other work is first handed to another
+/// thread (`block_in_place`): with one runtime thread, the default on one or
+/// two CPUs, a stalled pipe would otherwise stop every request, the probes
+/// and the shutdown. A file (the page cache) is written in place: handing
+/// over the runtime for each batch costs more than the write.
+fn write_off_the_runtime_if_a_pipe(
+    out: &mut Out,
+    buf: &[u8],
+    ends: &[usize],
+    reopen: bool,
+) -> std::io::Result<Appended> {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if matches!(out, Out::Stdout(_)) && multi_thread {
+        tokio::task::block_in_place(|| write(out, buf, ends, reopen))
+    } else {
+        write(out, buf, ends, reopen)
     }
 }
 
