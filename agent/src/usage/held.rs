@@ -63,6 +63,8 @@ pub(super) struct HeldUses {
     /// The most uses one ask of the store takes (`--usage-hold-max`).
     most: u64,
     tokens: Mutex<HashMap<String, SharedSlot>>,
+    /// Set at shutdown, once the holds were given back: no new hold.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// One token's holds, and how fast it was asked for.
@@ -110,7 +112,11 @@ enum Served {
 
 impl HeldUses {
     pub(super) fn new(most: u64) -> Self {
-        Self { most: most.max(1), tokens: Mutex::new(HashMap::new()) }
+        Self {
+            most: most.max(1),
+            tokens: Mutex::new(HashMap::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     fn slot(&self, jti: &str) -> SharedSlot {
@@ -235,7 +241,9 @@ impl Store {
                 cell = held.slot(&ask.jti);
                 continue;
             }
-            if let Served::Yes { refill } = token.serve(Instant::now(), held.most) {
+            // After shutdown began nothing asks for a hold ahead (0: no room).
+            let closed = held.closed.load(std::sync::atomic::Ordering::SeqCst);
+            if let Served::Yes { refill } = token.serve(Instant::now(), if closed { 0 } else { held.most }) {
                 drop(token);
                 if let Some(want) = refill {
                     let (store, held, ask) = (self.clone(), Arc::clone(held), ask.clone());
@@ -244,19 +252,26 @@ impl Store {
                 return Ok(Taken::Spent);
             }
             let waited = started.elapsed();
-            if token.refilling && waited < MAX_WAIT {
-                // The next hold is on its way: wait for it, not for the store
-                // (which would count that very hold as held elsewhere).
+            if token.refilling {
+                // The next hold is on its way: wait for it, however long the
+                // store takes (the request's own deadline bounds that), not
+                // for the store, which would count that very hold as held
+                // elsewhere and let this agent hold more than its most.
                 let refilled = cell.refilled.notified();
                 drop(token);
-                let _ = tokio::time::timeout(MAX_WAIT - waited, refilled).await;
+                refilled.await;
                 continue;
             }
             // Nothing held: give back what ended first (this agent's own
             // holds must not keep it waiting), then ask the store.
-            self.settle_all(token.end_all()).await?;
+            if let Err(err) = self.settle_all(token.end_all()).await {
+                // Their unused uses stay spent; this request may still get one.
+                tracing::warn!(error = %err, "failed to give held uses back to the usage store");
+            }
             let asked_at = Instant::now();
-            let want = token.next_want(asked_at, held.most);
+            // After shutdown began (a use still being taken), no new hold:
+            // nothing would give it back.
+            let want = if closed { 1 } else { token.next_want(asked_at, held.most) };
             match self.take_held(ask, want, HOLD_MS, now_ms()).await? {
                 Taken::Held(hold) => {
                     // This request's use is the hold's first.
@@ -342,6 +357,7 @@ impl Store {
     /// Gives every held use back (shutdown), so a restart loses none.
     pub async fn settle_holds(&self) {
         let Some(held) = &self.held else { return };
+        held.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         for slot in held.slots() {
             let ended = {
                 let mut token = slot.slot.lock().await;
@@ -362,11 +378,17 @@ impl Store {
         }
     }
 
+    /// Settles every hold of `ended`, each on its own: a failure leaves that
+    /// hold's unused uses spent (it costs uses, never grants one) and is
+    /// reported after the others were tried.
     async fn settle_all(&self, ended: Vec<(Hold, u64)>) -> Result<(), UsageError> {
+        let mut failed = None;
         for (hold, unused) in ended {
-            self.settle(&hold, unused, now_ms()).await?;
+            if let Err(err) = self.settle(&hold, unused, now_ms()).await {
+                failed.get_or_insert(err);
+            }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// Runs `ask` (first at `now_ms`, then at the time of each retry) until
@@ -562,6 +584,22 @@ mod tests {
         assert_eq!(spend_all(&stores[1], &token).await, 97, "every unserved use came back");
     }
 
+    /// Once shutdown has given the holds back, a use still being taken is
+    /// taken on its own: no new hold that nothing would settle.
+    async fn after_shutdown_no_use_is_held(stores: Vec<Store>) {
+        let token = ask("closing", 1_000);
+        for _ in 0..10 {
+            assert_eq!(take(&stores[0], &token).await, Taken::Spent);
+        }
+        stores[0].settle_holds().await;
+        for _ in 0..37 {
+            assert_eq!(take(&stores[0], &token).await, Taken::Spent);
+        }
+        // 47 spent, none held: half of the other 953.
+        let taken = stores[1].take_held(&token, 1_000, 1_000, super::now_ms()).await.expect("take_held");
+        assert!(matches!(taken, Taken::Held(ref hold) if hold.uses == 476), "{taken:?}");
+    }
+
     /// Runs every check against SQLite and Redis stores.
     macro_rules! held_checks {
         ($backend:ident) => {
@@ -590,6 +628,11 @@ mod tests {
                 async fn a_clock_a_second_ahead_elsewhere_costs_no_held_use() {
                     let (stores, _keep) = super::$backend(&[16, 1]).await;
                     super::a_clock_a_second_ahead_elsewhere_costs_no_held_use(stores).await;
+                }
+                #[tokio::test]
+                async fn after_shutdown_no_use_is_held() {
+                    let (stores, _keep) = super::$backend(&[16, 1]).await;
+                    super::after_shutdown_no_use_is_held(stores).await;
                 }
                 #[tokio::test]
                 async fn a_store_asked_for_one_use_at_a_time_holds_nothing() {
