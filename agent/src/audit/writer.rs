@@ -563,9 +563,11 @@ fn write_off_the_runtime_if_a_pipe(
     ends: &[usize],
     reopen: bool,
 ) -> std::io::Result<Appended> {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if matches!(out, Out::Stdout(_)) && multi_thread {
+    let multi_thread = || {
+        tokio::runtime::Handle::try_current()
+            .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+    };
+    if matches!(out, Out::Stdout(_)) && multi_thread() {
         tokio::task::block_in_place(|| write(out, buf, ends, reopen))
     } else {
         write(out, buf, ends, reopen)
