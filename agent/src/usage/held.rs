@@ -77,7 +77,7 @@ struct Slot {
     /// Ended holds and their unused uses, to give back.
     ended: Vec<(Hold, u64)>,
     /// Whether a background ask for `next` is on its way.
-    refilling: bool,
+    refill: Option<tokio::task::AbortHandle>,
     /// Whether a task settles this token's holds when it goes idle.
     watched: bool,
     /// Set at shutdown: a hold that arrives later goes straight back.
@@ -162,8 +162,7 @@ impl Slot {
                     let low = serving.left <= self.want / 2;
                     // Never more unserved at once than `most`: what a SIGKILL may cost.
                     let room = most.saturating_sub(serving.left + self.unsettled());
-                    let refill = (low && room >= 2 && self.next.is_none() && !self.refilling).then(|| {
-                        self.refilling = true;
+                    let refill = (low && room >= 2 && self.next.is_none() && !self.refilling()).then(|| {
                         // Two at least: a hold, never a lone use no request asked for.
                         self.next_want(now, most).clamp(2, room)
                     });
@@ -196,7 +195,13 @@ impl Slot {
     }
 
     fn holds_any(&self) -> bool {
-        self.current.is_some() || self.next.is_some() || !self.ended.is_empty() || self.refilling
+        self.current.is_some() || self.next.is_some() || !self.ended.is_empty() || self.refilling()
+    }
+
+    /// Whether a background ask for the next hold is on its way (a task
+    /// that panicked or was dropped at shutdown counts as ended).
+    fn refilling(&self) -> bool {
+        self.refill.as_ref().is_some_and(|task| !task.is_finished())
     }
 
     /// Unused uses of the holds that ended and are not given back yet.
@@ -232,7 +237,7 @@ impl Store {
     /// it has one, else from the store (holding more when the token is in
     /// heavy use).
     pub(super) async fn take_with_holds(&self, held: &Arc<HeldUses>, ask: &UseAsk) -> Result<Taken, UsageError> {
-        let started = Instant::now();
+        let mut started = Instant::now();
         let mut cell = held.slot(&ask.jti);
         loop {
             let mut token = cell.slot.lock().await;
@@ -244,22 +249,25 @@ impl Store {
             // After shutdown began nothing asks for a hold ahead (0: no room).
             let closed = held.closed.load(std::sync::atomic::Ordering::SeqCst);
             if let Served::Yes { refill } = token.serve(Instant::now(), if closed { 0 } else { held.most }) {
-                drop(token);
                 if let Some(want) = refill {
-                    let (store, held, ask) = (self.clone(), Arc::clone(held), ask.clone());
-                    tokio::spawn(async move { store.refill(&held, &ask, cell, want).await });
+                    let (store, held, ask, cell) = (self.clone(), Arc::clone(held), ask.clone(), Arc::clone(&cell));
+                    // Recorded before the lock is let go, which the task waits for.
+                    let task = tokio::spawn(async move { store.refill(&held, &ask, cell, want).await });
+                    token.refill = Some(task.abort_handle());
                 }
                 return Ok(Taken::Spent);
             }
             let waited = started.elapsed();
-            if token.refilling {
+            if token.refilling() {
                 // The next hold is on its way: wait for it, however long the
-                // store takes (the request's own deadline bounds that), not
-                // for the store, which would count that very hold as held
-                // elsewhere and let this agent hold more than its most.
+                // store takes (its own timeout bounds that), not for the
+                // store, which would count that very hold as held elsewhere
+                // and let this agent hold more than its most. Looked at
+                // again every [`POLL`], in case that task ended without a word.
                 let refilled = cell.refilled.notified();
                 drop(token);
-                refilled.await;
+                let _ = tokio::time::timeout(POLL, refilled).await;
+                started = Instant::now();
                 continue;
             }
             // Nothing held: give back what ended first (this agent's own
@@ -297,7 +305,7 @@ impl Store {
         let asked_at = Instant::now();
         let taken = self.take_held(ask, want, HOLD_MS, now_ms()).await;
         let mut token = slot.slot.lock().await;
-        token.refilling = false;
+        token.refill = None;
         slot.refilled.notify_waiters();
         match taken {
             Ok(Taken::Held(hold)) if token.closed => {
@@ -334,7 +342,7 @@ impl Store {
             tokio::time::sleep(IDLE).await;
             let mut token = slot.slot.lock().await;
             let now = Instant::now();
-            let idle = token.is_idle(now) && !token.refilling;
+            let idle = token.is_idle(now) && !token.refilling();
             if token.current.as_ref().is_some_and(|serving| now >= serving.until) {
                 token.retire_current();
             }
@@ -372,7 +380,7 @@ impl Store {
         // given back there; wait for those asks to end.
         let started = Instant::now();
         for slot in held.slots() {
-            while slot.slot.lock().await.refilling && started.elapsed() < MAX_WAIT {
+            while slot.slot.lock().await.refilling() && started.elapsed() < MAX_WAIT {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
@@ -661,6 +669,20 @@ mod tests {
             worst = worst.max(used - served);
         }
         assert!(worst <= 16, "{worst} uses spent but unserved at once with --usage-hold-max 16");
+    }
+
+    /// A background ask that ended without clearing its mark (it panicked,
+    /// or was dropped at shutdown) does not keep the token's requests
+    /// waiting for it.
+    #[tokio::test]
+    async fn an_ask_ahead_that_ended_without_a_word_is_not_waited_for() {
+        let task = tokio::spawn(std::future::pending::<()>());
+        let slot = super::Slot { refill: Some(task.abort_handle()), ..super::Slot::default() };
+        assert!(slot.refilling());
+        task.abort();
+        let _ = task.await;
+        assert!(!slot.refilling(), "an aborted ask is over");
+        assert!(!slot.holds_any());
     }
 
     held_checks!(sqlite);
