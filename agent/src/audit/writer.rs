@@ -122,7 +122,10 @@ enum Message {
 
 /// The open sink.
 enum Out {
-    Stdout(std::io::Stdout),
+    Stdout {
+        out: std::io::Stdout,
+        kind: StdoutKind,
+    },
     File {
         file: File,
         path: PathBuf,
@@ -334,7 +337,7 @@ impl Out {
     fn open(sink: &AuditSink) -> std::io::Result<Self> {
         match sink {
             AuditSink::Stdout if stdout_discards() => Err(io::Error::other(StdoutDiscarded)),
-            AuditSink::Stdout => Ok(Self::Stdout(std::io::stdout())),
+            AuditSink::Stdout => Ok(Self::Stdout { out: std::io::stdout(), kind: StdoutKind::of_stdout() }),
             AuditSink::File { path, fsync } => {
                 let file = OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
                 let meta = file.metadata()?;
@@ -366,12 +369,7 @@ impl Out {
     /// Appends `buf` (records ending at `ends`); to a file in untearable pieces ([`pages`]).
     fn write_batch(&mut self, buf: &[u8], ends: &[usize]) -> std::io::Result<Appended> {
         match self {
-            Self::Stdout(out) => {
-                let mut out = out.lock();
-                out.write_all(buf)?;
-                out.flush()?;
-                Ok(Appended::default())
-            }
+            Self::Stdout { out, kind } => write_stdout(out, kind, buf).map(|()| Appended::default()),
             Self::File { file, len, torn, .. } => {
                 let mut written = 0;
                 let torn_before = *torn;
@@ -532,7 +530,7 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, task: Task) {
             }
         }
         busy.begin();
-        let written = match write_off_the_runtime_if_a_pipe(&mut out, &buf, &ends, reopen) {
+        let written = match write(&mut out, &buf, &ends, reopen) {
             Ok(appended) if !acks.is_empty() => sync_or_take_back(&mut out, appended).await,
             result => result.map(drop),
         };
@@ -551,54 +549,79 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, task: Task) {
     }
 }
 
-/// [`write`], but a batch that standard output may not take at once (a
-/// pipe without room for it: its reader may have stopped reading, for ever)
-/// is written after the runtime's other work was handed to another thread
-/// (`block_in_place`): with one runtime thread, the default on one or two
-/// CPUs, a stalled pipe would otherwise stop every request, the probes and
-/// the shutdown. Everything else is written in place: handing the runtime
-/// over for every batch cost 40 % of the cached fetch's requests/s.
-fn write_off_the_runtime_if_a_pipe(
-    out: &mut Out,
-    buf: &[u8],
-    ends: &[usize],
-    reopen: bool,
-) -> std::io::Result<Appended> {
-    let multi_thread = || {
-        tokio::runtime::Handle::try_current()
-            .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-    };
-    if matches!(out, Out::Stdout(_)) && !stdout_takes_at_once(buf.len()) && multi_thread() {
-        tokio::task::block_in_place(|| write(out, buf, ends, reopen))
-    } else {
-        write(out, buf, ends, reopen)
+/// What standard output is, for [`write_stdout`].
+enum StdoutKind {
+    /// A regular file: a write returns.
+    File,
+    /// A pipe, opened again without blocking (`/proc/self/fd/1`: its own
+    /// file description of the same pipe, so the shared one keeps its flags).
+    Pipe(File),
+    /// Anything else (a socket, a terminal), or a pipe that could not be
+    /// opened again: a write may never return.
+    Other,
+}
+
+impl StdoutKind {
+    fn of_stdout() -> Self {
+        use rustix::fs::{FileType, Mode, OFlags, fstat, open};
+        match fstat(std::io::stdout()).map(|stat| FileType::from_raw_mode(stat.st_mode)) {
+            Ok(FileType::RegularFile) => Self::File,
+            Ok(FileType::Fifo) => {
+                let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+                open("/proc/self/fd/1", flags, Mode::empty()).map_or(Self::Other, |fd| Self::Pipe(File::from(fd)))
+            }
+            _ => Self::Other,
+        }
     }
 }
 
-/// Two pages: a pipe's first and last page may be partly empty while each
-/// takes a whole slot of its capacity.
-const PIPE_SLACK: u64 = 8_192;
-
-/// Whether standard output takes `len` bytes without blocking: a regular
-/// file does; a pipe does when its capacity, less what it holds and
-/// [`PIPE_SLACK`], leaves room for them; anything else (a terminal, a
-/// socket) may not.
-fn stdout_takes_at_once(len: usize) -> bool {
-    use rustix::fs::{FileType, fstat};
-    let stdout = std::io::stdout();
-    match fstat(&stdout).map(|stat| FileType::from_raw_mode(stat.st_mode)) {
-        Ok(FileType::RegularFile) => true,
-        Ok(FileType::Fifo) => {
-            let (Ok(capacity), Ok(held)) =
-                (rustix::pipe::fcntl_getpipe_size(&stdout), rustix::io::ioctl_fionread(&stdout))
-            else {
-                return false;
-            };
-            let room = u64::try_from(capacity).unwrap_or(0).saturating_sub(held.saturating_add(PIPE_SLACK));
-            u64::try_from(len).is_ok_and(|len| len <= room)
-        }
-        _ => false,
+/// Writes a batch to standard output without ever holding the runtime's
+/// only thread in a write that may never return (a pipe whose reader has
+/// stopped): into a pipe without blocking as far as it takes, and the rest
+/// after the runtime's other work was handed to another thread
+/// (`block_in_place`), so the probes and SIGTERM go on. Handing the runtime
+/// over for every batch cost 40 % of the cached fetch's requests/s; here it
+/// happens only when the pipe is full, or for a socket or terminal.
+fn write_stdout(out: &std::io::Stdout, kind: &mut StdoutKind, buf: &[u8]) -> io::Result<()> {
+    let written = match kind {
+        StdoutKind::File => return write_all_flushed(out, buf),
+        StdoutKind::Pipe(pipe) => write_without_blocking(pipe, buf)?,
+        StdoutKind::Other => 0,
+    };
+    match &buf[written..] {
+        [] => Ok(()),
+        rest => off_the_runtime(|| write_all_flushed(out, rest)),
     }
+}
+
+/// Writes as much of `buf` as `pipe` takes now; how much that was.
+fn write_without_blocking(pipe: &mut File, buf: &[u8]) -> io::Result<usize> {
+    let mut written = 0;
+    while written < buf.len() {
+        match pipe.write(&buf[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(written)
+}
+
+fn write_all_flushed(out: &std::io::Stdout, buf: &[u8]) -> io::Result<()> {
+    let mut out = out.lock();
+    out.write_all(buf)?;
+    out.flush()
+}
+
+/// Runs `write` after handing the runtime's other work to another thread
+/// (on a multi-thread runtime; a current-thread one, in tests, runs it in
+/// place).
+fn off_the_runtime<T>(write: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread { tokio::task::block_in_place(write) } else { write() }
 }
 
 /// Checks the path (reopening if asked or needed), then appends the batch.

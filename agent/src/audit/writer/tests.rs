@@ -223,3 +223,20 @@ fn a_batch_counts_as_stalled_only_while_it_is_written_and_late() {
     busy.end();
     assert_eq!(busy.for_how_long(), None, "written");
 }
+
+/// A full pipe takes what it has room for and no more, without blocking:
+/// the rest of a batch is then written off the runtime (see `write_stdout`).
+#[test]
+fn a_pipe_written_without_blocking_takes_what_it_has_room_for() {
+    let (mut reader, writer) = std::io::pipe().expect("pipe");
+    let mut writer = File::from(std::os::fd::OwnedFd::from(writer));
+    let flags = rustix::fs::fcntl_getfl(&writer).expect("flags");
+    rustix::fs::fcntl_setfl(&writer, flags | rustix::fs::OFlags::NONBLOCK).expect("non-blocking");
+    let batch = vec![b'x'; 1 << 20];
+    let taken = write_without_blocking(&mut writer, &batch).expect("write");
+    assert!(taken > 0 && taken < batch.len(), "{taken} of {} bytes", batch.len());
+    assert_eq!(write_without_blocking(&mut writer, b"more").expect("write"), 0, "full: nothing, at once");
+    let mut first = vec![0; 4096];
+    std::io::Read::read_exact(&mut reader, &mut first).expect("read");
+    assert_eq!(write_without_blocking(&mut writer, b"more").expect("write"), 4, "room again");
+}
