@@ -21,6 +21,7 @@
 //! "Usage limits").
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -63,8 +64,9 @@ pub(super) struct HeldUses {
     /// The most uses one ask of the store takes (`--usage-hold-max`).
     most: u64,
     tokens: Mutex<HashMap<String, SharedSlot>>,
-    /// Set at shutdown, once the holds were given back: no new hold.
-    closed: std::sync::atomic::AtomicBool,
+    /// Set at shutdown, before the holds are given back: no new hold, and
+    /// one asked for before lands only to go straight back.
+    closed: AtomicBool,
 }
 
 /// One token's holds, and how fast it was asked for.
@@ -80,8 +82,6 @@ struct Slot {
     refill: Option<tokio::task::AbortHandle>,
     /// Whether a task settles this token's holds when it goes idle.
     watched: bool,
-    /// Set at shutdown: a hold that arrives later goes straight back.
-    closed: bool,
     last_use: Option<Instant>,
     /// When the store was last asked for uses of this token.
     last_ask: Option<Instant>,
@@ -112,11 +112,7 @@ enum Served {
 
 impl HeldUses {
     pub(super) fn new(most: u64) -> Self {
-        Self {
-            most: most.max(1),
-            tokens: Mutex::new(HashMap::new()),
-            closed: std::sync::atomic::AtomicBool::new(false),
-        }
+        Self { most: most.max(1), tokens: Mutex::new(HashMap::new()), closed: AtomicBool::new(false) }
     }
 
     fn slot(&self, jti: &str) -> SharedSlot {
@@ -141,6 +137,10 @@ impl HeldUses {
         if tokens.get(jti).is_some_and(|kept| Arc::ptr_eq(kept, slot)) {
             tokens.remove(jti);
         }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     fn slots(&self) -> Vec<SharedSlot> {
@@ -247,7 +247,7 @@ impl Store {
                 continue;
             }
             // After shutdown began nothing asks for a hold ahead (0: no room).
-            let closed = held.closed.load(std::sync::atomic::Ordering::SeqCst);
+            let closed = held.is_closed();
             if let Served::Yes { refill } = token.serve(Instant::now(), if closed { 0 } else { held.most }) {
                 if let Some(want) = refill {
                     let (store, held, ask, cell) = (self.clone(), Arc::clone(held), ask.clone(), Arc::clone(&cell));
@@ -308,7 +308,9 @@ impl Store {
         token.refill = None;
         slot.refilled.notify_waiters();
         match taken {
-            Ok(Taken::Held(hold)) if token.closed => {
+            // Read under the slot's lock, which shutdown takes after setting
+            // it: a hold installed before is ended there, one after goes back here.
+            Ok(Taken::Held(hold)) if held.is_closed() => {
                 let unused = hold.uses;
                 if let Err(err) = self.settle_all(vec![(hold, unused)]).await {
                     tracing::warn!(error = %err, "failed to give held uses back to the usage store at shutdown");
@@ -365,13 +367,9 @@ impl Store {
     /// Gives every held use back (shutdown), so a restart loses none.
     pub async fn settle_holds(&self) {
         let Some(held) = &self.held else { return };
-        held.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        held.closed.store(true, Ordering::SeqCst);
         for slot in held.slots() {
-            let ended = {
-                let mut token = slot.slot.lock().await;
-                token.closed = true;
-                token.end_all()
-            };
+            let ended = slot.slot.lock().await.end_all();
             if let Err(err) = self.settle_all(ended).await {
                 tracing::warn!(error = %err, "failed to give held uses back to the usage store at shutdown");
             }
