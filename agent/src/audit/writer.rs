@@ -124,7 +124,7 @@ enum Message {
 enum Out {
     Stdout {
         out: std::io::Stdout,
-        kind: StdoutKind,
+        kind: stdout::StdoutKind,
     },
     File {
         file: File,
@@ -337,7 +337,7 @@ impl Out {
     fn open(sink: &AuditSink) -> std::io::Result<Self> {
         match sink {
             AuditSink::Stdout if stdout_discards() => Err(io::Error::other(StdoutDiscarded)),
-            AuditSink::Stdout => Ok(Self::Stdout { out: std::io::stdout(), kind: StdoutKind::of_stdout() }),
+            AuditSink::Stdout => Ok(Self::Stdout { out: std::io::stdout(), kind: stdout::StdoutKind::of_stdout() }),
             AuditSink::File { path, fsync } => {
                 let file = OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
                 let meta = file.metadata()?;
@@ -369,7 +369,7 @@ impl Out {
     /// Appends `buf` (records ending at `ends`); to a file in untearable pieces ([`pages`]).
     fn write_batch(&mut self, buf: &[u8], ends: &[usize]) -> std::io::Result<Appended> {
         match self {
-            Self::Stdout { out, kind } => write_stdout(out, kind, buf).map(|()| Appended::default()),
+            Self::Stdout { out, kind } => stdout::write(out, kind, buf).map(|()| Appended::default()),
             Self::File { file, len, torn, .. } => {
                 let mut written = 0;
                 let torn_before = *torn;
@@ -549,81 +549,6 @@ async fn run(mut rx: mpsc::Receiver<Message>, mut out: Out, task: Task) {
     }
 }
 
-/// What standard output is, for [`write_stdout`].
-enum StdoutKind {
-    /// A regular file: a write returns.
-    File,
-    /// A pipe, opened again without blocking (`/proc/self/fd/1`: its own
-    /// file description of the same pipe, so the shared one keeps its flags).
-    Pipe(File),
-    /// Anything else (a socket, a terminal), or a pipe that could not be
-    /// opened again: a write may never return.
-    Other,
-}
-
-impl StdoutKind {
-    fn of_stdout() -> Self {
-        use rustix::fs::{FileType, Mode, OFlags, fstat, open};
-        match fstat(std::io::stdout()).map(|stat| FileType::from_raw_mode(stat.st_mode)) {
-            Ok(FileType::RegularFile) => Self::File,
-            Ok(FileType::Fifo) => {
-                let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-                open("/proc/self/fd/1", flags, Mode::empty()).map_or(Self::Other, |fd| Self::Pipe(File::from(fd)))
-            }
-            _ => Self::Other,
-        }
-    }
-}
-
-/// Writes a batch to standard output without ever holding the runtime's
-/// only thread in a write that may never return (a pipe whose reader has
-/// stopped): into a pipe without blocking as far as it takes, and the rest
-/// after the runtime's other work was handed to another thread
-/// (`block_in_place`), so the probes and SIGTERM go on. Handing the runtime
-/// over for every batch cost 40 % of the cached fetch's requests/s; here it
-/// happens only when the pipe is full, or for a socket or terminal.
-fn write_stdout(out: &std::io::Stdout, kind: &mut StdoutKind, buf: &[u8]) -> io::Result<()> {
-    let written = match kind {
-        StdoutKind::File => return write_all_flushed(out, buf),
-        StdoutKind::Pipe(pipe) => write_without_blocking(pipe, buf)?,
-        StdoutKind::Other => 0,
-    };
-    match &buf[written..] {
-        [] => Ok(()),
-        rest => off_the_runtime(|| write_all_flushed(out, rest)),
-    }
-}
-
-/// Writes as much of `buf` as `pipe` takes now; how much that was.
-fn write_without_blocking(pipe: &mut File, buf: &[u8]) -> io::Result<usize> {
-    let mut written = 0;
-    while written < buf.len() {
-        match pipe.write(&buf[written..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => written += n,
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(written)
-}
-
-fn write_all_flushed(out: &std::io::Stdout, buf: &[u8]) -> io::Result<()> {
-    let mut out = out.lock();
-    out.write_all(buf)?;
-    out.flush()
-}
-
-/// Runs `write` after handing the runtime's other work to another thread
-/// (on a multi-thread runtime; a current-thread one, in tests, runs it in
-/// place).
-fn off_the_runtime<T>(write: impl FnOnce() -> T) -> T {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi_thread { tokio::task::block_in_place(write) } else { write() }
-}
-
 /// Checks the path (reopening if asked or needed), then appends the batch.
 fn write(out: &mut Out, buf: &[u8], ends: &[usize], reopen: bool) -> std::io::Result<Appended> {
     let result = out
@@ -647,6 +572,7 @@ async fn sync_or_take_back(out: &mut Out, appended: Appended) -> std::io::Result
 }
 
 mod pages;
+mod stdout;
 
 #[cfg(test)]
 mod tests;

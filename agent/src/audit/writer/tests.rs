@@ -233,10 +233,10 @@ fn a_pipe_written_without_blocking_takes_what_it_has_room_for() {
     let flags = rustix::fs::fcntl_getfl(&writer).expect("flags");
     rustix::fs::fcntl_setfl(&writer, flags | rustix::fs::OFlags::NONBLOCK).expect("non-blocking");
     let batch = vec![b'x'; 1 << 20];
-    let taken = write_without_blocking(&mut writer, &batch).expect("write");
+    let taken = stdout::write_without_blocking(&mut writer, &batch).expect("write");
     assert!(taken > 0 && taken < batch.len(), "{taken} of {} bytes", batch.len());
-    assert_eq!(write_without_blocking(&mut writer, b"more").expect("write"), 0, "full: nothing, at once");
+    assert_eq!(stdout::write_without_blocking(&mut writer, b"more").expect("write"), 0, "full: nothing, at once");
     let mut first = vec![0; 4096];
     std::io::Read::read_exact(&mut reader, &mut first).expect("read");
-    assert_eq!(write_without_blocking(&mut writer, b"more").expect("write"), 4, "room again");
+    assert_eq!(stdout::write_without_blocking(&mut writer, b"more").expect("write"), 4, "room again");
 }
